@@ -1,0 +1,361 @@
+// qkvlab-cli — the core from the command line: parameter tables, runs with summaries, .npy/PNG exports.
+//   qkvlab-cli params --preset gpt2-small [--json]
+//   qkvlab-cli run --text "The cat sat" --heads 2 --mask causal --export out/ --export-png png/
+//   qkvlab-cli demo
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "app/cli/png_export.h"
+#include "core/counters.h"
+#include "core/export.h"
+#include "core/model.h"
+
+namespace {
+
+using namespace qkv;
+
+// [SECTION] Session flags: every option of the Session, each overriding the session file.
+struct SessionFlags {
+  std::string session_file;
+  std::optional<std::string> text, target, tokenizer, arch, pe, scoring, projection, norm, placement, activation, mask, encoder_mask,
+      decoder_mask, mode;
+  std::optional<int> layers, d_model, heads, d_k, d_v, d_ff, max_len, decode;
+  std::optional<double> pe_base, temperature, dropout;
+  std::optional<uint64_t> seed;
+  bool no_scale = false, no_bias = false, no_embed_scale = false, no_residual = false, tied_qk = false, special_tokens = false,
+       train = false;
+  std::vector<int> pads;
+  std::vector<std::string> cells, batch;
+
+  void add_to(CLI::App& app) {
+    app.add_option("--session", session_file, "Session JSON file (flags below override it)")->check(CLI::ExistingFile);
+    app.add_option("--text", text, "Source text (decoder-only: the prompt)");
+    app.add_option("--target", target, "Target text for an encoder-decoder model");
+    app.add_option("--batch", batch, "Another sequence of the batch (repeatable; BatchNorm spans the batch)");
+    app.add_option("--tokenizer", tokenizer, "words | chars");
+    app.add_flag("--special-tokens", special_tokens, "Add [BOS]/[EOS]");
+    app.add_option("--arch", arch, "encoder-only | decoder-only | encoder-decoder");
+    app.add_option("--layers", layers, "L, layers per stack");
+    app.add_option("--d-model", d_model, "d_model");
+    app.add_option("--heads", heads, "h, attention heads");
+    app.add_option("--d-k", d_k, "d_k per head (0: d_model/h)");
+    app.add_option("--d-v", d_v, "d_v per head (0: d_model/h)");
+    app.add_option("--d-ff", d_ff, "FFN hidden width");
+    app.add_option("--max-len", max_len, "Rows of the positional table");
+    app.add_flag("--no-bias", no_bias, "No biases in projections and FFN");
+    app.add_flag("--no-embed-scale", no_embed_scale, "Do not multiply embeddings by sqrt(d_model)");
+    app.add_option("--pe", pe, "sinusoidal | learned | rope | alibi | none");
+    app.add_option("--pe-base", pe_base, "Base of sinusoidal / RoPE frequencies (10000)");
+    app.add_option("--scoring", scoring, "dot | additive");
+    app.add_flag("--no-scale", no_scale, "Do not divide scores by sqrt(d_k)");
+    app.add_option("--temperature", temperature, "Softmax temperature tau");
+    app.add_option("--projection", projection, "learned | tied-qk | identity");
+    app.add_flag("--tied-qk", tied_qk, "Tie W_K = W_Q (same as --projection tied-qk)");
+    app.add_flag("--no-residual", no_residual, "Drop the residual connections");
+    app.add_option("--norm", norm, "layernorm | batchnorm | rmsnorm | none");
+    app.add_option("--placement", placement, "post | pre (norm placement)");
+    app.add_option("--activation", activation, "relu | gelu");
+    app.add_option("--dropout", dropout, "Dropout probability (train mode only)");
+    app.add_flag("--train", train, "Train mode: apply seeded dropout");
+    app.add_option("--mask", mask, "Mask of the model's own self-attention: none|causal|padding|custom joined by +");
+    app.add_option("--encoder-mask", encoder_mask, "Encoder self-attention mask");
+    app.add_option("--decoder-mask", decoder_mask, "Decoder self-attention mask");
+    app.add_option("--pad", pads, "Mark source position as padding (repeatable)");
+    app.add_option("--cell", cells, "Mask cell i,j by hand (repeatable; enables the custom mask)");
+    app.add_option("--decode", decode, "Greedy-decode N tokens with a KV cache");
+    app.add_option("--seed", seed, "Seed of every weight");
+  }
+
+  template <typename E>
+  static std::optional<Error> set_enum(const std::optional<std::string>& text, E& out, const char* flag) {
+    if (text && !parse(*text, out)) return Error{std::string(flag) + " " + *text + " is not known", "one of: " + all_names<E>()};
+    return std::nullopt;
+  }
+  static std::optional<Error> set_mask(const std::optional<std::string>& text, MaskFlags& out, const char* flag) {
+    if (text && !parse_mask(*text, out))
+      return Error{std::string(flag) + " " + *text + " is not a mask", "use none, causal, padding, custom joined by +"};
+    return std::nullopt;
+  }
+
+  Result<Session> build() const {
+    Session s;
+    if (!session_file.empty()) {
+      Result<Session> loaded = load_session(session_file);
+      if (!loaded) return loaded.error();
+      s = *loaded;
+    }
+    ModelConfig& c = s.model;
+    if (text) s.input.text = *text;
+    if (target) s.input.target = *target;
+    for (const std::string& b : batch) s.extra_batch.push_back({b, ""});
+    if (special_tokens) s.add_special_tokens = true;
+    if (auto e = set_enum(tokenizer, s.tokenizer, "--tokenizer")) return *e;
+    if (auto e = set_enum(arch, c.arch, "--arch")) return *e;
+    if (arch && !mask && !decoder_mask && c.arch == Arch::DecoderOnly) s.decoder_mask = kMaskCausal | kMaskPadding;
+    if (layers) c.layers = *layers;
+    if (d_model) c.d_model = *d_model;
+    if (heads) c.heads = *heads;
+    if (d_k) c.d_k = *d_k;
+    if (d_v) c.d_v = *d_v;
+    if (d_ff) c.d_ff = *d_ff;
+    if (max_len) c.max_len = *max_len;
+    if (no_bias) c.bias = false;
+    if (no_embed_scale) c.scale_embeddings = false;
+    if (auto e = set_enum(pe, c.pe, "--pe")) return *e;
+    if (pe_base) c.pe_base = *pe_base;
+    if (auto e = set_enum(scoring, c.scoring, "--scoring")) return *e;
+    if (no_scale) c.score_scale = ScoreScale::None;
+    if (temperature) c.temperature = static_cast<float>(*temperature);
+    if (auto e = set_enum(projection, c.projection, "--projection")) return *e;
+    if (tied_qk) c.projection = Projection::TiedQK;
+    if (no_residual) c.residual = false;
+    if (auto e = set_enum(norm, c.norm, "--norm")) return *e;
+    if (auto e = set_enum(placement, c.norm_placement, "--placement")) return *e;
+    if (auto e = set_enum(activation, c.activation, "--activation")) return *e;
+    if (dropout) c.dropout = static_cast<float>(*dropout);
+    if (train) s.mode = Mode::Train;
+    // --mask names the model's own self-attention: the decoder's in a decoder-only model, else the encoder's.
+    if (auto e = set_mask(mask, c.arch == Arch::DecoderOnly ? s.decoder_mask : s.encoder_mask, "--mask")) return *e;
+    if (auto e = set_mask(encoder_mask, s.encoder_mask, "--encoder-mask")) return *e;
+    if (auto e = set_mask(decoder_mask, s.decoder_mask, "--decoder-mask")) return *e;
+    for (int p : pads) s.padding_positions.push_back(p);
+    for (const std::string& cell : cells) {
+      int i = 0, j = 0;
+      char comma = 0;
+      if (std::sscanf(cell.c_str(), "%d %c %d", &i, &comma, &j) != 3 || comma != ',')
+        return Error{"--cell " + cell + " is not i,j", "e.g. --cell 2,0 masks query 2 looking at key 0"};
+      s.custom_cells.push_back({i, j});
+      s.encoder_mask |= kMaskCustom;
+      s.decoder_mask |= kMaskCustom;
+    }
+    if (decode) s.decode_steps = *decode;
+    if (seed) s.seed = *seed;
+    if (auto e = validate(s)) return *e;
+    return s;
+  }
+};
+
+int fail(const Error& e) {
+  std::fprintf(stderr, "qkvlab-cli: %s\n", e.message().c_str());
+  return 2;
+}
+
+std::string with_commas(int64_t v) {
+  std::string digits = std::to_string(v < 0 ? -v : v), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return (v < 0 ? "-" : "") + out;
+}
+
+std::string human_bytes(double bytes) {
+  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  int u = 0;
+  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+  return buf;
+}
+
+// [SECTION] params
+void print_table(const CountTable& table, int64_t n) {
+  std::printf("%-28s %16s %20s\n", "component", "parameters", ("FLOPs (n=" + std::to_string(n) + ")").c_str());
+  for (const ComponentCount& row : table.rows)
+    std::printf("%-28s %16s %20s\n", row.component.c_str(), with_commas(row.params).c_str(), with_commas(row.flops).c_str());
+  std::printf("%-28s %16s %20s\n", "total", with_commas(table.total_params).c_str(), with_commas(table.total_flops).c_str());
+}
+
+int cmd_params(const std::string& preset_name, const SessionFlags& flags, bool json, int64_t n) {
+  CountSpec spec;
+  std::string title, source;
+  int64_t published = -1;
+  if (!preset_name.empty()) {
+    const Preset* preset = find_preset(preset_name);
+    if (!preset) {
+      std::string names;
+      for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
+      return fail({"unknown preset " + preset_name, "one of: " + names});
+    }
+    spec = preset->spec;
+    title = preset->title;
+    source = preset->source;
+    published = preset->published_total;
+  } else {
+    Result<Session> s = flags.build();
+    if (!s) return fail(s.error());
+    spec = count_spec_for(s->model, tokenize_batch(*s).vocab.size());
+    title = "this session's model";
+  }
+  const CountTable table = count_model(spec, n);
+  if (json) {
+    nlohmann::json components = nlohmann::json::array();
+    for (const ComponentCount& row : table.rows)
+      components.push_back({{"component", row.component}, {"params", row.params}, {"flops", row.flops}});
+    nlohmann::json out{
+        {"model", title}, {"n", n}, {"total", table.total_params}, {"total_flops", table.total_flops}, {"components", components}};
+    if (published >= 0) out["published_total"] = published, out["source"] = source;
+    std::printf("%s\n", out.dump(2).c_str());
+    return 0;
+  }
+  std::printf("%s\n\n", title.c_str());
+  print_table(table, n);
+  if (published >= 0) std::printf("\npublished total: %s  (%s)\n", with_commas(published).c_str(), source.c_str());
+  std::printf("\nattention matrices (S, S_scaled, S_masked, P in float32) as n grows:\n");
+  for (int64_t len : {64, 128, 256, 512, 1024, 2048, 4096})
+    std::printf("  n = %5lld  %12s\n", static_cast<long long>(len),
+                human_bytes(static_cast<double>(attention_matrix_bytes(spec.model, len, len))).c_str());
+  return 0;
+}
+
+// [SECTION] run
+std::string join(const std::vector<std::string>& tokens) {
+  std::string out;
+  for (const std::string& t : tokens) out += (out.empty() ? "" : " ") + ("⟨" + t + "⟩");
+  return out;
+}
+
+void print_matrix(const std::string& path, const Mat& M) {
+  std::printf("%s  [%lld × %lld]\n", path.c_str(), static_cast<long long>(M.rows()), static_cast<long long>(M.cols()));
+  for (Eigen::Index i = 0; i < M.rows(); ++i) {
+    for (Eigen::Index j = 0; j < M.cols(); ++j) {
+      if (std::isinf(M(i, j)))
+        std::printf(" %9s", M(i, j) < 0 ? "-inf" : "inf");
+      else
+        std::printf(" %9.4f", M(i, j));
+    }
+    std::printf("\n");
+  }
+}
+
+void print_summary(const Session& s, const Trace& t) {
+  const ModelConfig& c = s.model;
+  std::printf("QKV Lab run — %s, L=%d, d_model=%d, h=%d, d_k=%d, d_v=%d, d_ff=%d\n", name(c.arch), c.layers, c.d_model, c.heads,
+              c.head_dk(), c.head_dv(), c.d_ff);
+  std::printf("  PE %s  scoring %s  scale %s  tau %.3g  projection %s  norm %s (%s)  residual %s  %s  mode %s  seed %llu\n", name(c.pe),
+              name(c.scoring), name(c.score_scale), c.temperature, name(c.projection), name(c.norm), name(c.norm_placement),
+              c.residual ? "on" : "off", name(c.activation), name(s.mode), static_cast<unsigned long long>(s.seed));
+  std::printf("  masks: encoder %s, decoder %s\n", mask_name(s.encoder_mask).c_str(), mask_name(s.decoder_mask).c_str());
+  std::printf("tokens (n=%zu): %s\n", t.source_tokens.size(), join(t.source_tokens).c_str());
+  if (!t.target_tokens.empty()) std::printf("decoder input (n=%zu): %s\n", t.target_tokens.size(), join(t.target_tokens).c_str());
+  if (!t.decoded_tokens.empty()) std::printf("greedy decoding (KV cache): %s\n", join(t.decoded_tokens).c_str());
+  const CountTable table = count_model(count_spec_for(c, t.vocab.size()), static_cast<int64_t>(t.source_tokens.size()));
+  std::printf("parameters: %s   trace: %zu tensors, %s   forward: %.2f ms\n\n", with_commas(table.total_params).c_str(), t.tensors.size(),
+              human_bytes(static_cast<double>(t.tensors.bytes())).c_str(), t.elapsed_ms);
+  std::printf("%-34s %12s %12s %12s %12s\n", "head", "entropy", "max weight", "score mean", "score var");
+  for (const HeadStats& h : t.heads)
+    std::printf("%-34s %12.4f %12.4f %12.4f %12.4f\n", h.path.c_str(), h.mean_entropy, h.mean_max_weight, h.score_mean, h.score_variance);
+  for (const std::string& w : t.warnings) std::printf("warning: %s\n", w.c_str());
+}
+
+int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, const std::string& export_dir, const std::string& png_dir,
+            const std::string& save_path, bool list) {
+  Result<Session> s = flags.build();
+  if (!s) return fail(s.error());
+  Result<Trace> t = run(*s);
+  if (!t) return fail(t.error());
+  print_summary(*s, *t);
+  if (list) {
+    std::printf("\ntensors:\n");
+    for (const TensorMap* map : {t->weights.get(), static_cast<const TensorMap*>(&t->tensors)})
+      for (const auto& e : map->entries())
+        std::printf("  %-48s [%lld × %lld]\n", e.path.c_str(), static_cast<long long>(e.value.rows()),
+                    static_cast<long long>(e.value.cols()));
+  }
+  for (const std::string& path : show) {
+    const Mat* M = t->tensors.find(path);
+    if (!M) M = t->weights->find(path);
+    if (!M) return fail({"no tensor named " + path, "list the names with --list"});
+    std::printf("\n");
+    print_matrix(path, *M);
+  }
+  if (!export_dir.empty()) {
+    if (auto e = export_npy(*t, *s, export_dir)) return fail(*e);
+    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", t->weights->size() + t->tensors.size(), export_dir.c_str());
+  }
+  if (!png_dir.empty()) {
+    Result<int> written = export_png(*t, png_dir);
+    if (!written) return fail(written.error());
+    std::printf("wrote %d PNG heatmaps to %s\n", *written, png_dir.c_str());
+  }
+  if (!save_path.empty()) {
+    if (auto e = save_session(*s, save_path)) return fail(*e);
+    std::printf("saved the session to %s\n", save_path.c_str());
+  }
+  return 0;
+}
+
+// [SECTION] demo: what the README's first command shows until the desktop app lands.
+int cmd_demo() {
+  Session s;
+  s.model.layers = 1;
+  s.model.heads = 2;
+  Result<Trace> t = run(s);
+  if (!t) return fail(t.error());
+  print_summary(s, *t);
+  const char* shades[] = {" ", "░", "▒", "▓", "█"};
+  for (int scaled = 1; scaled >= 0; --scaled) {
+    Session variant = s;
+    variant.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
+    variant.model.d_model = 256;  // a wide head shows the saturation √d_k prevents
+    variant.model.heads = 1;
+    const Trace vt = *run(variant);
+    const HeadStats& head = vt.heads.front();
+    std::printf("\nencoder.0.self_attn.head.0.P with d_k = %d, %s (mean row entropy %.2f nats, mean max weight %.2f)\n",
+                variant.model.head_dk(), scaled ? "scaled by 1/√d_k" : "NOT scaled", head.mean_entropy, head.mean_max_weight);
+    const Mat& P = vt.tensors.at("encoder.0.self_attn.head.0.P");
+    for (Eigen::Index i = 0; i < P.rows(); ++i) {
+      std::printf("  %10.10s │", vt.source_tokens[i].c_str());
+      for (Eigen::Index j = 0; j < P.cols(); ++j) {
+        const int level = std::min(4, static_cast<int>(std::lround(P(i, j) * 4.0f / std::max(1e-6f, P.row(i).maxCoeff()))));
+        std::printf("%s%s", shades[level], shades[level]);
+      }
+      std::printf("│\n");
+    }
+  }
+  std::printf("\nWithout 1/√d_k, q·k has variance d_k: the softmax saturates and each row puts nearly all its weight on one key.\n");
+  std::printf("Try: qkvlab-cli run --help,  qkvlab-cli params --preset gpt2-small\n");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};
+  app.require_subcommand(1);
+
+  std::string preset;
+  bool json = false;
+  int64_t n = 128;
+  SessionFlags params_flags;
+  CLI::App* params = app.add_subcommand("params", "Parameter and FLOP table of a preset or of a session's model");
+  params->add_option("--preset", preset, "transformer-base | bert-base | gpt2-small | vit-b16");
+  params->add_flag("--json", json, "Print one JSON object with a \"total\" field");
+  params->add_option("--n", n, "Tokens for the FLOP count")->check(CLI::Range(1, 1 << 20));
+  params_flags.add_to(*params);
+
+  SessionFlags run_flags;
+  std::vector<std::string> show;
+  std::string export_dir, png_dir, save_path;
+  bool list = false;
+  CLI::App* run_cmd = app.add_subcommand("run", "Run a session and print a summary; export tensors");
+  run_flags.add_to(*run_cmd);
+  run_cmd->add_option("--show", show, "Print a tensor by path (repeatable), e.g. encoder.0.self_attn.head.0.P");
+  run_cmd->add_flag("--list", list, "List every tensor's path and shape");
+  run_cmd->add_option("--export", export_dir, "Write every weight and trace tensor as .npy plus manifest.json");
+  run_cmd->add_option("--export-png", png_dir, "Write one PNG heatmap per head and stage");
+  run_cmd->add_option("--save-session", save_path, "Save the effective session as JSON");
+
+  CLI::App* demo = app.add_subcommand("demo", "A first look: one sentence, attention with and without 1/sqrt(d_k)");
+
+  CLI11_PARSE(app, argc, argv);
+  if (params->parsed()) return cmd_params(preset, params_flags, json, n);
+  if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, save_path, list);
+  if (demo->parsed()) return cmd_demo();
+  return 0;
+}

@@ -1,0 +1,137 @@
+// QKV Lab core — the Session: everything a run depends on (text, model config, teaching toggles, seed).
+// core::run(Session) -> Trace is pure: the same Session gives the same numbers on every machine.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/tensor.h"
+
+namespace qkv {
+
+// [SECTION] Teaching toggles: enums ending in a Count sentinel, iterated by the UI for its combos.
+enum class Arch { EncoderOnly, DecoderOnly, EncoderDecoder, Count };
+enum class TokenizerKind { Words, Chars, Count };
+enum class PosEncoding { Sinusoidal, Learned, RoPE, ALiBi, None, Count };
+enum class Scoring { Dot, Additive, Count };       // Dot: S = QKᵀ; Additive: S_ij = w_aᵀ tanh(q_i + k_j)
+enum class ScoreScale { InvSqrtDk, None, Count };  // S_scaled = S/√d_k, or S unchanged
+enum class NormKind { LayerNorm, BatchNorm, RMSNorm, None, Count };
+enum class NormPlacement { Post, Pre, Count };  // Post: Norm(x + F(x)); Pre: x + F(Norm(x))
+enum class Activation { ReLU, GELU, Count };
+enum class Mode { Eval, Train, Count };                      // Train applies (seeded) dropout
+enum class Projection { Learned, TiedQK, Identity, Count };  // TiedQK: W_K = W_Q; Identity: Q = K = V = head slice of X
+
+// Masks combine, so they are bit flags. M is 0 where allowed and −∞ where masked.
+enum MaskBits : unsigned { kMaskNone = 0, kMaskCausal = 1u << 0, kMaskPadding = 1u << 1, kMaskCustom = 1u << 2 };
+using MaskFlags = unsigned;
+
+// Names, for JSON, the CLI and the UI. parse_* return false on an unknown name.
+const char* name(Arch);
+const char* name(TokenizerKind);
+const char* name(PosEncoding);
+const char* name(Scoring);
+const char* name(ScoreScale);
+const char* name(NormKind);
+const char* name(NormPlacement);
+const char* name(Activation);
+const char* name(Mode);
+const char* name(Projection);
+bool parse(std::string_view, Arch&);
+bool parse(std::string_view, TokenizerKind&);
+bool parse(std::string_view, PosEncoding&);
+bool parse(std::string_view, Scoring&);
+bool parse(std::string_view, ScoreScale&);
+bool parse(std::string_view, NormKind&);
+bool parse(std::string_view, NormPlacement&);
+bool parse(std::string_view, Activation&);
+bool parse(std::string_view, Mode&);
+bool parse(std::string_view, Projection&);
+// "none", "causal", "padding", "custom" joined with '+' or ',' (e.g. "causal+padding").
+std::string mask_name(MaskFlags);
+bool parse_mask(std::string_view, MaskFlags&);
+
+// All names of an enum, in order, e.g. for "--pe one of: sinusoidal, learned, ...".
+template <typename E>
+std::string all_names() {
+  std::string out;
+  for (int i = 0; i < static_cast<int>(E::Count); ++i) out += (i ? ", " : "") + std::string(name(static_cast<E>(i)));
+  return out;
+}
+
+// [SECTION] The model's shape and behaviour.
+struct ModelConfig {
+  Arch arch = Arch::EncoderOnly;
+  int layers = 2;  // L (encoder–decoder: L encoder layers and L decoder layers)
+  int d_model = 32;
+  int heads = 4;  // h
+  int d_k = 0;    // 0: derive d_model / h
+  int d_v = 0;    // 0: derive d_model / h
+  int d_ff = 128;
+  int max_len = 512;  // rows of the positional table; longer sequences are refused
+  bool bias = true;   // biases in the projections and the FFN
+
+  bool scale_embeddings = true;  // X = E[token]·√d_model + PE
+  PosEncoding pe = PosEncoding::Sinusoidal;
+  double pe_base = 10000.0;  // sinusoidal and RoPE base
+
+  Scoring scoring = Scoring::Dot;
+  ScoreScale score_scale = ScoreScale::InvSqrtDk;
+  float temperature = 1.0f;  // τ: S_scaled = S·scale/τ
+  Projection projection = Projection::Learned;
+
+  bool residual = true;
+  NormKind norm = NormKind::LayerNorm;
+  NormPlacement norm_placement = NormPlacement::Post;
+  Activation activation = Activation::ReLU;
+  float dropout = 0.1f;  // used only in Mode::Train
+  float norm_eps = 1e-5f;
+
+  // Derived widths (after validation these are > 0).
+  int head_dk() const { return d_k > 0 ? d_k : (heads > 0 ? d_model / heads : 0); }
+  int head_dv() const { return d_v > 0 ? d_v : (heads > 0 ? d_model / heads : 0); }
+};
+
+// A cell (query row i, key column j) the user masked by hand.
+struct Cell {
+  int i = 0, j = 0;
+  bool operator==(const Cell&) const = default;
+};
+
+// One item of the batch. text is the source (encoder, or the decoder-only prompt); target feeds the decoder
+// of an encoder–decoder model (shifted right behind [BOS]).
+struct Sequence {
+  std::string text;
+  std::string target;
+};
+
+// [SECTION] The Session: the single input of core::run.
+struct Session {
+  Sequence input{"The animal didn't cross the street because it was too tired.", ""};
+  std::vector<Sequence> extra_batch;  // more sequences: padded to the longest; BatchNorm's statistics span them all
+  TokenizerKind tokenizer = TokenizerKind::Words;
+  bool add_special_tokens = false;     // source gets [EOS]; decoder-only input and targets get [BOS]
+  std::vector<int> padding_positions;  // source positions the user marked as padding (like a [PAD] token)
+
+  ModelConfig model;
+  MaskFlags encoder_mask = kMaskPadding;                // encoder self-attention (and cross-attention's padding)
+  MaskFlags decoder_mask = kMaskCausal | kMaskPadding;  // decoder self-attention (decoder-only or enc–dec)
+  std::vector<Cell> custom_cells;                       // applied where kMaskCustom is set
+  Mode mode = Mode::Eval;
+  int decode_steps = 0;  // > 0: also greedy-decode this many tokens with a KV cache
+  uint64_t seed = 42;
+};
+
+// Checks everything a run needs; the Error says what is wrong and why.
+std::optional<Error> validate(const Session&);
+std::optional<Error> validate(const ModelConfig&);
+
+// JSON (schema in README.md). from_json refuses unknown keys and bad values with a message.
+std::string to_json(const Session&, int indent = 2);
+Result<Session> session_from_json(std::string_view text);
+Result<Session> load_session(const std::string& path);
+std::optional<Error> save_session(const Session&, const std::string& path);  // atomic: temp file + rename
+
+}  // namespace qkv

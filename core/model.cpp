@@ -1,0 +1,544 @@
+// QKV Lab core — the forward pass, written as the labelled passes the stepper shows:
+//   embed → +PE → Q,K,V → QKᵀ → ÷√d_k → +mask → softmax → ·V → concat·W_O → +residual → norm → FFN → +residual → norm
+#include "core/model.h"
+
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+
+#include "core/attention.h"
+#include "core/ops.h"
+#include "core/positional.h"
+#include "core/rng.h"
+#include "core/tokenizer.h"
+
+namespace qkv {
+
+// [SECTION] Tokens and weights
+TokenizedBatch tokenize_batch(const Session& s) {
+  TokenizedBatch out;
+  std::vector<Sequence> batch{s.input};
+  batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
+  const bool enc_dec = s.model.arch == Arch::EncoderDecoder;
+  const bool bos_first = s.add_special_tokens && s.model.arch == Arch::DecoderOnly;
+  for (const Sequence& q : batch) {
+    std::vector<int> ids;
+    if (bos_first) ids.push_back(Vocab::kBosId);
+    for (const std::string& t : tokenize(q.text, s.tokenizer)) ids.push_back(out.vocab.add(t));
+    if (s.add_special_tokens && !bos_first) ids.push_back(Vocab::kEosId);
+    out.source_ids.push_back(std::move(ids));
+    if (enc_dec) {
+      std::vector<int> target{Vocab::kBosId};  // shifted right: the decoder predicts token t from tokens < t
+      for (const std::string& t : tokenize(q.target, s.tokenizer)) target.push_back(out.vocab.add(t));
+      out.target_ids.push_back(std::move(target));
+    }
+  }
+  const auto pad_to_longest = [](std::vector<std::vector<int>>& rows) {
+    size_t longest = 0;
+    for (const auto& r : rows) longest = std::max(longest, r.size());
+    for (auto& r : rows) r.resize(longest, Vocab::kPadId);
+  };
+  pad_to_longest(out.source_ids);
+  pad_to_longest(out.target_ids);
+  return out;
+}
+
+namespace {
+
+Mat identity_columns(int rows, int cols) { return Mat::Identity(rows, cols); }
+
+// One attention block's parameters.   W_Q, W_K: [d_model, h·d_k]; W_V: [d_model, h·d_v]; W_O: [h·d_v, d_model]
+void make_attention_weights(TensorMap& W, const ModelConfig& c, const std::string& p, uint64_t seed) {
+  const int h = c.heads, d_k = c.head_dk(), d_v = c.head_dv();
+  const float in_std = 1.0f / std::sqrt(static_cast<float>(c.d_model));  // keeps q, k entries at unit variance
+  if (c.projection == Projection::Identity) {
+    W.put(p + "W_Q", identity_columns(c.d_model, h * d_k));
+    W.put(p + "W_K", identity_columns(c.d_model, h * d_k));
+    W.put(p + "W_V", identity_columns(c.d_model, h * d_v));
+  } else {
+    W.put(p + "W_Q", normal_matrix(seed, p + "W_Q", c.d_model, h * d_k, in_std));
+    W.put(p + "W_K", c.projection == Projection::TiedQK ? W.at(p + "W_Q") : normal_matrix(seed, p + "W_K", c.d_model, h * d_k, in_std));
+    W.put(p + "W_V", normal_matrix(seed, p + "W_V", c.d_model, h * d_v, in_std));
+  }
+  W.put(p + "W_O", normal_matrix(seed, p + "W_O", h * d_v, c.d_model, 1.0f / std::sqrt(static_cast<float>(h * d_v))));
+  if (c.bias && c.projection != Projection::Identity) {
+    W.put(p + "b_Q", Mat::Zero(1, h * d_k));
+    W.put(p + "b_K", Mat::Zero(1, h * d_k));
+    W.put(p + "b_V", Mat::Zero(1, h * d_v));
+  }
+  if (c.bias) W.put(p + "b_O", Mat::Zero(1, c.d_model));
+  if (c.scoring == Scoring::Additive) W.put(p + "w_a", normal_matrix(seed, p + "w_a", h, d_k, 1.0f / std::sqrt(static_cast<float>(d_k))));
+}
+
+void make_norm_weights(TensorMap& W, const ModelConfig& c, const std::string& p) {
+  if (c.norm == NormKind::None) return;
+  W.put(p + "gamma", Mat::Ones(1, c.d_model));
+  if (c.norm != NormKind::RMSNorm) W.put(p + "beta", Mat::Zero(1, c.d_model));
+}
+
+void make_block_weights(TensorMap& W, const ModelConfig& c, const std::string& p, bool cross, uint64_t seed) {
+  make_attention_weights(W, c, p + "self_attn.", seed);
+  make_norm_weights(W, c, p + "self_attn.norm.");
+  if (cross) {
+    make_attention_weights(W, c, p + "cross_attn.", seed);
+    make_norm_weights(W, c, p + "cross_attn.norm.");
+  }
+  W.put(p + "ffn.W_1", normal_matrix(seed, p + "ffn.W_1", c.d_model, c.d_ff, 1.0f / std::sqrt(static_cast<float>(c.d_model))));
+  W.put(p + "ffn.W_2", normal_matrix(seed, p + "ffn.W_2", c.d_ff, c.d_model, 1.0f / std::sqrt(static_cast<float>(c.d_ff))));
+  if (c.bias) {
+    W.put(p + "ffn.b_1", Mat::Zero(1, c.d_ff));
+    W.put(p + "ffn.b_2", Mat::Zero(1, c.d_model));
+  }
+  make_norm_weights(W, c, p + "ffn.norm.");
+}
+
+std::vector<std::string> stacks_of(Arch arch) {
+  switch (arch) {
+    case Arch::EncoderOnly:
+      return {"encoder"};
+    case Arch::DecoderOnly:
+      return {"decoder"};
+    default:
+      return {"encoder", "decoder"};
+  }
+}
+
+}  // namespace
+
+TensorMap make_weights(const ModelConfig& c, const Vocab& vocab, uint64_t seed) {
+  TensorMap W;
+  // Token embeddings E: [V, d_model], N(0, 1/d_model) so that E·√d_model has unit variance. Each row has its
+  // own stream so a token's vector does not depend on the other words typed. The output projection is tied to E.
+  Mat E(vocab.size(), c.d_model);
+  for (int id = 0; id < vocab.size(); ++id)
+    E.row(id) = normal_matrix(seed, "embed.E/" + vocab.token(id), 1, c.d_model, 1.0f / std::sqrt(static_cast<float>(c.d_model)));
+  W.put("embed.E", std::move(E));
+  if (c.pe == PosEncoding::Learned)
+    W.put("pos.learned", normal_matrix(seed, "pos.learned", c.max_len, c.d_model, 1.0f / std::sqrt(static_cast<float>(c.d_model))));
+  for (const std::string& stack : stacks_of(c.arch)) {
+    const bool cross = stack == "decoder" && c.arch == Arch::EncoderDecoder;
+    for (int l = 0; l < c.layers; ++l) make_block_weights(W, c, stack + "." + std::to_string(l) + ".", cross, seed);
+    if (c.norm_placement == NormPlacement::Pre) make_norm_weights(W, c, stack + ".final_norm.");
+  }
+  return W;
+}
+
+// Everything make_weights reads: the shapes, which optional tensors exist, the seed and the vocabulary.
+std::shared_ptr<const TensorMap> WeightCache::get(const ModelConfig& c, const Vocab& vocab, uint64_t seed) {
+  std::string key = std::to_string(seed);
+  for (int v : {static_cast<int>(c.arch), c.layers, c.d_model, c.heads, c.head_dk(), c.head_dv(), c.d_ff, c.max_len, c.bias ? 1 : 0,
+                c.pe == PosEncoding::Learned ? 1 : 0, c.scoring == Scoring::Additive ? 1 : 0, static_cast<int>(c.projection),
+                static_cast<int>(c.norm == NormKind::None      ? 0
+                                 : c.norm == NormKind::RMSNorm ? 1
+                                                               : 2),
+                c.norm_placement == NormPlacement::Pre ? 1 : 0}) {
+    key += ',';
+    key += std::to_string(v);
+  }
+  for (const std::string& token : vocab.tokens()) key += '\x1f' + token;
+  if (!weights_ || key != key_) {
+    weights_ = std::make_shared<const TensorMap>(make_weights(c, vocab, seed));
+    key_ = std::move(key);
+    ++builds_;
+  }
+  return weights_;
+}
+
+// [SECTION] The forward pass
+namespace {
+
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Keys and values seen so far by one attention block of one sequence (after RoPE).
+struct KVCache {
+  Mat K;  // [m, h·d_k]
+  Mat V;  // [m, h·d_v]
+};
+struct LayerCache {
+  KVCache self, cross;
+};
+
+// Receives each named tensor of one sequence (the path has no batch prefix).
+using RecordFn = std::function<void(const std::string& path, Mat value)>;  // callers move what they no longer need
+
+// M: [n, m], −∞ where query (q_pos0 + i) may not look at key j.
+Mat build_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells) {
+  Mat M = Mat::Zero(n, m);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      const bool future = (flags & kMaskCausal) && j > q_pos0 + i;
+      const bool pad = (flags & kMaskPadding) && j < static_cast<int>(key_is_pad.size()) && key_is_pad[j];
+      if (future || pad) M(i, j) = kNegInf;
+    }
+  if (flags & kMaskCustom)
+    for (const Cell& cell : cells)
+      if (cell.i >= q_pos0 && cell.i < q_pos0 + n && cell.j < m) M(cell.i - q_pos0, cell.j) = kNegInf;
+  return M;
+}
+
+class Forward {
+ public:
+  Forward(const Session& s, const TensorMap& W)
+      : s_(s),
+        c_(s.model),
+        W_(W),
+        dropout_rng_(stream_seed(s.seed, "dropout")),
+        train_(s.mode == Mode::Train && s.model.dropout > 0.0f),
+        h_(c_.heads),
+        d_k_(c_.head_dk()),
+        d_v_(c_.head_dv()) {
+    const float sqrt_dk = c_.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<float>(d_k_)) : 1.0f;
+    scale_ = 1.0f / (sqrt_dk * c_.temperature);
+    if (c_.pe == PosEncoding::ALiBi) slopes_ = alibi_slopes(h_);
+  }
+
+  std::map<std::string, std::vector<int>> fully_masked;  // head path -> rows, for sequence 0 of the main pass
+  bool collect_flags = false;
+
+  // Token embeddings plus positions for the new tokens of each sequence.   returns X: [B·n, d_model]
+  Mat embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0, const std::vector<RecordFn>& rec) {
+    const int B = static_cast<int>(ids.size()), n = static_cast<int>(ids[0].size());
+    const Mat& E = W_.at("embed.E");
+    const float emb_scale = c_.scale_embeddings ? std::sqrt(static_cast<float>(c_.d_model)) : 1.0f;
+    Mat E_x(B * n, c_.d_model), PE = Mat::Zero(B * n, c_.d_model);
+    if (c_.pe == PosEncoding::Sinusoidal && sinusoid_.rows() < pos0 + n) sinusoid_ = sinusoidal_table(pos0 + n, c_.d_model, c_.pe_base);
+    for (int b = 0; b < B; ++b)
+      for (int i = 0; i < n; ++i) {
+        E_x.row(b * n + i) = E.row(ids[b][i]) * emb_scale;
+        if (c_.pe == PosEncoding::Sinusoidal) PE.row(b * n + i) = sinusoid_.row(pos0 + i);
+        if (c_.pe == PosEncoding::Learned) PE.row(b * n + i) = W_.at("pos.learned").row(pos0 + i);
+      }
+    Mat X = E_x + PE;
+    record_rows(rec, stack + ".embed.E_x", E_x, n);
+    if (c_.pe == PosEncoding::Sinusoidal || c_.pe == PosEncoding::Learned) record_rows(rec, stack + ".embed.PE", PE, n);
+    if (train_) X = dropout(X, c_.dropout, dropout_rng_);
+    record_rows(rec, stack + ".embed.X", X, n);
+    return X;
+  }
+
+  // L blocks over the new rows of each sequence.   H: [B·n, d_model]; memory: [B·m_src, d_model] or null
+  Mat stack(const std::string& stack, Mat H, int n, int pos0, std::vector<std::vector<LayerCache>>& caches, const Mat* memory,
+            const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags,
+            const std::vector<RecordFn>& rec, const RecordFn& rec_batch) {
+    const int B = static_cast<int>(key_pad.size());
+    const int m = pos0 + n;
+    for (int l = 0; l < c_.layers; ++l) {
+      const std::string p = stack + "." + std::to_string(l);
+      record_rows(rec, p + ".input", H, n);
+      H = sublayer(p + ".self_attn", H, n, rec, rec_batch, [&](const Mat& X) {
+        Mat out(B * n, c_.d_model);
+        for (int b = 0; b < B; ++b) {
+          const Mat M = build_mask(flags, n, m, pos0, key_pad[b], s_.custom_cells);
+          out.middleRows(b * n, n) =
+              attention(p + ".self_attn", true, X.middleRows(b * n, n), X.middleRows(b * n, n), caches[b][l].self, pos0, M, rec[b], b == 0);
+        }
+        return out;
+      });
+      if (memory) {
+        const int m_src = static_cast<int>(memory->rows()) / B;
+        H = sublayer(p + ".cross_attn", H, n, rec, rec_batch, [&](const Mat& X) {
+          Mat out(B * n, c_.d_model);
+          for (int b = 0; b < B; ++b) {
+            const Mat M = build_mask(s_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {});
+            KVCache& cache = caches[b][l].cross;
+            const Mat new_rows = cache.K.rows() == 0 ? Mat(memory->middleRows(b * m_src, m_src)) : Mat(0, c_.d_model);
+            out.middleRows(b * n, n) =
+                attention(p + ".cross_attn", false, X.middleRows(b * n, n), new_rows, cache, pos0, M, rec[b], b == 0);
+          }
+          return out;
+        });
+      }
+      H = sublayer(p + ".ffn", H, n, rec, rec_batch, [&](const Mat& X) { return ffn(p + ".ffn", X, n, rec); });
+      record_rows(rec, p + ".output", H, n);
+    }
+    if (c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None) {
+      H = norm(stack + ".final_norm", H, rec_batch);
+      record_rows(rec, stack + ".final_norm", H, n);
+    }
+    return H;
+  }
+
+  // Sends rows [b·n, (b+1)·n) of X to sequence b's recorder.
+  static void record_rows(const std::vector<RecordFn>& rec, const std::string& path, const Mat& X, int n) {
+    for (size_t b = 0; b < rec.size(); ++b) rec[b](path, X.middleRows(static_cast<Eigen::Index>(b) * n, n));
+  }
+
+ private:
+  // Post-Norm: Norm(H + F(H)).  Pre-Norm: H + F(Norm(H)).  Without the residual the "H +" is dropped.
+  template <typename F>
+  Mat sublayer(const std::string& p, const Mat& H, int n, const std::vector<RecordFn>& rec, const RecordFn& rec_batch, F&& body) {
+    const bool pre = c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None;
+    const bool post = c_.norm_placement == NormPlacement::Post && c_.norm != NormKind::None;
+    Mat X = pre ? norm(p + ".norm", H, rec_batch) : H;
+    if (pre) record_rows(rec, p + ".norm", X, n);
+    Mat out = body(X);
+    if (train_) out = dropout(out, c_.dropout, dropout_rng_);
+    Mat R = c_.residual ? Mat(H + out) : out;
+    record_rows(rec, p + ".residual", R, n);
+    if (!post) return R;
+    Mat Y = norm(p + ".norm", R, rec_batch);
+    record_rows(rec, p + ".norm", Y, n);
+    return Y;
+  }
+
+  Mat norm(const std::string& p, const Mat& X, const RecordFn& rec_batch) {
+    const Mat* beta = W_.find(p + ".beta");
+    const RowVec gamma = W_.at(p + ".gamma").row(0);
+    const RowVec zero = RowVec::Zero(c_.d_model);
+    RowVec mean, var;
+    Mat Y = apply_norm(c_.norm, X, gamma, beta ? RowVec(beta->row(0)) : zero, c_.norm_eps, &mean, &var);
+    if (c_.norm == NormKind::BatchNorm) {  // statistics of the whole batch: one per feature
+      rec_batch(p + ".batch_mean", mean);
+      rec_batch(p + ".batch_var", var);
+    }
+    return Y;
+  }
+
+  // FFN(x) = act(x·W_1 + b_1)·W_2 + b_2, position by position.   X: [B·n, d_model] -> [B·n, d_model]
+  Mat ffn(const std::string& p, const Mat& X, int n, const std::vector<RecordFn>& rec) {
+    Mat hidden = X * W_.at(p + ".W_1");  // [B·n, d_ff]
+    if (c_.bias) hidden.rowwise() += W_.at(p + ".b_1").row(0);
+    Mat act = activate(c_.activation, hidden);
+    Mat out = act * W_.at(p + ".W_2");  // [B·n, d_model]
+    if (c_.bias) out.rowwise() += W_.at(p + ".b_2").row(0);
+    record_rows(rec, p + ".hidden", hidden, n);
+    record_rows(rec, p + ".act", act, n);
+    record_rows(rec, p + ".out", out, n);
+    return out;
+  }
+
+  // Multi-head attention of one sequence.   Xq: [n, d_model] at positions q_pos0…; Xkv_new: [m_new, d_model]
+  // appended to the cache (self-attention: the same rows as Xq; cross-attention: the encoder output, once).
+  Mat attention(const std::string& p, bool self, const MatRef& Xq, const MatRef& Xkv_new, KVCache& cache, int q_pos0, const Mat& M,
+                const RecordFn& rec, bool first_sequence) {
+    const std::string w = p + ".";
+    const bool rope = self && c_.pe == PosEncoding::RoPE;
+    // Pass 1 — project: Q = X·W_Q + b_Q [n, h·d_k], K = X·W_K + b_K [m_new, h·d_k], V = X·W_V + b_V [m_new, h·d_v]
+    Mat Q = Xq * W_.at(w + "W_Q");
+    if (const Mat* b = W_.find(w + "b_Q")) Q.rowwise() += b->row(0);
+    if (Xkv_new.rows() > 0) {
+      Mat K_new = Xkv_new * W_.at(w + "W_K");
+      Mat V_new = Xkv_new * W_.at(w + "W_V");
+      if (const Mat* b = W_.find(w + "b_K")) K_new.rowwise() += b->row(0);
+      if (const Mat* b = W_.find(w + "b_V")) V_new.rowwise() += b->row(0);
+      // Pass 2 — RoPE rotates each head's keys by their positions (cached keys are already rotated).
+      if (rope)
+        for (int i = 0; i < h_; ++i) apply_rope(K_new.middleCols(i * d_k_, d_k_), static_cast<int>(cache.K.rows()), c_.pe_base);
+      const Eigen::Index m0 = cache.K.rows();
+      cache.K.conservativeResize(m0 + K_new.rows(), h_ * d_k_);
+      cache.V.conservativeResize(m0 + V_new.rows(), h_ * d_v_);
+      cache.K.bottomRows(K_new.rows()) = K_new;
+      cache.V.bottomRows(V_new.rows()) = V_new;
+    }
+    if (rope)
+      for (int i = 0; i < h_; ++i) apply_rope(Q.middleCols(i * d_k_, d_k_), q_pos0, c_.pe_base);
+    const int n = static_cast<int>(Xq.rows()), m = static_cast<int>(cache.K.rows());
+    QKV_ASSERT(M.rows() == n && M.cols() == m);
+    rec(p + ".M", M);
+
+    // Passes 3–8 per head. Heads are independent, so large ones run in parallel (one head per thread, each
+    // product single-threaded inside); dropout draws from one seeded stream, so training runs them in order.
+    std::vector<HeadPasses> heads(h_);
+    std::vector<Mat> alibi(h_);
+    const bool parallel = !train_ && static_cast<long>(n) * m * h_ >= (1L << 16);
+#pragma omp parallel for schedule(dynamic) if (parallel)
+    for (int i = 0; i < h_; ++i) {
+      Mat bias_and_mask = M;
+      if (self && c_.pe == PosEncoding::ALiBi) {  // ALiBi: a per-head linear penalty on distance, added like the mask
+        alibi[i] = alibi_bias(n, m, q_pos0, slopes_[i]);
+        bias_and_mask += alibi[i];
+      }
+      RowVec w_a;
+      if (c_.scoring == Scoring::Additive) w_a = W_.at(w + "w_a").row(i);
+      heads[i] = attention_head(Q.middleCols(i * d_k_, d_k_), cache.K.middleCols(i * d_k_, d_k_), cache.V.middleCols(i * d_v_, d_v_),
+                                c_.scoring, &w_a, scale_, bias_and_mask, train_ ? &dropout_rng_ : nullptr, c_.dropout);
+    }
+    Mat concat(n, h_ * d_v_);  // [n, h·d_v]
+    for (int i = 0; i < h_; ++i) {
+      const std::string hp = p + ".head." + std::to_string(i) + ".";
+      HeadPasses& r = heads[i];
+      if (collect_flags && first_sequence && !r.fully_masked_rows.empty())
+        fully_masked[p + ".head." + std::to_string(i)] = r.fully_masked_rows;
+      concat.middleCols(i * d_v_, d_v_) = r.O;
+      rec(hp + "Q", Q.middleCols(i * d_k_, d_k_));        // [n, d_k]
+      rec(hp + "K", cache.K.middleCols(i * d_k_, d_k_));  // [m, d_k]
+      rec(hp + "V", cache.V.middleCols(i * d_v_, d_v_));  // [m, d_v]
+      if (alibi[i].size()) rec(hp + "B", std::move(alibi[i]));
+      rec(hp + "S", std::move(r.S));
+      rec(hp + "S_scaled", std::move(r.S_scaled));
+      rec(hp + "S_masked", std::move(r.S_masked));
+      rec(hp + "P", std::move(r.P));
+      if (train_) rec(hp + "P_dropout", std::move(r.P_dropout));
+      rec(hp + "O", std::move(r.O));
+    }
+    // Pass 9 — concat·W_O + b_O [n, d_model]
+    Mat out = concat * W_.at(w + "W_O");
+    if (const Mat* b = W_.find(w + "b_O")) out.rowwise() += b->row(0);
+    rec(p + ".concat", std::move(concat));
+    rec(p + ".out", out);
+    return out;
+  }
+
+  const Session& s_;
+  const ModelConfig& c_;
+  const TensorMap& W_;
+  Rng dropout_rng_;
+  bool train_;
+  int h_, d_k_, d_v_;
+  float scale_ = 1.0f;
+  std::vector<float> slopes_;
+  Mat sinusoid_;
+};
+
+std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked) {
+  std::vector<bool> pad(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) pad[i] = ids[i] == Vocab::kPadId;
+  for (int p : marked)
+    if (p >= 0 && p < static_cast<int>(pad.size())) pad[p] = true;
+  return pad;
+}
+
+std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& ids) {
+  std::vector<std::string> out;
+  for (int id : ids) out.push_back(vocab.token(id));
+  return out;
+}
+
+void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>& fully_masked) {
+  for (const auto& entry : t.tensors.entries()) {
+    const std::string& path = entry.path;
+    if (path.rfind("batch.", 0) == 0 || path.rfind("decode.", 0) == 0 || path.size() < 2 || path.compare(path.size() - 2, 2, ".P") != 0)
+      continue;
+    const std::string head = path.substr(0, path.size() - 2);
+    const Mat& P = entry.value;
+    const Mat& S_scaled = t.tensors.at(head + ".S_scaled");
+    const Mat& S_masked = t.tensors.at(head + ".S_masked");
+    HeadStats st;
+    st.path = head;
+    st.entropy = row_entropy(P);
+    st.max_weight = P.rowwise().maxCoeff().transpose();
+    if (auto it = fully_masked.find(head); it != fully_masked.end()) st.fully_masked_rows = it->second;
+    const int rows_with_weights = static_cast<int>(P.rows() - st.fully_masked_rows.size());
+    if (rows_with_weights > 0) {
+      st.mean_entropy = st.entropy.sum() / rows_with_weights;
+      st.mean_max_weight = st.max_weight.sum() / rows_with_weights;
+    }
+    const auto allowed = S_masked.array().isFinite();  // unmasked cells
+    const double count = allowed.count();
+    if (count > 0) {
+      const double sum = allowed.select(S_scaled.array(), 0.0f).cast<double>().sum();
+      const double sum_sq = allowed.select(S_scaled.array().square(), 0.0f).cast<double>().sum();
+      st.score_mean = static_cast<float>(sum / count);
+      st.score_variance = static_cast<float>(std::max(0.0, sum_sq / count - (sum / count) * (sum / count)));
+    }
+    for (int r : st.fully_masked_rows)
+      t.warnings.push_back(head + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
+    t.heads.push_back(std::move(st));
+  }
+}
+
+}  // namespace
+
+Result<Trace> run(const Session& s, WeightCache* cache) {
+  if (auto e = validate(s)) return *e;
+  if (s.decode_steps > 0 && !s.extra_batch.empty())
+    return Error{"decoding runs on one sequence, but the session has a batch of " + std::to_string(1 + s.extra_batch.size()),
+                 "remove extra_batch or set decode_steps to 0"};
+  const auto start = std::chrono::steady_clock::now();
+  const ModelConfig& c = s.model;
+  TokenizedBatch tb = tokenize_batch(s);
+  Trace t;
+  t.weights = cache ? cache->get(c, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(c, tb.vocab, s.seed));
+  Forward f(s, *t.weights);
+  const int B = static_cast<int>(tb.source_ids.size());
+
+  std::vector<RecordFn> rec;
+  for (int b = 0; b < B; ++b) {
+    const std::string prefix = b == 0 ? "" : "batch." + std::to_string(b) + ".";
+    rec.push_back([&t, prefix](const std::string& path, Mat value) { t.tensors.put(prefix + path, std::move(value)); });
+  }
+  const RecordFn rec_batch = [&t](const std::string& path, Mat value) { t.tensors.put(path, std::move(value)); };
+  const auto fresh_caches = [&](int sequences) {
+    return std::vector<std::vector<LayerCache>>(sequences, std::vector<LayerCache>(c.layers));
+  };
+
+  // Encoder (encoder-only and encoder–decoder).
+  std::vector<std::vector<bool>> src_pad;
+  for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions));
+  Mat memory;
+  Mat H_final;
+  const int n_src = static_cast<int>(tb.source_ids[0].size());
+  f.collect_flags = true;
+  if (c.arch != Arch::DecoderOnly) {
+    auto caches = fresh_caches(B);
+    Mat X = f.embed("encoder", tb.source_ids, 0, rec);
+    memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask, rec, rec_batch);
+    H_final = memory;
+  }
+  const Mat* memory_ptr = c.arch == Arch::EncoderDecoder ? &memory : nullptr;
+
+  // Decoder input: the prompt (decoder-only) or [BOS] + target (encoder–decoder).
+  std::vector<std::vector<int>> dec_ids = c.arch == Arch::DecoderOnly ? tb.source_ids : tb.target_ids;
+  if (c.arch != Arch::EncoderOnly && s.decode_steps > 0) {
+    // Greedy decoding with a KV cache: one token at a time, each query attending to the cached keys/values.
+    f.collect_flags = false;
+    const Mat& E = t.weights->at("embed.E");
+    std::vector<int> ids = dec_ids[0];
+    const size_t prompt_len = ids.size();
+    auto caches = fresh_caches(1);
+    std::map<std::string, std::vector<RowVec>> rows;  // attention rows per head path, one per position
+    const std::vector<RecordFn> rec_decode{[&rows](const std::string& path, Mat value) {
+      if (path.size() > 2 && path.compare(path.size() - 2, 2, ".P") == 0) rows[path].push_back(value.row(0));
+    }};
+    const RecordFn ignore = [](const std::string&, Mat) {};
+    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
+    for (size_t pos = 0; pos < ids.size() && pos < prompt_len + s.decode_steps - 1; ++pos) {
+      const Mat X = f.embed("decoder", {{ids[pos]}}, static_cast<int>(pos), {ignore});
+      const std::vector<int> seen(ids.begin(), ids.begin() + static_cast<long>(pos) + 1);
+      const Mat H = f.stack("decoder", X, 1, static_cast<int>(pos), caches, memory_ptr ? &memory : nullptr, {pad_flags(seen, marked)},
+                            src_pad, s.decoder_mask, rec_decode, ignore);
+      if (pos + 1 >= prompt_len) {
+        const RowVec logits = H.row(0) * E.transpose();
+        Eigen::Index next = 0;
+        logits.maxCoeff(&next);
+        ids.push_back(static_cast<int>(next));
+      }
+    }
+    // The parallel pass below runs over every token that was fed back in: the prompt and all but the last generated.
+    for (size_t k = prompt_len; k < ids.size(); ++k) t.decoded_tokens.push_back(tb.vocab.token(ids[k]));
+    ids.pop_back();
+    dec_ids[0] = ids;
+    for (auto& [path, list] : rows) {
+      Mat P_rows = Mat::Zero(static_cast<Eigen::Index>(list.size()), list.back().size());
+      for (size_t r = 0; r < list.size(); ++r) P_rows.row(static_cast<Eigen::Index>(r)).head(list[r].size()) = list[r];
+      t.tensors.put("decode." + path, P_rows);
+    }
+    f.collect_flags = true;
+  }
+  if (c.arch != Arch::EncoderOnly) {
+    const int n_dec = static_cast<int>(dec_ids[0].size());
+    std::vector<std::vector<bool>> dec_pad;
+    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
+    for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
+    auto caches = fresh_caches(B);
+    Mat X = f.embed("decoder", dec_ids, 0, rec);
+    H_final = f.stack("decoder", X, n_dec, 0, caches, memory_ptr, dec_pad, src_pad, s.decoder_mask, rec, rec_batch);
+  }
+
+  // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
+  const int n_out = c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size());
+  const Mat logits = H_final * t.weights->at("embed.E").transpose();
+  Forward::record_rows(rec, "output.logits", logits, n_out);
+  Forward::record_rows(rec, "output.probs", softmax_rows(logits, 1.0f, nullptr), n_out);
+
+  t.vocab = tb.vocab;
+  t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);
+  if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
+  compute_head_stats(t, f.fully_masked);
+  t.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return t;
+}
+
+}  // namespace qkv

@@ -1,0 +1,40 @@
+// QKV Lab core — the row-wise ops of a Transformer block: softmax with explicit scale and mask, norms,
+// activations, dropout. Each is also checked against a naive loop version in tests/ops_test.cpp.
+#pragma once
+
+#include <vector>
+
+#include "core/config.h"
+#include "core/rng.h"
+#include "core/tensor.h"
+
+namespace qkv {
+
+// P = softmax(S·scale + M), row by row.   S, M: [n, m]; M is 0 (allowed) or −∞ (masked); null = no mask.
+// Each row subtracts its max before exp, so huge logits never overflow. A row with every cell masked has
+// no distribution: it becomes all zeros and its index is appended to fully_masked_rows (never NaN).
+Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* fully_masked_rows = nullptr);
+
+// Shannon entropy (nats) of each row of P: [n, m] -> [n]; zero rows give 0.
+RowVec row_entropy(const MatRef& P);
+
+// LayerNorm: each row normalised over its d_model features.   X: [rows, d_model]
+Mat layer_norm(const MatRef& X, const RowVec& gamma, const RowVec& beta, float eps);
+// RMSNorm (Zhang & Sennrich 2019): x / sqrt(mean(x²) + eps) · γ, per row.
+Mat rms_norm(const MatRef& X, const RowVec& gamma, float eps);
+// BatchNorm: each feature (column) normalised over every row of the batch (all tokens of all sequences).
+// Always batch statistics, so mean/var show what BN computes; *mean, *var: [1, d_model].
+Mat batch_norm(const MatRef& X, const RowVec& gamma, const RowVec& beta, float eps, RowVec* mean, RowVec* var);
+// Dispatch by kind (None returns X). mean/var are written for BatchNorm only.
+Mat apply_norm(NormKind, const MatRef& X, const RowVec& gamma, const RowVec& beta, float eps, RowVec* mean = nullptr,
+               RowVec* var = nullptr);
+
+Mat relu(const MatRef& X);
+// GELU, exact form x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (Hendrycks & Gimpel 2016).
+Mat gelu(const MatRef& X);
+Mat activate(Activation, const MatRef& X);
+
+// Inverted dropout: each entry kept with probability 1 − p and scaled by 1/(1 − p); *keep gets the 0/1 mask.
+Mat dropout(const MatRef& X, float p, Rng& rng, Mat* keep = nullptr);
+
+}  // namespace qkv

@@ -1,0 +1,72 @@
+// QKV Lab core — the Trace: every intermediate of a run, named by path, read-only for its consumers.
+//
+// Paths (also the names of exported .npy files), for stack ∈ {encoder, decoder}, layer l, head i:
+//   <stack>.embed.E_x [n, d_model]   token embeddings (after ×√d_model when enabled)
+//   <stack>.embed.PE  [n, d_model]   positional encoding added (sinusoidal / learned)
+//   <stack>.embed.X   [n, d_model]   the stack's input
+//   <stack>.l.self_attn.M            [n, m]  mask (0 or −∞)          <stack>.l.cross_attn.* for the decoder's cross-attention
+//   <stack>.l.self_attn.head.i.{Q [n,d_k], K [m,d_k], V [m,d_v], S [n,m], B [n,m] (ALiBi), S_scaled, S_masked, P, O [n,d_v]}
+//   <stack>.l.self_attn.{input, concat [n,h·d_v], out [n,d_model], residual, norm}
+//   <stack>.l.ffn.{input, hidden [n,d_ff], act [n,d_ff], out [n,d_model], residual, norm}
+//   <stack>.l.output, <stack>.final_norm, output.logits [n, V], output.probs [n, V]
+// Sequences of the batch after the first carry the prefix batch.<b>.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/tensor.h"
+#include "core/tokenizer.h"
+
+namespace qkv {
+
+// Named matrices in insertion order (the order of the forward pass).
+class TensorMap {
+ public:
+  struct Entry {
+    std::string path;
+    Mat value;
+  };
+  void put(const std::string& path, Mat value);
+  const Mat* find(const std::string& path) const;
+  Mat* find_mutable(const std::string& path);
+  const Mat& at(const std::string& path) const;  // asserts the tensor exists
+  bool contains(const std::string& path) const { return index_.count(path) != 0; }
+  const std::vector<Entry>& entries() const { return entries_; }
+  size_t size() const { return entries_.size(); }
+  size_t bytes() const;
+
+ private:
+  std::vector<Entry> entries_;
+  std::unordered_map<std::string, size_t> index_;
+};
+
+// Statistics of one head's attention (sequence 0).
+struct HeadStats {
+  std::string path;           // e.g. "encoder.0.self_attn.head.2"
+  RowVec entropy;             // [n] nats per query row
+  RowVec max_weight;          // [n] largest weight per query row
+  float mean_entropy = 0.0f;  // over rows that have a distribution
+  float mean_max_weight = 0.0f;
+  float score_mean = 0.0f;  // of S_scaled over unmasked cells
+  float score_variance = 0.0f;
+  std::vector<int> fully_masked_rows;
+};
+
+struct Trace {
+  Vocab vocab;
+  std::vector<std::string> source_tokens;    // sequence 0, after padding to the batch
+  std::vector<std::string> target_tokens;    // decoder input of an encoder–decoder model ([BOS] + target)
+  std::vector<std::string> decoded_tokens;   // greedy continuation when decode_steps > 0
+  std::shared_ptr<const TensorMap> weights;  // every parameter, by path (e.g. encoder.0.self_attn.W_Q); shared with a WeightCache
+  TensorMap tensors;                         // every activation, by path
+  std::vector<HeadStats> heads;
+  std::vector<std::string> warnings;  // e.g. fully masked rows; the UI shows them
+  double elapsed_ms = 0.0;
+
+  const HeadStats* head(const std::string& path) const;
+};
+
+}  // namespace qkv

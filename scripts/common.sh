@@ -1,0 +1,38 @@
+# Shared by scripts/run.sh and scripts/test.sh: install what is missing, configure and build.
+# Idempotent: a second run installs nothing, reconfigures nothing, and rebuilds only what changed.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${QKVLAB_BUILD_DIR:-$ROOT/build}
+
+# Debian 12 packages. Build: compiler, CMake, the libraries; GUI: ImGui, GLFW, GL, glad; tests: GoogleTest,
+# Google Benchmark, numpy (the CLI test loads exports with numpy.load), Xvfb for the GUI tests.
+BUILD_PACKAGES=(g++ cmake ninja-build pkg-config git libeigen3-dev nlohmann-json3-dev libcli11-dev libstb-dev
+  libimgui-dev libglfw3-dev libgl-dev libegl-dev python3-glad python3-jinja2)
+TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy xvfb xauth)
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"
+  elif command -v sudo >/dev/null 2>&1; then sudo "$@"
+  else echo "qkvlab: need root or sudo to install: $*" >&2; return 1; fi
+}
+
+install_missing() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "qkvlab: installing ${missing[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+}
+
+build() {
+  local tests=$1
+  if [ ! -f "$BUILD_DIR/build.ninja" ]; then
+    cmake -S "$ROOT" -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DQKVLAB_BUILD_TESTS="$tests" -DQKVLAB_BUILD_BENCH="$tests"
+  elif [ "$tests" = ON ]; then
+    cmake "$BUILD_DIR" -DQKVLAB_BUILD_TESTS=ON -DQKVLAB_BUILD_BENCH=ON >/dev/null
+  fi
+  cmake --build "$BUILD_DIR" --parallel "$(nproc)"
+}

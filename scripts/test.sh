@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Quick start 2: install what is missing, build, and run every test through ctest (under Xvfb, which this
+# script installs and starts itself, so GUI tests have a display on a headless machine).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+build ON
+cd "$BUILD_DIR"
+exec xvfb-run -a -s "-screen 0 1280x800x24" ctest --output-on-failure --timeout 600 --parallel "$(nproc)" "$@"

@@ -1,0 +1,178 @@
+// Session validation and the JSON round trip: bad input is refused with a reason, good input survives.
+#include "core/config.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/files.h"
+
+namespace qkv {
+namespace {
+
+std::string what_of(const Session& s) {
+  const auto e = validate(s);
+  return e ? e->what + " | " + e->hint : "";
+}
+
+TEST(Config, DefaultSessionIsValid) { EXPECT_EQ(validate(Session{}), std::nullopt); }
+
+TEST(Config, InvalidConfigurationsSayWhatAndWhy) {
+  Session s;
+  s.model.d_model = 30;
+  s.model.heads = 4;
+  EXPECT_NE(what_of(s).find("d_model = 30 is not divisible by h = 4"), std::string::npos);
+  s.model.d_k = 8;
+  s.model.d_v = 8;  // explicit widths make it valid
+  EXPECT_EQ(what_of(s), "");
+
+  s = Session{};
+  s.model.heads = 0;
+  EXPECT_NE(what_of(s).find("heads = 0 is out of range"), std::string::npos);
+  s = Session{};
+  s.model.d_ff = 0;
+  EXPECT_NE(what_of(s).find("d_ff = 0"), std::string::npos);
+  s = Session{};
+  s.model.layers = -1;
+  EXPECT_NE(what_of(s).find("layers"), std::string::npos);
+  s = Session{};
+  s.model.max_len = 5;  // the default sentence has 12 tokens
+  EXPECT_NE(what_of(s).find("12 positions but the positional table has max_len = 5"), std::string::npos);
+  s = Session{};
+  s.input.text = "   ";
+  EXPECT_NE(what_of(s).find("has no tokens"), std::string::npos);
+  s = Session{};
+  s.model.pe = PosEncoding::RoPE;
+  s.model.d_k = 7;
+  EXPECT_NE(what_of(s).find("RoPE needs an even d_k"), std::string::npos);
+  s = Session{};
+  s.model.temperature = 0.0f;
+  EXPECT_NE(what_of(s).find("temperature"), std::string::npos);
+  s = Session{};
+  s.model.pe_base = 1.0;
+  EXPECT_NE(what_of(s).find("base"), std::string::npos);
+  s = Session{};
+  s.model.dropout = 1.0f;
+  EXPECT_NE(what_of(s).find("dropout"), std::string::npos);
+  s = Session{};
+  s.padding_positions = {40};
+  EXPECT_NE(what_of(s).find("padding position 40"), std::string::npos);
+  s = Session{};
+  s.decode_steps = 3;
+  EXPECT_NE(what_of(s).find("encoder-only model does not generate"), std::string::npos);
+  s.model.arch = Arch::DecoderOnly;
+  s.model.norm = NormKind::BatchNorm;
+  EXPECT_NE(what_of(s).find("BatchNorm"), std::string::npos);
+  s = Session{};
+  s.model.projection = Projection::Identity;
+  s.model.d_k = 4;
+  EXPECT_NE(what_of(s).find("identity projections"), std::string::npos);
+}
+
+TEST(Config, EnumNamesRoundTrip) {
+  for (int i = 0; i < static_cast<int>(PosEncoding::Count); ++i) {
+    PosEncoding pe{};
+    ASSERT_TRUE(parse(name(static_cast<PosEncoding>(i)), pe));
+    EXPECT_EQ(static_cast<int>(pe), i);
+  }
+  NormKind norm{};
+  EXPECT_FALSE(parse("groupnorm", norm));
+  EXPECT_EQ(all_names<NormKind>(), "layernorm, batchnorm, rmsnorm, none");
+  MaskFlags m = 0;
+  ASSERT_TRUE(parse_mask("causal+padding", m));
+  EXPECT_EQ(m, kMaskCausal | kMaskPadding);
+  EXPECT_EQ(mask_name(m), "causal+padding");
+  ASSERT_TRUE(parse_mask("none", m));
+  EXPECT_EQ(m, kMaskNone);
+  EXPECT_FALSE(parse_mask("causal+diagonal", m));
+}
+
+Session unusual_session() {
+  Session s;
+  s.input = {"我 爱 attention [PAD]", "target words"};
+  s.extra_batch = {{"second one", "two"}};
+  s.tokenizer = TokenizerKind::Chars;
+  s.add_special_tokens = true;
+  s.padding_positions = {1, 2};
+  s.model.arch = Arch::EncoderDecoder;
+  s.model.layers = 3;
+  s.model.d_model = 24;
+  s.model.heads = 3;
+  s.model.d_k = 6;
+  s.model.d_v = 10;
+  s.model.pe = PosEncoding::RoPE;
+  s.model.pe_base = 500.0;
+  s.model.scoring = Scoring::Additive;
+  s.model.score_scale = ScoreScale::None;
+  s.model.temperature = 0.75f;
+  s.model.projection = Projection::TiedQK;
+  s.model.residual = false;
+  s.model.norm = NormKind::RMSNorm;
+  s.model.norm_placement = NormPlacement::Pre;
+  s.model.activation = Activation::GELU;
+  s.model.bias = false;
+  s.encoder_mask = kMaskPadding | kMaskCustom;
+  s.decoder_mask = kMaskCausal;
+  s.custom_cells = {{0, 1}, {2, 3}};
+  s.mode = Mode::Train;
+  s.seed = 0xFFFFFFFFFFFFull;
+  return s;
+}
+
+TEST(Config, JsonRoundTripKeepsEveryField) {
+  const Session s = unusual_session();
+  const std::string text = to_json(s);
+  Result<Session> back = session_from_json(text);
+  ASSERT_TRUE(back.ok()) << back.error().message();
+  EXPECT_EQ(to_json(*back), text);
+  EXPECT_EQ(back->custom_cells, s.custom_cells);
+  EXPECT_EQ(back->seed, s.seed);
+  EXPECT_EQ(back->model.projection, Projection::TiedQK);
+}
+
+TEST(Config, JsonErrorsNameTheProblem) {
+  const auto error_of = [](const std::string& text) {
+    Result<Session> r = session_from_json(text);
+    return r.ok() ? std::string("accepted") : r.error().message();
+  };
+  EXPECT_NE(error_of("{\"text\": \"a b\",").find("not valid JSON"), std::string::npos);
+  EXPECT_NE(error_of("[1, 2]").find("must be a JSON object"), std::string::npos);
+  EXPECT_NE(error_of("{\"txet\": \"typo\"}").find("unknown key txet"), std::string::npos);
+  EXPECT_NE(error_of("{\"model\": {\"heads\": \"four\"}}").find("model.heads has the wrong type"), std::string::npos);
+  EXPECT_NE(error_of("{\"model\": {\"pe\": \"cosine\"}}").find("model.pe = \"cosine\" is not known"), std::string::npos);
+  EXPECT_NE(error_of("{\"model\": {\"pe\": \"cosine\"}}").find("sinusoidal, learned, rope, alibi, none"), std::string::npos);
+  EXPECT_NE(error_of("{\"encoder_mask\": \"diagonal\"}").find("is not a mask"), std::string::npos);
+  EXPECT_NE(error_of("{\"custom_cells\": [[1]]}").find("custom cell"), std::string::npos);
+  EXPECT_NE(error_of("{\"model\": {\"d_model\": 30}}").find("not divisible"), std::string::npos);
+  EXPECT_EQ(error_of("{\"text\": \"just this\"}"), "accepted");  // missing keys take their defaults
+}
+
+TEST(Config, SaveIsAtomicAndRefusesInvalidSessions) {
+  const std::string dir = testing::TempDir() + "/qkv_config_test";
+  std::filesystem::create_directories(dir);
+  const std::string path = dir + "/session.json";
+  ASSERT_EQ(save_session(unusual_session(), path), std::nullopt);
+  Result<Session> loaded = load_session(path);
+  ASSERT_TRUE(loaded.ok()) << loaded.error().message();
+  EXPECT_EQ(to_json(*loaded), to_json(unusual_session()));
+
+  Session bad = unusual_session();
+  bad.model.heads = 5;  // 24 / 5 with d_k, d_v explicit is fine, so break it another way
+  bad.model.layers = 0;
+  ASSERT_NE(save_session(bad, path), std::nullopt);
+  EXPECT_EQ(to_json(*load_session(path)), to_json(unusual_session()));  // the good file is untouched
+  for (const auto& entry : std::filesystem::directory_iterator(dir))
+    EXPECT_EQ(entry.path().filename(), "session.json") << "left behind: " << entry.path();
+
+  { std::ofstream(path + ".broken") << "{\"text\": \"cut off"; }
+  Result<Session> broken = load_session(path + ".broken");
+  ASSERT_FALSE(broken.ok());
+  EXPECT_NE(broken.error().what.find("session.json.broken"), std::string::npos);
+  EXPECT_FALSE(load_session(dir + "/missing.json").ok());
+  EXPECT_NE(write_file_atomically(dir + "/no/such/folder/x.json", "x"), std::nullopt);
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace qkv

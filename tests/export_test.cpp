@@ -1,0 +1,67 @@
+// Exports: every tensor of a run as .npy, bit-exact, with a manifest that names it.
+#include "core/export.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "core/model.h"
+#include "core/npy.h"
+
+namespace qkv {
+namespace {
+
+TEST(Export, EveryTensorRoundTripsBitExactlyAndTheManifestDescribesIt) {
+  Session s;
+  s.model.layers = 1;
+  s.model.heads = 2;
+  s.model.d_model = 8;
+  s.encoder_mask = kMaskPadding;
+  s.input.text = "a b [PAD]";  // −∞ cells in M must survive too
+  Result<Trace> t = run(s);
+  ASSERT_TRUE(t.ok());
+  const std::string dir = testing::TempDir() + "/qkv_export_test";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(export_npy(*t, s, dir), std::nullopt);
+
+  std::ifstream in(dir + "/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  EXPECT_EQ(manifest["tensors"].size(), t->weights->size() + t->tensors.size());
+  EXPECT_EQ(manifest["tokens"]["source"], nlohmann::json(t->source_tokens));
+  EXPECT_EQ(manifest["session"]["model"]["d_model"], 8);
+  for (const auto& entry : manifest["tensors"]) {
+    const std::string name = entry["name"];
+    const Mat* expected = entry["kind"] == "weight" ? t->weights->find(name) : t->tensors.find(name);
+    ASSERT_NE(expected, nullptr) << name;
+    EXPECT_EQ(entry["shape"][0], expected->rows());
+    EXPECT_EQ(entry["shape"][1], expected->cols());
+    EXPECT_EQ(entry["dtype"], "float32");
+    Result<Mat> back = read_npy(dir + "/" + entry["file"].get<std::string>());
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    ASSERT_EQ(back->rows(), expected->rows());
+    ASSERT_EQ(back->cols(), expected->cols());
+    EXPECT_EQ(std::memcmp(back->data(), expected->data(), sizeof(float) * expected->size()), 0) << name;
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir + "/encoder.0.self_attn.head.1.P.npy"));
+  EXPECT_TRUE(std::filesystem::exists(dir + "/encoder.0.self_attn.W_Q.npy"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Export, AnUnwritableFolderIsAnErrorNotACrash) {
+  Session s;
+  s.model.layers = 1;
+  Result<Trace> t = run(s);
+  ASSERT_TRUE(t.ok());
+  const std::string file = testing::TempDir() + "/qkv_export_blocker";
+  { std::ofstream(file) << "a file where a folder should be"; }
+  const auto e = export_npy(*t, s, file + "/sub");
+  ASSERT_NE(e, std::nullopt);
+  EXPECT_NE(e->what.find("cannot create folder"), std::string::npos);
+  std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace qkv

@@ -1,0 +1,485 @@
+// The whole forward pass: invariants of every option, and KV-cache decoding against the parallel pass.
+#include "core/model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <set>
+
+#include "core/counters.h"
+#include "core/positional.h"
+
+namespace qkv {
+namespace {
+
+constexpr float kInf = std::numeric_limits<float>::infinity();
+
+Session small_session(Arch arch = Arch::EncoderOnly) {
+  Session s;
+  s.input = {"the cat sat on the mat .", "le chat"};
+  s.model.arch = arch;
+  s.model.layers = 2;
+  s.model.d_model = 16;
+  s.model.heads = 2;
+  s.model.d_ff = 32;
+  return s;
+}
+
+Trace run_ok(const Session& s) {
+  Result<Trace> t = run(s);
+  if (!t) ADD_FAILURE() << t.error().message();
+  return t ? std::move(*t) : Trace{};
+}
+
+std::vector<std::string> paths_ending(const Trace& t, const std::string& suffix) {
+  std::vector<std::string> out;
+  for (const auto& e : t.tensors.entries())
+    if (e.path.size() >= suffix.size() && e.path.compare(e.path.size() - suffix.size(), suffix.size(), suffix) == 0) out.push_back(e.path);
+  return out;
+}
+
+// Every combination a learner can reach through the main toggles.
+std::vector<Session> option_grid() {
+  std::vector<Session> grid;
+  for (int a = 0; a < static_cast<int>(Arch::Count); ++a)
+    for (int pe = 0; pe < static_cast<int>(PosEncoding::Count); ++pe)
+      for (int norm = 0; norm < static_cast<int>(NormKind::Count); ++norm) {
+        Session s = small_session(static_cast<Arch>(a));
+        s.model.pe = static_cast<PosEncoding>(pe);
+        s.model.norm = static_cast<NormKind>(norm);
+        s.model.norm_placement = (pe + norm) % 2 ? NormPlacement::Pre : NormPlacement::Post;
+        s.model.scoring = (a + pe) % 3 == 0 ? Scoring::Additive : Scoring::Dot;
+        s.model.score_scale = norm % 2 ? ScoreScale::None : ScoreScale::InvSqrtDk;
+        s.model.projection = static_cast<Projection>((a + norm) % static_cast<int>(Projection::Count));
+        s.model.residual = pe != 1;
+        s.model.activation = norm % 2 ? Activation::GELU : Activation::ReLU;
+        s.mode = pe == 2 ? Mode::Train : Mode::Eval;
+        grid.push_back(s);
+      }
+  return grid;
+}
+
+TEST(Model, EveryOptionGivesFiniteTracesAndRowsOfPSumToOne) {
+  for (const Session& s : option_grid()) {
+    SCOPED_TRACE(to_json(s, -1));
+    const Trace t = run_ok(s);
+    ASSERT_FALSE(t.heads.empty());
+    for (const auto& e : t.tensors.entries()) {
+      if (e.path.find(".M") == e.path.size() - 2 || e.path.find("S_masked") != std::string::npos) continue;  // −∞ by design
+      ASSERT_TRUE(e.value.allFinite()) << e.path;
+    }
+    for (const std::string& path : paths_ending(t, ".P")) {
+      const Mat& P = t.tensors.at(path);
+      for (Eigen::Index i = 0; i < P.rows(); ++i) EXPECT_NEAR(P.row(i).sum(), 1.0f, 1e-5f) << path << " row " << i;
+      EXPECT_GE(P.minCoeff(), 0.0f);
+    }
+  }
+}
+
+TEST(Model, ShapesFollowTheConfig) {
+  Session s = small_session(Arch::EncoderDecoder);
+  s.model.d_k = 5;
+  s.model.d_v = 3;
+  const Trace t = run_ok(s);
+  const int n_src = 7, n_dec = 3;  // "the cat sat on the mat ." and [BOS] le chat
+  EXPECT_EQ(t.tensors.at("encoder.0.self_attn.head.1.Q").cols(), 5);
+  EXPECT_EQ(t.tensors.at("encoder.0.self_attn.head.1.V").cols(), 3);
+  EXPECT_EQ(t.tensors.at("encoder.0.self_attn.head.1.P").rows(), n_src);
+  EXPECT_EQ(t.tensors.at("encoder.0.self_attn.concat").cols(), 2 * 3);
+  EXPECT_EQ(t.tensors.at("decoder.1.cross_attn.head.0.P").rows(), n_dec);
+  EXPECT_EQ(t.tensors.at("decoder.1.cross_attn.head.0.P").cols(), n_src);
+  EXPECT_EQ(t.tensors.at("decoder.1.self_attn.head.0.P").cols(), n_dec);
+  EXPECT_EQ(t.tensors.at("decoder.0.ffn.hidden").cols(), 32);
+  EXPECT_EQ(t.tensors.at("output.logits").cols(), t.vocab.size());
+  EXPECT_EQ(t.target_tokens.front(), "[BOS]");
+  EXPECT_EQ(t.weights->at("encoder.0.self_attn.W_Q").rows(), 16);
+  EXPECT_EQ(t.weights->at("encoder.0.self_attn.W_O").rows(), 6);
+}
+
+TEST(Model, TraceMathMatchesNaiveRecomputation) {
+  // Recompute one head from the traced Q, K, V with plain loops: S = QKᵀ, S/√d_k, softmax, P·V.
+  const Session s = small_session();
+  const Trace t = run_ok(s);
+  const std::string h = "encoder.1.self_attn.head.1.";
+  const Mat &Q = t.tensors.at(h + "Q"), &K = t.tensors.at(h + "K"), &V = t.tensors.at(h + "V");
+  const Mat& P = t.tensors.at(h + "P");
+  const double scale = 1.0 / std::sqrt(8.0);
+  for (int i = 0; i < Q.rows(); ++i) {
+    std::vector<double> z(K.rows());
+    double mx = -1e300, sum = 0.0;
+    for (int j = 0; j < K.rows(); ++j) {
+      double dot = 0.0;
+      for (int c = 0; c < Q.cols(); ++c) dot += static_cast<double>(Q(i, c)) * K(j, c);
+      EXPECT_NEAR(t.tensors.at(h + "S")(i, j), dot, 1e-4);
+      z[j] = dot * scale;
+      mx = std::max(mx, z[j]);
+    }
+    for (double& v : z) sum += (v = std::exp(v - mx));
+    for (int j = 0; j < K.rows(); ++j) EXPECT_NEAR(P(i, j), z[j] / sum, 1e-6);
+    for (int c = 0; c < V.cols(); ++c) {
+      double o = 0.0;
+      for (int j = 0; j < K.rows(); ++j) o += z[j] / sum * V(j, c);
+      EXPECT_NEAR(t.tensors.at(h + "O")(i, c), o, 1e-5);
+    }
+  }
+  // concat·W_O reproduces the block output (biases start at 0).
+  const Mat& concat = t.tensors.at("encoder.1.self_attn.concat");
+  EXPECT_TRUE((concat * t.weights->at("encoder.1.self_attn.W_O")).isApprox(t.tensors.at("encoder.1.self_attn.out"), 1e-5f));
+  EXPECT_TRUE(concat.middleCols(8, 8).isApprox(t.tensors.at(h + "O")));
+}
+
+TEST(Model, CausalMaskSeesOnlyThePast) {
+  const Trace t = run_ok(small_session(Arch::DecoderOnly));
+  for (const std::string& path : paths_ending(t, "self_attn.head.0.P")) {
+    const Mat& P = t.tensors.at(path);
+    for (int i = 0; i < P.rows(); ++i)
+      for (int j = 0; j < P.cols(); ++j)
+        if (j > i)
+          EXPECT_EQ(P(i, j), 0.0f) << path << " (" << i << "," << j << ")";
+        else
+          EXPECT_GT(P(i, j), 0.0f);
+  }
+  // The first token sees only itself.
+  EXPECT_FLOAT_EQ(t.tensors.at("decoder.0.self_attn.head.1.P")(0, 0), 1.0f);
+}
+
+TEST(Model, PaddingGetsExactlyZeroWeightAndTheMaskShowsMinusInfinity) {
+  Session s = small_session();
+  s.input.text = "the cat sat [PAD] [PAD]";
+  s.padding_positions = {1};  // and "cat", marked by hand
+  const Trace t = run_ok(s);
+  const Mat& M = t.tensors.at("encoder.0.self_attn.M");
+  for (int i = 0; i < M.rows(); ++i) {
+    EXPECT_EQ(M(i, 1), -kInf);
+    EXPECT_EQ(M(i, 3), -kInf);
+    EXPECT_EQ(M(i, 0), 0.0f);
+  }
+  for (const std::string& path : paths_ending(t, ".P")) {
+    const Mat& P = t.tensors.at(path);
+    for (int i = 0; i < P.rows(); ++i) {
+      EXPECT_EQ(P(i, 1), 0.0f);
+      EXPECT_EQ(P(i, 3), 0.0f);
+      EXPECT_EQ(P(i, 4), 0.0f);
+      EXPECT_NEAR(P(i, 0) + P(i, 2), 1.0f, 1e-6f);
+    }
+  }
+  // Without the padding flag the same tokens are attended.
+  s.encoder_mask = kMaskNone;
+  EXPECT_GT(run_ok(s).tensors.at("encoder.0.self_attn.head.0.P")(0, 3), 0.0f);
+}
+
+TEST(Model, FullyMaskedRowIsZeroFlaggedAndWarned) {
+  Session s = small_session();
+  s.encoder_mask = kMaskCustom;
+  for (int j = 0; j < 7; ++j) s.custom_cells.push_back({2, j});  // query 2 may look at nothing
+  const Trace t = run_ok(s);
+  const Mat& P = t.tensors.at("encoder.0.self_attn.head.0.P");
+  EXPECT_TRUE(P.row(2).isZero(0.0f));
+  EXPECT_TRUE(P.allFinite());
+  const HeadStats* stats = t.head("encoder.0.self_attn.head.0");
+  ASSERT_NE(stats, nullptr);
+  EXPECT_EQ(stats->fully_masked_rows, std::vector<int>{2});
+  EXPECT_FALSE(t.warnings.empty());
+  EXPECT_NE(t.warnings.front().find("query row 2"), std::string::npos);
+}
+
+TEST(Model, TiedQueryKeyWeightsMakeScoresSymmetric) {
+  Session s = small_session();
+  s.model.projection = Projection::TiedQK;
+  const Trace t = run_ok(s);
+  for (const std::string& path : paths_ending(t, ".S")) {
+    const Mat& S = t.tensors.at(path);
+    EXPECT_TRUE(S.isApprox(S.transpose(), 1e-5f)) << path;
+  }
+  s.model.projection = Projection::Learned;  // and untied they are not
+  const Mat S = run_ok(s).tensors.at("encoder.0.self_attn.head.0.S");
+  EXPECT_FALSE(S.isApprox(S.transpose(), 1e-2f));
+}
+
+TEST(Model, IdentityProjectionsReadEachHeadsSliceOfX) {
+  Session s = small_session();
+  s.model.projection = Projection::Identity;
+  const Trace t = run_ok(s);
+  const Mat& X = t.tensors.at("encoder.0.input");
+  EXPECT_TRUE(t.tensors.at("encoder.0.self_attn.head.1.Q").isApprox(X.middleCols(8, 8)));
+  EXPECT_TRUE(t.tensors.at("encoder.0.self_attn.head.1.V").isApprox(X.middleCols(8, 8)));
+}
+
+TEST(Model, WithoutPositionsSelfAttentionIsPermutationEquivariant) {
+  // "a b c d e" and the same words shuffled: without PE each output row follows its word.
+  Session s = small_session();
+  s.model.pe = PosEncoding::None;
+  s.input.text = "a b c d e";
+  Session shuffled = s;
+  shuffled.input.text = "d a e c b";
+  const int perm[] = {3, 0, 4, 2, 1};  // shuffled row r holds word perm[r]
+  const Trace t = run_ok(s), u = run_ok(shuffled);
+  const Mat &Y = t.tensors.at("encoder.1.output"), &Yp = u.tensors.at("encoder.1.output");
+  for (int r = 0; r < 5; ++r) EXPECT_TRUE(Yp.row(r).isApprox(Y.row(perm[r]), 1e-5f)) << "row " << r;
+  // With sinusoidal positions the same shuffle changes the rows.
+  s.model.pe = shuffled.model.pe = PosEncoding::Sinusoidal;
+  const Mat Z = run_ok(s).tensors.at("encoder.1.output"), Zp = run_ok(shuffled).tensors.at("encoder.1.output");
+  EXPECT_FALSE(Zp.row(0).isApprox(Z.row(3), 1e-3f));
+}
+
+TEST(Model, RoPEScoresDependOnlyOnTheOffset) {
+  // One word repeated: before rotation every q (and k) is the same, so after RoPE S_ij depends on i − j only.
+  Session s = small_session();
+  s.model.pe = PosEncoding::RoPE;
+  s.model.bias = false;
+  s.input.text = "echo echo echo echo echo echo";
+  const Mat S = run_ok(s).tensors.at("encoder.0.self_attn.head.0.S");
+  for (int i = 1; i < 6; ++i)
+    for (int j = 1; j < 6; ++j) EXPECT_NEAR(S(i, j), S(i - 1, j - 1), 1e-4f) << i << "," << j;
+  EXPECT_GT(std::fabs(S(0, 1) - S(0, 3)), 1e-4f);  // and it does vary with the offset
+}
+
+TEST(Model, ALiBiAddsMinusSlopeTimesDistance) {
+  Session s = small_session(Arch::DecoderOnly);
+  s.model.pe = PosEncoding::ALiBi;
+  s.model.heads = 2;  // slopes 2^-4 and 2^-8
+  const Trace t = run_ok(s);
+  const Mat& B = t.tensors.at("decoder.0.self_attn.head.0.B");
+  EXPECT_FLOAT_EQ(B(5, 2), -3.0f / 16.0f);
+  EXPECT_FLOAT_EQ(t.tensors.at("decoder.0.self_attn.head.1.B")(5, 2), -3.0f / 256.0f);
+  const Mat &S_scaled = t.tensors.at("decoder.0.self_attn.head.0.S_scaled"),
+            &S_masked = t.tensors.at("decoder.0.self_attn.head.0.S_masked");
+  EXPECT_FLOAT_EQ(S_masked(5, 2), S_scaled(5, 2) - 3.0f / 16.0f);
+  EXPECT_EQ(S_masked(2, 5), -kInf);                      // causal mask on top
+  EXPECT_FALSE(t.tensors.contains("decoder.embed.PE"));  // ALiBi adds nothing to the embeddings
+}
+
+TEST(Model, ScalingAndTemperatureDivideTheScores) {
+  Session s = small_session();
+  s.model.temperature = 2.0f;
+  const Trace t = run_ok(s);
+  const Mat& S = t.tensors.at("encoder.0.self_attn.head.0.S");
+  EXPECT_TRUE(t.tensors.at("encoder.0.self_attn.head.0.S_scaled").isApprox(S / (std::sqrt(8.0f) * 2.0f)));
+  s.model.score_scale = ScoreScale::None;
+  s.model.temperature = 1.0f;
+  const Trace u = run_ok(s);
+  EXPECT_TRUE(u.tensors.at("encoder.0.self_attn.head.0.S_scaled").isApprox(u.tensors.at("encoder.0.self_attn.head.0.S")));
+  // Same weights, same layer-0 scores: only the scale differs, and unscaled attention is sharper.
+  EXPECT_TRUE(u.tensors.at("encoder.0.self_attn.head.0.S").isApprox(S));
+  EXPECT_LT(u.head("encoder.0.self_attn.head.0")->mean_entropy, t.head("encoder.0.self_attn.head.0")->mean_entropy);
+}
+
+TEST(Model, ScoreVarianceIsAboutDkUnscaledAndAboutOneScaled) {
+  // Layer 0 without PE: X = E·√d_model has unit-variance entries and W_Q, W_K ~ N(0, 1/d_model), so q and k
+  // have unit-variance entries and Var(q·k) = d_k; dividing by √d_k brings it back to 1.
+  Session s;
+  s.model.d_model = 256;
+  s.model.heads = 4;  // d_k = 64
+  s.model.layers = 1;
+  s.model.bias = false;
+  s.model.pe = PosEncoding::None;
+  s.input.text.clear();
+  for (int w = 0; w < 48; ++w) {
+    s.input.text += 'w';
+    s.input.text += std::to_string(w);
+    s.input.text += ' ';
+  }
+  const Trace t = run_ok(s);
+  double var_unscaled = 0.0, var_scaled = 0.0;
+  for (int h = 0; h < 4; ++h) {
+    const std::string p = "encoder.0.self_attn.head." + std::to_string(h) + ".";
+    const Mat& S = t.tensors.at(p + "S");
+    const double mean = S.mean();
+    var_unscaled += (S.array() - mean).square().mean() / 4.0;
+    var_scaled += t.head("encoder.0.self_attn.head." + std::to_string(h))->score_variance / 4.0;
+  }
+  // 4 heads × 48² scores, strongly correlated within a row: allow ±30%.
+  EXPECT_NEAR(var_unscaled, 64.0, 0.3 * 64.0);
+  EXPECT_NEAR(var_scaled, 1.0, 0.3);
+}
+
+TEST(Model, SameSeedSameNumbersAndNewWordsLeaveOldEmbeddingsAlone) {
+  const Session s = small_session();
+  const Trace a = run_ok(s), b = run_ok(s);
+  for (const auto& e : a.tensors.entries()) ASSERT_EQ(e.value, b.tensors.at(e.path)) << e.path;
+  Session other = s;
+  other.seed = 43;
+  EXPECT_NE(run_ok(other).tensors.at("encoder.0.self_attn.head.0.P"), a.tensors.at("encoder.0.self_attn.head.0.P"));
+  Session longer = s;
+  longer.input.text = "a dog and the cat sat on the mat .";
+  const Trace c = run_ok(longer);
+  const Mat& E_a = a.weights->at("embed.E");
+  const Mat& E_c = c.weights->at("embed.E");
+  EXPECT_EQ(E_a.row(a.vocab.id("cat")), E_c.row(c.vocab.id("cat")));
+  EXPECT_EQ(a.weights->at("encoder.1.ffn.W_1"), c.weights->at("encoder.1.ffn.W_1"));
+}
+
+TEST(Model, NormsAndPlacement) {
+  Session s = small_session();
+  const Trace post = run_ok(s);  // Post-Norm LayerNorm: every block output row has mean 0, variance 1
+  const Mat& Y = post.tensors.at("encoder.1.output");
+  for (int r = 0; r < Y.rows(); ++r) {
+    EXPECT_NEAR(Y.row(r).mean(), 0.0f, 1e-5f);
+    EXPECT_NEAR((Y.row(r).array() - Y.row(r).mean()).square().mean(), 1.0f, 1e-3f);
+  }
+  EXPECT_FALSE(post.tensors.contains("encoder.final_norm"));
+  s.model.norm_placement = NormPlacement::Pre;  // Pre-Norm: the residual stream is not normalised, a final norm is
+  const Trace pre = run_ok(s);
+  EXPECT_TRUE(pre.tensors.contains("encoder.final_norm"));
+  EXPECT_TRUE(pre.tensors.at("encoder.0.self_attn.residual")
+                  .isApprox(pre.tensors.at("encoder.0.input") + pre.tensors.at("encoder.0.self_attn.out")));
+  s.model.residual = false;
+  const Trace no_res = run_ok(s);
+  EXPECT_EQ(no_res.tensors.at("encoder.0.self_attn.residual"), no_res.tensors.at("encoder.0.self_attn.out"));
+  s.model.norm = NormKind::RMSNorm;
+  s.model.norm_placement = NormPlacement::Post;
+  const Mat R = run_ok(s).tensors.at("encoder.0.output");
+  for (int r = 0; r < R.rows(); ++r) EXPECT_NEAR(R.row(r).squaredNorm() / R.cols(), 1.0f, 1e-3f);
+}
+
+TEST(Model, BatchNormDependsOnTheBatchAndLayerNormDoesNot) {
+  Session s = small_session();
+  s.extra_batch = {{"a completely different sentence here", ""}};
+  Session s2 = s;
+  s2.extra_batch = {{"zebras zebras zebras", ""}};
+  for (NormKind kind : {NormKind::LayerNorm, NormKind::BatchNorm}) {
+    s.model.norm = s2.model.norm = kind;
+    const Trace a = run_ok(s), b = run_ok(s2);
+    const bool same = a.tensors.at("encoder.1.output").topRows(7).isApprox(b.tensors.at("encoder.1.output").topRows(7));
+    EXPECT_EQ(same, kind == NormKind::LayerNorm) << name(kind);
+    if (kind == NormKind::BatchNorm) {
+      EXPECT_TRUE(a.tensors.contains("encoder.0.self_attn.norm.batch_mean"));
+      EXPECT_TRUE(a.tensors.contains("batch.1.encoder.0.self_attn.head.0.P"));
+    }
+  }
+}
+
+TEST(Model, TrainModeDropsWeightsWithTheSeedAndEvalDoesNot) {
+  Session s = small_session();
+  s.mode = Mode::Train;
+  s.model.dropout = 0.5f;
+  const Trace a = run_ok(s), b = run_ok(s);
+  const Mat& D = a.tensors.at("encoder.0.self_attn.head.0.P_dropout");
+  EXPECT_EQ(D, b.tensors.at("encoder.0.self_attn.head.0.P_dropout"));
+  EXPECT_GT((D.array() == 0.0f).count(), 0);
+  s.mode = Mode::Eval;
+  EXPECT_FALSE(run_ok(s).tensors.contains("encoder.0.self_attn.head.0.P_dropout"));
+}
+
+TEST(Model, CrossAttentionQueriesComeFromTheDecoderAndKeysFromTheEncoder) {
+  Session s = small_session(Arch::EncoderDecoder);
+  s.input.text = "the cat sat [PAD]";
+  const Trace t = run_ok(s);
+  const Mat& memory = t.tensors.at("encoder.1.output");
+  const Mat& W_K = t.weights->at("decoder.0.cross_attn.W_K");
+  EXPECT_TRUE(t.tensors.at("decoder.0.cross_attn.head.0.K").isApprox((memory * W_K).leftCols(8), 1e-5f));
+  const Mat& P = t.tensors.at("decoder.0.cross_attn.head.0.P");
+  EXPECT_EQ(P.cols(), 4);
+  for (int i = 0; i < P.rows(); ++i) EXPECT_EQ(P(i, 3), 0.0f);  // source padding is masked in cross-attention
+}
+
+// KV-cache decoding: the rows computed one token at a time equal the parallel pass's rows.
+void expect_decode_matches_parallel(const Session& s) {
+  const Trace t = run_ok(s);
+  ASSERT_EQ(static_cast<int>(t.decoded_tokens.size()), s.decode_steps);
+  const std::vector<std::string> decoded = paths_ending(t, ".P");
+  int compared = 0;
+  for (const auto& e : t.tensors.entries()) {
+    if (e.path.rfind("decode.", 0) != 0) continue;
+    const Mat& parallel = t.tensors.at(e.path.substr(7));
+    ASSERT_EQ(e.value.rows(), parallel.rows()) << e.path;
+    ASSERT_EQ(e.value.cols(), parallel.cols()) << e.path;
+    EXPECT_LT((e.value - parallel).cwiseAbs().maxCoeff(), 2e-6f) << e.path;
+    ++compared;
+  }
+  EXPECT_GE(compared, s.model.layers * s.model.heads);
+}
+
+TEST(Model, KVCacheDecodingEqualsTheParallelPass) {
+  for (PosEncoding pe : {PosEncoding::Sinusoidal, PosEncoding::Learned, PosEncoding::RoPE, PosEncoding::ALiBi}) {
+    Session s = small_session(Arch::DecoderOnly);
+    s.model.pe = pe;
+    s.model.norm_placement = pe == PosEncoding::RoPE ? NormPlacement::Pre : NormPlacement::Post;
+    s.decode_steps = 5;
+    SCOPED_TRACE(name(pe));
+    expect_decode_matches_parallel(s);
+  }
+  Session s = small_session(Arch::EncoderDecoder);
+  s.decode_steps = 4;
+  expect_decode_matches_parallel(s);
+  // The parallel pass really ran over prompt + fed-back tokens.
+  const Trace t = run_ok(s);
+  EXPECT_EQ(t.target_tokens.size(), 3u + 4u - 1u);
+  EXPECT_EQ(t.target_tokens[3], t.decoded_tokens[0]);
+}
+
+TEST(Model, DecodedTokensRerunAsTextGiveTheSameAttention) {
+  // Independent of the decode bookkeeping: type the generated words back in and run in parallel from scratch.
+  Session s = small_session(Arch::DecoderOnly);
+  s.decode_steps = 3;
+  const Trace t = run_ok(s);
+  Session again = s;
+  again.decode_steps = 0;
+  again.input.text.clear();
+  for (const std::string& tok : t.source_tokens) again.input.text += tok + " ";
+  const Trace u = run_ok(again);
+  EXPECT_LT((t.tensors.at("decode.decoder.1.self_attn.head.1.P") - u.tensors.at("decoder.1.self_attn.head.1.P")).cwiseAbs().maxCoeff(),
+            2e-6f);
+}
+
+TEST(Model, WeightCountEqualsTheParameterCounter) {
+  for (const Session& s : option_grid()) {
+    const Trace t = run_ok(s);
+    int64_t stored = 0;
+    for (const auto& e : t.weights->entries()) {
+      const bool identity =
+          s.model.projection == Projection::Identity && (e.path.ends_with("W_Q") || e.path.ends_with("W_K") || e.path.ends_with("W_V"));
+      const bool tied_copy = s.model.projection == Projection::TiedQK && (e.path.ends_with("W_K") || e.path.ends_with("b_K"));
+      if (!identity && !tied_copy) stored += e.value.size();
+    }
+    EXPECT_EQ(stored, count_model(count_spec_for(s.model, t.vocab.size()), 8).total_params) << to_json(s, -1);
+  }
+}
+
+TEST(Model, InvalidSessionsAreRefusedWithAReason) {
+  Session s = small_session();
+  s.model.heads = 3;  // 16 / 3
+  Result<Trace> t = run(s);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().what.find("not divisible"), std::string::npos);
+  s = small_session();
+  s.model.max_len = 4;
+  t = run(s);
+  ASSERT_FALSE(t.ok());
+  EXPECT_NE(t.error().what.find("max_len"), std::string::npos);
+  s = small_session(Arch::DecoderOnly);
+  s.decode_steps = 2;
+  s.extra_batch = {{"x", ""}};
+  EXPECT_FALSE(run(s).ok());
+}
+
+}  // namespace
+}  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(WeightCache, TogglesReuseWeightsAndShapeChangesRedrawThem) {
+  WeightCache cache;
+  Session s;
+  const Trace a = *run(s, &cache);
+  s.model.score_scale = ScoreScale::None;  // toggles that leave the weights alone
+  s.encoder_mask = kMaskNone;
+  s.model.temperature = 3.0f;
+  s.model.residual = false;
+  const Trace b = *run(s, &cache);
+  EXPECT_EQ(cache.builds(), 1);
+  EXPECT_EQ(a.weights.get(), b.weights.get());
+  EXPECT_EQ(b.tensors.at("encoder.0.self_attn.head.0.P"), run(s)->tensors.at("encoder.0.self_attn.head.0.P"));  // same as uncached
+  s.model.d_model = 64;  // a new shape needs new weights
+  run(s, &cache);
+  EXPECT_EQ(cache.builds(), 2);
+  s.input.text = "a brand new sentence";  // a new vocabulary too
+  const Trace c = *run(s, &cache);
+  EXPECT_EQ(cache.builds(), 3);
+  EXPECT_EQ(c.weights->at("embed.E").rows(), 3 + 4);
+}
+
+}  // namespace
+}  // namespace qkv
