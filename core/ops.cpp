@@ -25,7 +25,9 @@ Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* f
       z /= z.sum();
       continue;
     }
-    z = (z.array() - row_max).exp();  // exp(−∞) = 0: masked cells get exactly zero weight
+    // exp(−∞) must be exactly 0, but Eigen's vectorised exp clamps its input (≈ −88.7) and returns a denormal
+    // on some instruction sets, so masked cells are zeroed explicitly.
+    z = (z.array() == kNegInf).select(0.0f, (z.array() - row_max).exp());
     z /= z.sum();
   }
   return P;
