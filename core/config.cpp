@@ -1,6 +1,8 @@
 #include "core/config.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
@@ -177,6 +179,17 @@ json enum_json(E e) {
   return name(e);
 }
 
+// A float as the shortest decimal that reads back to it (0.1, not 0.10000000149011612).
+double float_json(float f) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.9g", f);
+  for (int digits = 1; digits <= 9; ++digits) {
+    std::snprintf(buf, sizeof buf, "%.*g", digits, f);
+    if (std::strtof(buf, nullptr) == f) break;
+  }
+  return std::strtod(buf, nullptr);
+}
+
 json sequence_json(const Sequence& q) { return json{{"text", q.text}, {"target", q.target}}; }
 
 // Reads keys of an object, refusing unknown ones; errors name the key path.
@@ -254,14 +267,14 @@ std::string to_json(const Session& s, int indent) {
              {"pe_base", c.pe_base},
              {"scoring", enum_json(c.scoring)},
              {"score_scale", enum_json(c.score_scale)},
-             {"temperature", c.temperature},
+             {"temperature", float_json(c.temperature)},
              {"projection", enum_json(c.projection)},
              {"residual", c.residual},
              {"norm", enum_json(c.norm)},
              {"norm_placement", enum_json(c.norm_placement)},
              {"activation", enum_json(c.activation)},
-             {"dropout", c.dropout},
-             {"norm_eps", c.norm_eps}};
+             {"dropout", float_json(c.dropout)},
+             {"norm_eps", float_json(c.norm_eps)}};
   json batch = json::array();
   for (const Sequence& q : s.extra_batch) batch.push_back(sequence_json(q));
   json cells = json::array();

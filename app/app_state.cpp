@@ -1,0 +1,88 @@
+#include "app/app_state.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace qkv::app {
+
+const char* stage_name(Stage s) {
+  static const char* names[] = {"S", "S_scaled", "S_masked", "P", "O"};
+  return names[static_cast<int>(s)];
+}
+
+const char* stage_title(Stage s) {
+  static const char* titles[] = {"S = QKᵀ", "S / √d_k", "+ mask", "P = softmax", "O = P·V"};
+  return titles[static_cast<int>(s)];
+}
+
+const char* step_title(Step s) {
+  static const char* titles[] = {"embed", "+PE",  "Q,K,V", "QKᵀ",       "÷√d_k", "+mask", "softmax",
+                                 "·V",    "concat·W_O", "+residual", "norm",  "FFN",   "+residual", "norm"};
+  return titles[static_cast<int>(s)];
+}
+
+std::string BlockRef::path() const {
+  return std::string(decoder ? "decoder." : "encoder.") + std::to_string(layer) + (cross ? ".cross_attn" : ".self_attn");
+}
+
+std::vector<BlockRef> attention_blocks(const ModelConfig& c) {
+  std::vector<BlockRef> blocks;
+  if (c.arch != Arch::DecoderOnly)
+    for (int l = 0; l < c.layers; ++l) blocks.push_back({false, false, l});
+  if (c.arch != Arch::EncoderOnly)
+    for (int l = 0; l < c.layers; ++l) {
+      blocks.push_back({true, false, l});
+      if (c.arch == Arch::EncoderDecoder) blocks.push_back({true, true, l});
+    }
+  return blocks;
+}
+
+void clamp_selection(AppState& s) {
+  if (!s.trace) return;
+  const ModelConfig& c = s.session.model;
+  BlockRef& b = s.sel.block;
+  if (c.arch == Arch::EncoderOnly) b.decoder = false;
+  if (c.arch == Arch::DecoderOnly) b.decoder = true;
+  if (c.arch != Arch::EncoderDecoder || !b.decoder) b.cross = false;
+  b.layer = std::clamp(b.layer, 0, c.layers - 1);
+  s.sel.head = std::clamp(s.sel.head, 0, c.heads - 1);
+  const int rows = static_cast<int>(query_tokens(s, b).size());
+  if (s.sel.pinned_row >= rows) s.sel.pinned_row = -1;
+}
+
+void recompute_if_dirty(AppState& s) {
+  if (!s.dirty) return;
+  s.dirty = false;
+  if (auto e = validate(s.session)) {
+    s.error = *e;
+    return;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  Result<Trace> t = run(s.session, &s.weights);
+  if (!t) {
+    s.error = t.error();
+    return;
+  }
+  s.trace_other_scale.reset();
+  if (s.side_by_side) {
+    Session flipped = s.session;
+    flipped.model.score_scale = s.session.model.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
+    if (Result<Trace> other = run(flipped, &s.weights_other_scale)) s.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
+  }
+  s.error.reset();
+  s.trace = std::make_shared<const Trace>(std::move(*t));
+  ++s.generation;
+  s.recompute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  clamp_selection(s);
+}
+
+const std::vector<std::string>& query_tokens(const AppState& s, const BlockRef& b) {
+  const Trace& t = *s.trace;
+  return b.decoder && !t.target_tokens.empty() ? t.target_tokens : t.source_tokens;
+}
+
+const std::vector<std::string>& key_tokens(const AppState& s, const BlockRef& b) {
+  return b.cross ? s.trace->source_tokens : query_tokens(s, b);
+}
+
+}  // namespace qkv::app

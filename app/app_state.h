@@ -1,0 +1,88 @@
+// QKV Lab app — the one AppState: the session being edited, the last good trace, and the UI's selections.
+// Panels read the trace and edit the session; recompute happens once, at the start of the next frame.
+#pragma once
+
+#include "core/model.h"
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace qkv::app {
+
+class TextureCache;
+class HeatmapRenderer;
+
+// Which matrix the attention grid shows.
+enum class Stage { S, S_scaled, S_masked, P, O, Count };
+const char* stage_name(Stage);   // tensor suffix: "S", "S_scaled", ...
+const char* stage_title(Stage);  // for people: "QKᵀ (raw scores)", ...
+
+// The layer stepper's sub-steps, in the order of the forward pass.
+enum class Step { Embed, AddPE, Project, Scores, Scale, Mask, Softmax, WeightedSum, ConcatWO, Residual1, Norm1, FFN, Residual2, Norm2, Count };
+const char* step_title(Step);
+
+// Which attention block is selected: a stack, a layer, self or cross.
+struct BlockRef {
+  bool decoder = false;
+  bool cross = false;
+  int layer = 0;
+  std::string path() const;  // e.g. "encoder.0.self_attn"
+};
+
+struct Selection {
+  BlockRef block;
+  int head = 0;
+  Stage stage = Stage::P;
+  Step step = Step::Softmax;
+  int pinned_row = -1;  // a query row shown as a bar chart
+  int hover_row = -1;   // the cell of S under the mouse (drives the Q/K highlight)
+  int hover_col = -1;
+};
+
+// Where a heatmap was drawn this frame (screen pixels), for scripted tests of the rendering.
+struct DrawnHeatmap {
+  std::string key;
+  float x0, y0, x1, y1;
+  int rows, cols;
+};
+
+struct AppState {
+  Session session;
+  bool dirty = true;                    // the session changed: recompute at the start of the next frame
+  std::shared_ptr<const Trace> trace;   // the last session that ran (never an invalid one)
+  std::shared_ptr<const Trace> trace_other_scale;  // the same session with √d_k flipped, when side_by_side is on
+  bool side_by_side = false;
+  uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change
+  std::optional<Error> error;           // why the current edits are not applied
+  WeightCache weights, weights_other_scale;
+  Selection sel;
+
+  // View settings (persisted in imgui.ini).
+  bool dark_theme = true;
+  float font_scale = 1.0f;
+  int lab_tab = 0;
+
+  // Status bar.
+  double recompute_ms = 0.0;
+  double frame_ms = 0.0;
+  std::string session_path;
+  std::string message;  // the last file operation's result
+
+  std::vector<DrawnHeatmap> drawn_heatmaps;
+  TextureCache* textures = nullptr;
+  HeatmapRenderer* heatmaps = nullptr;
+};
+
+// Runs core::run when the session is dirty; an invalid session keeps the previous trace and sets error.
+void recompute_if_dirty(AppState&);
+// The tokens along the query and key axes of the selected block.
+const std::vector<std::string>& query_tokens(const AppState&, const BlockRef&);
+const std::vector<std::string>& key_tokens(const AppState&, const BlockRef&);
+// Keeps the selection inside the current model (layers, heads, arch).
+void clamp_selection(AppState&);
+// The attention blocks of the current model, in order.
+std::vector<BlockRef> attention_blocks(const ModelConfig&);
+
+}  // namespace qkv::app

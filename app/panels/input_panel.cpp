@@ -1,0 +1,72 @@
+#include "app/panels/panels.h"
+
+#include <imgui.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+
+namespace qkv::app {
+namespace {
+
+// Tokens as clickable chips; a padded position is drawn muted. Clicking a source chip marks it as padding.
+void token_chips(AppState& s, const std::vector<std::string>& tokens, bool editable_padding, const char* id) {
+  ImGui::PushID(id);
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  for (int i = 0; i < static_cast<int>(tokens.size()); ++i) {
+    auto& pads = s.session.padding_positions;
+    const bool marked = std::find(pads.begin(), pads.end(), i) != pads.end();
+    const bool is_pad = marked || tokens[i] == "[PAD]";
+    const std::string label = (tokens[i] == " " ? std::string("␣") : tokens[i]) + "##" + std::to_string(i);
+    const float w = ImGui::CalcTextSize(label.c_str(), nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2;
+    if (i > 0) {
+      ImGui::SameLine();
+      if (ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x + w > right) ImGui::NewLine();
+    }
+    if (is_pad) ImGui::PushStyleColor(ImGuiCol_Button, ImVec4(0.35f, 0.35f, 0.35f, 0.6f));
+    if (ImGui::SmallButton(label.c_str()) && editable_padding) {
+      if (marked) std::erase(pads, i);
+      else pads.push_back(i);
+      s.dirty = true;
+    }
+    if (is_pad) ImGui::PopStyleColor();
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("position %d: \"%s\"%s%s", i, tokens[i].c_str(), is_pad ? "  — padding" : "",
+                        editable_padding ? (marked ? "\nclick to unmark" : "\nclick to mark as padding (masked when the padding mask is on)") : "");
+  }
+  ImGui::PopID();
+}
+
+}  // namespace
+
+void DrawInputPanel(AppState& s) {
+  Session& session = s.session;
+  ImGui::TextUnformatted("Source text");
+  if (ImGui::InputTextMultiline("##source", &session.input.text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) {
+    session.padding_positions.clear();  // positions refer to the old tokens
+    s.dirty = true;
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Type a sentence: every number updates as you type. [PAD] [BOS] [EOS] are special tokens.");
+  if (session.model.arch == Arch::EncoderDecoder) {
+    ImGui::TextUnformatted("Target text (decoder input, after [BOS])");
+    if (ImGui::InputText("##target", &session.input.target)) s.dirty = true;
+  }
+  int tokenizer = static_cast<int>(session.tokenizer);
+  ImGui::TextUnformatted("Tokens:");
+  ImGui::SameLine();
+  if (ImGui::RadioButton("words", &tokenizer, 0)) s.dirty = true;
+  ImGui::SameLine();
+  if (ImGui::RadioButton("characters", &tokenizer, 1)) s.dirty = true;
+  session.tokenizer = static_cast<TokenizerKind>(tokenizer);
+  ImGui::SameLine();
+  if (ImGui::Checkbox("[BOS]/[EOS]", &session.add_special_tokens)) s.dirty = true;
+  if (!s.trace) return;
+  const bool decoder_only = session.model.arch == Arch::DecoderOnly;
+  ImGui::Text("%s, n = %zu", decoder_only ? "Decoder input" : "Source", s.trace->source_tokens.size());
+  token_chips(s, s.trace->source_tokens, true, "source");
+  if (!s.trace->target_tokens.empty()) {
+    ImGui::Text("Decoder input, n = %zu", s.trace->target_tokens.size());
+    token_chips(s, s.trace->target_tokens, false, "target");
+  }
+}
+
+}  // namespace qkv::app

@@ -1,0 +1,155 @@
+#include "app/panels/panels.h"
+#include "app/widgets/common.h"
+
+#include <imgui.h>
+
+namespace qkv::app {
+namespace {
+
+// A combo over every value of an enum, labelled by its core name.
+template <typename E>
+bool enum_combo(const char* label, E& value, const char* tooltip) {
+  bool changed = false;
+  if (ImGui::BeginCombo(label, name(value))) {
+    for (int i = 0; i < static_cast<int>(E::Count); ++i) {
+      const E option = static_cast<E>(i);
+      if (ImGui::Selectable(name(option), option == value)) {
+        value = option;
+        changed = true;
+      }
+    }
+    ImGui::EndCombo();
+  }
+  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip);
+  return changed;
+}
+
+bool int_input(const char* label, int& value, int lo, int hi, const char* tooltip) {
+  const bool changed = ImGui::DragInt(label, &value, 0.2f, lo, hi, "%d", ImGuiSliderFlags_AlwaysClamp);
+  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip);
+  return changed;
+}
+
+bool mask_checkboxes(const char* id, MaskFlags& flags) {
+  ImGui::PushID(id);
+  bool changed = false;
+  for (auto [bit, label] : {std::pair{kMaskCausal, "causal"}, std::pair{kMaskPadding, "padding"}, std::pair{kMaskCustom, "custom"}}) {
+    bool on = flags & bit;
+    if (bit != kMaskCausal) ImGui::SameLine();
+    if (ImGui::Checkbox(label, &on)) {
+      flags = on ? (flags | bit) : (flags & ~bit);
+      changed = true;
+    }
+  }
+  ImGui::PopID();
+  return changed;
+}
+
+struct StartingPoint {
+  const char* title;
+  void (*apply)(Session&);
+};
+
+const StartingPoint kStartingPoints[] = {
+    {"Teaching encoder (2 layers, d_model 32, 4 heads)", [](Session& s) { s.model = ModelConfig{}; s.encoder_mask = kMaskPadding; }},
+    {"Decoder-only language model (causal)",
+     [](Session& s) {
+       s.model = ModelConfig{};
+       s.model.arch = Arch::DecoderOnly;
+       s.model.norm_placement = NormPlacement::Pre;
+       s.model.activation = Activation::GELU;
+       s.decoder_mask = kMaskCausal | kMaskPadding;
+     }},
+    {"Encoder–decoder translation",
+     [](Session& s) {
+       s.model = ModelConfig{};
+       s.model.arch = Arch::EncoderDecoder;
+       if (s.input.target.empty()) s.input.target = "L'animal n'a pas traversé la rue";
+     }},
+    {"One wide head (d_k = 256): see why √d_k matters",
+     [](Session& s) {
+       s.model = ModelConfig{};
+       s.model.layers = 1;
+       s.model.d_model = 256;
+       s.model.heads = 1;
+     }},
+};
+
+}  // namespace
+
+void DrawModelPanel(AppState& s) {
+  ModelConfig& c = s.session.model;
+  bool changed = false;
+  if (ImGui::BeginCombo("Start from", "choose a model…")) {
+    for (const StartingPoint& p : kStartingPoints)
+      if (ImGui::Selectable(p.title)) {
+        p.apply(s.session);
+        changed = true;
+      }
+    ImGui::EndCombo();
+  }
+  ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
+  changed |= enum_combo("architecture", c.arch, "encoder-only (BERT), decoder-only (GPT: causal), encoder–decoder (translation: cross-attention)");
+  changed |= int_input("layers L", c.layers, 1, 24, "Blocks per stack");
+  changed |= int_input("d_model", c.d_model, 1, 1024, "Width of every token vector (the residual stream)");
+  changed |= int_input("heads h", c.heads, 1, 64, "Attention heads; with d_k = d_model/h the parameter count does not change with h");
+  changed |= int_input("d_k (0 = d_model/h)", c.d_k, 0, 1024, "Query/key width per head: scores have variance ≈ d_k before scaling");
+  changed |= int_input("d_v (0 = d_model/h)", c.d_v, 0, 1024, "Value width per head; concat is h·d_v wide");
+  changed |= int_input("d_ff", c.d_ff, 1, 8192, "FFN hidden width (the paper: 4·d_model)");
+  changed |= enum_combo("FFN activation", c.activation, nullptr);
+  heading("Attention");
+  bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
+  if (ImGui::Checkbox("divide scores by √d_k", &scaled)) {
+    c.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
+    changed = true;
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Without it q·k has variance d_k, the softmax saturates and gradients vanish (S key)");
+  changed |= ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic);
+  changed |= enum_combo("scoring", c.scoring, "dot: q·k;  additive: w_aᵀ tanh(q + k) (Bahdanau)");
+  changed |= enum_combo("projections", c.projection, "learned W_Q, W_K, W_V; tied-qk: W_K = W_Q (S becomes symmetric); identity: Q = K = V = X");
+  changed |= ImGui::Checkbox("biases", &c.bias);
+  if (c.arch != Arch::DecoderOnly) {
+    ImGui::TextWrapped("%s", c.arch == Arch::EncoderDecoder ? "encoder mask (its padding also masks cross-attention)" : "self-attention mask");
+    changed |= mask_checkboxes("encoder_mask", s.session.encoder_mask);
+  }
+  if (c.arch != Arch::EncoderOnly) {
+    ImGui::TextUnformatted(c.arch == Arch::EncoderDecoder ? "decoder self-attention mask" : "self-attention mask");
+    changed |= mask_checkboxes("decoder_mask", s.session.decoder_mask);
+  }
+  heading("Positions and embeddings");
+  changed |= enum_combo("positional encoding", c.pe, "sinusoidal (fixed), learned (a table), RoPE (rotates q, k), ALiBi (bias on distance), none");
+  if (c.pe == PosEncoding::Sinusoidal || c.pe == PosEncoding::RoPE) {
+    float base = static_cast<float>(c.pe_base);
+    if (ImGui::SliderFloat("base", &base, 2.0f, 100000.0f, "%.0f", ImGuiSliderFlags_Logarithmic)) {
+      c.pe_base = base;
+      changed = true;
+    }
+  }
+  changed |= ImGui::Checkbox("embeddings × √d_model", &c.scale_embeddings);
+  heading("Block");
+  changed |= ImGui::Checkbox("residual connections", &c.residual);
+  changed |= enum_combo("norm", c.norm, "LayerNorm: per token over features; BatchNorm: per feature over the batch");
+  changed |= enum_combo("placement", c.norm_placement, "post: Norm(x + F(x)) (2017 paper); pre: x + F(Norm(x)) (GPT-2)");
+  int mode = static_cast<int>(s.session.mode);
+  if (ImGui::Combo("mode", &mode, "eval (no dropout)\0train (seeded dropout)\0")) {
+    s.session.mode = static_cast<Mode>(mode);
+    changed = true;
+  }
+  if (s.session.mode == Mode::Train) changed |= ImGui::SliderFloat("dropout p", &c.dropout, 0.0f, 0.9f, "%.2f");
+  int seed = static_cast<int>(s.session.seed);
+  if (ImGui::InputInt("seed", &seed)) {
+    s.session.seed = static_cast<uint64_t>(std::max(0, seed));
+    changed = true;
+  }
+  ImGui::PopItemWidth();
+  if (changed) s.dirty = true;
+  if (s.error) {
+    ImGui::Spacing();
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
+    ImGui::TextWrapped("Not applied: %s", s.error->what.c_str());
+    ImGui::PopStyleColor();
+    if (!s.error->hint.empty()) ImGui::TextWrapped("Hint: %s", s.error->hint.c_str());
+  }
+}
+
+}  // namespace qkv::app

@@ -1,0 +1,585 @@
+// QKV Lab app — the positional-encoding lab: sin/cos curves of chosen dimensions, the PE matrix, ⟨p_m, p_n⟩ and
+// its dependence on the offset k = n − m only, the base; sinusoidal, learned, RoPE and ALiBi compared live.
+//
+// [SECTION] Panel-local UI state (ImGui storage) and the derived cache
+// [SECTION] Numbers: tables, ⟨p_m, p_n⟩, offset curves, RoPE and ALiBi demos (all from core functions)
+// [SECTION] Drawing: controls, curves, PE matrix, similarity, comparison
+#include "app/panels/panels.h"
+#include "app/widgets/common.h"
+#include "app/widgets/heatmap.h"
+#include "app/widgets/plot.h"
+#include "app/widgets/selectors.h"
+#include "core/positional.h"
+#include "core/rng.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <cfloat>
+#include <cmath>
+#include <cstdio>
+#include <numbers>
+#include <string>
+#include <vector>
+
+namespace qkv::app {
+namespace {
+
+// UI bounds of the lab's own controls (not model numbers).
+constexpr int kMaxPositions = 512;
+constexpr int kMaxSimilarityShown = 256;  // PE·PEᵀ heatmap shows at most this many positions (2 px per cell)
+constexpr double kBaseMin = 10.0, kBaseMax = 100000.0;
+constexpr int kDimPickers = 3;
+constexpr int kDemoOffset = 16;             // RoPE / ALiBi demos span offsets −16…16
+constexpr int kRopeQueryPositions[2] = {16, 200};
+constexpr int kMaxAlibiCurves = 8;
+
+// [SECTION] Panel-local UI state and the derived cache
+
+// The panel's own sliders live in ImGui's per-window storage (like a tree node's open state), not in statics
+// or AppState: they change no number of the model. A key not stored yet means "not touched: use the default".
+int stored(const char* key, int fallback) { return ImGui::GetStateStorage()->GetInt(ImGui::GetID(key), fallback); }
+void store(const char* key, int value) { ImGui::GetStateStorage()->SetInt(ImGui::GetID(key), value); }
+
+// ⟨p_m, p_{m+k}⟩ against the offset k, from a similarity matrix G = T·Tᵀ.
+struct OffsetCurves {
+  std::vector<float> k;          // 0 … P−1
+  std::vector<float> from_zero;  // ⟨p_0, p_k⟩
+  std::vector<float> mean;       // mean over m of ⟨p_m, p_{m+k}⟩
+  float max_deviation = 0.0f;    // max over m, k of |⟨p_m, p_{m+k}⟩ − ⟨p_0, p_k⟩|
+};
+
+// One positional table, its similarity and offset curves, cached by the inputs that made it.
+struct TableStats {
+  std::string key;  // what the table was made from; empty: nothing cached
+  Mat table;        // T: [P, d_model]
+  Mat similarity;   // G = T·Tᵀ: [P, P]
+  OffsetCurves curves;
+};
+
+// A cache fully derived from AppState (session.model.d_model, pe_base, the trace's pos.learned) and the sliders
+// above; it only spares recomputing PE·PEᵀ (up to 512×512×d_model) every frame.
+struct PositionsCache {
+  TableStats sinusoid;
+  TableStats learned;
+};
+PositionsCache g_cache;
+
+// [SECTION] Numbers
+
+OffsetCurves offset_curves(const Mat& G) {
+  OffsetCurves c;
+  const int P = static_cast<int>(G.rows());
+  for (int k = 0; k < P; ++k) {
+    double sum = 0.0;
+    for (int m = 0; m + k < P; ++m) {
+      sum += G(m, m + k);
+      c.max_deviation = std::max(c.max_deviation, std::fabs(G(m, m + k) - G(0, k)));
+    }
+    c.k.push_back(static_cast<float>(k));
+    c.from_zero.push_back(G(0, k));
+    c.mean.push_back(static_cast<float>(sum / (P - k)));
+  }
+  return c;
+}
+
+void fill_stats(TableStats& st, const std::string& key, Mat table) {
+  if (st.key == key) return;
+  st.key = key;
+  st.table = std::move(table);
+  st.similarity = st.table * st.table.transpose();  // [P, d]·[d, P] = [P, P]
+  st.curves = offset_curves(st.similarity);
+}
+
+// 2π·base^(2i/d): the wavelength (in positions) of dims 2i and 2i+1 — the formula of core/positional.h.
+double wavelength(int dim, int d_model, double base) {
+  const int two_i = dim - dim % 2;
+  return 2.0 * std::numbers::pi * std::pow(base, static_cast<double>(two_i) / d_model);
+}
+
+std::string dim_label(int dim, int d_model, double base) {
+  const int two_i = dim - dim % 2;
+  const bool sin = dim % 2 == 0;
+  const bool unpaired = sin && dim == d_model - 1;  // d_model odd: the last sin has no cos partner
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "dim %d (%s%s, wavelength 2π·%.0f^(%d/%d) = %.1f)", dim, sin ? "sin" : "cos",
+                unpaired ? ", no cos partner" : "", base, two_i, d_model, wavelength(dim, d_model, base));
+  return buf;
+}
+
+// RoPE demo: q_m·k_n after apply_rope for offsets m − n = −16…16 at a query position m; the same q, k with a
+// sinusoid added instead, (q + p_m)·(k + p_n), for contrast.   q, k: [1, d] with d even
+struct RopeDemo {
+  std::vector<float> offset;
+  std::vector<float> rope[2], added[2];
+  int d = 0;
+};
+
+RopeDemo rope_demo(uint64_t seed, int d_k, double base) {
+  RopeDemo demo;
+  demo.d = std::max(2, d_k - d_k % 2);  // RoPE rotates pairs: an odd d_k (only possible when PE ≠ RoPE) loses its last dim here
+  const Mat q = normal_matrix(seed, "positions-lab.rope.q", 1, demo.d, 1.0f);
+  const Mat k = normal_matrix(seed, "positions-lab.rope.k", 1, demo.d, 1.0f);
+  const int span = 2 * kDemoOffset + 1;
+  for (int r = 0; r < span; ++r) demo.offset.push_back(static_cast<float>(kDemoOffset - r));  // row r: n = m − 16 + r
+  const Mat PE = sinusoidal_table(kRopeQueryPositions[1] + kDemoOffset + 1, demo.d, base);
+  for (int which = 0; which < 2; ++which) {
+    const int m = kRopeQueryPositions[which], n0 = m - kDemoOffset;
+    Mat q_rot = q;
+    apply_rope(q_rot, m, base);
+    Mat k_rot = k.replicate(span, 1);
+    apply_rope(k_rot, n0, base);
+    const Mat scores = k_rot * q_rot.transpose();  // [span, 1]
+    const Mat q_added = q + PE.row(m);
+    const Mat k_added = k.replicate(span, 1) + PE.middleRows(n0, span);
+    const Mat scores_added = k_added * q_added.transpose();
+    for (int r = 0; r < span; ++r) {
+      demo.rope[which].push_back(scores(r, 0));
+      demo.added[which].push_back(scores_added(r, 0));
+    }
+  }
+  return demo;
+}
+
+// [SECTION] Drawing
+
+// Fits the y axis to the data with room above it for a legend of `legend_lines` lines.
+void fit_y_with_legend(PlotArgs& a, const std::vector<Series>& series, int legend_lines) {
+  float lo = FLT_MAX, hi = -FLT_MAX;
+  for (const Series& sr : series)
+    for (float y : sr.y)
+      if (std::isfinite(y)) {
+        lo = std::min(lo, y);
+        hi = std::max(hi, y);
+      }
+  if (lo > hi) return;
+  const float span = std::max(hi - lo, 1e-6f);
+  const float plot_h = a.size.y - ImGui::GetFontSize() * 3.2f;  // the plot's inner height (axes take the rest)
+  const float legend_share = std::min(0.6f, (legend_lines + 1) * (ImGui::GetFontSize() + 2.0f) / std::max(plot_h, 1.0f));
+  a.y_min = lo - 0.05f * span;
+  a.y_max = hi + span * legend_share / (1.0f - legend_share);
+}
+
+// A little space so a plot's y-axis title does not touch the line above.
+void plot_gap() { ImGui::Dummy(ImVec2(0.0f, ImGui::GetFontSize() * 0.4f)); }
+
+void wrapped_disabled(const char* text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", text);
+  ImGui::PopStyleColor();
+}
+
+// Places the next group beside the previous item when at least min_width is left, else below it.
+bool same_line_if_fits(float min_width) {
+  const float right = ImGui::GetItemRectMax().x + ImGui::GetStyle().ItemSpacing.x * 3.0f;
+  const float end = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (end - right < min_width) return false;
+  ImGui::SameLine(0.0f, ImGui::GetStyle().ItemSpacing.x * 3.0f);
+  return true;
+}
+
+const char* pe_summary(PosEncoding pe) {
+  switch (pe) {
+    case PosEncoding::Sinusoidal: return "the fixed sin/cos table below is added to the token embeddings: X = E_x + PE.";
+    case PosEncoding::Learned: return "a table of trained vectors (one per position, random here) is added: X = E_x + pos.learned[p].";
+    case PosEncoding::RoPE: return "nothing is added; every self-attention head rotates its q and k rows by their positions.";
+    case PosEncoding::ALiBi: return "nothing is added; every head adds −slope·|i−j| to its scores, a penalty on distance.";
+    case PosEncoding::None: return "no positions at all: attention cannot tell word order apart (see 'why add PE' below).";
+    case PosEncoding::Count: break;
+  }
+  return "";
+}
+
+bool draw_controls(AppState& s, int& positions, int dims[kDimPickers], int n) {
+  ModelConfig& c = s.session.model;
+  bool changed = false;
+  const float w = ImGui::GetFontSize() * 11.0f;
+  ImGui::SetNextItemWidth(w);
+  if (ImGui::BeginCombo("positional encoding", name(c.pe))) {
+    for (int i = 0; i < static_cast<int>(PosEncoding::Count); ++i) {
+      const PosEncoding option = static_cast<PosEncoding>(i);
+      if (ImGui::Selectable(name(option), option == c.pe)) c.pe = option, changed = true;
+    }
+    ImGui::EndCombo();
+  }
+  hover_tip("How the model learns word order: sinusoidal (fixed table added), learned (trained table added), RoPE (rotates q, k), "
+          "ALiBi (distance penalty on scores), none");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(w);
+  double base = std::clamp(c.pe_base, kBaseMin, kBaseMax);
+  if (ImGui::SliderScalar("base", ImGuiDataType_Double, &base, &kBaseMin, &kBaseMax, "%.0f", ImGuiSliderFlags_Logarithmic)) {
+    c.pe_base = base;
+    changed = true;
+  }
+  hover_tip("Dims 2i, 2i+1 turn with frequency base^(−2i/d_model): a larger base gives slower low dims, so positions stay distinct "
+          "further out (used by sinusoidal and RoPE)");
+
+  ImGui::SetNextItemWidth(w);
+  int p = positions;
+  if (ImGui::SliderInt("positions", &p, 2, kMaxPositions)) store("positions-lab/positions", p);
+  positions = p;
+  char hint[160];
+  std::snprintf(hint, sizeof hint,
+                "How many positions to plot (default max(n, 64) = %d). The table is computed by sinusoidal_table, not read from the "
+                "trace, so it extends past the sentence",
+                std::clamp(std::max(n, 64), 2, kMaxPositions));
+  hover_tip(hint);
+  for (int i = 0; i < kDimPickers; ++i) {
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7.0f);
+    char label[24], key[40];
+    std::snprintf(label, sizeof label, "dim %c", 'a' + i);
+    std::snprintf(key, sizeof key, "positions-lab/dim%d", i);
+    if (ImGui::SliderInt(label, &dims[i], 0, c.d_model - 1)) store(key, dims[i]);
+    hover_tip("A column of PE to plot over positions: even columns are sines, odd ones the cosines of the same frequency");
+  }
+  return changed;
+}
+
+void draw_curves(const Mat& PE, const int dims[kDimPickers], int d_model, double base) {
+  std::vector<Series> series;
+  std::vector<float> x(PE.rows());
+  for (int p = 0; p < PE.rows(); ++p) x[p] = static_cast<float>(p);
+  for (int i = 0; i < kDimPickers; ++i) {
+    Series sr;
+    sr.label = dim_label(dims[i], d_model, base);
+    sr.x = x;
+    for (int p = 0; p < PE.rows(); ++p) sr.y.push_back(PE(p, dims[i]));
+    sr.points = PE.rows() <= 40;
+    series.push_back(std::move(sr));
+  }
+  PlotArgs a;
+  a.id = "curves";
+  a.x_label = "position p";
+  a.y_label = "PE[p, dim]";
+  a.size = ImVec2(0, ImGui::GetFontSize() * 14.0f);
+  fit_y_with_legend(a, series, kDimPickers);
+  plot_gap();
+  DrawLinePlot(a, series);
+}
+
+void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& stack, const BlockRef& stack_ref) {
+  const Trace& t = *s.trace;
+  const int P = static_cast<int>(sin.table.rows());
+  const float target_h = ImGui::GetFontSize() * 28.0f;
+  const float full_width = ImGui::GetContentRegionAvail().x;
+  ImGui::BeginGroup();
+  ImGui::TextUnformatted("sinusoidal_table: values in [−1, 1]");
+  HeatmapArgs a;
+  a.M = &sin.table;
+  a.key = "positions-lab:PE:" + sin.key;
+  a.name = "PE";
+  a.row_axis = "position";
+  a.col_axis = "dim";
+  a.signed_scale = true;
+  a.max_cell = std::max(2.0f, std::floor(target_h / P));
+  a.max_width = ImGui::GetContentRegionAvail().x * 0.48f;
+  DrawHeatmap(s, a);
+  ImGui::EndGroup();
+
+  const Mat* traced = t.tensors.find(stack + ".embed.PE");
+  // Beside the table only when its cells can still carry the token labels (about a font height each).
+  // If even the full width cannot label it, beside is as good as below.
+  const float labelled_width = ImGui::GetFontSize() * (0.9f * static_cast<float>(sin.table.cols()) + 10.0f);
+  const bool beside = same_line_if_fits(traced && labelled_width <= full_width ? labelled_width : ImGui::GetFontSize() * 20.0f);
+  ImGui::BeginGroup();
+  if (traced) {
+    ImGui::Text("traced for this sentence (%s stack): the rows added to E_x", stack.c_str());
+    HeatmapArgs b;
+    b.M = traced;
+    b.key = stack + ".embed.PE";
+    b.name = stack + ".embed.PE";
+    b.row_labels = &query_tokens(s, stack_ref);
+    b.row_axis = "token";
+    b.col_axis = "dim";
+    b.signed_scale = true;
+    b.max_cell = 18.0f;
+    b.max_width = beside ? ImGui::GetContentRegionAvail().x : 0.0f;
+    DrawHeatmap(s, b);
+  } else {
+    ImGui::Text("%s.embed.PE: not in the trace", stack.c_str());
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22.0f);
+    wrapped_disabled("Only sinusoidal and learned encodings add a vector to the embeddings; with this model's PE nothing is added, so "
+                     "the table on the left is for reference.");
+    ImGui::PopTextWrapPos();
+  }
+  ImGui::EndGroup();
+}
+
+void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learned, int d_model) {
+  const int P = static_cast<int>(sin.table.rows());
+  const int shown = std::min(P, kMaxSimilarityShown);
+  const Mat G = sin.similarity.topLeftCorner(shown, shown);
+  ImGui::BeginGroup();
+  if (shown < P) ImGui::TextDisabled("first %d of %d positions shown; the curves use all", shown, P);
+  HeatmapArgs a;
+  a.M = &G;
+  a.key = "positions-lab:PE·PEᵀ:" + sin.key;
+  a.name = "p_m·p_n = PE·PEᵀ";
+  a.row_axis = "position m";
+  a.col_axis = "position n";
+  a.signed_scale = true;
+  a.max_cell = std::max(2.0f, std::floor(ImGui::GetFontSize() * 28.0f / shown));
+  a.max_width = ImGui::GetContentRegionAvail().x * 0.55f;
+  DrawHeatmap(s, a);
+  ImGui::EndGroup();
+
+  if (!same_line_if_fits(ImGui::GetFontSize() * 22.0f)) ImGui::Spacing();
+  ImGui::BeginGroup();
+  std::vector<Series> series;
+  series.push_back({"p_0·p_k", sin.curves.k, sin.curves.from_zero});
+  Series mean{"mean over m of p_m·p_m+k", sin.curves.k, sin.curves.mean};
+  mean.dashed = true;
+  series.push_back(std::move(mean));
+  if (learned) series.push_back({"learned table: mean over m", learned->curves.k, learned->curves.mean});
+  PlotArgs pa;
+  pa.id = "offset";
+  pa.x_label = "offset k = |m − n|";
+  pa.y_label = "dot product";
+  pa.size = ImVec2(0, ImGui::GetFontSize() * 16.0f);
+  fit_y_with_legend(pa, series, static_cast<int>(series.size()));
+  plot_gap();
+  DrawLinePlot(pa, series);
+  ImGui::Text("max over m, k of |p_m·p_m+k − p_0·p_k| = %.1e", sin.curves.max_deviation);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetContentRegionAvail().x);
+  if (d_model % 2 == 0)
+    wrapped_disabled("So the similarity depends on the offset only: it is Σ_i cos(k·ω_i), because sin·sin + cos·cos is the cosine of "
+                     "the difference; it is largest at k = 0 and falls away as the fast dims fall out of step.");
+  else
+    wrapped_disabled("d_model is odd, so the last sine has no cosine partner and its term sin(m·ω)·sin((m+k)·ω) depends on m "
+                     "too: that term is the whole gap above (tiny while its slow angle m·ω stays small); every sin/cos pair depends on "
+                     "the offset only.");
+  ImGui::PopTextWrapPos();
+  ImGui::EndGroup();
+}
+
+void draw_rope_demo(const AppState& s, float width) {
+  const ModelConfig& c = s.session.model;
+  const RopeDemo demo = rope_demo(s.session.seed, c.head_dk(), c.pe_base);
+  std::vector<Series> series;
+  for (int which = 0; which < 2; ++which) {
+    Series r{"RoPE, m = " + std::to_string(kRopeQueryPositions[which]), demo.offset, demo.rope[which]};
+    r.points = which == 1;
+    r.dashed = which == 1;
+    series.push_back(std::move(r));
+  }
+  for (int which = 0; which < 2; ++which) {
+    Series r{"sinusoid added, m = " + std::to_string(kRopeQueryPositions[which]), demo.offset, demo.added[which]};
+    r.color = (palette(which + 4) & 0x00FFFFFF) | 0xA0000000;
+    series.push_back(std::move(r));
+  }
+  PlotArgs a;
+  a.id = "rope";
+  a.x_label = "offset m − n";
+  a.y_label = "score q_m·k_n";
+  a.size = ImVec2(width, ImGui::GetFontSize() * 15.0f);
+  fit_y_with_legend(a, series, static_cast<int>(series.size()));
+  plot_gap();
+  DrawLinePlot(a, series);
+  char line[320];
+  std::snprintf(line, sizeof line, "One fixed random q and k (normal_matrix, d = %d%s), rotated by apply_rope at query position m and key "
+                "position n: both RoPE curves coincide; with the sinusoid added they do not.",
+                demo.d, demo.d != c.head_dk() ? ", d_k rounded down to even" : " = d_k");
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+  wrapped_disabled(line);
+  ImGui::PopTextWrapPos();
+}
+
+void draw_alibi_demo(const AppState& s, float width) {
+  const int h = s.session.model.heads;
+  const std::vector<float> slopes = alibi_slopes(h);
+  const int span = 2 * kDemoOffset + 1;
+  std::vector<Series> series;
+  const int shown = std::min(h, kMaxAlibiCurves);
+  for (int c = 0; c < shown; ++c) {
+    const int i = shown == h ? c : c * (h - 1) / (shown - 1);  // spread over the heads when there are many
+    const Mat B = alibi_bias(1, span, kDemoOffset, slopes[i]);  // [1, span], query at position 16
+    Series sr;
+    char label[64];
+    std::snprintf(label, sizeof label, "head %d, slope %.4g", i, slopes[i]);
+    sr.label = label;
+    for (int j = 0; j < span; ++j) {
+      sr.x.push_back(static_cast<float>(j - kDemoOffset));
+      sr.y.push_back(B(0, j));
+    }
+    series.push_back(std::move(sr));
+  }
+  PlotArgs a;
+  a.id = "alibi";
+  a.x_label = "offset j − i (key − query)";
+  a.y_label = "bias B_ij";
+  a.size = ImVec2(width, ImGui::GetFontSize() * std::max(15.0f, 6.0f + 1.6f * shown));
+  fit_y_with_legend(a, series, shown);
+  plot_gap();
+  DrawLinePlot(a, series);
+  char line[320];
+  std::snprintf(line, sizeof line, "alibi_slopes(h = %d)%s: steep heads look locally, flat ones far; the bias is added to the scaled "
+                "scores, so nothing depends on absolute position.",
+                h, shown < h ? (", " + std::to_string(shown) + " of the heads shown").c_str() : "");
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+  wrapped_disabled(line);
+  ImGui::PopTextWrapPos();
+}
+
+void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& self_ref) {
+  const ModelConfig& c = s.session.model;
+  const Trace& t = *s.trace;
+  const auto bullet = [&](PosEncoding kind, const char* text) {
+    ImGui::Bullet();
+    if (c.pe == kind) ImGui::TextColored(ImGui::GetStyleColorVec4(ImGuiCol_PlotHistogram), "%s (this model):", name(kind));
+    else ImGui::Text("%s:", name(kind));
+    ImGui::SameLine();
+    ImGui::TextWrapped("%s", text);
+  };
+  bullet(PosEncoding::Sinusoidal,
+         "fixed, no parameters; defined at every position, so it extrapolates past the longest sentence; p_m+k is p_m with each pair "
+         "(2i, 2i+1) rotated by k·ω_i, so an offset is a linear map — the curves and PE·PEᵀ above.");
+
+  bullet(PosEncoding::Learned, "one trained vector per position up to max_len; nothing beyond max_len; before training the rows are random, "
+                               "so p_m·p_n shows no offset structure (its mean curve above is flat except at k = 0).");
+  if (learned) {
+    const Mat& T = learned->table;
+    const float std_dev = std::sqrt(T.squaredNorm() / static_cast<float>(T.size()));
+    ImGui::Indent();
+    ImGui::Text("pos.learned rows 0…%d from the trace's weights (untrained: random, empirical std %.3f)", static_cast<int>(T.rows()) - 1,
+                std_dev);
+    HeatmapArgs a;
+    a.M = &T;
+    a.key = "positions-lab:learned:" + learned->key;
+    a.name = "pos.learned[0:" + std::to_string(T.rows()) + "]";
+    a.row_axis = "position";
+    a.col_axis = "dim";
+    a.signed_scale = true;
+    a.max_cell = std::max(2.0f, std::floor(ImGui::GetFontSize() * 20.0f / T.rows()));
+    a.max_width = ImGui::GetContentRegionAvail().x * 0.45f;
+    ImGui::BeginGroup();
+    DrawHeatmap(s, a);
+    ImGui::EndGroup();
+    if (!same_line_if_fits(ImGui::GetFontSize() * 20.0f)) ImGui::Spacing();
+    ImGui::BeginGroup();
+    HeatmapArgs g;
+    g.M = &learned->similarity;
+    g.key = "positions-lab:learned·learnedᵀ:" + learned->key;
+    g.name = "p_m·p_n of the learned rows";
+    g.row_axis = "position m";
+    g.col_axis = "position n";
+    g.signed_scale = true;
+    g.max_cell = a.max_cell;
+    DrawHeatmap(s, g);
+    ImGui::EndGroup();
+    ImGui::Unindent();
+  } else {
+    ImGui::Indent();
+    ImGui::TextDisabled("(choose pe = learned to see the model's table here)");
+    ImGui::Unindent();
+  }
+
+  bullet(PosEncoding::RoPE, "rotates each (2i, 2i+1) pair of q and k by position·ω_i inside attention, so q_m·k_n depends only on m − n; "
+                            "nothing is added to X.");
+  bullet(PosEncoding::ALiBi, "no embedding at all: each head adds −slope·|i−j| to its scores, a fixed penalty on distance with a "
+                             "different slope per head; extrapolates to long inputs.");
+  bullet(PosEncoding::None, "attention alone is permutation-equivariant: shuffle the tokens and every output row is shuffled the same "
+                            "way, so word order is invisible (a causal mask leaks a little of it).");
+  ImGui::Spacing();
+  const float half = ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetStyle().ItemSpacing.x * 2.0f;
+  ImGui::BeginGroup();
+  ImGui::TextUnformatted("RoPE: the score depends on the offset only");
+  draw_rope_demo(s, half);
+  ImGui::EndGroup();
+  ImGui::SameLine(0.0f, ImGui::GetStyle().ItemSpacing.x * 4.0f);
+  ImGui::BeginGroup();
+  ImGui::Text("ALiBi: bias against offset for h = %d", c.heads);
+  draw_alibi_demo(s, half);
+  ImGui::EndGroup();
+
+  // The traced bias of the selected head, when this model uses ALiBi.
+  const std::string B_path = self_ref.path() + ".head." + std::to_string(s.sel.head) + ".B";
+  if (const Mat* B = t.tensors.find(B_path)) {
+    ImGui::Spacing();
+    ImGui::Text("This model's ALiBi bias in %s, as traced:", block_title(self_ref).c_str());
+    ImGui::SameLine();
+    HeadSelector(s);
+    HeatmapArgs a;
+    a.M = B;
+    a.key = B_path;
+    a.name = B_path;
+    a.row_labels = &query_tokens(s, self_ref);
+    a.col_labels = &key_tokens(s, self_ref);
+    a.signed_scale = true;
+    a.max_cell = 28.0f;
+    a.max_width = ImGui::GetContentRegionAvail().x * 0.6f;
+    DrawHeatmap(s, a);
+  }
+}
+
+}  // namespace
+
+void DrawPositionsPanel(AppState& s) {
+  if (!s.trace) return;
+  const ModelConfig& c = s.session.model;
+  // The stack of the selected block: decoder-only and the decoder of an encoder–decoder read "decoder".
+  const BlockRef stack_ref{s.sel.block.decoder, false, s.sel.block.layer};
+  const std::string stack = stack_ref.decoder ? "decoder" : "encoder";
+  const int n = static_cast<int>(query_tokens(s, stack_ref).size());
+  const int d_model = std::max(1, c.d_model);
+
+  int positions = stored("positions-lab/positions", 0);
+  if (positions <= 0) positions = std::clamp(std::max(n, 64), 2, kMaxPositions);
+  const int default_dims[kDimPickers] = {0, std::min(1, d_model - 1), std::min(d_model - 1, 2 * (d_model / 6))};
+  int dims[kDimPickers];
+  for (int i = 0; i < kDimPickers; ++i) {
+    char key[40];
+    std::snprintf(key, sizeof key, "positions-lab/dim%d", i);
+    dims[i] = std::clamp(stored(key, default_dims[i]), 0, d_model - 1);
+  }
+  if (draw_controls(s, positions, dims, n)) s.dirty = true;
+  // The sliders may have changed the session this frame; the tables follow it at once.
+  const int d = std::max(1, c.d_model);
+  for (int& dim : dims) dim = std::clamp(dim, 0, d - 1);
+  const double base = c.pe_base > 1.0 && std::isfinite(c.pe_base) ? c.pe_base : 10000.0;
+
+  ImGui::Text("This model uses %s: %s", name(c.pe), pe_summary(c.pe));
+  if (s.error) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "The current edits are not applied (%s); traced tensors are from the last valid model.",
+                                  s.error->what.c_str());
+  char why_base[320];
+  if (d > 2)
+    std::snprintf(why_base, sizeof why_base,
+                  "Why base %.0f: the wavelengths 2π·base^(2i/d_model) grow geometrically from %.2f (dim 0) to %.0f (dim %d), so close "
+                  "positions differ in the fast dims and far ones stay distinct in the slow dims, up to about base·2π positions.",
+                  base, wavelength(0, d, base), wavelength(d - 1, d, base), d - 1 - (d - 1) % 2);
+  else
+    std::snprintf(why_base, sizeof why_base,
+                  "Why the base: with d_model = %d there is one frequency only (wavelength %.2f), so positions repeat every %.2f; "
+                  "with more dims the base spreads the wavelengths geometrically up to base·2π.",
+                  d, wavelength(0, d, base), wavelength(0, d, base));
+  ImGui::PushTextWrapPos(0.0f);
+  wrapped_disabled(why_base);
+  wrapped_disabled("Why add PE at all: self-attention is permutation-equivariant — shuffle the tokens and every output row is shuffled "
+                   "the same way — so without positions \"dog bites man\" and \"man bites dog\" give the same vectors.");
+  ImGui::PopTextWrapPos();
+
+  char key[96];
+  std::snprintf(key, sizeof key, "%d:%d:%.17g", positions, d, base);
+  fill_stats(g_cache.sinusoid, key, sinusoidal_table(positions, d, base));
+  const TableStats* learned = nullptr;
+  if (const Mat* table = s.trace->weights ? s.trace->weights->find("pos.learned") : nullptr) {
+    const int rows = std::min(positions, static_cast<int>(table->rows()));
+    std::snprintf(key, sizeof key, "%llu:%d", static_cast<unsigned long long>(s.generation), rows);
+    fill_stats(g_cache.learned, key, table->topRows(rows));
+    learned = &g_cache.learned;
+  }
+
+  heading("Sin/cos curves: PE[p, dim] over positions p (sinusoidal_table)");
+  draw_curves(g_cache.sinusoid.table, dims, d, base);
+
+  heading("The PE matrix: one row per position, one column per dimension");
+  draw_pe_matrices(s, g_cache.sinusoid, stack, stack_ref);
+
+  heading("Similarity of positions p_m·p_n and its decay with the offset |m − n|");
+  draw_similarity(s, g_cache.sinusoid, learned, d);
+
+  heading("Sinusoidal, learned, RoPE, ALiBi compared");
+  draw_comparison(s, learned, stack_ref);
+}
+
+}  // namespace qkv::app

@@ -1,0 +1,470 @@
+// QKV Lab app — the Q, K, V lab: X, this head's slices of W_Q, W_K, W_V, and Q, K, V of the selected head with
+// the shape equations, each checked against the trace; S = QKᵀ, where hovering a cell (i, j) highlights row i of
+// Q and row j of K and recomputes q_i·k_j from them.
+//
+// Shapes: X_q [n, d_model] (the queries' input), X_kv [m, d_model] (the keys' and values' input; = X_q in
+// self-attention), W_Q, W_K [d_model, h·d_k], W_V [d_model, h·d_v]; head i uses columns i·d_k … (i+1)·d_k.
+//
+// [SECTION] Which tensors the block reads
+// [SECTION] Small helpers
+// [SECTION] Equations and notes
+// [SECTION] The hovered cell of S
+// [SECTION] DrawQKVPanel
+#include "app/panels/panels.h"
+#include "app/widgets/common.h"
+#include "app/widgets/heatmap.h"
+#include "app/widgets/selectors.h"
+
+#include <imgui.h>
+#include <imgui_internal.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace qkv::app {
+namespace {
+
+// [SECTION] Which tensors the block reads
+
+// The inputs of one attention block, as traced (see the sublayer and attention code in core/model.cpp):
+// Pre-Norm: X = Norm(H), otherwise the residual stream H itself; cross-attention's keys and values are the
+// encoder's output (after its final norm with Pre-Norm).
+struct BlockInputs {
+  std::string xq, xkv;            // trace paths
+  std::string xq_what, xkv_what;  // for people
+};
+
+BlockInputs block_inputs(const ModelConfig& c, const BlockRef& b) {
+  const bool pre = c.norm_placement == NormPlacement::Pre && c.norm != NormKind::None;
+  const std::string layer = std::string(b.decoder ? "decoder." : "encoder.") + std::to_string(b.layer);
+  BlockInputs in;
+  if (!b.cross) {
+    in.xq = pre ? layer + ".self_attn.norm" : layer + ".input";
+    in.xq_what = pre ? "Norm(H): the block's input, normalised first (Pre-Norm)" : "H: the block's input (the residual stream)";
+    in.xkv = in.xq;
+    in.xkv_what = in.xq_what;
+    return in;
+  }
+  if (pre) {
+    in.xq = layer + ".cross_attn.norm";
+    in.xq_what = "Norm(H) of the decoder stream after its self-attention (Pre-Norm)";
+  } else if (c.norm != NormKind::None) {
+    in.xq = layer + ".self_attn.norm";
+    in.xq_what = "the decoder stream after its self-attention sublayer (Post-Norm output)";
+  } else {
+    in.xq = layer + ".self_attn.residual";
+    in.xq_what = "the decoder stream after its self-attention sublayer (no norm)";
+  }
+  const std::string last = "encoder." + std::to_string(std::max(0, c.layers - 1)) + ".output";
+  in.xkv = pre ? "encoder.final_norm" : last;
+  in.xkv_what = pre ? "the encoder's output after its final norm (Pre-Norm)" : "the encoder's output: its last layer's";
+  return in;
+}
+
+// [SECTION] Small helpers
+
+// Outlines row `row` (or the cell (row, col)) of the heatmap just drawn under `key`, thick and two-toned so it
+// shows on every colour of both colormaps (the widget's own highlight is a thin white line).
+void outline(const AppState& s, const std::string& key, int row, int col) {
+  if (row < 0 || s.drawn_heatmaps.empty() || s.drawn_heatmaps.back().key != key) return;
+  const DrawnHeatmap& d = s.drawn_heatmaps.back();
+  if (row >= d.rows || col >= d.cols || d.rows <= 0 || d.cols <= 0) return;
+  const float ch = (d.y1 - d.y0) / d.rows, cw = (d.x1 - d.x0) / d.cols;
+  const ImVec2 a(col >= 0 ? d.x0 + col * cw : d.x0, d.y0 + row * ch);
+  const ImVec2 b(col >= 0 ? a.x + cw : d.x1, a.y + ch);
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  list->AddRect(ImVec2(a.x - 1, a.y - 1), ImVec2(b.x + 1, b.y + 1), IM_COL32(0, 0, 0, 255), 0.0f, 0, 3.5f);
+  list->AddRect(ImVec2(a.x - 1, a.y - 1), ImVec2(b.x + 1, b.y + 1), IM_COL32(255, 200, 40, 255), 0.0f, 0, 2.0f);
+}
+
+// Space after a heatmap of M for its legend's numbers, which the widget draws past its own width.
+float legend_gap(const Mat& M) {
+  float range = 0.0f;
+  for (Eigen::Index k = 0; k < M.size(); ++k)
+    if (std::isfinite(M.data()[k])) range = std::max(range, std::fabs(M.data()[k]));
+  const float text = ImGui::CalcTextSize(("−" + fmt(range)).c_str()).x;
+  return std::max(ImGui::GetFontSize(), text + 25.0f - 56.0f * ImGui::GetIO().FontGlobalScale + ImGui::GetFontSize());
+}
+
+float max_abs_diff(const Mat& a, const Mat& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols() || a.size() == 0) return NAN;
+  return (a - b).cwiseAbs().maxCoeff();
+}
+
+// Relative to the matrix's size, so that float32 rounding counts as equal.
+bool close(float diff, const Mat& ref) {
+  const float scale = ref.size() ? std::max(1.0f, ref.cwiseAbs().maxCoeff()) : 1.0f;
+  return std::isfinite(diff) && diff <= 1e-4f * scale;
+}
+
+// One head's slice of a fused weight (or bias) matrix: columns head·width … (head+1)·width, or empty if the
+// weights do not have them (the sidebar holds a model the trace was not made with).
+Mat head_columns(const Mat* W, int head, long width) {
+  if (!W || width <= 0 || W->cols() < (head + 1) * width) return Mat();
+  return W->middleCols(head * width, width);
+}
+
+// [SECTION] Equations and notes
+
+struct Projection3 {
+  const char* name;  // "Q"
+  const Mat* X;      // its input
+  Mat W, b;          // the head's slices (b empty without biases)
+  const Mat* out;    // the traced Q, K or V
+  Mat recomputed;    // X·W + b
+};
+
+void recompute(Projection3& p) {
+  if (!p.X || p.W.size() == 0 || p.X->cols() != p.W.rows()) return;
+  p.recomputed = *p.X * p.W;
+  if (p.b.size() == p.W.cols()) p.recomputed.rowwise() += RowVec(p.b.row(0));
+}
+
+// One row of the equations table: formula, shapes, and the check against the trace.
+void equation_row(const std::string& formula, const std::string& shapes, const std::string& check, bool ok, const char* check_tip,
+                  bool show_mark) {
+  ImGui::TableNextRow();
+  ImGui::TableSetColumnIndex(0);
+  ImGui::TextUnformatted(formula.c_str());
+  ImGui::TableSetColumnIndex(1);
+  ImGui::TextUnformatted(shapes.c_str());
+  ImGui::TableSetColumnIndex(2);
+  if (show_mark) {
+    check_mark(ok, check_tip);
+    ImGui::SameLine();
+  }
+  ImGui::TextDisabled("%s", check.c_str());
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", check_tip);
+}
+
+// [SECTION] The hovered cell of S
+
+// S[i, j] recomputed from row i of Q and row j of K: the dot product, or w_aᵀ tanh(q_i + k_j) for additive
+// scoring, with its terms one per dimension.
+struct CellTerms {
+  float value = NAN;
+  std::vector<float> terms;  // per dimension d of d_k
+  bool additive = false;
+};
+
+CellTerms cell_terms(const Mat& Q, const Mat& K, int i, int j, const Mat& w_a) {
+  CellTerms c;
+  const long d_k = Q.cols();
+  c.additive = w_a.size() == d_k;
+  c.terms.resize(d_k);
+  double sum = 0.0;
+  for (long d = 0; d < d_k; ++d) {
+    const float t = c.additive ? w_a(0, d) * std::tanh(Q(i, d) + K(j, d)) : Q(i, d) * K(j, d);
+    c.terms[d] = t;
+    sum += t;
+  }
+  c.value = static_cast<float>(sum);
+  return c;
+}
+
+// The readout beside S: which tokens, the recomputed score, the traced one, and each dimension's term.
+void cell_readout(const AppState& s, const std::string& head, int i, int j, bool example, const Mat& Q, const Mat& K, const Mat& S,
+                  const Mat& w_a, float height) {
+  const Trace& t = *s.trace;
+  const float start_y = ImGui::GetCursorPosY();
+  const auto& qt = query_tokens(s, s.sel.block);
+  const auto& kt = key_tokens(s, s.sel.block);
+  const std::string qi = i < static_cast<int>(qt.size()) ? qt[i] : std::to_string(i);
+  const std::string kj = j < static_cast<int>(kt.size()) ? kt[j] : std::to_string(j);
+  const CellTerms c = cell_terms(Q, K, i, j, w_a);
+  const float traced = S(i, j);
+
+  if (example) ImGui::TextDisabled("(an example cell — hover a cell of S to pick another)");
+  ImGui::Text("S[%d, %d]: query %d \"%s\" against key %d \"%s\"", i, j, i, qi.c_str(), j, kj.c_str());
+  if (c.additive)
+    ImGui::Text("S[%d,%d] = w_aᵀ tanh(q_%d + k_%d) = %s", i, j, i, j, fmt(c.value).c_str());
+  else
+    ImGui::Text("S[%d,%d] = q_%d · k_%d = Σ_d Q[%d,d]·K[%d,d] = %s", i, j, i, j, i, j, fmt(c.value).c_str());
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Recomputed here from the highlighted row of Q and row of K");
+  const float diff = std::fabs(c.value - traced);
+  check_mark(diff <= 1e-4f * std::max(1.0f, std::fabs(traced)), "The score recomputed from the two rows equals the traced S (float32 rounding aside)");
+  ImGui::SameLine();
+  ImGui::Text("traced S[%d,%d] = %s   (|difference| = %.1e)", i, j, fmt(traced).c_str(), diff);
+
+  // Where the score goes next, so the cell links to the softmax.
+  const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
+  const Mat* S_masked = t.tensors.find(head + ".S_masked");
+  const Mat* P = t.tensors.find(head + ".P");
+  if (S_scaled && S_masked && P && i < P->rows() && j < P->cols()) {
+    const bool masked = std::isinf((*S_masked)(i, j)) && (*S_masked)(i, j) < 0;
+    ImGui::Text("then scaled %s, %s, weight P[%d,%d] = %s", fmt((*S_scaled)(i, j)).c_str(), masked ? "masked (−∞)" : "not masked", i, j,
+                        fmt((*P)(i, j)).c_str());
+  }
+
+  // One line per dimension: the two entries and their term of the sum.
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const float table_h = std::max(height - (ImGui::GetCursorPosY() - start_y) - line, line * 10.0f);
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingFixedFit;
+  const int columns = c.additive ? 5 : 4;
+  if (ImGui::BeginTable("terms", columns, flags, ImVec2(0, std::min(table_h, line * (Q.cols() + 1.5f))))) {
+    ImGui::TableSetupScrollFreeze(0, 1);
+    ImGui::TableSetupColumn("d");
+    ImGui::TableSetupColumn(("q_" + std::to_string(i) + "[d]").c_str());
+    ImGui::TableSetupColumn(("k_" + std::to_string(j) + "[d]").c_str());
+    if (c.additive) ImGui::TableSetupColumn("w_a[d]");
+    ImGui::TableSetupColumn(c.additive ? "w_a·tanh(q+k)" : "q·k term");
+    ImGui::TableHeadersRow();
+    for (long d = 0; d < Q.cols(); ++d) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::Text("%ld", d);
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(fmt(Q(i, d), "%+.4f").c_str());
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(fmt(K(j, d), "%+.4f").c_str());
+      if (c.additive) {
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(fmt(w_a(0, d), "%+.4f").c_str());
+      }
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(fmt(c.terms[d], "%+.4f").c_str());
+    }
+    ImGui::EndTable();
+  }
+  ImGui::TextDisabled("sum of the last column = %s", fmt(c.value).c_str());
+}
+
+}  // namespace
+
+// [SECTION] DrawQKVPanel
+
+void DrawQKVPanel(AppState& s) {
+  if (!s.trace) return;
+  const Trace& t = *s.trace;
+  const ModelConfig& c = s.session.model;
+  BlockSelector(s);
+  ImGui::SameLine();
+  HeadSelector(s);
+
+  const BlockRef& b = s.sel.block;
+  const std::string block = b.path();
+  const int head_index = s.sel.head;
+  const std::string head = block + ".head." + std::to_string(head_index);
+  const Mat* Q = t.tensors.find(head + ".Q");
+  const Mat* K = t.tensors.find(head + ".K");
+  const Mat* V = t.tensors.find(head + ".V");
+  const Mat* S = t.tensors.find(head + ".S");
+  if (!Q || !K || !V || !S || !t.weights) {
+    ImGui::TextDisabled("%s is not in the last computed model (fix the model settings in red first).", head.c_str());
+    return;
+  }
+  const BlockInputs in = block_inputs(c, b);
+  const Mat* Xq = t.tensors.find(in.xq);
+  const Mat* Xkv = t.tensors.find(in.xkv);
+  const auto& qt = query_tokens(s, b);
+  const auto& kt = key_tokens(s, b);
+  // Widths from the traced tensors, not the sidebar: an invalid edit keeps the previous trace on screen.
+  const long n = Q->rows(), m = K->rows(), d_k = Q->cols(), d_v = V->cols();
+  const long d_model = Xq ? Xq->cols() : 0;
+  const bool rope = !b.cross && c.pe == PosEncoding::RoPE;
+  const bool additive = t.weights->find(block + ".w_a") != nullptr;  // the run's scoring, even if the sidebar changed since
+
+  Projection3 proj[3] = {{"Q", Xq, {}, {}, Q, {}}, {"K", Xkv, {}, {}, K, {}}, {"V", Xkv, {}, {}, V, {}}};
+  for (Projection3& p : proj) {
+    const long width = p.out->cols();
+    p.W = head_columns(t.weights->find(block + ".W_" + p.name), head_index, width);
+    p.b = head_columns(t.weights->find(block + ".b_" + p.name), head_index, width);
+    recompute(p);
+  }
+  Mat w_a;  // [1, d_k], additive scoring only
+  if (const Mat* all = t.weights->find(block + ".w_a"); all && head_index < all->rows()) w_a = all->row(head_index);
+
+  // X, in words, then the equations with the live sizes and each checked against the trace.
+  ImGui::TextWrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
+  if (b.cross) ImGui::TextWrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
+  const char* xq_name = b.cross ? "X_dec" : "X";
+  const char* xkv_name = b.cross ? "X_enc" : "X";
+  if (ImGui::BeginTable("equations", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
+    for (int k = 0; k < 3; ++k) {
+      Projection3& p = proj[k];
+      const std::string bias = p.b.size() ? std::string(" + b_") + p.name : "";
+      const std::string formula = std::string(p.name) + " = " + (k == 0 ? xq_name : xkv_name) + "·W_" + p.name + bias + (rope && k < 2 ? ", then RoPE" : "");
+      const long rows = p.out->rows(), cols = p.out->cols();
+      const std::string shapes = dims(rows, d_model) + "·" + dims(d_model, cols) + " = " + dims(rows, cols) + (k == 0 ? "   n = " : "   m = ") +
+                                 std::to_string(rows) + (k == 0 ? (rows == 1 ? " query" : " queries") : (rows == 1 ? " key" : " keys"));
+      const float diff = p.recomputed.size() ? max_abs_diff(p.recomputed, *p.out) : NAN;
+      char check[160];
+      if (!std::isfinite(diff))
+        std::snprintf(check, sizeof check, "not recomputed: the weights do not match this head (the sidebar changed since the last run)");
+      else if (rope && k < 2)
+        std::snprintf(check, sizeof check, "RoPE rotated the rows: max |X·W + b − %s| = %.2g", p.name, diff);
+      else
+        std::snprintf(check, sizeof check, "max |%s·W_%s[:, %ld:%ld]%s − %s| = %.1e", k == 0 ? xq_name : xkv_name, p.name, head_index * cols,
+                      (head_index + 1) * cols, p.b.size() ? " + b" : "", p.name, diff);
+      equation_row(formula, shapes, check, close(diff, *p.out),
+                   "Recomputed here from the traced X and the head's columns of the weight, then compared with the traced matrix", !(rope && k < 2));
+    }
+    Mat S_check;
+    if (!additive) S_check = *Q * K->transpose();
+    const float s_diff = additive ? NAN : max_abs_diff(S_check, *S);
+    char check[96];
+    if (std::isfinite(s_diff)) std::snprintf(check, sizeof check, "max |Q·Kᵀ − S| = %.1e", s_diff);
+    else std::snprintf(check, sizeof check, "not recomputed");
+    equation_row(additive ? "S[i,j] = w_aᵀ tanh(q_i + k_j)" : "S = Q·Kᵀ",
+                 additive ? dims(n, d_k) + " ⊕ " + dims(m, d_k) + " → " + dims(n, m) : dims(n, d_k) + "·" + dims(d_k, m) + " = " + dims(n, m),
+                 additive ? "additive scoring: see a cell below" : check, close(s_diff, *S),
+                 "Q·Kᵀ recomputed from the traced Q and K, compared with the traced S", !additive);
+    ImGui::EndTable();
+  }
+
+  // What the projection setting means for this head.
+  const bool self = !b.cross;
+  if (c.projection == Projection::TiedQK) {
+    if (self && S->rows() == S->cols()) {
+      const float asym = S->rows() ? (*S - S->transpose()).cwiseAbs().maxCoeff() : 0.0f;
+      ImGui::TextWrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
+                         "in the trace).%s The mask and the softmax's row normalisation are what make P asymmetric.",
+                         asym, additive ? "" : " Its diagonal S[i,i] = |q_i|² is never negative, so tokens lean towards themselves.");
+    } else {
+      ImGui::TextWrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
+    }
+  } else if (c.projection == Projection::Identity) {
+    ImGui::TextWrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
+                       head_index * d_k, (head_index + 1) * d_k - 1, (head_index + 1) * d_k > d_model ? " (columns past d_model are zero)" : "",
+                       self ? " In self-attention Q = K = V, so S is symmetric." : "");
+  }
+  if (rope) ImGui::TextWrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
+
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float min_gap = ImGui::GetFontSize();
+
+  // Inputs: X (and, for cross-attention, the encoder's output below it), tokens by d_model.
+  ImGui::Spacing();
+  ImGui::TextDisabled("Inputs: one row per token, d_model = %ld features", d_model);
+  ImGui::Separator();
+  for (int k = 0; k < (b.cross ? 2 : 1); ++k) {
+    HeatmapArgs a;
+    a.key = k == 0 ? in.xq : in.xkv;
+    a.M = k == 0 ? Xq : Xkv;
+    a.name = k == 0 ? xq_name : xkv_name;
+    a.row_labels = k == 0 ? &qt : &kt;
+    a.row_axis = !b.cross ? "tokens" : k == 0 ? "target tokens" : "source tokens";
+    a.col_axis = "d_model";
+    a.signed_scale = true;
+    a.max_cell = 16.0f;
+    a.max_width = avail;
+    DrawHeatmap(s, a);
+  }
+
+  // The head's weights: tall and narrow, cells small enough that the three fit side by side.
+  ImGui::Spacing();
+  ImGui::TextDisabled("Head %d's weights: columns %ld…%ld of W_Q and W_K, %ld…%ld of W_V (d_model rows each)", head_index, head_index * d_k,
+                      (head_index + 1) * d_k - 1, head_index * d_v, (head_index + 1) * d_v - 1);
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("All heads are computed with one matrix W_Q [d_model, h·d_k]; head i owns its own d_k columns of it");
+  ImGui::Separator();
+  const float weight_cell = std::clamp(224.0f / std::max<long>(1, d_model), 2.0f, 14.0f);
+  float gap = min_gap;
+  for (int k = 0; k < 3; ++k) {
+    Projection3& p = proj[k];
+    if (k > 0) ImGui::SameLine(0, gap);
+    ImGui::BeginGroup();
+    const long cols = p.out->cols();
+    HeatmapArgs a;
+    a.key = "qkv:" + block + ".W_" + p.name + ".head." + std::to_string(head_index);
+    a.M = &p.W;
+    a.name = "W_" + std::string(p.name) + "[:, " + std::to_string(head_index * cols) + ":" + std::to_string((head_index + 1) * cols) + "]";
+    a.row_axis = "d_model";
+    a.col_axis = k == 2 ? "d_v" : "d_k";
+    a.signed_scale = true;
+    a.max_cell = weight_cell;
+    a.max_width = avail / 3.0f - 3.0f * min_gap;
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + a.max_width);
+    DrawHeatmap(s, a);
+    ImGui::PopTextWrapPos();
+    ImGui::EndGroup();
+    gap = legend_gap(p.W);
+  }
+
+  // Q, K, V: the rows whose dot product made the hovered score are highlighted (last frame's hover: S is drawn
+  // below them). Three to a line while their cells stay readable, else fewer.
+  int hi = s.sel.hover_row, hj = s.sel.hover_col;
+  const bool example = hi < 0 || hj < 0 || hi >= n || hj >= m;
+  if (example && n > 0 && m > 0) {
+    // The example cell: the pinned query (or the first) and the key it weighs most.
+    hi = static_cast<int>(std::min<long>(n - 1, std::max(0, s.sel.pinned_row)));
+    const Mat* P = t.tensors.find(head + ".P");
+    Eigen::Index best = 0;
+    if (P && P->rows() == n && P->cols() == m) P->row(hi).maxCoeff(&best);
+    hj = static_cast<int>(best);
+  }
+  ImGui::Spacing();
+  ImGui::TextDisabled("Projections: one row per token (q_i, k_j, v_j), d_k = %ld, d_v = %ld", d_k, d_v);
+  ImGui::Separator();
+  const float label_w = 110.0f * ImGui::GetIO().FontGlobalScale, legend_w = 56.0f * ImGui::GetIO().FontGlobalScale;
+  const float needed = label_w + legend_w + 8.0f * std::max(d_k, d_v) + 4.0f * min_gap;
+  const int per_line = std::clamp(static_cast<int>(avail / needed), 1, 3);
+  gap = min_gap;
+  for (int k = 0; k < 3; ++k) {
+    if (k % per_line != 0) ImGui::SameLine(0, gap);
+    ImGui::BeginGroup();
+    HeatmapArgs a;
+    a.key = head + "." + proj[k].name;
+    a.M = proj[k].out;
+    a.name = proj[k].name;
+    a.row_labels = k == 0 ? &qt : &kt;
+    a.row_axis = k == 0 ? "query" : "key";
+    a.col_axis = k == 2 ? "d_v" : "d_k";
+    a.signed_scale = true;
+    a.max_cell = 18.0f;
+    a.max_width = avail / per_line - 3.0f * min_gap;
+    a.highlight_row = k == 0 ? hi : k == 1 ? hj : -1;
+    DrawHeatmap(s, a);
+    outline(s, a.key, a.highlight_row, -1);
+    ImGui::EndGroup();
+    gap = legend_gap(*proj[k].out);
+  }
+
+  // S, and the readout of its hovered cell.
+  ImGui::Spacing();
+  ImGui::TextDisabled("Scores: hover a cell of S to see which row of Q and which row of K made it");
+  ImGui::Separator();
+  const float s_width = std::min(avail * 0.5f, 170.0f * ImGui::GetIO().FontGlobalScale + 28.0f * m);
+  const float top = ImGui::GetCursorPosY();
+  ImGui::BeginGroup();
+  HeatmapArgs a;
+  a.key = head + ".S";
+  a.M = S;
+  a.name = additive ? "S (additive)" : "S = QKᵀ";
+  a.row_labels = &qt;
+  a.col_labels = &kt;
+  a.signed_scale = true;
+  a.max_cell = 28.0f;
+  a.max_width = s_width;
+  a.S = S;
+  a.S_scaled = t.tensors.find(head + ".S_scaled");
+  a.S_masked = t.tensors.find(head + ".S_masked");
+  a.P = t.tensors.find(head + ".P");
+  a.highlight_row = hi;
+  a.highlight_col = hj;
+  const HeatmapHover hover = DrawHeatmap(s, a);
+  outline(s, a.key, hi, hj);
+  ImGui::EndGroup();
+  const float s_height = ImGui::GetCursorPosY() - top;
+  if (hover.row >= 0 && hover.col >= 0) {
+    // Kept after the mouse leaves, so the readout and the highlighted rows stay readable.
+    s.sel.hover_row = hover.row;
+    s.sel.hover_col = hover.col;
+    const CellTerms ct = cell_terms(*Q, *K, hover.row, hover.col, w_a);
+    ImGui::BeginTooltip();  // appends to the heatmap's tooltip
+    ImGui::Separator();
+    ImGui::Text("recomputed from row %d of Q and row %d of K: %s", hover.row, hover.col, fmt(ct.value).c_str());
+    ImGui::EndTooltip();
+  }
+  if (n > 0 && m > 0 && hi >= 0 && hj >= 0) {
+    ImGui::SameLine(0, legend_gap(*S));
+    ImGui::BeginGroup();
+    cell_readout(s, head, hi, hj, example, *Q, *K, *S, w_a, s_height);
+    ImGui::EndGroup();
+  }
+}
+
+}  // namespace qkv::app

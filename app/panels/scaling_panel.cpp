@@ -1,0 +1,443 @@
+// QKV Lab app — the Scaling & softmax lab: √d_k, d_k and τ; the selected head's score histogram and row
+// statistics; entropy, max weight and Var(q·k) against d_k (a sweep of 1-layer runs); softmax([0.8, 0.1, 0.1])
+// against the same scores ÷√3.
+//
+// [SECTION] The d_k sweep (cached runs)
+// [SECTION] Controls
+// [SECTION] The selected head
+// [SECTION] The sweep plots
+// [SECTION] The worked example
+#include "app/panels/panels.h"
+#include "app/widgets/common.h"
+#include "app/widgets/heatmap.h"
+#include "app/widgets/plot.h"
+#include "app/widgets/selectors.h"
+#include "core/ops.h"
+
+#include <imgui.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace qkv::app {
+namespace {
+
+// [SECTION] The d_k sweep (cached runs)
+
+constexpr int kSweepDk[] = {2, 4, 8, 16, 32, 64, 128, 256};
+constexpr int kSweepCount = static_cast<int>(std::size(kSweepDk));
+
+// One attention block of one sweep run, over its h heads (sequence 0).
+struct BlockSummary {
+  float entropy = 0.0f;     // mean over heads of the mean row entropy (nats)
+  float max_weight = 0.0f;  // mean over heads of the mean largest weight per row
+  float uniform = 0.0f;     // mean over rows of log(#allowed keys): the entropy of uniform attention
+  bool any_masked = false;  // some cell is −∞ (so "uniform" is not simply log m)
+  double s_sum = 0.0, s_sq = 0.0, s_count = 0.0;  // S = Q·Kᵀ over unmasked cells, pooled over heads
+  double q_sq = 0.0, q_count = 0.0, k_sq = 0.0, k_count = 0.0;  // entries of Q and K, pooled over heads
+  int heads = 0;
+  float var_S() const {
+    if (s_count < 2) return NAN;  // one cell has no variance
+    const double mean = s_sum / s_count;
+    return static_cast<float>(std::max(0.0, s_sq / s_count - mean * mean));
+  }
+  // Var(q·k) = Σ_i Var(q_i k_i) ≈ d_k·E[q_i²]·E[k_i²] for independent zero-mean entries.
+  float predicted_var_S(int d_k) const {
+    if (q_count < 1 || k_count < 1) return NAN;
+    return static_cast<float>(d_k * (q_sq / q_count) * (k_sq / k_count));
+  }
+};
+using SweepRun = std::map<std::string, BlockSummary>;  // by block path, e.g. "encoder.0.self_attn"
+
+// The sweep runs a 1-layer copy of the session at each d_k, scaled and unscaled. It is fully derived from
+// AppState (keyed by the session's JSON), so this file-local instance is a cache, not app data.
+struct SweepCache {
+  std::string key;
+  SweepRun scaled[kSweepCount], unscaled[kSweepCount];
+  std::string error;  // the first run that failed (the session itself may be invalid)
+  double ms = 0.0;
+};
+SweepCache sweep_cache;
+
+SweepRun summarize(const Trace& t) {
+  SweepRun out;
+  for (const HeadStats& st : t.heads) {
+    const size_t cut = st.path.find(".head.");
+    if (cut == std::string::npos) continue;
+    BlockSummary& b = out[st.path.substr(0, cut)];
+    b.entropy += st.mean_entropy;
+    b.max_weight += st.mean_max_weight;
+    if (const Mat* Q = t.tensors.find(st.path + ".Q")) b.q_sq += Q->cast<double>().squaredNorm(), b.q_count += static_cast<double>(Q->size());
+    if (const Mat* K = t.tensors.find(st.path + ".K")) b.k_sq += K->cast<double>().squaredNorm(), b.k_count += static_cast<double>(K->size());
+    const Mat* S = t.tensors.find(st.path + ".S");
+    const Mat* S_masked = t.tensors.find(st.path + ".S_masked");
+    if (S && S_masked && S->rows() == S_masked->rows() && S->cols() == S_masked->cols()) {
+      double uniform = 0.0;
+      int rows = 0;
+      for (Eigen::Index i = 0; i < S->rows(); ++i) {
+        int allowed = 0;
+        for (Eigen::Index j = 0; j < S->cols(); ++j) {
+          if (!std::isfinite((*S_masked)(i, j))) continue;
+          const double v = (*S)(i, j);
+          b.s_sum += v, b.s_sq += v * v, b.s_count += 1.0;
+          ++allowed;
+        }
+        if (allowed > 0) uniform += std::log(static_cast<double>(allowed)), ++rows;
+        if (allowed < S->cols()) b.any_masked = true;
+      }
+      if (b.heads == 0 && rows > 0) b.uniform = static_cast<float>(uniform / rows);
+    }
+    ++b.heads;
+  }
+  for (auto& [path, b] : out)
+    if (b.heads > 0) b.entropy /= static_cast<float>(b.heads), b.max_weight /= static_cast<float>(b.heads);
+  return out;
+}
+
+void update_sweep(const Session& session) {
+  std::string key = to_json(session);
+  if (key == sweep_cache.key) return;
+  const auto start = std::chrono::steady_clock::now();
+  sweep_cache = SweepCache{};
+  sweep_cache.key = std::move(key);
+  WeightCache weights;  // the scaled and unscaled runs at one d_k share their weights
+  for (int k = 0; k < kSweepCount; ++k)
+    for (const bool scaled : {true, false}) {
+      Session copy = session;
+      copy.model.d_k = kSweepDk[k];
+      copy.model.layers = 1;
+      copy.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
+      copy.decode_steps = 0;  // only the parallel pass's attention is plotted
+      // Identity projections tie d_k to d_model/h, so the sweep learns its projections instead.
+      if (copy.model.projection == Projection::Identity) copy.model.projection = Projection::Learned;
+      Result<Trace> t = run(copy, &weights);
+      if (!t) {
+        if (sweep_cache.error.empty()) sweep_cache.error = "d_k = " + std::to_string(kSweepDk[k]) + ": " + t.error().message();
+        continue;
+      }
+      (scaled ? sweep_cache.scaled : sweep_cache.unscaled)[k] = summarize(*t);
+    }
+  sweep_cache.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+float top_of(const std::vector<Series>& series) {
+  float top = 1e-3f;
+  for (const Series& s : series)
+    for (float y : s.y)
+      if (std::isfinite(y)) top = std::max(top, y);
+  return top;
+}
+
+float lookup(const SweepRun& run, const std::string& block, float BlockSummary::*field) {
+  const auto it = run.find(block);
+  return it == run.end() ? NAN : it->second.*field;
+}
+
+// [SECTION] Controls
+
+void draw_controls(AppState& s) {
+  ModelConfig& c = s.session.model;
+  bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
+  if (ImGui::Checkbox("divide by √d_k", &scaled)) {
+    c.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
+    s.dirty = true;
+  }
+  hover_tip("q·k is a sum of d_k products, so its variance grows like d_k; dividing by √d_k brings it back to about 1");
+  ImGui::SameLine(0, 20);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 14);
+  // d_k = 0 means "derived": show what it derives to.
+  char format[64];
+  if (c.d_k == 0) std::snprintf(format, sizeof format, "0: d_model/h = %d", c.heads > 0 ? c.d_model / c.heads : 0);
+  else std::snprintf(format, sizeof format, "%%d");
+  if (ImGui::SliderInt("d_k", &c.d_k, 0, 256, format, ImGuiSliderFlags_AlwaysClamp)) s.dirty = true;
+  hover_tip("Query/key width per head. Changing it changes the model (new W_Q, W_K); 0 derives d_model/h. RoPE needs an even d_k.");
+  ImGui::SameLine(0, 20);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 11);
+  if (ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp))
+    s.dirty = true;
+  hover_tip("The scores are divided by τ too: τ < 1 sharpens the softmax towards one-hot, τ > 1 flattens it towards uniform");
+
+  const int dk = c.head_dk();
+  if (c.score_scale == ScoreScale::InvSqrtDk)
+    ImGui::Text("S_scaled = S / (√d_k · τ) = S / (√%d · %.2f) = S × %.4f", dk, c.temperature,
+                1.0 / (std::sqrt(static_cast<double>(std::max(dk, 1))) * c.temperature));
+  else
+    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (the scores keep their variance of about d_k = %d)", 1.0 / c.temperature, dk);
+  if (s.error) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
+    ImGui::TextWrapped("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
+    ImGui::PopStyleColor();
+  }
+}
+
+// [SECTION] The selected head
+
+void draw_histogram(const AppState& s, const std::string& head, float width) {
+  const Trace& t = *s.trace;
+  const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
+  const Mat* S_masked = t.tensors.find(head + ".S_masked");
+  const HeadStats* st = t.head(head);
+  if (!S_scaled || !S_masked || !st) {
+    ImGui::TextDisabled("%s: no scores in this configuration", head.c_str());
+    return;
+  }
+  std::vector<float> values;
+  for (Eigen::Index k = 0; k < S_scaled->size(); ++k)
+    if (std::isfinite(S_masked->data()[k])) values.push_back(S_scaled->data()[k]);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+  ImGui::TextWrapped("S_scaled [%lld × %lld], its %zu unmasked cells: mean %.3f, variance %.3f", static_cast<long long>(S_scaled->rows()),
+              static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
+  ImGui::PopTextWrapPos();
+  hover_tip("What the softmax sees (before the mask). With √d_k on, the variance stays near 1 for any d_k; off, it grows with d_k.");
+  if (values.empty()) {
+    ImGui::TextDisabled("every cell is masked: nothing to histogram");
+    return;
+  }
+  float lo = *std::min_element(values.begin(), values.end()), hi = *std::max_element(values.begin(), values.end());
+  if (hi - lo < 1e-6f) lo -= 0.5f, hi += 0.5f;
+  // About two bins per √count: enough shape for 144 cells, not a comb for 9.
+  const int kBins = std::clamp(static_cast<int>(2.0 * std::sqrt(static_cast<double>(values.size()))), 4, 30);
+  std::vector<float> counts(kBins, 0.0f);
+  for (float v : values) counts[std::clamp(static_cast<int>((v - lo) / (hi - lo) * kBins), 0, kBins - 1)] += 1.0f;
+  DrawHistogram("scores", counts, lo, hi, "S_scaled = S/(√d_k·τ), unmasked cells", ImVec2(width, 230));
+}
+
+void draw_row_table(const AppState& s, const std::string& head, float width) {
+  const Trace& t = *s.trace;
+  const HeadStats* st = t.head(head);
+  const Mat* S_masked = t.tensors.find(head + ".S_masked");
+  if (!st || !S_masked) return;
+  const std::vector<std::string>& queries = query_tokens(s, s.sel.block);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+  ImGui::TextWrapped("P rows: mean entropy %.3f nats, mean max weight %.3f", std::max(0.0f, st->mean_entropy), st->mean_max_weight);
+  ImGui::PopTextWrapPos();
+  hover_tip("Entropy 0 = one-hot (all weight on one key); log(#allowed keys) = uniform. Max weight near 1 = saturated softmax.");
+  const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp;
+  if (!ImGui::BeginTable("rows", 4, flags, ImVec2(width, 230))) return;
+  ImGui::TableSetupScrollFreeze(0, 1);
+  ImGui::TableSetupColumn("query", ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn("entropy", ImGuiTableColumnFlags_WidthStretch, 0.8f);
+  ImGui::TableSetupColumn("uniform", ImGuiTableColumnFlags_WidthStretch, 0.8f);
+  ImGui::TableSetupColumn("max weight", ImGuiTableColumnFlags_WidthStretch, 1.4f);
+  ImGui::TableHeadersRow();
+  for (int i = 0; i < static_cast<int>(st->entropy.size()); ++i) {
+    int allowed = 0;
+    for (Eigen::Index j = 0; i < S_masked->rows() && j < S_masked->cols(); ++j) allowed += std::isfinite((*S_masked)(i, j)) ? 1 : 0;
+    ImGui::TableNextRow();
+    ImGui::TableNextColumn();
+    ImGui::Text("%d %s", i, i < static_cast<int>(queries.size()) ? queries[i].c_str() : "");
+    ImGui::TableNextColumn();
+    if (allowed == 0) {
+      ImGui::TextDisabled("masked");
+      ImGui::TableNextColumn();
+      ImGui::TableNextColumn();
+      ImGui::TextDisabled("all 0");
+      continue;
+    }
+    ImGui::Text("%.3f", std::max(0.0f, st->entropy[i]));  // no "−0.000" from rounding in a one-hot row
+    ImGui::TableNextColumn();
+    ImGui::TextDisabled("%.3f", std::log(static_cast<float>(allowed)));
+    ImGui::TableNextColumn();
+    char label[16];
+    std::snprintf(label, sizeof label, "%.3f", st->max_weight[i]);
+    ImGui::ProgressBar(st->max_weight[i], ImVec2(-1, 0), label);
+  }
+  ImGui::EndTable();
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("uniform = log(#keys this query may see), the largest possible entropy");
+}
+
+// [SECTION] The sweep plots
+
+void draw_sweep(const AppState& s) {
+  update_sweep(s.session);
+  BlockRef b = s.sel.block;
+  b.layer = 0;
+  const std::string block = b.path();
+  ImGui::TextWrapped("A 1-layer copy of this model (h = %d, τ = %.2f, same text and masks) run at d_k = 2 … 256, with and without ÷√d_k: "
+                     "%s, mean over its %d heads and their query rows. Computed in %.0f ms, again only when the session changes.",
+                     s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, sweep_cache.ms);
+  if (s.session.model.projection == Projection::Identity)
+    ImGui::TextDisabled("Identity projections fix d_k = d_model/h, so the sweep's copy uses learned W_Q, W_K instead.");
+  if (!sweep_cache.error.empty()) {
+    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
+    ImGui::TextWrapped("Some runs of the sweep failed: %s", sweep_cache.error.c_str());
+    ImGui::PopStyleColor();
+  }
+  Series ent_on{"entropy, scaled", {}, {}, palette(0)}, ent_off{"entropy, unscaled", {}, {}, palette(5)};
+  Series max_on{"max weight, scaled", {}, {}, palette(2)}, max_off{"max weight, unscaled", {}, {}, palette(3)};
+  Series var{"Var(q·k) measured", {}, {}, palette(2)}, predicted{"d_k·E[q_i²]·E[k_i²]", {}, {}, palette(1)};
+  ent_on.points = ent_off.points = max_on.points = max_off.points = var.points = true;
+  float uniform = NAN, q_k = NAN;
+  double cells = 0.0;
+  bool any_masked = false;
+  std::vector<float> ratios;
+  for (int k = 0; k < kSweepCount; ++k) {
+    const float x = static_cast<float>(kSweepDk[k]);
+    for (Series* series : {&ent_on, &ent_off, &max_on, &max_off, &var, &predicted}) series->x.push_back(x);
+    ent_on.y.push_back(lookup(sweep_cache.scaled[k], block, &BlockSummary::entropy));
+    ent_off.y.push_back(lookup(sweep_cache.unscaled[k], block, &BlockSummary::entropy));
+    max_on.y.push_back(lookup(sweep_cache.scaled[k], block, &BlockSummary::max_weight));
+    max_off.y.push_back(lookup(sweep_cache.unscaled[k], block, &BlockSummary::max_weight));
+    const auto it = sweep_cache.scaled[k].find(block);  // S does not depend on the scaling: the scaled runs suffice
+    const bool found = it != sweep_cache.scaled[k].end();
+    var.y.push_back(found ? it->second.var_S() : NAN);
+    predicted.y.push_back(found ? it->second.predicted_var_S(kSweepDk[k]) : NAN);
+    ratios.push_back(var.y.back() / x);
+    if (found && std::isnan(uniform)) uniform = it->second.uniform, any_masked = it->second.any_masked;
+    if (found && k == kSweepCount - 1) q_k = predicted.y.back() / x, cells = it->second.s_count;
+  }
+  // Reference lines get many points so that the plot's per-segment dashes show.
+  const auto reference = [](std::string label, ImU32 color, auto y_of) {
+    Series r{std::move(label), {}, {}, color};
+    r.dashed = true;
+    for (int k = 0; k <= 48; ++k) {
+      const float x = 2.0f * std::pow(128.0f, k / 48.0f);
+      r.x.push_back(x);
+      r.y.push_back(y_of(x));
+    }
+    return r;
+  };
+  std::vector<Series> left{ent_on, ent_off, max_on, max_off};
+  if (std::isfinite(uniform))
+    left.push_back(reference(any_masked ? "uniform: mean log(#allowed keys)" : "log n (uniform)", palette(7), [&](float) { return uniform; }));
+  // The current d_k as a vertical marker.
+  const int dk = s.session.model.head_dk();
+  if (dk >= 2 && dk <= 256)
+    left.push_back(Series{"this model's d_k", {static_cast<float>(dk), static_cast<float>(dk)},
+                          {0.0f, std::max(1.0f, std::isfinite(uniform) ? uniform : 1.0f)}, palette(4)});
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float w_left = avail * 0.56f, w_right = avail - w_left - ImGui::GetStyle().ItemSpacing.x;
+  ImGui::BeginGroup();
+  PlotArgs pa;
+  pa.id = "sweep";
+  pa.x_label = "d_k (log scale)";
+  pa.y_label = "entropy (nats) · max weight";
+  pa.size = ImVec2(w_left, 290);
+  pa.log_x = true;
+  pa.y_max = 1.35f * top_of(left);  // headroom for the legend, drawn top right
+  pa.y_min = 0.0f;
+  DrawLinePlot(pa, left);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
+  ImGui::TextDisabled("Unscaled, the scores spread like √d_k: the softmax saturates (entropy → 0, max weight → 1) and its gradients "
+                      "vanish. Scaled, both stay level whatever d_k is.");
+  ImGui::PopTextWrapPos();
+  ImGui::EndGroup();
+  ImGui::SameLine();
+  ImGui::BeginGroup();
+  PlotArgs pv;
+  pv.id = "variance";
+  pv.x_label = "d_k (log scale)";
+  pv.y_label = "Var(q·k), S over unmasked cells";
+  pv.size = ImVec2(w_right, 290);
+  pv.log_x = true;
+  const std::vector<Series> right{var, predicted, reference("y = d_k (unit-variance q, k)", palette(7), [](float x) { return x; })};
+  pv.y_max = 1.45f * top_of(right);  // the curves rise to the right, where the legend is
+  pv.y_min = 0.0f;
+  DrawLinePlot(pv, right);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "measured Var(q·k)/d_k (%.0f cells):", cells);
+  std::string line = buf;
+  for (int k = 0; k < kSweepCount; ++k) {
+    if (std::isfinite(ratios[k])) std::snprintf(buf, sizeof buf, " %.2f", ratios[k]);
+    else std::snprintf(buf, sizeof buf, " —");
+    line += buf;
+  }
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_right);
+  ImGui::TextDisabled("%s", line.c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("One number per d_k of the sweep (2 … 256), over the unmasked cells of S of every head. Constant means Var(q·k)\n"
+                      "grows exactly like d_k; with few cells (short sentences) the estimate is noisy; — : fewer than 2 cells.");
+  if (s.session.model.scoring == Scoring::Additive)
+    ImGui::TextDisabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product, so its variance need not grow with d_k.");
+  else if (!std::isfinite(q_k))
+    ImGui::TextDisabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²] grows like d_k.");
+  else
+    ImGui::TextDisabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²]: exactly d_k when the entries have "
+                        "variance 1; here E[q_i²]·E[k_i²] ≈ %.2f, a constant. Dividing by √d_k removes the growth.",
+                        q_k);
+  ImGui::PopTextWrapPos();
+  ImGui::EndGroup();
+}
+
+// [SECTION] The worked example
+
+// The three scores and the divisor's d are this lab's own inputs, kept in ImGui's per-window storage (like a tree
+// node's open state) rather than in AppState or a static.
+void draw_example() {
+  ImGuiStorage* storage = ImGui::GetStateStorage();
+  const ImGuiID ids[3] = {ImGui::GetID("example.s1"), ImGui::GetID("example.s2"), ImGui::GetID("example.s3")};
+  const ImGuiID d_id = ImGui::GetID("example.d");
+  const float defaults[3] = {0.8f, 0.1f, 0.1f};
+  float scores[3];
+  for (int j = 0; j < 3; ++j) scores[j] = storage->GetFloat(ids[j], defaults[j]);
+  float d = storage->GetFloat(d_id, 3.0f);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 14);
+  ImGui::InputFloat3("scores", scores, "%.2f");
+  hover_tip("Three scores of one query row (any numbers)");
+  ImGui::SameLine(0, 20);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
+  ImGui::InputFloat("d (divide by √d)", &d, 1.0f, 10.0f, "%g");
+  hover_tip("The d_k of the example: the scores are divided by √d before the softmax");
+  for (int j = 0; j < 3; ++j) storage->SetFloat(ids[j], scores[j] = std::isfinite(scores[j]) ? std::clamp(scores[j], -1e4f, 1e4f) : 0.0f);
+  storage->SetFloat(d_id, d = std::isfinite(d) ? std::clamp(d, 1.0f, 1e6f) : 3.0f);
+  Mat S(1, 3);
+  for (int j = 0; j < 3; ++j) S(0, j) = scores[j];
+  const float scale = 1.0f / std::sqrt(d);
+  const Mat P_plain = softmax_rows(S, 1.0f, nullptr);
+  const Mat P_scaled = softmax_rows(S, scale, nullptr);
+  const RowVec H_plain = row_entropy(P_plain), H_scaled = row_entropy(P_scaled);
+  std::vector<std::string> labels(3);
+  for (int j = 0; j < 3; ++j) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "s%d = %.2f", j + 1, S(0, j));
+    labels[j] = buf;
+  }
+  const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
+  ImGui::BeginGroup();
+  ImGui::Text("softmax(s)   entropy %.4f nats", H_plain[0]);
+  DrawRowBars("plain", P_plain.row(0), labels, std::min(half, 420.0f));
+  ImGui::EndGroup();
+  ImGui::SameLine(0, 30);
+  ImGui::BeginGroup();
+  ImGui::Text("softmax(s / √%g) = softmax(s × %.4f)   entropy %.4f nats", d, scale, H_scaled[0]);
+  DrawRowBars("scaled", P_scaled.row(0), labels, std::min(half, 420.0f));
+  ImGui::EndGroup();
+  ImGui::Text("largest weight %.4f → %.4f, entropy %.4f → %.4f nats", P_plain.maxCoeff(), P_scaled.maxCoeff(), H_plain[0], H_scaled[0]);
+  ImGui::TextWrapped("Dividing by √d shrinks every gap between the scores by the same factor, so the softmax gets flatter. In a real head "
+                     "the gaps grow like √d_k, so without this division a wide head puts almost all its weight on one key (the curves above).");
+}
+
+}  // namespace
+
+void DrawScalingPanel(AppState& s) {
+  if (!s.trace) return;
+  draw_controls(s);
+
+  heading("This model: the selected head");
+  BlockSelector(s);
+  ImGui::SameLine();
+  HeadSelector(s);
+  const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float half = (avail - ImGui::GetStyle().ItemSpacing.x) * 0.5f;
+  ImGui::BeginGroup();
+  draw_histogram(s, head, half);
+  ImGui::EndGroup();
+  ImGui::SameLine();
+  ImGui::BeginGroup();
+  draw_row_table(s, head, half);
+  ImGui::EndGroup();
+
+  heading("Entropy, max weight and Var(q·k) against d_k");
+  draw_sweep(s);
+
+  heading("Worked example: softmax of three scores, as they are and ÷ √d (default [0.8, 0.1, 0.1] and d = 3)");
+  draw_example();
+}
+
+}  // namespace qkv::app

@@ -1,0 +1,269 @@
+// QKV Lab app — the window's contents: fonts, theme, settings, the menu and the layout of the panels.
+#include "app/ui.h"
+
+#include "app/panels/panels.h"
+#include "core/export.h"
+
+#include <imgui.h>
+#include <imgui_internal.h>
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+
+namespace qkv::app {
+
+// [SECTION] The panels, in one place: the sidebar's and the main area's tabs.
+namespace {
+const Tab kTabList[] = {
+    {"stepper", "Layer stepper", DrawStepperPanel},
+    {"attention", "Attention heads", DrawAttentionPanel},
+    {"qkv", "Q, K, V", DrawQKVPanel},
+    {"scaling", "Scaling & softmax", DrawScalingPanel},
+    {"masks", "Masks", DrawMaskPanel},
+    {"positions", "Positional encoding", DrawPositionsPanel},
+    {"parameters", "Parameters & cost", DrawParametersPanel},
+};
+constexpr int kTabCount = static_cast<int>(std::size(kTabList));
+
+}  // namespace
+
+std::span<const Tab> tabs() { return kTabList; }
+
+int find_tab(std::string_view name) {
+  for (int i = 0; i < kTabCount; ++i)
+    if (name == kTabList[i].name) return i;
+  return -1;
+}
+
+std::string tab_names() {
+  std::string names;
+  for (const Tab& t : kTabList) names += (names.empty() ? "" : " | ") + std::string(t.name);
+  return names;
+}
+
+namespace {
+AppState* g_settings_target = nullptr;  // the ini handler's callbacks have no user pointer in ImGui 1.86
+}  // namespace
+
+
+// [SECTION] Fonts and theme
+void load_fonts(float size) {
+  ImGuiIO& io = ImGui::GetIO();
+  // Latin, Greek (τ), punctuation (· — …), super/subscripts, phonetic (ᵀ), arrows, maths (√ −∞ ×), boxes.
+  static ImVector<ImWchar> ranges;
+  ImFontGlyphRangesBuilder builder;
+  builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
+  static const ImWchar extra[] = {0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000, 0x206F, 0x2070, 0x209F, 0x2190, 0x21FF,
+                                  0x2200, 0x22FF, 0x2300, 0x23FF, 0x2500, 0x25FF, 0};
+  builder.AddRanges(extra);
+  builder.BuildRanges(&ranges);
+  const char* latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+  if (!std::filesystem::exists(latin) || !io.Fonts->AddFontFromFileTTF(latin, size, nullptr, ranges.Data)) {
+    std::fprintf(stderr, "qkvlab: %s not found (install fonts-dejavu-core); using ImGui's built-in font, some symbols will show as '?'\n", latin);
+    io.Fonts->AddFontDefault();
+    return;
+  }
+  // Chinese, merged in when a CJK font is installed (fonts-wqy-microhei or fonts-noto-cjk).
+  for (const char* cjk : {"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"}) {
+    if (!std::filesystem::exists(cjk)) continue;
+    ImFontConfig merge;
+    merge.MergeMode = true;
+    merge.OversampleH = 1;
+    if (io.Fonts->AddFontFromFileTTF(cjk, size, &merge, io.Fonts->GetGlyphRangesChineseSimplifiedCommon())) return;
+  }
+}
+
+void apply_theme(const AppState& s) {
+  if (s.dark_theme) ImGui::StyleColorsDark();
+  else ImGui::StyleColorsLight();
+  ImGuiStyle& style = ImGui::GetStyle();
+  style.WindowRounding = 0.0f;
+  style.FrameRounding = 4.0f;
+  style.GrabRounding = 4.0f;
+  style.TabRounding = 4.0f;
+  ImGui::GetIO().FontGlobalScale = s.font_scale;
+}
+
+// [SECTION] Settings persisted in imgui.ini
+void register_settings_handler(AppState* target) {
+  g_settings_target = target;
+  ImGuiSettingsHandler handler;
+  handler.TypeName = "QKVLab";
+  handler.TypeHash = ImHashStr("QKVLab");
+  handler.ReadOpenFn = [](ImGuiContext*, ImGuiSettingsHandler*, const char*) -> void* { return g_settings_target; };
+  handler.ReadLineFn = [](ImGuiContext*, ImGuiSettingsHandler*, void* entry, const char* line) {
+    auto* s = static_cast<AppState*>(entry);
+    int i = 0;
+    float f = 0;
+    if (std::sscanf(line, "DarkTheme=%d", &i) == 1) s->dark_theme = i != 0;
+    else if (std::sscanf(line, "FontScale=%f", &f) == 1 && f >= 0.5f && f <= 3.0f) s->font_scale = f;
+    else if (std::sscanf(line, "Tab=%d", &i) == 1 && i >= 0 && i < kTabCount) s->lab_tab = i;
+  };
+  handler.WriteAllFn = [](ImGuiContext*, ImGuiSettingsHandler* h, ImGuiTextBuffer* out) {
+    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\n\n", h->TypeName, g_settings_target->dark_theme ? 1 : 0,
+                 g_settings_target->font_scale, g_settings_target->lab_tab);
+  };
+  ImGui::GetCurrentContext()->SettingsHandlers.push_back(handler);
+}
+
+std::string config_dir() {
+  const char* xdg = std::getenv("XDG_CONFIG_HOME");
+  const char* home = std::getenv("HOME");
+  const std::string dir = xdg && *xdg ? std::string(xdg) + "/qkvlab" : std::string(home ? home : ".") + "/.config/qkvlab";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  return dir;
+}
+
+// [SECTION] File menu: a path prompt (ImGui has no native file dialog) and the actions.
+namespace {
+
+void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending_screenshot) {
+  if (!ImGui::BeginMainMenuBar()) return;
+  const auto ask = [&](const char* title, std::string initial, std::function<void(const std::string&)> action) {
+    prompt = {title, std::move(initial), std::move(action)};
+  };
+  if (ImGui::BeginMenu("File")) {
+    if (ImGui::MenuItem("New session", "Ctrl+N")) {
+      s.session = Session{};
+      s.session_path.clear();
+      s.dirty = true;
+    }
+    if (ImGui::MenuItem("Open session…", "Ctrl+O"))
+      ask("Open session", s.session_path.empty() ? "session.json" : s.session_path, [&s](const std::string& path) {
+        Result<Session> loaded = load_session(path);
+        if (!loaded) {
+          s.message = "Not opened: " + loaded.error().message();
+          return;
+        }
+        s.session = *loaded;
+        s.session_path = path;
+        s.dirty = true;
+        s.message = "Opened " + path;
+      });
+    const auto save_to = [&s](const std::string& path) {
+      if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
+      else s.session_path = path, s.message = "Saved " + path;
+    };
+    if (ImGui::MenuItem("Save session", "Ctrl+S")) {
+      if (s.session_path.empty()) ask("Save session as", "session.json", save_to);
+      else save_to(s.session_path);
+    }
+    if (ImGui::MenuItem("Save session as…")) ask("Save session as", s.session_path.empty() ? "session.json" : s.session_path, save_to);
+    ImGui::Separator();
+    if (ImGui::MenuItem("Export view as PNG…", "F12"))
+      ask("Export the window as PNG", "qkvlab-view.png", [&pending_screenshot](const std::string& path) { pending_screenshot = path; });
+    if (ImGui::MenuItem("Export every tensor as .npy…"))
+      ask("Export tensors to folder", "qkvlab-export", [&s](const std::string& dir) {
+        if (!s.trace) return;
+        if (auto e = export_npy(*s.trace, s.session, dir)) s.message = "Not exported: " + e->message();
+        else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors to " + dir;
+      });
+    ImGui::Separator();
+    if (ImGui::MenuItem("Quit", "Ctrl+Q")) quit = true;
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("View")) {
+    if (ImGui::MenuItem("Dark theme", nullptr, s.dark_theme)) s.dark_theme = true, apply_theme(s);
+    if (ImGui::MenuItem("Light theme", nullptr, !s.dark_theme)) s.dark_theme = false, apply_theme(s);
+    if (ImGui::SliderFloat("Font scale", &s.font_scale, 0.75f, 2.0f, "%.2f")) apply_theme(s);
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu("Help")) {
+    ImGui::TextUnformatted("QKV Lab: every number of a Transformer's forward pass, live.");
+    ImGui::Separator();
+    ImGui::TextUnformatted("← →  previous / next sub-step of the layer");
+    ImGui::TextUnformatted("↑ ↓  previous / next attention block (layer)");
+    ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
+    ImGui::TextUnformatted("Click a row: pin it as a bar chart");
+    ImGui::TextUnformatted("Click a token chip: mark it as padding");
+    ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG");
+    ImGui::EndMenu();
+  }
+  ImGui::EndMainMenuBar();
+
+  if (prompt.title && !ImGui::IsPopupOpen(prompt.title)) ImGui::OpenPopup(prompt.title);
+  if (prompt.title && ImGui::BeginPopupModal(prompt.title, nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 30);
+    if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
+    const bool enter = ImGui::InputText("path", &prompt.path, ImGuiInputTextFlags_EnterReturnsTrue);
+    if (enter || ImGui::Button("OK")) {
+      prompt.action(prompt.path);
+      prompt = {};
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::SameLine();
+    if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
+      prompt = {};
+      ImGui::CloseCurrentPopup();
+    }
+    ImGui::EndPopup();
+  }
+}
+
+// [SECTION] The layout: sidebar (input, model) | tabs of the labs; status bar at the bottom.
+void draw_layout(AppState& s, int forced_tab) {
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  const float status_h = ImGui::GetFrameHeight() + 6.0f;
+  const float sidebar_w = std::min(420.0f * s.font_scale, vp->WorkSize.x * 0.4f);
+  const ImGuiWindowFlags fixed = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
+                                 ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
+
+  ImGui::SetNextWindowPos(vp->WorkPos);
+  ImGui::SetNextWindowSize(ImVec2(sidebar_w, vp->WorkSize.y - status_h));
+  if (ImGui::Begin("Sentence and model", nullptr, fixed)) {
+    if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
+    if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
+  }
+  ImGui::End();
+
+  ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + sidebar_w, vp->WorkPos.y));
+  ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
+  if (ImGui::Begin("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
+    if (ImGui::BeginTabBar("labs")) {
+      for (int i = 0; i < kTabCount; ++i) {
+        const ImGuiTabItemFlags flags = forced_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
+        if (ImGui::BeginTabItem(kTabList[i].title, nullptr, flags)) {
+          s.lab_tab = i;
+          if (!s.trace) ImGui::TextDisabled("Computing…");
+          else kTabList[i].draw(s);
+          ImGui::EndTabItem();
+        }
+      }
+      ImGui::EndTabBar();
+    }
+  }
+  ImGui::End();
+
+  ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x, vp->WorkPos.y + vp->WorkSize.y - status_h));
+  ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x, status_h));
+  if (ImGui::Begin("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
+    if (s.trace)
+      ImGui::Text("recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms, s.trace->tensors.size(),
+                  s.trace->source_tokens.size());
+    if (s.error) {
+      ImGui::SameLine();
+      ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "· not applied: %s", s.error->what.c_str());
+    } else if (s.trace && !s.trace->warnings.empty()) {
+      ImGui::SameLine();
+      ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.3f, 1.0f), "· %s", s.trace->warnings.front().c_str());
+    }
+    if (!s.message.empty()) {
+      ImGui::SameLine();
+      ImGui::TextDisabled("· %s", s.message.c_str());
+    }
+  }
+  ImGui::End();
+}
+
+}  // namespace
+
+void draw_ui(AppState& s, UiFrame& f) {
+  draw_menu(s, f.prompt, f.quit, f.pending_screenshot);
+  draw_layout(s, f.forced_tab);
+}
+
+}  // namespace qkv::app

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The desktop app end to end under a display (Xvfb, started by scripts/test.sh): it opens a session, renders,
+# writes a screenshot and exits 0 with no GL error, and the heatmap cells on screen have the colours that the
+# core's P predicts (the GLSL colormap against the CPU colormap of the CLI's PNG export).
+set -euo pipefail
+app=${QKVLAB_APP:?set QKVLAB_APP to the qkvlab binary}
+cli=${QKVLAB_CLI:?set QKVLAB_CLI to the qkvlab-cli binary}
+py=/usr/bin/python3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ -z "${DISPLAY:-}" ]; then echo "no DISPLAY: run under xvfb-run (scripts/test.sh does)"; exit 1; fi
+
+cat > "$work/session.json" <<'JSON'
+{"text": "the cat sat on the mat [PAD]", "model": {"layers": 1, "heads": 2, "d_model": 16, "d_ff": 32},
+ "encoder_mask": "padding", "seed": 7}
+JSON
+status=0
+"$app" --session "$work/session.json" --screenshot "$work/shot.png" --frames 4 --panel attention \
+  --layout-json "$work/layout.json" --width 1280 --height 800 2> "$work/stderr.txt" || status=$?
+cat "$work/stderr.txt"
+if [ "$status" -ne 0 ]; then echo "FAIL the app exited with $status"; exit 1; fi
+if grep -q "GL error" "$work/stderr.txt"; then echo "FAIL GL errors"; exit 1; fi
+"$cli" run --session "$work/session.json" --export "$work/npy" --export-png "$work/png" > /dev/null
+"$py" "$(dirname "$0")/gui_check.py" "$work/shot.png" "$work/layout.json" "$work/npy" "$work/png"
