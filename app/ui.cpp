@@ -162,6 +162,12 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
         if (auto e = export_npy(*s.trace, s.session, dir)) s.message = "Not exported: " + e->message();
         else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors to " + dir;
       });
+    if (ImGui::MenuItem("Export every tensor as CSV…"))
+      ask("Export tensors to folder (CSV)", "qkvlab-csv", [&s](const std::string& dir) {
+        if (!s.trace) return;
+        if (auto e = export_csv(*s.trace, dir)) s.message = "Not exported: " + e->message();
+        else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors as CSV to " + dir;
+      });
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) quit = true;
     ImGui::EndMenu();
@@ -178,7 +184,7 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
     ImGui::TextUnformatted("← →  previous / next sub-step of the layer");
     ImGui::TextUnformatted("↑ ↓  previous / next attention block (layer)");
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
-    ImGui::TextUnformatted("Click a row: pin it as a bar chart");
+    ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Click a token chip: mark it as padding");
     ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG");
     ImGui::EndMenu();

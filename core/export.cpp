@@ -1,5 +1,7 @@
 #include "core/export.h"
 
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -26,10 +28,59 @@ std::string manifest_json(const Trace& t, const Session& s) {
   return manifest.dump(2) + "\n";
 }
 
-std::optional<Error> export_npy(const Trace& t, const Session& s, const std::string& dir) {
+namespace {
+
+std::string csv_field(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+std::optional<Error> make_folder(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Error{"cannot create folder " + dir + ": " + ec.message(), "check the path and permissions"};
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string tensor_csv(const Mat& M, const std::vector<std::string>* row_labels, const std::vector<std::string>* col_labels) {
+  std::string out;
+  const auto label = [](const std::vector<std::string>* labels, Eigen::Index i) {
+    return labels && i < static_cast<Eigen::Index>(labels->size()) ? csv_field((*labels)[i]) : std::to_string(i);
+  };
+  if (col_labels) {
+    if (row_labels) out += ',';
+    for (Eigen::Index j = 0; j < M.cols(); ++j) out += (j ? "," : "") + label(col_labels, j);
+    out += '\n';
+  }
+  char buf[32];
+  for (Eigen::Index i = 0; i < M.rows(); ++i) {
+    if (row_labels) out += label(row_labels, i) + ",";
+    for (Eigen::Index j = 0; j < M.cols(); ++j) {
+      const float v = M(i, j);
+      if (std::isinf(v)) std::snprintf(buf, sizeof buf, "%s", v < 0 ? "-inf" : "inf");
+      else std::snprintf(buf, sizeof buf, "%.9g", v);
+      if (j) out += ',';
+      out += buf;
+    }
+    out += '\n';
+  }
+  return out;
+}
+
+std::optional<Error> export_csv(const Trace& t, const std::string& dir) {
+  if (auto e = make_folder(dir)) return e;
+  for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
+    for (const auto& e : map->entries())
+      if (auto err = write_file_atomically(dir + "/" + e.path + ".csv", tensor_csv(e.value))) return err;
+  return std::nullopt;
+}
+
+std::optional<Error> export_npy(const Trace& t, const Session& s, const std::string& dir) {
+  if (auto e = make_folder(dir)) return e;
   for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
     for (const auto& e : map->entries())
       if (auto err = write_npy(dir + "/" + e.path + ".npy", e.value)) return err;

@@ -43,7 +43,7 @@ set -e
 
 # run: summary, export to .npy + manifest, loadable by numpy and equal to --show's numbers.
 "$cli" run --text "The cat sat on the mat" --layers 2 --heads 2 --d-model 16 --mask padding --pad 5 \
-  --export "$work/npy" --export-png "$work/png" --save-session "$work/s.json" --show encoder.0.self_attn.head.1.P > "$work/run.txt"
+  --export "$work/npy" --export-png "$work/png" --export-csv "$work/csv" --save-session "$work/s.json" --show encoder.0.self_attn.head.1.P > "$work/run.txt"
 check "summary names the tokens" grep -q "⟨cat⟩" "$work/run.txt"
 check "manifest written" test -s "$work/npy/manifest.json"
 check_py "numpy.load reads every exported tensor" "$work/npy" <<'PY'
@@ -75,6 +75,16 @@ for l in lines:
     rows.append(list(map(float, l.split())))
 P = np.load(os.path.join(w, "npy", "encoder.0.self_attn.head.1.P.npy"))
 assert np.allclose(np.array(rows), P, atol=1e-4)
+PY
+check_py "CSV export equals the .npy export" "$work" <<'PY'
+import sys, os
+import numpy as np
+w = sys.argv[1]
+P = np.load(os.path.join(w, "npy", "encoder.0.self_attn.head.1.P.npy"))
+C = np.loadtxt(os.path.join(w, "csv", "encoder.0.self_attn.head.1.P.csv"), delimiter=",", dtype=np.float32)
+assert (C == P).all(), "9 significant digits round-trip float32 exactly"
+M = np.loadtxt(os.path.join(w, "csv", "encoder.0.self_attn.M.csv"), delimiter=",")
+assert np.isneginf(M[:, 5]).all()
 PY
 pngs=$(ls "$work/png" | wc -l)
 check "one PNG per head and stage (2 layers x 2 heads x 4 stages)" test "$pngs" = 16

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -61,6 +63,23 @@ TEST(Export, AnUnwritableFolderIsAnErrorNotACrash) {
   ASSERT_NE(e, std::nullopt);
   EXPECT_NE(e->what.find("cannot create folder"), std::string::npos);
   std::filesystem::remove(file);
+}
+
+}  // namespace
+}  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(Export, CsvHasLabelsQuotesAndRoundTrippableValues) {
+  Mat M(2, 3);
+  M << 0.1f, -std::numeric_limits<float>::infinity(), 1.0f / 3.0f, 2.0f, 0.0f, -1e-20f;
+  const std::vector<std::string> rows{"it", "say \"hi\""}, cols{"a", "b,c", "d"};
+  const std::string csv = tensor_csv(M, &rows, &cols);
+  EXPECT_EQ(csv, ",a,\"b,c\",d\nit,0.100000001,-inf,0.333333343\n\"say \"\"hi\"\"\",2,0,-9.99999968e-21\n");
+  // 9 significant digits read back to the same float.
+  EXPECT_EQ(std::strtof("0.333333343", nullptr), 1.0f / 3.0f);
+  EXPECT_EQ(tensor_csv(M.topRows(1)), "0.100000001,-inf,0.333333343\n");
 }
 
 }  // namespace

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
-#include "app/cli/png_export.h"
+#include "app/png_export.h"
 #include "core/counters.h"
 #include "core/export.h"
 #include "core/model.h"
@@ -254,7 +254,7 @@ void print_summary(const Session& s, const Trace& t) {
 }
 
 int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, const std::string& export_dir, const std::string& png_dir,
-            const std::string& save_path, bool list) {
+            const std::string& csv_dir, const std::string& save_path, bool list) {
   Result<Session> s = flags.build();
   if (!s) return fail(s.error());
   Result<Trace> t = run(*s);
@@ -277,6 +277,10 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
   if (!export_dir.empty()) {
     if (auto e = export_npy(*t, *s, export_dir)) return fail(*e);
     std::printf("\nwrote %zu .npy files and manifest.json to %s\n", t->weights->size() + t->tensors.size(), export_dir.c_str());
+  }
+  if (!csv_dir.empty()) {
+    if (auto e = export_csv(*t, csv_dir)) return fail(*e);
+    std::printf("wrote %zu .csv files to %s\n", t->weights->size() + t->tensors.size(), csv_dir.c_str());
   }
   if (!png_dir.empty()) {
     Result<int> written = export_png(*t, png_dir);
@@ -341,7 +345,7 @@ int main(int argc, char** argv) {
 
   SessionFlags run_flags;
   std::vector<std::string> show;
-  std::string export_dir, png_dir, save_path;
+  std::string export_dir, png_dir, csv_dir, save_path;
   bool list = false;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a session and print a summary; export tensors");
   run_flags.add_to(*run_cmd);
@@ -349,13 +353,14 @@ int main(int argc, char** argv) {
   run_cmd->add_flag("--list", list, "List every tensor's path and shape");
   run_cmd->add_option("--export", export_dir, "Write every weight and trace tensor as .npy plus manifest.json");
   run_cmd->add_option("--export-png", png_dir, "Write one PNG heatmap per head and stage");
+  run_cmd->add_option("--export-csv", csv_dir, "Write every weight and trace tensor as CSV");
   run_cmd->add_option("--save-session", save_path, "Save the effective session as JSON");
 
   CLI::App* demo = app.add_subcommand("demo", "A first look: one sentence, attention with and without 1/sqrt(d_k)");
 
   CLI11_PARSE(app, argc, argv);
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
-  if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, save_path, list);
+  if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list);
   if (demo->parsed()) return cmd_demo();
   return 0;
 }

@@ -3,6 +3,9 @@
 
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/texture.h"
+#include "app/png_export.h"
+#include "core/export.h"
+#include "core/files.h"
 
 #include <imgui.h>
 #include <imgui_internal.h>
@@ -169,8 +172,24 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
       ImGui::Text("value  %s", fmt(M(i, j)).c_str());
     }
     if (a.pinned_row) ImGui::TextDisabled("click to %s row %d as a bar chart", *a.pinned_row == i ? "unpin" : "pin", i);
+    ImGui::TextDisabled("right-click to save this matrix as PNG or CSV");
     ImGui::EndTooltip();
     if (a.pinned_row && ImGui::IsItemClicked()) *a.pinned_row = *a.pinned_row == i ? -1 : i;
+  }
+  // Right click: save this matrix (what it holds, not the screen) as PNG or CSV in the current folder.
+  if (ImGui::BeginPopupContextItem("export")) {
+    std::string file = a.key;
+    for (char& c : file)
+      if (c == ':' || c == '/') c = '_';
+    if (ImGui::MenuItem(("Save as " + file + ".png").c_str())) {
+      const auto e = write_heatmap_png(file + ".png", M, a.signed_scale);
+      s.message = e ? "Not saved: " + e->message() : "Saved " + file + ".png";
+    }
+    if (ImGui::MenuItem(("Save as " + file + ".csv (with token labels)").c_str())) {
+      const auto e = write_file_atomically(file + ".csv", tensor_csv(M, a.row_labels, a.col_labels));
+      s.message = e ? "Not saved: " + e->message() : "Saved " + file + ".csv";
+    }
+    ImGui::EndPopup();
   }
   // Leave the cursor below the whole widget.
   ImGui::SetCursorScreenPos(ImVec2(origin.x, std::max(grid1.y, grid0.y + 60.0f) + ImGui::GetStyle().ItemSpacing.y));

@@ -1,4 +1,4 @@
-// qkvlab-cli — attention heatmaps as PNG files (one per head and stage), for slides and scripts.
+// QKV Lab — heatmaps as PNG files (CPU colormap of core/colormap.cpp), for the CLI and the app.
 #pragma once
 
 #include <optional>
@@ -15,5 +15,7 @@ Result<int> export_png(const Trace&, const std::string& dir, int cell_pixels = 1
 
 // A heatmap image of M, RGB8, cell_pixels per cell. signed_values: diverging colormap scaled by max |finite|.
 std::vector<uint8_t> heatmap_rgb(const Mat& M, bool signed_values, int cell_pixels);
+// One heatmap as a PNG file (atomic write); cells are scaled to about 512 pixels across.
+std::optional<Error> write_heatmap_png(const std::string& path, const Mat& M, bool signed_values);
 
 }  // namespace qkv

@@ -1,7 +1,8 @@
-#include "app/cli/png_export.h"
+#include "app/png_export.h"
 
 #include <stb_image_write.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 
@@ -41,6 +42,16 @@ std::vector<uint8_t> heatmap_rgb(const Mat& M, bool signed_values, int cell_pixe
       std::copy(c.begin(), c.end(), rgb.begin() + (static_cast<size_t>(y) * w + x) * 3);
     }
   return rgb;
+}
+
+std::optional<Error> write_heatmap_png(const std::string& path, const Mat& M, bool signed_values) {
+  if (M.size() == 0) return Error{"the matrix is empty", ""};
+  const int pixels = std::clamp(512 / static_cast<int>(std::max(M.rows(), M.cols())), 1, 32);
+  const std::vector<uint8_t> rgb = heatmap_rgb(M, signed_values, pixels);
+  const int w = static_cast<int>(M.cols()) * pixels, h = static_cast<int>(M.rows()) * pixels;
+  std::string png;
+  if (!stbi_write_png_to_func(append_png, &png, w, h, 3, rgb.data(), w * 3)) return Error{"could not encode the PNG", ""};
+  return write_file_atomically(path, png);
 }
 
 Result<int> export_png(const Trace& t, const std::string& dir, int cell_pixels) {
