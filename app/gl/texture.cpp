@@ -32,12 +32,29 @@ void FloatTexture::upload(const Mat& M) {
   cols_ = static_cast<int>(M.cols());
 }
 
+namespace {
+
+// FNV-1a over the matrix's bytes: enough to tell whether a recompute changed it.
+uint64_t content_hash(const Mat& M) {
+  uint64_t h = 0xCBF29CE484222325ull;
+  const auto* bytes = reinterpret_cast<const unsigned char*>(M.data());
+  for (size_t k = 0, n = static_cast<size_t>(M.size()) * sizeof(float); k < n; ++k) h = (h ^ bytes[k]) * 0x100000001B3ull;
+  return h;
+}
+
+}  // namespace
+
 const FloatTexture& TextureCache::get(const std::string& key, uint64_t generation, const Mat& M) {
   Entry& e = entries_[key];
-  if (e.texture.id() == 0 || e.generation != generation || e.texture.rows() != M.rows() || e.texture.cols() != M.cols()) {
-    e.texture.upload(M);
+  const bool same_shape = e.texture.rows() == M.rows() && e.texture.cols() == M.cols();
+  if (e.texture.id() == 0 || !same_shape || e.generation != generation) {
+    const uint64_t hash = content_hash(M);
+    if (e.texture.id() == 0 || !same_shape || hash != e.hash) {
+      e.texture.upload(M);
+      ++uploads_;
+    }
     e.generation = generation;
-    ++uploads_;
+    e.hash = hash;
   }
   e.last_used = frame_;
   return e.texture;

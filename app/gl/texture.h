@@ -32,7 +32,8 @@ class FloatTexture {
 
 class TextureCache {
  public:
-  // The texture of M under `key`, uploaded again only when `generation` differs from the cached one.
+  // The texture of M under `key`. After a recompute (a new `generation`) the data is hashed and uploaded again
+  // only if it changed: flipping √d_k re-uploads S_scaled and P, not Q, K, V or S.
   const FloatTexture& get(const std::string& key, uint64_t generation, const Mat& M);
   void end_frame();  // frees textures not used for a while
   int uploads_last_frame() const { return uploads_last_frame_; }
@@ -41,6 +42,7 @@ class TextureCache {
   struct Entry {
     FloatTexture texture;
     uint64_t generation = 0;
+    uint64_t hash = 0;
     int64_t last_used = 0;
   };
   std::unordered_map<std::string, Entry> entries_;

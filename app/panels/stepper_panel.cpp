@@ -106,6 +106,36 @@ void DrawStepperPanel(AppState& s) {
   ImGui::SameLine();
   ImGui::TextDisabled("(← → steps, ↑ ↓ layers)");
 
+  // The layer's sublayers (self-attention, cross-attention in an encoder–decoder's decoder, FFN) as a diagram;
+  // clicking one selects it.
+  {
+    const ModelConfig& c = s.session.model;
+    BlockRef& b = s.sel.block;
+    ImGui::TextDisabled("%s layer %d:", b.decoder ? "decoder" : "encoder", b.layer);
+    const auto chip = [&](const char* label, bool selected, auto on_click) {
+      ImGui::SameLine();
+      if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+      if (ImGui::SmallButton(label)) on_click();
+      if (selected) ImGui::PopStyleColor();
+    };
+    const bool ffn_step = s.sel.step >= Step::FFN;
+    chip(b.decoder && c.arch != Arch::EncoderOnly ? "masked self-attention##sub" : "self-attention##sub", !b.cross && !ffn_step, [&] {
+      b.cross = false;
+      if (s.sel.step >= Step::FFN) s.sel.step = Step::Softmax, follow_step(s);
+    });
+    if (b.decoder && c.arch == Arch::EncoderDecoder) {
+      ImGui::SameLine(0, 2);
+      ImGui::TextDisabled("→");
+      chip("cross-attention (Q: decoder, K/V: encoder)##sub", b.cross && !ffn_step, [&] {
+        b.cross = true;
+        if (s.sel.step >= Step::FFN) s.sel.step = Step::Softmax, follow_step(s);
+      });
+    }
+    ImGui::SameLine(0, 2);
+    ImGui::TextDisabled("→");
+    chip("FFN##sub", ffn_step, [&] { s.sel.step = Step::FFN; });
+  }
+
   // The diagram: every sub-step of the block as a chip, the selected one highlighted.
   for (int i = 0; i < static_cast<int>(Step::Count); ++i) {
     const Step step = static_cast<Step>(i);
@@ -154,6 +184,14 @@ void DrawStepperPanel(AppState& s) {
   a.signed_scale = view.signed_scale;
   a.max_cell = 28.0f;
   DrawHeatmap(s, a);
+  // A pinned query row of P as bars: where that token looks.
+  const Mat* P = attention_matrix ? a.P : nullptr;
+  if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
+    ImGui::Text("query %d \"%s\": its weights P over the keys (sum = 1)", s.sel.pinned_row, query_tokens(s, b)[s.sel.pinned_row].c_str());
+    DrawRowBars("stepper-pinned", P->row(s.sel.pinned_row), key_tokens(s, b), ImGui::GetContentRegionAvail().x * 0.6f);
+  } else if (attention_matrix) {
+    ImGui::TextDisabled("Click a row to see it as a bar chart.");
+  }
 }
 
 }  // namespace qkv::app
