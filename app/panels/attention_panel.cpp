@@ -88,7 +88,8 @@ void DrawAttentionPanel(AppState& s) {
     const float font = ImGui::GetFontSize();
     const float needed = 170.0f * ImGui::GetIO().FontGlobalScale + static_cast<float>(key_tokens(s, s.sel.block).size()) * font * 1.25f;
     const float avail = ImGui::GetContentRegionAvail().x;
-    const int columns = std::clamp(static_cast<int>(avail / needed), 1, std::min(h + 1, 4));
+    // When even one column cannot label every token, labels are off anyway: show all heads at once as a grid.
+    const int columns = needed > avail ? std::min(h + 1, 4) : std::clamp(static_cast<int>(avail / needed), 1, std::min(h + 1, 4));
     const float width = avail / columns - ImGui::GetStyle().ItemSpacing.x * 2.0f;
     Mat average;
     for (int i = 0; i <= h; ++i) {

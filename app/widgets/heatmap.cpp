@@ -89,7 +89,10 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   col_label_len = std::min(col_label_len + 6.0f, label_cap);
   const float legend_w = 56.0f * ImGui::GetIO().FontGlobalScale;
   const float avail = (a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x) - label_w - legend_w;
-  const float cell = std::clamp(std::floor(avail / std::max(1, cols)), 2.0f, a.max_cell);
+  // Whole pixels per cell when cells are large enough to read (crisp, equal cells); fractional below that, so
+  // a long sequence still fits as an overview (the tooltip gives every exact value).
+  const float fit = avail / std::max(1, cols);
+  const float cell = std::clamp(fit >= 4.0f ? std::floor(fit) : fit, 0.5f, a.max_cell);
   const bool show_col_labels = cell >= ImGui::GetFontSize() * 0.9f;
   const bool show_row_labels = cell >= ImGui::GetFontSize() * 0.9f;
   const float col_label_h = show_col_labels ? col_label_len : 0.0f;
