@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
   cli.add_option("--height", height, "Window height")->check(CLI::Range(240, 8192));
   CLI11_PARSE(cli, argc, argv);
 
-  retain_freed_memory();
+  retain_freed_memory(argv);
   AppState state;
   if (!session_file.empty()) {
     Result<Session> loaded = load_session(session_file);

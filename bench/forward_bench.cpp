@@ -76,7 +76,7 @@ BENCHMARK(BM_MakeWeightsGPT2Small)->Unit(benchmark::kMillisecond)->Iterations(1)
 }  // namespace
 
 int main(int argc, char** argv) {
-  qkv::retain_freed_memory();  // as the app does: recomputes reuse the previous trace's memory
+  qkv::retain_freed_memory(argv);  // as the app does: recomputes reuse the previous trace's memory
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -134,7 +134,7 @@ BENCHMARK(BM_ToggleToFrameTeaching)->Unit(benchmark::kMillisecond)->UseRealTime(
 }  // namespace
 
 int main(int argc, char** argv) {
-  qkv::retain_freed_memory();
+  qkv::retain_freed_memory(argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();

@@ -406,16 +406,24 @@ std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& i
   return out;
 }
 
+// Statistics of every head of sequence 0. Heads are independent, so they are computed in parallel.
 void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>& fully_masked) {
+  std::vector<std::string> heads;
   for (const auto& entry : t.tensors.entries()) {
     const std::string& path = entry.path;
     if (path.rfind("batch.", 0) == 0 || path.rfind("decode.", 0) == 0 || path.size() < 2 || path.compare(path.size() - 2, 2, ".P") != 0)
       continue;
-    const std::string head = path.substr(0, path.size() - 2);
-    const Mat& P = entry.value;
+    heads.push_back(path.substr(0, path.size() - 2));
+  }
+  t.heads.resize(heads.size());
+  const long cells = heads.empty() ? 0 : static_cast<long>(t.tensors.at(heads[0] + ".P").size());
+#pragma omp parallel for schedule(dynamic) if (cells * static_cast<long>(heads.size()) >= (1L << 16))
+  for (int k = 0; k < static_cast<int>(heads.size()); ++k) {
+    const std::string& head = heads[k];
+    const Mat& P = t.tensors.at(head + ".P");
     const Mat& S_scaled = t.tensors.at(head + ".S_scaled");
     const Mat& S_masked = t.tensors.at(head + ".S_masked");
-    HeadStats st;
+    HeadStats& st = t.heads[k];
     st.path = head;
     st.entropy = row_entropy(P);
     st.max_weight = P.rowwise().maxCoeff().transpose();
@@ -433,10 +441,10 @@ void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>&
       st.score_mean = static_cast<float>(sum / count);
       st.score_variance = static_cast<float>(std::max(0.0, sum_sq / count - (sum / count) * (sum / count)));
     }
-    for (int r : st.fully_masked_rows)
-      t.warnings.push_back(head + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
-    t.heads.push_back(std::move(st));
   }
+  for (const HeadStats& st : t.heads)
+    for (int r : st.fully_masked_rows)
+      t.warnings.push_back(st.path + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
 }
 
 }  // namespace

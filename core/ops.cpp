@@ -34,10 +34,13 @@ Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* f
 }
 
 RowVec row_entropy(const MatRef& P) {
-  // H = −Σ p·log p, with 0·log 0 = 0; accumulated in double per row.
-  const Eigen::ArrayXXd p = P.cast<double>().array();
-  const Eigen::ArrayXXd p_log_p = (p > 0.0).select(p * p.log(), 0.0);
-  return (-p_log_p.rowwise().sum()).cast<float>().transpose();
+  // H = −Σ p·log p, with 0·log 0 = 0. Each term in float (Eigen's vectorised log), summed per row in double.
+  RowVec H(P.rows());
+  for (Eigen::Index i = 0; i < P.rows(); ++i) {
+    const auto p = P.row(i).array();
+    H(i) = static_cast<float>(-(p > 0.0f).select(p * p.log(), 0.0f).cast<double>().sum());
+  }
+  return H;
 }
 
 Mat layer_norm(const MatRef& X, const RowVec& gamma, const RowVec& beta, float eps) {
