@@ -433,7 +433,7 @@ void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>&
       st.mean_entropy = st.entropy.sum() / rows_with_weights;
       st.mean_max_weight = st.max_weight.sum() / rows_with_weights;
     }
-    const auto allowed = S_masked.array().isFinite();  // unmasked cells
+    const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> allowed = S_masked.array().isFinite();  // unmasked cells
     const double count = allowed.count();
     if (count > 0) {
       const double sum = allowed.select(S_scaled.array(), 0.0f).cast<double>().sum();

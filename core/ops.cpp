@@ -11,7 +11,7 @@ Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* f
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
   Mat P(S.rows(), S.cols());  // [n, m]
   for (Eigen::Index i = 0; i < S.rows(); ++i) {
-    auto z = P.row(i);
+    Eigen::Ref<RowVec> z = P.row(i);  // the output row, written in place
     z = S.row(i) * scale;
     if (M) z += M->row(i);
     const float row_max = z.maxCoeff();
@@ -37,7 +37,7 @@ RowVec row_entropy(const MatRef& P) {
   // H = −Σ p·log p, with 0·log 0 = 0. Each term in float (Eigen's vectorised log), summed per row in double.
   RowVec H(P.rows());
   for (Eigen::Index i = 0; i < P.rows(); ++i) {
-    const auto p = P.row(i).array();
+    const Eigen::ArrayXf p = P.row(i).transpose().array();
     H(i) = static_cast<float>(-(p > 0.0f).select(p * p.log(), 0.0f).cast<double>().sum());
   }
   return H;
