@@ -211,6 +211,15 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
 }
 
 // [SECTION] The layout: sidebar (input, model) | tabs of the labs; status bar at the bottom.
+// The three host windows tile the viewport, so their background is the glClear colour: drawing it again as a
+// full-screen blended quad costs time under software GL (llvmpipe) for nothing.
+bool begin_host_window(const char* name, bool* open, ImGuiWindowFlags flags) {
+  ImGui::PushStyleColor(ImGuiCol_WindowBg, IM_COL32(0, 0, 0, 0));
+  const bool visible = ImGui::Begin(name, open, flags);
+  ImGui::PopStyleColor();
+  return visible;
+}
+
 void draw_layout(AppState& s, int forced_tab) {
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   const float status_h = ImGui::GetFrameHeight() + 6.0f;
@@ -220,7 +229,7 @@ void draw_layout(AppState& s, int forced_tab) {
 
   ImGui::SetNextWindowPos(vp->WorkPos);
   ImGui::SetNextWindowSize(ImVec2(sidebar_w, vp->WorkSize.y - status_h));
-  if (ImGui::Begin("Sentence and model", nullptr, fixed)) {
+  if (begin_host_window("Sentence and model", nullptr, fixed)) {
     if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
     if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
   }
@@ -228,7 +237,7 @@ void draw_layout(AppState& s, int forced_tab) {
 
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + sidebar_w, vp->WorkPos.y));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
-  if (ImGui::Begin("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
+  if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
     if (ImGui::BeginTabBar("labs")) {
       for (int i = 0; i < kTabCount; ++i) {
         const ImGuiTabItemFlags flags = forced_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
@@ -246,7 +255,7 @@ void draw_layout(AppState& s, int forced_tab) {
 
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x, vp->WorkPos.y + vp->WorkSize.y - status_h));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x, status_h));
-  if (ImGui::Begin("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
+  if (begin_host_window("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
     if (s.trace)
       ImGui::Text("recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms, s.trace->tensors.size(),
                   s.trace->source_tokens.size());
