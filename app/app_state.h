@@ -63,6 +63,7 @@ struct AppState {
   bool dark_theme = true;
   float font_scale = 1.0f;
   int lab_tab = 0;
+  float sidebar_width = 420.0f;  // pixels; drag the sidebar's right edge
 
   // Status bar.
   double recompute_ms = 0.0;

@@ -77,6 +77,7 @@ void load_fonts(float size) {
 }
 
 void apply_theme(const AppState& s) {
+  if (ImGui::GetCurrentContext()->SettingsLoaded) ImGui::MarkIniSettingsDirty();
   if (s.dark_theme) ImGui::StyleColorsDark();
   else ImGui::StyleColorsLight();
   ImGuiStyle& style = ImGui::GetStyle();
@@ -101,10 +102,11 @@ void register_settings_handler(AppState* target) {
     if (std::sscanf(line, "DarkTheme=%d", &i) == 1) s->dark_theme = i != 0;
     else if (std::sscanf(line, "FontScale=%f", &f) == 1 && f >= 0.5f && f <= 3.0f) s->font_scale = f;
     else if (std::sscanf(line, "Tab=%d", &i) == 1 && i >= 0 && i < kTabCount) s->lab_tab = i;
+    else if (std::sscanf(line, "SidebarWidth=%f", &f) == 1 && f >= 100.0f && f <= 4000.0f) s->sidebar_width = f;
   };
   handler.WriteAllFn = [](ImGuiContext*, ImGuiSettingsHandler* h, ImGuiTextBuffer* out) {
-    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\n\n", h->TypeName, g_settings_target->dark_theme ? 1 : 0,
-                 g_settings_target->font_scale, g_settings_target->lab_tab);
+    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\nSidebarWidth=%.0f\n\n", h->TypeName,
+                 g_settings_target->dark_theme ? 1 : 0, g_settings_target->font_scale, g_settings_target->lab_tab, g_settings_target->sidebar_width);
   };
   ImGui::GetCurrentContext()->SettingsHandlers.push_back(handler);
 }
@@ -223,17 +225,24 @@ bool begin_host_window(const char* name, bool* open, ImGuiWindowFlags flags) {
 void draw_layout(AppState& s, int forced_tab) {
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   const float status_h = ImGui::GetFrameHeight() + 6.0f;
-  const float sidebar_w = std::min(420.0f * s.font_scale, vp->WorkSize.x * 0.4f);
   const ImGuiWindowFlags fixed = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
                                  ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
 
+  // The sidebar's right edge can be dragged; its width is kept in AppState and saved in imgui.ini.
+  const float height = vp->WorkSize.y - status_h;
+  const float min_w = 260.0f, max_w = std::max(min_w, vp->WorkSize.x * 0.6f);
+  s.sidebar_width = std::clamp(s.sidebar_width, min_w, max_w);
   ImGui::SetNextWindowPos(vp->WorkPos);
-  ImGui::SetNextWindowSize(ImVec2(sidebar_w, vp->WorkSize.y - status_h));
-  if (begin_host_window("Sentence and model", nullptr, fixed)) {
+  ImGui::SetNextWindowSize(ImVec2(s.sidebar_width, height));
+  ImGui::SetNextWindowSizeConstraints(ImVec2(min_w, height), ImVec2(max_w, height));
+  if (begin_host_window("Sentence and model", nullptr, fixed & ~ImGuiWindowFlags_NoResize)) {
     if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
     if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
   }
+  if (ImGui::GetWindowWidth() != s.sidebar_width) ImGui::MarkIniSettingsDirty();  // saved within io.IniSavingRate
+  s.sidebar_width = ImGui::GetWindowWidth();
   ImGui::End();
+  const float sidebar_w = s.sidebar_width;
 
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + sidebar_w, vp->WorkPos.y));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
@@ -242,6 +251,7 @@ void draw_layout(AppState& s, int forced_tab) {
       for (int i = 0; i < kTabCount; ++i) {
         const ImGuiTabItemFlags flags = forced_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
         if (ImGui::BeginTabItem(kTabList[i].title, nullptr, flags)) {
+          if (s.lab_tab != i) ImGui::MarkIniSettingsDirty();
           s.lab_tab = i;
           if (!s.trace) ImGui::TextDisabled("Computing…");
           else kTabList[i].draw(s);
