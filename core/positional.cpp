@@ -17,6 +17,11 @@ Mat sinusoidal_table(int rows, int d_model, double base) {
   return PE;
 }
 
+double sinusoidal_wavelength(int dim, int d_model, double base) {
+  const int two_i = dim - dim % 2;
+  return 2.0 * 3.14159265358979323846 * std::pow(base, static_cast<double>(two_i) / d_model);
+}
+
 void apply_rope(Eigen::Ref<Mat> X, int pos0, double base) {
   const int d = static_cast<int>(X.cols());
   QKV_ASSERT(d % 2 == 0);

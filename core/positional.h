@@ -9,6 +9,9 @@ namespace qkv {
 //   PE[p, 2i] = sin(p / base^(2i/d_model)),  PE[p, 2i+1] = cos(p / base^(2i/d_model))
 Mat sinusoidal_table(int rows, int d_model, double base);
 
+// The wavelength, in positions, of sinusoidal dimension `dim` (dims 2i and 2i+1 share it): 2π·base^(2i/d_model).
+double sinusoidal_wavelength(int dim, int d_model, double base);
+
 // RoPE (Su et al. 2021): rotate each pair (x_2i, x_2i+1) of row r by angle θ = p·base^(−2i/d), p = pos0 + r.
 // Then q_m·k_n depends on m − n only. X: [n, d] with d even.
 void apply_rope(Eigen::Ref<Mat> X, int pos0, double base);

@@ -224,3 +224,20 @@ TEST(Positional, AlibiBiasMatchesNaiveLoop) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(Positional, WavelengthMatchesTheTablesPeriod) {
+  // Dims 0 and 1: 2π (angle p/1); dims 4 and 5 of d_model = 8 with base 100: 2π·100^(4/8) = 20π.
+  EXPECT_NEAR(sinusoidal_wavelength(0, 8, 100.0), 2.0 * 3.14159265358979, 1e-12);
+  EXPECT_NEAR(sinusoidal_wavelength(5, 8, 100.0), 20.0 * 3.14159265358979, 1e-9);
+  // The table repeats after one wavelength: PE[p] and PE[p + λ] agree in that dim (λ = 20π ≈ 62.83 positions,
+  // so compare the sine at a real-valued shift through the formula).
+  const Mat PE = sinusoidal_table(64, 8, 100.0);
+  const double lambda = sinusoidal_wavelength(4, 8, 100.0);
+  EXPECT_NEAR(PE(1, 4), std::sin((1.0 + lambda) / std::pow(100.0, 4.0 / 8.0)), 1e-6);
+}
+
+}  // namespace
+}  // namespace qkv

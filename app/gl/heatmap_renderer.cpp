@@ -59,11 +59,7 @@ bool HeatmapRenderer::init(std::string* error) {
     for (int c = 0; c < 3; ++c) lut[0][k][c] = seq[c], lut[1][k][c] = div[c];
   }
   glGenTextures(1, &lut_);
-  glBindTexture(GL_TEXTURE_2D, lut_);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_LINEAR);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_LINEAR);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  bind_texture_2d(lut_, GL_LINEAR);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 1);
   glTexImage2D(GL_TEXTURE_2D, 0, GL_RGB8, 256, 2, 0, GL_RGB, GL_UNSIGNED_BYTE, lut);
   return true;

@@ -2,6 +2,14 @@
 
 namespace qkv::app {
 
+void bind_texture_2d(GLuint texture, GLint filter) {
+  glBindTexture(GL_TEXTURE_2D, texture);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, filter);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, filter);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
+  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+}
+
 FloatTexture::~FloatTexture() {
   if (id_) glDeleteTextures(1, &id_);
 }
@@ -19,11 +27,7 @@ FloatTexture& FloatTexture::operator=(FloatTexture&& other) noexcept {
 
 void FloatTexture::upload(const Mat& M) {
   if (!id_) glGenTextures(1, &id_);
-  glBindTexture(GL_TEXTURE_2D, id_);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MIN_FILTER, GL_NEAREST);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_MAG_FILTER, GL_NEAREST);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_S, GL_CLAMP_TO_EDGE);
-  glTexParameteri(GL_TEXTURE_2D, GL_TEXTURE_WRAP_T, GL_CLAMP_TO_EDGE);
+  bind_texture_2d(id_, GL_NEAREST);
   glPixelStorei(GL_UNPACK_ALIGNMENT, 4);
   // Mat is row-major, so row i of M is texel row i: the top row of the image is query 0.
   glTexImage2D(GL_TEXTURE_2D, 0, GL_R32F, static_cast<GLsizei>(M.cols()), static_cast<GLsizei>(M.rows()), 0, GL_RED, GL_FLOAT,

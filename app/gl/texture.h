@@ -11,6 +11,9 @@
 
 namespace qkv::app {
 
+// Binds `texture` to GL_TEXTURE_2D with the given min/mag filter and clamp-to-edge wrapping.
+void bind_texture_2d(GLuint texture, GLint filter);
+
 class FloatTexture {
  public:
   FloatTexture() = default;

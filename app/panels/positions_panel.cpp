@@ -91,11 +91,6 @@ void fill_stats(TableStats& st, const std::string& key, Mat table) {
   st.curves = offset_curves(st.similarity);
 }
 
-// 2π·base^(2i/d): the wavelength (in positions) of dims 2i and 2i+1 — the formula of core/positional.h.
-double wavelength(int dim, int d_model, double base) {
-  const int two_i = dim - dim % 2;
-  return 2.0 * std::numbers::pi * std::pow(base, static_cast<double>(two_i) / d_model);
-}
 
 std::string dim_label(int dim, int d_model, double base) {
   const int two_i = dim - dim % 2;
@@ -103,7 +98,7 @@ std::string dim_label(int dim, int d_model, double base) {
   const bool unpaired = sin && dim == d_model - 1;  // d_model odd: the last sin has no cos partner
   char buf[160];
   std::snprintf(buf, sizeof buf, "dim %d (%s%s, wavelength 2π·%.0f^(%d/%d) = %.1f)", dim, sin ? "sin" : "cos",
-                unpaired ? ", no cos partner" : "", base, two_i, d_model, wavelength(dim, d_model, base));
+                unpaired ? ", no cos partner" : "", base, two_i, d_model, sinusoidal_wavelength(dim, d_model, base));
   return buf;
 }
 
@@ -546,12 +541,12 @@ void DrawPositionsPanel(AppState& s) {
     std::snprintf(why_base, sizeof why_base,
                   "Why base %.0f: the wavelengths 2π·base^(2i/d_model) grow geometrically from %.2f (dim 0) to %.0f (dim %d), so close "
                   "positions differ in the fast dims and far ones stay distinct in the slow dims, up to about base·2π positions.",
-                  base, wavelength(0, d, base), wavelength(d - 1, d, base), d - 1 - (d - 1) % 2);
+                  base, sinusoidal_wavelength(0, d, base), sinusoidal_wavelength(d - 1, d, base), d - 1 - (d - 1) % 2);
   else
     std::snprintf(why_base, sizeof why_base,
                   "Why the base: with d_model = %d there is one frequency only (wavelength %.2f), so positions repeat every %.2f; "
                   "with more dims the base spreads the wavelengths geometrically up to base·2π.",
-                  d, wavelength(0, d, base), wavelength(0, d, base));
+                  d, sinusoidal_wavelength(0, d, base), sinusoidal_wavelength(0, d, base));
   ImGui::PushTextWrapPos(0.0f);
   wrapped_disabled(why_base);
   wrapped_disabled("Why add PE at all: self-attention is permutation-equivariant — shuffle the tokens and every output row is shuffled "
