@@ -23,7 +23,7 @@ HeadPasses attention_head(const MatRef& Q, const MatRef& K, const MatRef& V, Sco
   // Pass 5 — bias and mask: S_masked = S_scaled + B + M
   r.S_masked = r.S_scaled + bias_and_mask;
   // Pass 6 — softmax over each row, the scale and the mask as explicit arguments
-  r.P = softmax_rows(r.S, scale, &bias_and_mask, &r.fully_masked_rows);
+  r.P = softmax_rows_t<float>(r.S, scale, &bias_and_mask, &r.fully_masked_rows);
   // Pass 7 — dropout on the weights (training only), then Pass 8 — weighted sum O = P·V [n, d_v]
   if (dropout_rng && dropout_p > 0.0f) {
     r.P_dropout = dropout(r.P, dropout_p, *dropout_rng);
@@ -33,5 +33,25 @@ HeadPasses attention_head(const MatRef& Q, const MatRef& K, const MatRef& V, Sco
   }
   return r;
 }
+
+template <typename T>
+HeadGrads<T> attention_head_backward(const MatT<T>& Q, const MatT<T>& K, const MatT<T>& V, const MatT<T>& P, T scale, const MatT<T>& dO) {
+  QKV_ASSERT(P.rows() == Q.rows() && P.cols() == K.rows() && dO.rows() == Q.rows() && dO.cols() == V.cols());
+  HeadGrads<T> g;
+  // Pass 8 backward — O = P·V:  dP = dO·Vᵀ [n, m],  dV = Pᵀ·dO [m, d_v]
+  g.dP.noalias() = dO * V.transpose();
+  g.dV.noalias() = P.transpose() * dO;
+  // Passes 6–4 backward — P = softmax(S·scale + M): dS = scale · P ⊙ (dP − rowsum(P ⊙ dP))
+  g.dS = softmax_rows_backward<T>(P, g.dP, scale);
+  // Pass 3 backward — S = Q·Kᵀ:  dQ = dS·K [n, d_k],  dK = dSᵀ·Q [m, d_k]
+  g.dQ.noalias() = g.dS * K;
+  g.dK.noalias() = g.dS.transpose() * Q;
+  return g;
+}
+
+template HeadGrads<float> attention_head_backward<float>(const MatT<float>&, const MatT<float>&, const MatT<float>&, const MatT<float>&,
+                                                         float, const MatT<float>&);
+template HeadGrads<double> attention_head_backward<double>(const MatT<double>&, const MatT<double>&, const MatT<double>&,
+                                                           const MatT<double>&, double, const MatT<double>&);
 
 }  // namespace qkv

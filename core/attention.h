@@ -26,4 +26,18 @@ struct HeadPasses {
 HeadPasses attention_head(const MatRef& Q, const MatRef& K, const MatRef& V, Scoring scoring, const RowVec* w_a, float scale,
                           const Mat& bias_and_mask, Rng* dropout_rng = nullptr, float dropout_p = 0.0f);
 
+// Gradients of one dot-product head (no dropout), the backward of attention_head's passes 3–8.
+template <typename T>
+struct HeadGrads {
+  MatT<T> dP;  // [n, m]   dL/dP = dO·Vᵀ
+  MatT<T> dS;  // [n, m]   dL/dS (raw scores, before ·scale and +M); masked cells are exactly 0
+  MatT<T> dQ;  // [n, d_k] dS·K
+  MatT<T> dK;  // [m, d_k] dSᵀ·Q
+  MatT<T> dV;  // [m, d_v] Pᵀ·dO
+};
+
+// Given the forward's Q, K, V and P = softmax(Q·Kᵀ·scale + M) and the upstream dL/dO, every gradient of the head.
+template <typename T>
+HeadGrads<T> attention_head_backward(const MatT<T>& Q, const MatT<T>& K, const MatT<T>& V, const MatT<T>& P, T scale, const MatT<T>& dO);
+
 }  // namespace qkv

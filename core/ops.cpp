@@ -6,32 +6,52 @@
 
 namespace qkv {
 
-Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* fully_masked_rows) {
+template <typename T>
+MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<int>* fully_masked_rows) {
   QKV_ASSERT(!M || (M->rows() == S.rows() && M->cols() == S.cols()));
-  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  Mat P(S.rows(), S.cols());  // [n, m]
+  constexpr T kNegInf = -std::numeric_limits<T>::infinity();
+  MatT<T> P(S.rows(), S.cols());  // [n, m]
   for (Eigen::Index i = 0; i < S.rows(); ++i) {
-    Eigen::Ref<RowVec> z = P.row(i);  // the output row, written in place
+    Eigen::Ref<Eigen::Matrix<T, 1, Eigen::Dynamic>> z = P.row(i);  // the output row, written in place
     z = S.row(i) * scale;
     if (M) z += M->row(i);
-    const float row_max = z.maxCoeff();
+    const T row_max = z.maxCoeff();
     if (row_max == kNegInf || std::isnan(row_max)) {  // every cell masked: no distribution to take
       z.setZero();
       if (fully_masked_rows) fully_masked_rows->push_back(static_cast<int>(i));
       continue;
     }
     if (row_max == -kNegInf) {  // scores overflowed to +∞: the limit of the softmax splits the weight among them
-      z = (z.array() == row_max).cast<float>();
+      z = (z.array() == row_max).template cast<T>();
       z /= z.sum();
       continue;
     }
     // exp(−∞) must be exactly 0, but Eigen's vectorised exp clamps its input (≈ −88.7) and returns a denormal
     // on some instruction sets, so masked cells are zeroed explicitly.
-    z = (z.array() == kNegInf).select(0.0f, (z.array() - row_max).exp());
+    z = (z.array() == kNegInf).select(T(0), (z.array() - row_max).exp());
     z /= z.sum();
   }
   return P;
 }
+
+Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* fully_masked_rows) {
+  return softmax_rows_t<float>(Mat(S), scale, M, fully_masked_rows);
+}
+
+template <typename T>
+MatT<T> softmax_rows_backward(const MatT<T>& P, const MatT<T>& dP, T scale) {
+  QKV_ASSERT(P.rows() == dP.rows() && P.cols() == dP.cols());
+  // Row i: dz = p ⊙ (dp − (p·dp)), the Jacobian diag(p) − p·pᵀ times dp.
+  const Eigen::Matrix<T, Eigen::Dynamic, 1> p_dot_dp = P.cwiseProduct(dP).rowwise().sum();
+  MatT<T> dS = P.cwiseProduct(dP.colwise() - p_dot_dp);
+  dS *= scale;
+  return dS;
+}
+
+template MatT<float> softmax_rows_t<float>(const MatT<float>&, float, const MatT<float>*, std::vector<int>*);
+template MatT<double> softmax_rows_t<double>(const MatT<double>&, double, const MatT<double>*, std::vector<int>*);
+template MatT<float> softmax_rows_backward<float>(const MatT<float>&, const MatT<float>&, float);
+template MatT<double> softmax_rows_backward<double>(const MatT<double>&, const MatT<double>&, double);
 
 RowVec row_entropy(const MatRef& P) {
   // H = −Σ p·log p, with 0·log 0 = 0. Each term in float (Eigen's vectorised log), summed per row in double.

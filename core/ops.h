@@ -14,6 +14,15 @@ namespace qkv {
 // Each row subtracts its max before exp, so huge logits never overflow. A row with every cell masked has
 // no distribution: it becomes all zeros and its index is appended to fully_masked_rows (never NaN).
 Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* fully_masked_rows = nullptr);
+// The same for float and double (MatD is for gradient checks); softmax_rows above calls softmax_rows_t<float>.
+template <typename T>
+MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<int>* fully_masked_rows = nullptr);
+
+// Backward of P = softmax(S·scale + M) row by row: given P and dL/dP, returns dL/dS.
+//   dZ_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik)   (the Jacobian diag(p) − p·pᵀ applied to each row), dS = scale·dZ.
+// Masked cells (P = 0) and fully masked rows (all 0) get exactly zero gradient.
+template <typename T>
+MatT<T> softmax_rows_backward(const MatT<T>& P, const MatT<T>& dP, T scale);
 
 // Shannon entropy (nats) of each row of P: [n, m] -> [n]; zero rows give 0.
 RowVec row_entropy(const MatRef& P);

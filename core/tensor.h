@@ -17,7 +17,11 @@
 namespace qkv {
 
 // One row-major matrix type for the whole project: .data() goes straight to a GL texture or a .npy file.
-using Mat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+// MatT<double> is the float64 instantiation used to check gradients against finite differences.
+template <typename T>
+using MatT = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using Mat = MatT<float>;
+using MatD = MatT<double>;
 using RowVec = Eigen::Matrix<float, 1, Eigen::Dynamic>;
 using MatRef = Eigen::Ref<const Mat>;
 

@@ -464,3 +464,35 @@ TEST(Softmax, ScoresThatOverflowToInfinitySplitTheWeightInsteadOfNaN) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(Softmax, BackwardMatchesFiniteDifferencesInFloat64) {
+  MatD S = normal_matrix(1, "S", 3, 5, 1.0f).cast<double>();
+  const MatD G = normal_matrix(1, "G", 3, 5, 1.0f).cast<double>();
+  MatD M = MatD::Zero(3, 5);
+  M(1, 2) = -std::numeric_limits<double>::infinity();
+  for (double scale : {1.0, 0.5}) {
+    const MatD P = softmax_rows_t<double>(S, scale, &M);
+    const MatD dS = softmax_rows_backward<double>(P, G, scale);
+    // Central differences of L = Σ G ⊙ softmax(S·scale + M) over every entry of S.
+    double err = 0.0;
+    for (Eigen::Index k = 0; k < S.size(); ++k) {
+      const double saved = S.data()[k], h = 1e-6;
+      S.data()[k] = saved + h;
+      const double up = softmax_rows_t<double>(S, scale, &M).cwiseProduct(G).sum();
+      S.data()[k] = saved - h;
+      const double down = softmax_rows_t<double>(S, scale, &M).cwiseProduct(G).sum();
+      S.data()[k] = saved;
+      const double numeric = (up - down) / (2 * h);
+      err = std::max(err, std::fabs(dS.data()[k] - numeric) / std::max(1e-6, std::fabs(dS.data()[k]) + std::fabs(numeric)));
+    }
+    std::printf("softmax backward (scale %.1f): max relative error %.2e\n", scale, err);
+    EXPECT_LT(err, 1e-6);
+    EXPECT_EQ(dS(1, 2), 0.0);  // a masked cell gets exactly zero gradient
+  }
+}
+
+}  // namespace
+}  // namespace qkv
