@@ -43,6 +43,45 @@ Mat relu(const MatRef& X);
 Mat gelu(const MatRef& X);
 Mat activate(Activation, const MatRef& X);
 
+// [SECTION] Float64-capable versions and backward functions (gradient checks run in double).
+template <typename T>
+using RowT = Eigen::Matrix<T, 1, Eigen::Dynamic>;
+
+template <typename T>
+MatT<T> layer_norm_t(const MatT<T>& X, const RowT<T>& gamma, const RowT<T>& beta, T eps);
+template <typename T>
+MatT<T> rms_norm_t(const MatT<T>& X, const RowT<T>& gamma, T eps);
+template <typename T>
+MatT<T> gelu_t(const MatT<T>& X);
+
+template <typename T>
+struct NormGrads {
+  MatT<T> dX;      // [rows, d_model]
+  RowT<T> dgamma;  // [d_model]
+  RowT<T> dbeta;   // [d_model] (zero-size for RMSNorm)
+};
+// LayerNorm: x̂ = (x − μ)/σ, y = γ ⊙ x̂ + β;  dX = (1/σ)·(dx̂ − mean(dx̂) − x̂·mean(dx̂ ⊙ x̂)), dx̂ = dY ⊙ γ (per row).
+template <typename T>
+NormGrads<T> layer_norm_backward(const MatT<T>& X, const RowT<T>& gamma, T eps, const MatT<T>& dY);
+// RMSNorm: x̂ = x/r, r = √(mean(x²) + eps), y = γ ⊙ x̂;  dX = (1/r)·(dx̂ − x̂·mean(dx̂ ⊙ x̂)).
+template <typename T>
+NormGrads<T> rms_norm_backward(const MatT<T>& X, const RowT<T>& gamma, T eps, const MatT<T>& dY);
+// GELU'(x) = Φ(x) + x·φ(x);  ReLU'(x) = [x > 0].
+template <typename T>
+MatT<T> gelu_backward(const MatT<T>& X, const MatT<T>& dY);
+template <typename T>
+MatT<T> relu_backward(const MatT<T>& X, const MatT<T>& dY);
+
+template <typename T>
+struct LinearGrads {
+  MatT<T> dX;  // [n, in]   dY·Wᵀ
+  MatT<T> dW;  // [in, out] Xᵀ·dY
+  RowT<T> db;  // [out]     column sums of dY
+};
+// Y = X·W + b.
+template <typename T>
+LinearGrads<T> linear_backward(const MatT<T>& X, const MatT<T>& W, const MatT<T>& dY);
+
 // Inverted dropout: each entry kept with probability 1 − p and scaled by 1/(1 − p); *keep gets the 0/1 mask.
 Mat dropout(const MatRef& X, float p, Rng& rng, Mat* keep = nullptr);
 
