@@ -1,0 +1,115 @@
+#include "core/safetensors.h"
+
+#include <algorithm>
+#include <bit>
+#include <cstring>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "core/files.h"
+
+namespace qkv {
+
+static_assert(std::endian::native == std::endian::little, "the safetensors reader assumes a little-endian machine");
+
+std::string safetensors_bytes(const TensorMap& tensors, const Metadata& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  uint64_t offset = 0;
+  for (const auto& e : tensors.entries()) {
+    const uint64_t bytes = static_cast<uint64_t>(e.value.size()) * sizeof(float);
+    header[e.path] = {{"dtype", "F32"}, {"shape", {e.value.rows(), e.value.cols()}}, {"data_offsets", {offset, offset + bytes}}};
+    offset += bytes;
+  }
+  std::string text = header.dump();
+  text.append((8 - text.size() % 8) % 8, ' ');  // the data starts 8-byte aligned
+  std::string out(8, '\0');
+  const uint64_t n = text.size();
+  std::memcpy(out.data(), &n, 8);
+  out += text;
+  for (const auto& e : tensors.entries()) {
+    const Mat contiguous = e.value;
+    out.append(reinterpret_cast<const char*>(contiguous.data()), static_cast<size_t>(contiguous.size()) * sizeof(float));
+  }
+  return out;
+}
+
+std::optional<Error> save_safetensors(const std::string& path, const TensorMap& tensors, const Metadata& metadata) {
+  return write_file_atomically(path, safetensors_bytes(tensors, metadata));
+}
+
+Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) {
+  if (bytes.size() < 8) return Error{"not a safetensors file: shorter than its 8-byte header length", "the file is truncated"};
+  uint64_t header_len = 0;
+  std::memcpy(&header_len, bytes.data(), 8);
+  if (header_len > kMaxSafetensorsHeader)
+    return Error{"safetensors header of " + std::to_string(header_len) + " bytes is over the 100 MiB limit", "the file is damaged"};
+  if (header_len > bytes.size() - 8) return Error{"the safetensors header runs past the end of the file", "the file is truncated"};
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(bytes.substr(8, header_len));
+  } catch (const nlohmann::json::exception& e) {
+    return Error{std::string("the safetensors header is not valid JSON: ") + e.what(), "the file is damaged"};
+  }
+  if (!header.is_object()) return Error{"the safetensors header is not a JSON object", ""};
+  const std::string_view data = bytes.substr(8 + header_len);
+  struct Span {
+    uint64_t begin, end;
+    std::string name;
+  };
+  std::vector<Span> spans;
+  TensorMap out;
+  try {
+    for (const auto& [name, info] : header.items()) {
+      if (name == "__metadata__") {
+        if (metadata)
+          for (const auto& [k, v] : info.items()) (*metadata)[k] = v.get<std::string>();
+        continue;
+      }
+      const std::string dtype = info.at("dtype").get<std::string>();
+      const size_t item = dtype == "F32" ? 4 : dtype == "F64" ? 8 : 0;
+      if (!item) return Error{"tensor " + name + " has dtype " + dtype, "only F32 and F64 are read"};
+      const std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
+      if (shape.empty() || shape.size() > 2)
+        return Error{"tensor " + name + " has " + std::to_string(shape.size()) + " dimensions", "1 or 2 are read"};
+      for (int64_t d : shape)
+        if (d < 0 || d > std::numeric_limits<int>::max()) return Error{"tensor " + name + " has a bad dimension", ""};
+      const std::vector<uint64_t> offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
+      if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data.size())
+        return Error{"tensor " + name + "'s data offsets lie outside the file", "the file is truncated or damaged"};
+      const int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
+      const uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
+      if (count * item != offsets[1] - offsets[0])
+        return Error{
+            "tensor " + name + " needs " + std::to_string(count * item) + " bytes but has " + std::to_string(offsets[1] - offsets[0]), ""};
+      spans.push_back({offsets[0], offsets[1], name});
+      Mat M(rows, cols);
+      if (item == 4 && count > 0) std::memcpy(M.data(), data.data() + offsets[0], count * 4);
+      if (item == 8)
+        for (uint64_t k = 0; k < count; ++k) {
+          double v;
+          std::memcpy(&v, data.data() + offsets[0] + k * 8, 8);
+          M.data()[k] = static_cast<float>(v);
+        }
+      out.put(name, std::move(M));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return Error{std::string("a safetensors entry is malformed: ") + e.what(), "the file is damaged"};
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
+  for (size_t k = 1; k < spans.size(); ++k)
+    if (spans[k].begin < spans[k - 1].end)
+      return Error{"tensors " + spans[k - 1].name + " and " + spans[k].name + " overlap", "the file is damaged"};
+  return out;
+}
+
+Result<TensorMap> load_safetensors(const std::string& path, Metadata* metadata) {
+  Result<std::string> bytes = read_file(path);
+  if (!bytes) return bytes.error();
+  Result<TensorMap> t = parse_safetensors(*bytes, metadata);
+  if (!t) return Error{path + ": " + t.error().what, t.error().hint};
+  return t;
+}
+
+}  // namespace qkv
