@@ -29,6 +29,7 @@ std::string safetensors_bytes(const TensorMap& tensors, const Metadata& metadata
   std::memcpy(out.data(), &n, 8);
   out += text;
   for (const auto& e : tensors.entries()) {
+    if (e.value.size() == 0) continue;  // an empty Mat has no data pointer
     const Mat contiguous = e.value;
     out.append(reinterpret_cast<const char*>(contiguous.data()), static_cast<size_t>(contiguous.size()) * sizeof(float));
   }
