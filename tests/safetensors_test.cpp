@@ -37,7 +37,9 @@ TEST(Safetensors, RoundTripIsBitExactWithMetadata) {
     ASSERT_NE(m, nullptr) << e.path;
     ASSERT_EQ(m->rows(), e.value.rows());
     ASSERT_EQ(m->cols(), e.value.cols());
-    if (e.value.size() > 0) EXPECT_EQ(std::memcmp(m->data(), e.value.data(), sizeof(float) * e.value.size()), 0) << e.path;
+    if (e.value.size() > 0) {
+      EXPECT_EQ(std::memcmp(m->data(), e.value.data(), sizeof(float) * e.value.size()), 0) << e.path;
+    }
   }
 }
 
