@@ -8,6 +8,7 @@
 
 #include "core/ops.h"
 #include "core/rng.h"
+#include "tests/gradcheck.h"
 
 namespace qkv {
 namespace {
@@ -141,25 +142,6 @@ double head_loss(const MatD& Q, const MatD& K, const MatD& V, const MatD& M, dou
   return O.cwiseProduct(G).sum();
 }
 
-// Largest relative error between an analytic gradient and central differences of `loss` over every entry of X.
-template <typename F>
-double max_relative_error(MatD& X, const MatD& analytic, F loss) {
-  const double h = 1e-6;
-  double worst = 0.0;
-  for (Eigen::Index k = 0; k < X.size(); ++k) {
-    const double saved = X.data()[k];
-    X.data()[k] = saved + h;
-    const double up = loss();
-    X.data()[k] = saved - h;
-    const double down = loss();
-    X.data()[k] = saved;
-    const double numeric = (up - down) / (2 * h);
-    const double a = analytic.data()[k];
-    worst = std::max(worst, std::fabs(a - numeric) / std::max(1e-6, std::fabs(a) + std::fabs(numeric)));
-  }
-  return worst;
-}
-
 TEST(AttentionBackward, EveryHeadGradientMatchesFiniteDifferences) {
   const int n = 4, m = 5, d_k = 3, d_v = 2;
   MatD Q = random_matrix(2, "Q", n, d_k), K = random_matrix(2, "K", m, d_k), V = random_matrix(2, "V", m, d_v);
@@ -171,7 +153,8 @@ TEST(AttentionBackward, EveryHeadGradientMatchesFiniteDifferences) {
     const MatD P = softmax_rows_t<double>(Q * K.transpose(), scale, &M);
     const HeadGrads<double> g = attention_head_backward<double>(Q, K, V, P, scale, G);
     const auto loss = [&] { return head_loss(Q, K, V, M, scale, G); };
-    const double eq = max_relative_error(Q, g.dQ, loss), ek = max_relative_error(K, g.dK, loss), ev = max_relative_error(V, g.dV, loss);
+    const double eq = testing::max_fd_relative_error(Q, g.dQ, loss), ek = testing::max_fd_relative_error(K, g.dK, loss),
+                 ev = testing::max_fd_relative_error(V, g.dV, loss);
     std::printf("head backward (scale %.3f): dQ %.2e, dK %.2e, dV %.2e\n", scale, eq, ek, ev);
     EXPECT_LT(eq, 1e-6);
     EXPECT_LT(ek, 1e-6);

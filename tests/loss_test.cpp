@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "core/rng.h"
+#include "tests/gradcheck.h"
 
 namespace qkv {
 namespace {
@@ -43,22 +44,8 @@ TEST(Loss, GradientsMatchFiniteDifferences) {
   MatD P = normal_matrix(9, "P", 3, 3, 1.0f).cast<double>();
   const MatD target = MatD::Identity(3, 3);
   const LossGrad<double> pl = pattern_loss<double>(P, target);
-  const auto check = [](MatD& X, const MatD& analytic, auto loss) {
-    double worst = 0.0;
-    for (Eigen::Index k = 0; k < X.size(); ++k) {
-      const double saved = X.data()[k], h = 1e-6;
-      X.data()[k] = saved + h;
-      const double up = loss();
-      X.data()[k] = saved - h;
-      const double down = loss();
-      X.data()[k] = saved;
-      const double numeric = (up - down) / (2 * h), a = analytic.data()[k];
-      worst = std::max(worst, std::fabs(a - numeric) / std::max(1e-6, std::fabs(a) + std::fabs(numeric)));
-    }
-    return worst;
-  };
-  const double e_ce = check(z, ce.grad, [&] { return cross_entropy<double>(z, y, 0.1).loss; });
-  const double e_pl = check(P, pl.grad, [&] { return pattern_loss<double>(P, target).loss; });
+  const double e_ce = testing::max_fd_relative_error(z, ce.grad, [&] { return cross_entropy<double>(z, y, 0.1).loss; });
+  const double e_pl = testing::max_fd_relative_error(P, pl.grad, [&] { return pattern_loss<double>(P, target).loss; });
   std::printf("cross-entropy backward %.2e, pattern loss backward %.2e\n", e_ce, e_pl);
   EXPECT_LT(e_ce, 1e-6);
   EXPECT_LT(e_pl, 1e-6);

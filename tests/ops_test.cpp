@@ -8,6 +8,8 @@
 #include <limits>
 #include <vector>
 
+#include "tests/gradcheck.h"
+
 namespace qkv {
 namespace {
 
@@ -476,18 +478,7 @@ TEST(Softmax, BackwardMatchesFiniteDifferencesInFloat64) {
   for (double scale : {1.0, 0.5}) {
     const MatD P = softmax_rows_t<double>(S, scale, &M);
     const MatD dS = softmax_rows_backward<double>(P, G, scale);
-    // Central differences of L = Σ G ⊙ softmax(S·scale + M) over every entry of S.
-    double err = 0.0;
-    for (Eigen::Index k = 0; k < S.size(); ++k) {
-      const double saved = S.data()[k], h = 1e-6;
-      S.data()[k] = saved + h;
-      const double up = softmax_rows_t<double>(S, scale, &M).cwiseProduct(G).sum();
-      S.data()[k] = saved - h;
-      const double down = softmax_rows_t<double>(S, scale, &M).cwiseProduct(G).sum();
-      S.data()[k] = saved;
-      const double numeric = (up - down) / (2 * h);
-      err = std::max(err, std::fabs(dS.data()[k] - numeric) / std::max(1e-6, std::fabs(dS.data()[k]) + std::fabs(numeric)));
-    }
+    const double err = testing::max_fd_relative_error(S, dS, [&] { return softmax_rows_t<double>(S, scale, &M).cwiseProduct(G).sum(); });
     std::printf("softmax backward (scale %.1f): max relative error %.2e\n", scale, err);
     EXPECT_LT(err, 1e-6);
     EXPECT_EQ(dS(1, 2), 0.0);  // a masked cell gets exactly zero gradient
@@ -500,23 +491,6 @@ TEST(Softmax, BackwardMatchesFiniteDifferencesInFloat64) {
 namespace qkv {
 namespace {
 
-// Central differences of loss() over every entry of X against `analytic`; the largest relative error.
-template <typename M, typename F>
-double fd_error(M& X, const M& analytic, F loss) {
-  double worst = 0.0;
-  for (Eigen::Index k = 0; k < X.size(); ++k) {
-    const double saved = X.data()[k], h = 1e-6;
-    X.data()[k] = saved + h;
-    const double up = loss();
-    X.data()[k] = saved - h;
-    const double down = loss();
-    X.data()[k] = saved;
-    const double numeric = (up - down) / (2 * h), a = analytic.data()[k];
-    worst = std::max(worst, std::fabs(a - numeric) / std::max(1e-6, std::fabs(a) + std::fabs(numeric)));
-  }
-  return worst;
-}
-
 MatD randd(uint64_t seed, const char* name, int rows, int cols) { return normal_matrix(seed, name, rows, cols, 1.0f).cast<double>(); }
 
 TEST(Backward, LayerNormAndRMSNormMatchFiniteDifferences) {
@@ -526,12 +500,13 @@ TEST(Backward, LayerNormAndRMSNormMatchFiniteDifferences) {
   const double eps = 1e-5;
   const NormGrads<double> ln = layer_norm_backward<double>(X, gamma, eps, G);
   const auto ln_loss = [&] { return layer_norm_t<double>(X, gamma, beta, eps).cwiseProduct(G).sum(); };
-  const double e_x = fd_error(X, ln.dX, ln_loss), e_g = fd_error(gamma, ln.dgamma, ln_loss), e_b = fd_error(beta, ln.dbeta, ln_loss);
+  const double e_x = testing::max_fd_relative_error(X, ln.dX, ln_loss), e_g = testing::max_fd_relative_error(gamma, ln.dgamma, ln_loss),
+               e_b = testing::max_fd_relative_error(beta, ln.dbeta, ln_loss);
   std::printf("LayerNorm backward: dX %.2e, dγ %.2e, dβ %.2e\n", e_x, e_g, e_b);
   EXPECT_LT(std::max({e_x, e_g, e_b}), 1e-6);
   const NormGrads<double> rms = rms_norm_backward<double>(X, gamma, eps, G);
   const auto rms_loss = [&] { return rms_norm_t<double>(X, gamma, eps).cwiseProduct(G).sum(); };
-  const double r_x = fd_error(X, rms.dX, rms_loss), r_g = fd_error(gamma, rms.dgamma, rms_loss);
+  const double r_x = testing::max_fd_relative_error(X, rms.dX, rms_loss), r_g = testing::max_fd_relative_error(gamma, rms.dgamma, rms_loss);
   std::printf("RMSNorm backward: dX %.2e, dγ %.2e\n", r_x, r_g);
   EXPECT_LT(std::max(r_x, r_g), 1e-6);
   // LayerNorm's output is invariant to shifting a row, so its dX rows sum to zero.
@@ -541,10 +516,12 @@ TEST(Backward, LayerNormAndRMSNormMatchFiniteDifferences) {
 TEST(Backward, ActivationsAndLinearMatchFiniteDifferences) {
   MatD X = randd(6, "X", 4, 5);
   const MatD G = randd(6, "G", 4, 5);
-  const double e_gelu = fd_error(X, gelu_backward<double>(X, G), [&] { return gelu_t<double>(X).cwiseProduct(G).sum(); });
+  const double e_gelu =
+      testing::max_fd_relative_error(X, gelu_backward<double>(X, G), [&] { return gelu_t<double>(X).cwiseProduct(G).sum(); });
   // ReLU away from its kink at 0 (no entry of X is within 1e-3 of 0 for this seed).
   ASSERT_GT(X.cwiseAbs().minCoeff(), 1e-3);
-  const double e_relu = fd_error(X, relu_backward<double>(X, G), [&] { return X.cwiseMax(0.0).cwiseProduct(G).sum(); });
+  const double e_relu =
+      testing::max_fd_relative_error(X, relu_backward<double>(X, G), [&] { return X.cwiseMax(0.0).cwiseProduct(G).sum(); });
   std::printf("GELU backward %.2e, ReLU backward %.2e\n", e_gelu, e_relu);
   EXPECT_LT(e_gelu, 1e-6);
   EXPECT_LT(e_relu, 1e-6);
@@ -554,7 +531,8 @@ TEST(Backward, ActivationsAndLinearMatchFiniteDifferences) {
   const MatD H = randd(6, "H", 4, 3);
   const LinearGrads<double> lin = linear_backward<double>(X, W, H);
   const auto loss = [&] { return (MatD((X * W).rowwise() + b)).cwiseProduct(H).sum(); };
-  const double l_x = fd_error(X, lin.dX, loss), l_w = fd_error(W, lin.dW, loss), l_b = fd_error(b, lin.db, loss);
+  const double l_x = testing::max_fd_relative_error(X, lin.dX, loss), l_w = testing::max_fd_relative_error(W, lin.dW, loss),
+               l_b = testing::max_fd_relative_error(b, lin.db, loss);
   std::printf("linear backward: dX %.2e, dW %.2e, db %.2e\n", l_x, l_w, l_b);
   EXPECT_LT(std::max({l_x, l_w, l_b}), 1e-6);
 }
