@@ -53,10 +53,6 @@ void clamp_selection(AppState& s) {
 void recompute_if_dirty(AppState& s) {
   if (!s.dirty) return;
   s.dirty = false;
-  if (auto e = validate(s.session)) {
-    s.error = *e;
-    return;
-  }
   const auto start = std::chrono::steady_clock::now();
   Result<Trace> t = run(s.session, &s.weights);
   if (!t) {
