@@ -32,6 +32,10 @@ constexpr std::array<const char*, 2> kPlacementNames{"post", "pre"};
 constexpr std::array<const char*, 2> kActivationNames{"relu", "gelu"};
 constexpr std::array<const char*, 2> kModeNames{"eval", "train"};
 constexpr std::array<const char*, 3> kProjectionNames{"learned", "tied-qk", "identity"};
+constexpr std::array<const char*, 5> kLossNames{"auto", "next-token", "target", "reconstruct", "pattern"};
+constexpr std::array<const char*, 4> kPatternNames{"diagonal", "previous", "anti-diagonal", "first"};
+static_assert(kLossNames.size() == static_cast<size_t>(LossKind::Count));
+static_assert(kPatternNames.size() == static_cast<size_t>(Pattern::Count));
 static_assert(kArchNames.size() == static_cast<size_t>(Arch::Count));
 static_assert(kPosNames.size() == static_cast<size_t>(PosEncoding::Count));
 static_assert(kNormNames.size() == static_cast<size_t>(NormKind::Count));
@@ -49,6 +53,10 @@ const char* name(NormPlacement e) { return kPlacementNames.at(static_cast<size_t
 const char* name(Activation e) { return kActivationNames.at(static_cast<size_t>(e)); }
 const char* name(Mode e) { return kModeNames.at(static_cast<size_t>(e)); }
 const char* name(Projection e) { return kProjectionNames.at(static_cast<size_t>(e)); }
+const char* name(LossKind e) { return kLossNames.at(static_cast<size_t>(e)); }
+const char* name(Pattern e) { return kPatternNames.at(static_cast<size_t>(e)); }
+bool parse(std::string_view s, LossKind& e) { return parse_with(s, e, kLossNames); }
+bool parse(std::string_view s, Pattern& e) { return parse_with(s, e, kPatternNames); }
 bool parse(std::string_view s, Arch& e) { return parse_with(s, e, kArchNames); }
 bool parse(std::string_view s, TokenizerKind& e) { return parse_with(s, e, kTokenizerNames); }
 bool parse(std::string_view s, PosEncoding& e) { return parse_with(s, e, kPosNames); }
@@ -131,6 +139,13 @@ std::optional<Error> validate(const Session& s) {
   const ModelConfig& c = s.model;
   if (s.decode_steps < 0 || s.decode_steps > 1024)
     return Error{"decode_steps = " + std::to_string(s.decode_steps) + " is out of range", "use 0 to 1024"};
+  if (!(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f))
+    return Error{"label_smoothing = " + std::to_string(s.label_smoothing) + " is out of range", "use 0 (none) to 0.3; the Transformer used 0.1"};
+  if (s.loss == LossKind::NextToken && c.arch == Arch::EncoderOnly)
+    return Error{"next-token loss needs a decoder: an encoder sees every token, so predicting the next one is trivial",
+                 "choose decoder-only, or the reconstruct loss"};
+  if (s.loss == LossKind::TargetSequence && c.arch != Arch::EncoderDecoder)
+    return Error{"the target-sequence loss needs an encoder–decoder model", "choose encoder-decoder, or the loss auto"};
   if (s.decode_steps > 0 && c.arch == Arch::EncoderOnly)
     return Error{"an encoder-only model does not generate text", "choose decoder-only or encoder-decoder to decode"};
   if (s.decode_steps > 0 && c.norm == NormKind::BatchNorm)
@@ -291,7 +306,11 @@ std::string to_json(const Session& s, int indent) {
            {"custom_cells", cells},
            {"mode", enum_json(s.mode)},
            {"decode_steps", s.decode_steps},
-           {"seed", s.seed}};
+           {"seed", s.seed},
+           {"loss", enum_json(s.loss)},
+           {"label_smoothing", float_json(s.label_smoothing)},
+           {"loss_pattern", enum_json(s.loss_pattern)},
+           {"weights", s.weights}};
   return out.dump(indent);
 }
 
@@ -355,6 +374,10 @@ Result<Session> session_from_json(std::string_view text) {
     r.get_enum("mode", s.mode);
     r.get("decode_steps", s.decode_steps);
     r.get("seed", s.seed);
+    r.get_enum("loss", s.loss);
+    r.get("label_smoothing", s.label_smoothing);
+    r.get_enum("loss_pattern", s.loss_pattern);
+    r.get("weights", s.weights);
     r.finish();
   } catch (const Error& e) {
     return e;

@@ -24,6 +24,12 @@ enum class Activation { ReLU, GELU, Count };
 enum class Mode { Eval, Train, Count };                      // Train applies (seeded) dropout
 enum class Projection { Learned, TiedQK, Identity, Count };  // TiedQK: W_K = W_Q; Identity: Q = K = V = head slice of X
 
+// The loss the gradient views and the trainer use. Auto: next token (decoder-only), target sequence
+// (encoder–decoder), reconstruct each input token (encoder-only). Pattern: make the first self-attention head's
+// P match a fixed pattern (a demo of gradients flowing into W_Q and W_K).
+enum class LossKind { Auto, NextToken, TargetSequence, Reconstruct, Pattern, Count };
+enum class Pattern { Diagonal, Previous, AntiDiagonal, First, Count };
+
 // Masks combine, so they are bit flags. M is 0 where allowed and −∞ where masked.
 enum MaskBits : unsigned { kMaskNone = 0, kMaskCausal = 1u << 0, kMaskPadding = 1u << 1, kMaskCustom = 1u << 2 };
 using MaskFlags = unsigned;
@@ -39,6 +45,8 @@ const char* name(NormPlacement);
 const char* name(Activation);
 const char* name(Mode);
 const char* name(Projection);
+const char* name(LossKind);
+const char* name(Pattern);
 bool parse(std::string_view, Arch&);
 bool parse(std::string_view, TokenizerKind&);
 bool parse(std::string_view, PosEncoding&);
@@ -49,6 +57,8 @@ bool parse(std::string_view, NormPlacement&);
 bool parse(std::string_view, Activation&);
 bool parse(std::string_view, Mode&);
 bool parse(std::string_view, Projection&);
+bool parse(std::string_view, LossKind&);
+bool parse(std::string_view, Pattern&);
 // "none", "causal", "padding", "custom" joined with '+' or ',' (e.g. "causal+padding").
 std::string mask_name(MaskFlags);
 bool parse_mask(std::string_view, MaskFlags&);
@@ -122,6 +132,13 @@ struct Session {
   Mode mode = Mode::Eval;
   int decode_steps = 0;  // > 0: also greedy-decode this many tokens with a KV cache
   uint64_t seed = 42;
+
+  LossKind loss = LossKind::Auto;  // for the gradient views
+  float label_smoothing = 0.0f;    // ε of the cross-entropy (the Transformer used 0.1)
+  Pattern loss_pattern = Pattern::AntiDiagonal;
+  // Trained weights (safetensors) to use instead of the seeded ones; a relative path is looked up next to the
+  // session file, then in the app's assets/weights/. Empty: weights drawn from the seed.
+  std::string weights;
 };
 
 // Checks everything a run needs; the Error says what is wrong and why.

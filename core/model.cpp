@@ -147,6 +147,29 @@ std::shared_ptr<const TensorMap> WeightCache::get(const ModelConfig& c, const Vo
 }
 
 // [SECTION] The forward pass
+Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells) {
+  constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+  Mat M = Mat::Zero(n, m);
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < m; ++j) {
+      const bool future = (flags & kMaskCausal) && j > q_pos0 + i;
+      const bool pad = (flags & kMaskPadding) && j < static_cast<int>(key_is_pad.size()) && key_is_pad[j];
+      if (future || pad) M(i, j) = kNegInf;
+    }
+  if (flags & kMaskCustom)
+    for (const Cell& cell : cells)
+      if (cell.i >= q_pos0 && cell.i < q_pos0 + n && cell.j < m) M(cell.i - q_pos0, cell.j) = kNegInf;
+  return M;
+}
+
+std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked) {
+  std::vector<bool> pad(ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) pad[i] = ids[i] == Vocab::kPadId;
+  for (int p : marked)
+    if (p >= 0 && p < static_cast<int>(pad.size())) pad[p] = true;
+  return pad;
+}
+
 namespace {
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
@@ -162,21 +185,6 @@ struct LayerCache {
 
 // Receives each named tensor of one sequence (the path has no batch prefix).
 using RecordFn = std::function<void(const std::string& path, Mat value)>;  // callers move what they no longer need
-
-// M: [n, m], −∞ where query (q_pos0 + i) may not look at key j.
-Mat build_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells) {
-  Mat M = Mat::Zero(n, m);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < m; ++j) {
-      const bool future = (flags & kMaskCausal) && j > q_pos0 + i;
-      const bool pad = (flags & kMaskPadding) && j < static_cast<int>(key_is_pad.size()) && key_is_pad[j];
-      if (future || pad) M(i, j) = kNegInf;
-    }
-  if (flags & kMaskCustom)
-    for (const Cell& cell : cells)
-      if (cell.i >= q_pos0 && cell.i < q_pos0 + n && cell.j < m) M(cell.i - q_pos0, cell.j) = kNegInf;
-  return M;
-}
 
 class Forward {
  public:
@@ -230,7 +238,7 @@ class Forward {
       H = sublayer(p + ".self_attn", H, n, rec, rec_batch, [&](const Mat& X) {
         Mat out(B * n, c_.d_model);
         for (int b = 0; b < B; ++b) {
-          const Mat M = build_mask(flags, n, m, pos0, key_pad[b], s_.custom_cells);
+          const Mat M = attention_mask(flags, n, m, pos0, key_pad[b], s_.custom_cells);
           out.middleRows(b * n, n) =
               attention(p + ".self_attn", true, X.middleRows(b * n, n), X.middleRows(b * n, n), caches[b][l].self, pos0, M, rec[b], b == 0);
         }
@@ -241,7 +249,7 @@ class Forward {
         H = sublayer(p + ".cross_attn", H, n, rec, rec_batch, [&](const Mat& X) {
           Mat out(B * n, c_.d_model);
           for (int b = 0; b < B; ++b) {
-            const Mat M = build_mask(s_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {});
+            const Mat M = attention_mask(s_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {});
             KVCache& cache = caches[b][l].cross;
             const Mat new_rows = cache.K.rows() == 0 ? Mat(memory->middleRows(b * m_src, m_src)) : Mat(0, c_.d_model);
             out.middleRows(b * n, n) =
@@ -391,14 +399,6 @@ class Forward {
   std::vector<float> slopes_;
   Mat sinusoid_;
 };
-
-std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked) {
-  std::vector<bool> pad(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) pad[i] = ids[i] == Vocab::kPadId;
-  for (int p : marked)
-    if (p >= 0 && p < static_cast<int>(pad.size())) pad[p] = true;
-  return pad;
-}
 
 std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& ids) {
   std::vector<std::string> out;

@@ -32,6 +32,12 @@ class WeightCache {
   int builds_ = 0;
 };
 
+// M: [n, m], 0 where query (q_pos0 + i) may look at key j and −∞ where it may not: causal (j > q_pos0 + i),
+// padding (key_is_pad[j]) and the custom cells, as the flags say.
+Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells);
+// true where ids[i] is [PAD] or i is one of the positions the user marked as padding.
+std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked);
+
 // Validates the session, then runs the forward pass (and greedy KV-cache decoding when decode_steps > 0).
 // With decoding, the parallel (teacher-forced) pass runs over the prompt plus the generated tokens that were
 // fed back, and decode.<path> holds the same attention rows computed one token at a time.

@@ -117,6 +117,10 @@ Session unusual_session() {
   s.custom_cells = {{0, 1}, {2, 3}};
   s.mode = Mode::Train;
   s.seed = 0xFFFFFFFFFFFFull;
+  s.loss = LossKind::Pattern;
+  s.label_smoothing = 0.1f;
+  s.loss_pattern = Pattern::Previous;
+  s.weights = "reverse.safetensors";
   return s;
 }
 
@@ -129,6 +133,20 @@ TEST(Config, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back->custom_cells, s.custom_cells);
   EXPECT_EQ(back->seed, s.seed);
   EXPECT_EQ(back->model.projection, Projection::TiedQK);
+  EXPECT_EQ(back->loss, LossKind::Pattern);
+  EXPECT_EQ(back->loss_pattern, Pattern::Previous);
+  EXPECT_EQ(back->weights, "reverse.safetensors");
+}
+
+TEST(Config, LossChoicesMustFitTheArchitecture) {
+  Session s;  // encoder-only
+  s.loss = LossKind::NextToken;
+  EXPECT_NE(what_of(s).find("next-token loss needs a decoder"), std::string::npos);
+  s.loss = LossKind::TargetSequence;
+  EXPECT_NE(what_of(s).find("needs an encoder–decoder"), std::string::npos);
+  s.loss = LossKind::Reconstruct;
+  s.label_smoothing = 1.0f;
+  EXPECT_NE(what_of(s).find("label_smoothing"), std::string::npos);
 }
 
 TEST(Config, JsonErrorsNameTheProblem) {
