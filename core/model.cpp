@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <map>
@@ -13,6 +14,7 @@
 #include "core/positional.h"
 #include "core/rng.h"
 #include "core/tokenizer.h"
+#include "core/trainer.h"
 
 namespace qkv {
 
@@ -144,6 +146,59 @@ std::shared_ptr<const TensorMap> WeightCache::get(const ModelConfig& c, const Vo
     ++builds_;
   }
   return weights_;
+}
+
+Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::string& path, const ModelConfig& c, const Vocab& vocab,
+                                                                  uint64_t seed, std::vector<std::string>* warnings) {
+  std::string resolved = path;
+  if (!path.empty() && path[0] != '/')
+    for (const std::string& dir : search_dirs)
+      if (std::filesystem::exists(dir + "/" + path)) {
+        resolved = dir + "/" + path;
+        break;
+      }
+  if (!trained_ || resolved != trained_path_) {
+    Result<TrainedWeights> loaded = load_trained(resolved);
+    if (!loaded) return loaded.error();
+    trained_ = std::make_shared<const TrainedWeights>(std::move(*loaded));
+    trained_path_ = resolved;
+  }
+  const auto& trained = *static_cast<const TrainedWeights*>(trained_.get());
+  TensorMap W = *get(c, vocab, seed);
+  int used = 0;
+  std::vector<std::string> mismatched;
+  for (const TensorMap::Entry& e : trained.weights.entries()) {
+    Mat* mine = W.find_mutable(e.path);
+    if (!mine) continue;
+    if (e.path == "embed.E") {
+      if (e.value.cols() != mine->cols()) {
+        mismatched.push_back(e.path);
+        continue;
+      }
+      std::string unknown;
+      for (int id = 0; id < vocab.size(); ++id) {
+        const int trained_id = trained.vocab.id(vocab.token(id));
+        if (trained_id >= 0)
+          mine->row(id) = e.value.row(trained_id);
+        else
+          unknown += (unknown.empty() ? "" : " ") + ("'" + vocab.token(id) + "'");
+      }
+      if (!unknown.empty() && warnings)
+        warnings->push_back("the trained model (" + trained.task + ") never saw " + unknown + ": those tokens get untrained embeddings");
+      ++used;
+    } else if (e.value.rows() == mine->rows() && e.value.cols() == mine->cols()) {
+      *mine = e.value;
+      ++used;
+    } else {
+      mismatched.push_back(e.path);
+    }
+  }
+  if (warnings && !mismatched.empty())
+    warnings->push_back(std::to_string(mismatched.size()) + " trained tensors do not fit this model's shape (e.g. " + mismatched[0] +
+                        "; trained with L=" + std::to_string(trained.model.layers) + ", d_model=" + std::to_string(trained.model.d_model) +
+                        ", h=" + std::to_string(trained.model.heads) + "): those are seeded instead");
+  if (warnings && used == 0) warnings->push_back("no tensor of " + resolved + " fits this model: every weight is seeded");
+  return std::make_shared<const TensorMap>(std::move(W));
 }
 
 // [SECTION] The forward pass
@@ -458,7 +513,14 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
   const ModelConfig& c = s.model;
   TokenizedBatch tb = tokenize_batch(s);
   Trace t;
-  t.weights = cache ? cache->get(c, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(c, tb.vocab, s.seed));
+  if (!s.weights.empty()) {
+    WeightCache local;
+    Result<std::shared_ptr<const TensorMap>> W = (cache ? cache : &local)->get_trained(s.weights, c, tb.vocab, s.seed, &t.warnings);
+    if (!W) return W.error();
+    t.weights = *W;
+  } else {
+    t.weights = cache ? cache->get(c, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(c, tb.vocab, s.seed));
+  }
   Forward f(s, *t.weights);
   const int B = static_cast<int>(tb.source_ids.size());
 

@@ -24,11 +24,19 @@ TensorMap make_weights(const ModelConfig&, const Vocab&, uint64_t seed);
 class WeightCache {
  public:
   std::shared_ptr<const TensorMap> get(const ModelConfig&, const Vocab&, uint64_t seed);
+  // Session::weights: the seeded weights with every tensor of the trained file whose shape matches, and
+  // embedding rows matched by token; what could not be used is said in *warnings. Files are read once.
+  Result<std::shared_ptr<const TensorMap>> get_trained(const std::string& path, const ModelConfig&, const Vocab&, uint64_t seed,
+                                                       std::vector<std::string>* warnings);
+  // Folders a relative Session::weights path is looked up in (the app adds its assets/weights/).
+  std::vector<std::string> search_dirs;
   int builds() const { return builds_; }  // how many times weights were drawn (for tests and the status bar)
 
  private:
   std::string key_;
   std::shared_ptr<const TensorMap> weights_;
+  std::string trained_path_;
+  std::shared_ptr<const void> trained_;  // the last TrainedWeights file read (core/trainer.h)
   int builds_ = 0;
 };
 

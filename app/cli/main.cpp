@@ -2,6 +2,7 @@
 //   qkvlab-cli params --preset gpt2-small [--json]
 //   qkvlab-cli run --text "The cat sat" --heads 2 --mask causal --export out/ --export-png png/
 //   qkvlab-cli demo
+#include <chrono>
 #include <CLI/CLI.hpp>
 #include <cmath>
 #include <cstdio>
@@ -14,6 +15,8 @@
 #include "core/counters.h"
 #include "core/export.h"
 #include "core/model.h"
+#include "core/network.h"
+#include "core/trainer.h"
 
 namespace {
 
@@ -23,7 +26,8 @@ using namespace qkv;
 struct SessionFlags {
   std::string session_file;
   std::optional<std::string> text, target, tokenizer, arch, pe, scoring, projection, norm, placement, activation, mask, encoder_mask,
-      decoder_mask, mode;
+      decoder_mask, mode, weights, loss;
+  std::optional<double> label_smoothing;
   std::optional<int> layers, d_model, heads, d_k, d_v, d_ff, max_len, decode;
   std::optional<double> pe_base, temperature, dropout;
   std::optional<uint64_t> seed;
@@ -69,6 +73,9 @@ struct SessionFlags {
     app.add_option("--cell", cells, "Mask cell i,j by hand (repeatable; enables the custom mask)");
     app.add_option("--decode", decode, "Greedy-decode N tokens with a KV cache");
     app.add_option("--seed", seed, "Seed of every weight");
+    app.add_option("--weights", weights, "Trained weights (safetensors from qkvlab-cli train); a name is looked up in assets/weights/");
+    app.add_option("--loss", loss, "Loss of the gradients: auto | next-token | target | reconstruct | pattern");
+    app.add_option("--label-smoothing-loss", label_smoothing, "Label smoothing of the gradients' cross-entropy");
   }
 
   template <typename E>
@@ -135,6 +142,9 @@ struct SessionFlags {
     }
     if (decode) s.decode_steps = *decode;
     if (seed) s.seed = *seed;
+    if (weights) s.weights = *weights;
+    if (auto e = set_enum(loss, s.loss, "--loss")) return *e;
+    if (label_smoothing) s.label_smoothing = static_cast<float>(*label_smoothing);
     if (auto e = validate(s)) return *e;
     return s;
   }
@@ -254,12 +264,18 @@ void print_summary(const Session& s, const Trace& t) {
 }
 
 int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, const std::string& export_dir, const std::string& png_dir,
-            const std::string& csv_dir, const std::string& save_path, bool list) {
+            const std::string& csv_dir, const std::string& save_path, bool list, bool gradients) {
   Result<Session> s = flags.build();
   if (!s) return fail(s.error());
-  Result<Trace> t = run(*s);
+  WeightCache cache;
+  cache.search_dirs = {QKVLAB_ASSETS_DIR "/weights"};
+  Result<Trace> t = run(*s, &cache);
   if (!t) return fail(t.error());
+  if (gradients)
+    if (auto e = add_gradients(*s, *t)) return fail(*e);
   print_summary(*s, *t);
+  if (gradients) std::printf("loss (%s): %.6f   gradients: dL/d<path> for every parameter and activation\n", name(resolve(s->loss, s->model.arch)),
+                             t->tensors.at("loss")(0, 0));
   if (list) {
     std::printf("\ntensors:\n");
     for (const TensorMap* map : {t->weights.get(), static_cast<const TensorMap*>(&t->tensors)})
@@ -327,6 +343,70 @@ int cmd_demo() {
   return 0;
 }
 
+// [SECTION] train: the trainer without a window (and how assets/weights/ are made).
+struct TrainFlags {
+  std::string task = "reverse", out;
+  int steps = 3000, log_every = 250;
+  double seconds = 0.0, target_accuracy = 0.0;
+  TrainConfig config;
+  void add_to(CLI::App& app) {
+    app.add_option("--task", task, "copy | reverse | sort | next-token");
+    app.add_option("--steps", steps, "Stop after this many steps")->check(CLI::Range(1, 10000000));
+    app.add_option("--seconds", seconds, "Stop after this many seconds (0: no limit)");
+    app.add_option("--target-accuracy", target_accuracy, "Stop when the evaluation accuracy reaches this (0-1)");
+    app.add_option("--batch-size", config.batch, "Sequences per step");
+    app.add_option("--min-len", config.min_len, "Shortest sequence");
+    app.add_option("--max-len-train", config.max_len, "Longest sequence");
+    app.add_option("--alphabet", config.alphabet, "Letters used by copy/reverse/sort (2-26)");
+    app.add_option("--warmup", config.warmup, "Warm-up steps of the learning-rate schedule");
+    app.add_option("--lr-factor", config.lr_factor, "Multiplies d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)");
+    app.add_option("--clip", config.clip_norm, "Global gradient-norm clip (0: off)");
+    app.add_option("--label-smoothing", config.label_smoothing, "Label smoothing epsilon");
+    app.add_option("--log-every", log_every, "Print a line every N steps");
+    app.add_option("--out", out, "Save the trained weights (safetensors) here");
+  }
+};
+
+int cmd_train(const SessionFlags& flags, TrainFlags tf) {
+  Result<Session> s = flags.build();
+  if (!s) return fail(s.error());
+  if (!parse(tf.task, tf.config.task)) return fail({"--task " + tf.task + " is not known", "one of: copy, reverse, sort, next-token"});
+  tf.config.seed = s->seed;
+  if (flags.encoder_mask) tf.config.encoder_mask = s->encoder_mask;
+  if (flags.decoder_mask) tf.config.decoder_mask = s->decoder_mask;
+  if (auto e = validate(tf.config, s->model)) return fail(*e);
+  Trainer trainer(s->model, tf.config);
+  const ModelConfig& c = trainer.model();
+  std::printf("training %s: %s, L=%d, d_model=%d, h=%d, d_ff=%d, %s %s-norm, scale %s, dropout %.2g; batch %d, length %d-%d, seed %llu\n",
+              name(tf.config.task), name(c.arch), c.layers, c.d_model, c.heads, c.d_ff, name(c.norm), name(c.norm_placement),
+              name(c.score_scale), c.dropout, tf.config.batch, tf.config.min_len, tf.config.max_len,
+              static_cast<unsigned long long>(tf.config.seed));
+  const auto start = std::chrono::steady_clock::now();
+  const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  float accuracy = 0.0f;
+  for (int k = 1; k <= tf.steps; ++k) {
+    const StepStats st = trainer.step();
+    const bool last = k == tf.steps || (tf.seconds > 0 && elapsed() >= tf.seconds);
+    if (k % tf.log_every == 0 || last) {
+      const auto [acc, eval_loss] = trainer.evaluate();
+      accuracy = acc;
+      std::printf("step %6d  %7.1f s  loss %.4f  eval loss %.4f  eval accuracy %5.1f%%  lr %.2e  |g| %.3f  %.0f steps/s\n", st.step, elapsed(),
+                  st.loss, eval_loss, 100.0 * acc, st.lr, st.grad_norm, st.step / elapsed());
+      std::fflush(stdout);
+      if (tf.target_accuracy > 0 && acc >= tf.target_accuracy) {
+        std::printf("reached %.1f%% accuracy after %d steps in %.1f s\n", 100.0 * acc, st.step, elapsed());
+        break;
+      }
+    }
+    if (last) break;
+  }
+  if (!tf.out.empty()) {
+    if (auto e = trainer.save(tf.out)) return fail(*e);
+    std::printf("saved %d steps of %s to %s (eval accuracy %.1f%%)\n", trainer.steps(), name(tf.config.task), tf.out.c_str(), 100.0 * accuracy);
+  }
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -346,7 +426,7 @@ int main(int argc, char** argv) {
   SessionFlags run_flags;
   std::vector<std::string> show;
   std::string export_dir, png_dir, csv_dir, save_path;
-  bool list = false;
+  bool list = false, gradients = false;
   CLI::App* run_cmd = app.add_subcommand("run", "Run a session and print a summary; export tensors");
   run_flags.add_to(*run_cmd);
   run_cmd->add_option("--show", show, "Print a tensor by path (repeatable), e.g. encoder.0.self_attn.head.0.P");
@@ -354,13 +434,21 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--export", export_dir, "Write every weight and trace tensor as .npy plus manifest.json");
   run_cmd->add_option("--export-png", png_dir, "Write one PNG heatmap per head and stage");
   run_cmd->add_option("--export-csv", csv_dir, "Write every weight and trace tensor as CSV");
+  run_cmd->add_flag("--gradients", gradients, "Also backpropagate the loss: dL/d<path> tensors (see --loss)");
   run_cmd->add_option("--save-session", save_path, "Save the effective session as JSON");
 
   CLI::App* demo = app.add_subcommand("demo", "A first look: one sentence, attention with and without 1/sqrt(d_k)");
 
+  SessionFlags train_session;
+  TrainFlags train_flags;
+  CLI::App* train_cmd = app.add_subcommand("train", "Train a small model on a toy task (model flags as for run)");
+  train_session.add_to(*train_cmd);
+  train_flags.add_to(*train_cmd);
+
   CLI11_PARSE(app, argc, argv);
+  if (train_cmd->parsed()) return cmd_train(train_session, train_flags);
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
-  if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list);
+  if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);
   if (demo->parsed()) return cmd_demo();
   return 0;
 }
