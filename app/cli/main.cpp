@@ -14,6 +14,7 @@
 #include "app/png_export.h"
 #include "core/counters.h"
 #include "core/export.h"
+#include "core/memory.h"
 #include "core/model.h"
 #include "core/network.h"
 #include "core/trainer.h"
@@ -410,6 +411,7 @@ int cmd_train(const SessionFlags& flags, TrainFlags tf) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  qkv::retain_freed_memory(argv);  // training reuses each step's tape memory instead of faulting it in again
   CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};
   app.require_subcommand(1);
 
