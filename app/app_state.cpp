@@ -2,6 +2,11 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <filesystem>
+
+#include "core/network.h"
+#include "core/trainer.h"
 
 namespace qkv::app {
 
@@ -50,7 +55,38 @@ void clamp_selection(AppState& s) {
   if (s.sel.pinned_row >= rows) s.sel.pinned_row = -1;
 }
 
+std::string assets_dir() {
+  if (const char* env = std::getenv("QKVLAB_ASSETS"); env && *env) return env;
+  return QKVLAB_ASSETS_DIR;
+}
+
+Session default_session(std::string* note) {
+  const std::string file = "reverse.safetensors";
+  Result<TrainedWeights> trained = load_trained(assets_dir() + "/weights/" + file);
+  if (!trained) {
+    if (note) *note = "Shipped weights not loaded (" + trained.error().message() + "): showing untrained weights";
+    return Session{};
+  }
+  Session s;
+  s.model = trained->model;
+  s.model.arch = Arch::EncoderDecoder;
+  s.tokenizer = TokenizerKind::Chars;
+  s.input = {"attention", "noitnetta"};
+  s.weights = file;
+  s.seed = 42;
+  if (note) *note = "Opened the shipped model: trained " + std::to_string(trained->steps) + " steps to " + trained->task + " letters";
+  return s;
+}
+
+void init_weight_search(AppState& s) {
+  const std::vector<std::string> dirs{assets_dir() + "/weights"};
+  s.weights.search_dirs = dirs;
+  s.weights_other_scale.search_dirs = dirs;
+}
+
 void recompute_if_dirty(AppState& s) {
+  // A panel that shows gradients opened on a trace without them: recompute once with gradients.
+  if (s.gradients_wanted && s.trace && !s.trace->tensors.contains("loss") && s.gradient_error.empty()) s.dirty = true;
   if (!s.dirty) return;
   s.dirty = false;
   const auto start = std::chrono::steady_clock::now();
@@ -65,6 +101,9 @@ void recompute_if_dirty(AppState& s) {
     flipped.model.score_scale = s.session.model.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
     if (Result<Trace> other = run(flipped, &s.weights_other_scale)) s.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
   }
+  s.gradient_error.clear();
+  if (s.gradients_wanted)
+    if (auto e = add_gradients(s.session, *t)) s.gradient_error = e->message();
   s.error.reset();
   s.trace = std::make_shared<const Trace>(std::move(*t));
   ++s.generation;

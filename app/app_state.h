@@ -13,6 +13,7 @@ namespace qkv::app {
 
 class TextureCache;
 class HeatmapRenderer;
+class TrainingRun;
 
 // Which matrix the attention grid shows.
 enum class Stage { S, S_scaled, S_masked, P, O, Count };
@@ -59,6 +60,14 @@ struct AppState {
   WeightCache weights, weights_other_scale;
   Selection sel;
 
+  // Gradients: computed with each recompute while a panel that shows them is open (it sets gradients_wanted
+  // every frame); the trace then holds "loss" and dL/d<path>. gradient_error says why they are missing.
+  bool gradients_wanted = false;
+  std::string gradient_error;
+
+  // The live training run of the Train tab (a worker thread), kept across tab switches.
+  std::shared_ptr<TrainingRun> training;
+
   // View settings (persisted in imgui.ini).
   bool dark_theme = true;
   float font_scale = 1.0f;
@@ -75,6 +84,14 @@ struct AppState {
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };
+
+// The folder of shipped data: $QKVLAB_ASSETS, else the source tree's assets/ (set at build time).
+std::string assets_dir();
+// What the app opens on: the shipped reverse-task model on "attention", its last cross-attention selected.
+// Falls back to the seeded default (with *note saying why) if the weights are missing.
+Session default_session(std::string* note = nullptr);
+// Points every weight cache of the state at assets/weights/ (relative Session::weights names).
+void init_weight_search(AppState&);
 
 // Runs core::run when the session is dirty; an invalid session keeps the previous trace and sets error.
 void recompute_if_dirty(AppState&);

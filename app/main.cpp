@@ -5,6 +5,7 @@
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/screenshot.h"
 #include "app/gl/texture.h"
+#include "app/training.h"
 #include "app/ui.h"
 #include "core/export.h"
 #include "core/files.h"
@@ -37,7 +38,7 @@ void glfw_error(int code, const char* description) { std::fprintf(stderr, "qkvla
 int main(int argc, char** argv) {
   CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};
   std::string session_file, screenshot, panel, layout_json, block;
-  int head = 0;
+  int head = 0, train_steps = 0;
   int frames = 3, width = 1440, height = 900;
   cli.add_option("--session", session_file, "Open this session (JSON)");
   cli.add_option("--screenshot", screenshot, "Render, save the window as PNG, and exit");
@@ -47,12 +48,18 @@ int main(int argc, char** argv) {
   cli.add_option("--block", block, "Select an attention block, e.g. decoder.0.cross_attn");
   cli.add_option("--head", head, "Select a head")->check(CLI::Range(0, 1023));
   cli.add_option("--layout-json", layout_json, "With --screenshot: also write where each heatmap was drawn (for tests)");
+  cli.add_option("--train-steps", train_steps, "Train the Train tab's default run this many steps before the first frame (paused)")
+      ->check(CLI::Range(0, 100000));
   cli.add_option("--width", width, "Window width")->check(CLI::Range(320, 8192));
   cli.add_option("--height", height, "Window height")->check(CLI::Range(240, 8192));
   CLI11_PARSE(cli, argc, argv);
 
   retain_freed_memory(argv);
   AppState state;
+  init_weight_search(state);
+  state.session = default_session(&state.message);
+  if (session_file.empty() && state.session.weights.empty()) std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
+  if (session_file.empty()) state.sel.block = BlockRef{true, true, state.session.model.layers - 1};
   if (!session_file.empty()) {
     Result<Session> loaded = load_session(session_file);
     if (!loaded) {
@@ -61,6 +68,7 @@ int main(int argc, char** argv) {
     }
     state.session = *loaded;
     state.session_path = session_file;
+    state.message = "Opened " + session_file;
   }
   state.sel.head = head;
   if (!block.empty()) {
@@ -71,6 +79,10 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "qkvlab: this model has no attention block %s (e.g. encoder.0.self_attn, decoder.0.cross_attn)\n", block.c_str());
       return 2;
     }
+  }
+  if (train_steps > 0) {
+    state.training = start_training(state, TrainConfig{}, std::max(train_steps, 3000));
+    state.training->run_blocking(train_steps);
   }
   int forced_tab = -1;
   if (!panel.empty()) {
@@ -142,7 +154,7 @@ int main(int argc, char** argv) {
     state.drawn_heatmaps.clear();
     heatmaps.new_frame();
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q)) quit = true;
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) state.session = Session{}, state.dirty = true;
+    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) state.session = default_session(&state.message), state.dirty = true;
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_S) && !state.session_path.empty()) {
       if (auto e = save_session(state.session, state.session_path)) state.message = "Not saved: " + e->message();
       else state.message = "Saved " + state.session_path;

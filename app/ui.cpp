@@ -25,6 +25,8 @@ const Tab kTabList[] = {
     {"masks", "Masks", DrawMaskPanel},
     {"positions", "Positional encoding", DrawPositionsPanel},
     {"parameters", "Parameters & cost", DrawParametersPanel},
+    {"gradients", "Gradients", DrawGradientsPanel},
+    {"train", "Train", DrawTrainPanel},
 };
 constexpr int kTabCount = static_cast<int>(std::size(kTabList));
 
@@ -130,7 +132,7 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
   };
   if (ImGui::BeginMenu("File")) {
     if (ImGui::MenuItem("New session", "Ctrl+N")) {
-      s.session = Session{};
+      s.session = default_session(&s.message);
       s.session_path.clear();
       s.dirty = true;
     }
@@ -189,6 +191,9 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Click a token chip: mark it as padding");
     ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG");
+    ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
+    ImGui::TextUnformatted("Train tab: F5 train / pause / resume, F6 one step; the previous run stays as a dashed ghost curve");
+    ImGui::TextUnformatted("The app opens on shipped trained weights (reverse the letters); Model ▸ Weights switches to untrained");
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -287,6 +292,7 @@ void draw_layout(AppState& s, int forced_tab) {
 }  // namespace
 
 void draw_ui(AppState& s, UiFrame& f) {
+  s.gradients_wanted = false;  // the Gradients panel asks again while it is drawn
   draw_menu(s, f.prompt, f.quit, f.pending_screenshot);
   draw_layout(s, f.forced_tab);
 }

@@ -148,6 +148,11 @@ std::shared_ptr<const TensorMap> WeightCache::get(const ModelConfig& c, const Vo
   return weights_;
 }
 
+void WeightCache::set_trained(const std::string& name, std::shared_ptr<const TrainedWeights> weights) {
+  trained_path_ = name;
+  trained_ = std::move(weights);
+}
+
 Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::string& path, const ModelConfig& c, const Vocab& vocab,
                                                                   uint64_t seed, std::vector<std::string>* warnings) {
   std::string resolved = path;

@@ -19,6 +19,8 @@ TokenizedBatch tokenize_batch(const Session&);
 // leaves every other number unchanged.
 TensorMap make_weights(const ModelConfig&, const Vocab&, uint64_t seed);
 
+struct TrainedWeights;  // core/trainer.h
+
 // Keeps the last weights so that a run whose weights would be the same (only toggles such as √d_k, masks,
 // temperature or residuals changed) reuses them instead of drawing millions of numbers again.
 class WeightCache {
@@ -28,6 +30,8 @@ class WeightCache {
   // embedding rows matched by token; what could not be used is said in *warnings. Files are read once.
   Result<std::shared_ptr<const TensorMap>> get_trained(const std::string& path, const ModelConfig&, const Vocab&, uint64_t seed,
                                                        std::vector<std::string>* warnings);
+  // Serves `weights` for Session::weights == name without reading a file (the live training run's latest).
+  void set_trained(const std::string& name, std::shared_ptr<const TrainedWeights> weights);
   // Folders a relative Session::weights path is looked up in (the app adds its assets/weights/).
   std::vector<std::string> search_dirs;
   int builds() const { return builds_; }  // how many times weights were drawn (for tests and the status bar)

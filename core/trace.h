@@ -10,6 +10,8 @@
 //   <stack>.l.ffn.{input, hidden [n,d_ff], act [n,d_ff], out [n,d_model], residual, norm}
 //   <stack>.l.output, <stack>.final_norm, output.logits [n, V], output.probs [n, V]
 // Sequences of the batch after the first carry the prefix batch.<b>.
+// With gradients (core/network.h add_gradients): loss [1, 1], and dL/d<path> for every trainable weight and every
+// activation of sequence 0 (dL/d…head.i.S is with respect to the raw scores S, before the ·scale).
 #pragma once
 
 #include <memory>

@@ -23,3 +23,11 @@ shot masks masks "{\"text\": \"I saw a saw with a saw [PAD] [PAD]\", \"model\": 
 shot positions positions "{$sentence}"
 shot parameters parameters "{$sentence}"
 shot translation attention "{\"text\": \"the cat sat on the mat\", \"target\": \"le chat\", \"model\": {\"arch\": \"encoder-decoder\", \"layers\": 1, \"heads\": 2}}" --block decoder.0.cross_attn
+# The app as it opens (the shipped reverse model), the Train tab after 400 live steps, and the Gradients tab.
+default_shot() {  # default_shot NAME PANEL [MORE APP FLAGS]
+  xvfb-run -a -s "-screen 0 1440x900x24" "$app" --panel "$2" --screenshot "$root/docs/$1.png" --frames 6 --width 1440 --height 900 "${@:3}"
+  echo "docs/$1.png"
+}
+default_shot trained attention
+default_shot train train --train-steps 400
+shot gradients gradients "{\"text\": \"the cat sat on the mat because it was tired\", \"model\": {\"arch\": \"decoder-only\", \"layers\": 2, \"heads\": 4, \"norm_placement\": \"pre\"}}" --block decoder.1.self_attn --head 1

@@ -101,5 +101,22 @@ check "saved session reproduces the numbers" diff <(numbers "$work/run.txt") <(n
 check "decoder-only greedy decoding prints 4 tokens" bash -c "grep 'greedy decoding' '$work/decode.txt' | grep -o '⟨' | wc -l | grep -qx 4"
 check "demo runs" bash -c "'$cli' demo | grep -q 'NOT scaled'"
 
+# Training, trained weights and gradients.
+"$cli" train --task copy --steps 40 --log-every 20 --d-model 16 --heads 2 --out "$work/copy.safetensors" > "$work/train.txt"
+check "train logs its steps" grep -q "^step     40 " "$work/train.txt"
+check "train saves its weights" test -s "$work/copy.safetensors"
+"$cli" run --weights "$work/copy.safetensors" --arch encoder-decoder --d-model 16 --heads 2 --tokenizer chars --text abc --target abc \
+  --gradients --show dL/ddecoder.0.cross_attn.head.0.S > "$work/grad.txt"
+check "run --weights --gradients prints the loss" grep -q "^loss (target): " "$work/grad.txt"
+check "... and dL/dS of a cross-attention head" grep -q "^dL/ddecoder.0.cross_attn.head.0.S  \[4 × 3\]" "$work/grad.txt"
+"$cli" run --weights reverse.safetensors --arch encoder-decoder --tokenizer chars --text abc --target cba > "$work/shipped.txt"
+check "the shipped weights are found by name" grep -q "QKV Lab run" "$work/shipped.txt"
+set +e
+head -c 100 "$work/copy.safetensors" > "$work/truncated.safetensors"
+msg=$("$cli" run --weights "$work/truncated.safetensors" --arch encoder-decoder --d-model 16 --heads 2 2>&1); code=$?
+set -e
+check "a truncated weights file is refused" test "$code" = 2
+check "... with a message" grep -qi "safetensors\|truncat\|header" <<<"$msg"
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

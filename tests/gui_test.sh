@@ -22,3 +22,16 @@ if [ "$status" -ne 0 ]; then echo "FAIL the app exited with $status"; exit 1; fi
 if grep -q "GL error" "$work/stderr.txt"; then echo "FAIL GL errors"; exit 1; fi
 "$cli" run --session "$work/session.json" --export "$work/npy" --export-png "$work/png" > /dev/null
 "$py" "$(dirname "$0")/gui_check.py" "$work/shot.png" "$work/layout.json" "$work/npy" "$work/png"
+
+# The default session (the shipped trained weights) on every tab, and the Train tab after 30 live steps:
+# each exits 0 without GL errors or warnings about the weights.
+for panel in $("$app" --help | sed -n 's/.*Open on this tab: //p' | tr -d '|'); do
+  status=0
+  extra=()
+  if [ "$panel" = train ]; then extra=(--train-steps 30); fi
+  "$app" --panel "$panel" --screenshot "$work/$panel.png" --frames 3 --width 1280 --height 800 "${extra[@]}" 2> "$work/$panel.txt" || status=$?
+  if [ "$status" -ne 0 ] || grep -q "GL error\|not loaded" "$work/$panel.txt" || [ ! -s "$work/$panel.png" ]; then
+    cat "$work/$panel.txt"; echo "FAIL the $panel tab on the default session"; exit 1
+  fi
+  echo "ok   the $panel tab renders the default session"
+done

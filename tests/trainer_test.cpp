@@ -155,3 +155,44 @@ TEST(Trainer, SavedWeightsLoadIntoRunByTokenName) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+// The shipped model (scripts/train_weights.sh) has learned its task: on a word it never saw, output t of the
+// last cross-attention (averaged over heads) looks hardest at input n−t (the row after [BOS] reads the last
+// letter first), and greedy argmax of the logits spells the reversed word.
+TEST(ShippedWeights, ReverseModelAttendsAntiDiagonallyAndReverses) {
+  Session s;
+  s.model.arch = Arch::EncoderDecoder;
+  s.tokenizer = TokenizerKind::Chars;
+  s.input = {"transformer", "remrofsnart"};
+  s.weights = QKVLAB_ASSETS_DIR "/weights/reverse.safetensors";
+  Result<TrainedWeights> trained = load_trained(s.weights);
+  ASSERT_TRUE(trained) << trained.error().message();
+  s.model = trained->model;
+  s.input.text = "softmax";
+  s.input.target = "xamtfos";
+  Result<Trace> t = run(s);
+  ASSERT_TRUE(t) << t.error().message();
+  EXPECT_TRUE(t->warnings.empty());
+  const int n = static_cast<int>(t->source_tokens.size()), last = s.model.layers - 1;
+  Mat P_mean = Mat::Zero(n + 1, n);
+  for (int i = 0; i < s.model.heads; ++i) P_mean += t->tensors.at("decoder." + std::to_string(last) + ".cross_attn.head." + std::to_string(i) + ".P");
+  for (int row = 0; row < n; ++row) {
+    Eigen::Index col = 0;
+    P_mean.row(row).maxCoeff(&col);
+    EXPECT_EQ(col, n - 1 - row) << "output " << row;
+  }
+  const Mat& logits = t->tensors.at("output.logits");
+  std::string spelled;
+  for (int row = 0; row < n; ++row) {
+    Eigen::Index id = 0;
+    logits.row(row).maxCoeff(&id);
+    spelled += t->vocab.token(static_cast<int>(id));
+  }
+  EXPECT_EQ(spelled, "xamtfos");
+}
+
+}  // namespace
+}  // namespace qkv

@@ -3,6 +3,8 @@
 
 #include <imgui.h>
 
+#include <filesystem>
+
 namespace qkv::app {
 namespace {
 
@@ -51,6 +53,7 @@ struct StartingPoint {
 };
 
 const StartingPoint kStartingPoints[] = {
+    {"Trained: reverse letters (shipped weights)", [](Session& s) { s = default_session(); }},
     {"Teaching encoder (2 layers, d_model 32, 4 heads)", [](Session& s) { s.model = ModelConfig{}; s.encoder_mask = kMaskPadding; }},
     {"Decoder-only language model (causal)",
      [](Session& s) {
@@ -83,6 +86,7 @@ void DrawModelPanel(AppState& s) {
   if (ImGui::BeginCombo("Start from", "choose a model…")) {
     for (const StartingPoint& p : kStartingPoints)
       if (ImGui::Selectable(p.title)) {
+        s.session.weights.clear();  // a new shape: seeded weights unless the starting point brings its own
         p.apply(s.session);
         changed = true;
       }
@@ -136,6 +140,19 @@ void DrawModelPanel(AppState& s) {
     changed = true;
   }
   if (s.session.mode == Mode::Train) changed |= ImGui::SliderFloat("dropout p", &c.dropout, 0.0f, 0.9f, "%.2f");
+  heading("Weights");
+  if (s.session.weights.empty()) {
+    ImGui::TextWrapped("random, drawn from the seed (untrained)");
+  } else {
+    ImGui::TextWrapped("trained: %s", std::filesystem::path(s.session.weights).filename().string().c_str());
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("%s\nTensors whose shape fits this model are the trained ones; the rest are seeded (the status bar says which)",
+                        s.session.weights.c_str());
+    if (ImGui::SmallButton("use untrained weights")) {
+      s.session.weights.clear();
+      changed = true;
+    }
+  }
   int seed = static_cast<int>(s.session.seed);
   if (ImGui::InputInt("seed", &seed)) {
     s.session.seed = static_cast<uint64_t>(std::max(0, seed));

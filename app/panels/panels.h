@@ -15,5 +15,7 @@ void DrawScalingPanel(AppState&);    // √d_k, d_k, τ: score histograms, entro
 void DrawMaskPanel(AppState&);       // none / causal / padding / custom cells; scores with −∞ and renormalised rows
 void DrawPositionsPanel(AppState&);  // sin/cos curves, the PE matrix, ⟨p_m,p_n⟩, base; sinusoidal/learned/RoPE/ALiBi
 void DrawParametersPanel(AppState&); // parameters and FLOPs per component, presets, attention memory against n
+void DrawGradientsPanel(AppState&);  // dL/dS, dL/dP, the softmax Jacobian, gradient norms, why √d_k, Pre/Post-Norm
+void DrawTrainPanel(AppState&);      // train a toy task live: loss curve with a ghost, heads forming, pause/step/reset
 
 }  // namespace qkv::app

@@ -87,7 +87,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const float label_cap = 110.0f * ImGui::GetIO().FontGlobalScale;
   label_w = std::min(label_w + 6.0f, label_cap);
   col_label_len = std::min(col_label_len + 6.0f, label_cap);
-  const float legend_w = 56.0f * ImGui::GetIO().FontGlobalScale;
+  const float legend_w = std::max(56.0f * ImGui::GetIO().FontGlobalScale, ImGui::CalcTextSize("−0.00011").x + 20.0f);
   const float avail = (a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x) - label_w - legend_w;
   // Whole pixels per cell when cells are large enough to read (crisp, equal cells); fractional below that, so
   // a long sequence still fits as an overview (the tooltip gives every exact value).
@@ -109,7 +109,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   look.range = a.signed_scale ? std::max(max_abs_finite(M), 1e-12f) : 1.0f;
   look.highlight_row = a.highlight_row >= 0 ? a.highlight_row : (a.pinned_row ? *a.pinned_row : -1);
   look.highlight_col = a.highlight_col;
-  s.heatmaps->draw(list, s.textures->get(a.key, s.generation, M), grid0, grid1, look);
+  s.heatmaps->draw(list, s.textures->get(a.key, a.generation ? a.generation : s.generation, M), grid0, grid1, look);
   s.drawn_heatmaps.push_back({a.key, grid0.x, grid0.y, grid1.x, grid1.y, rows, cols});
 
   // Axis labels.
@@ -144,7 +144,10 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     legend_look.range = 1.0f;
     s.heatmaps->draw(list, s.textures->get(a.signed_scale ? "legend.diverging" : "legend.sequential", 0, a.signed_scale ? kDivergingRamp : kSequentialRamp),
                      l0, l1, legend_look);
-    const std::string top = a.signed_scale ? "+" + fmt(look.range) : "1", bottom = a.signed_scale ? "−" + fmt(look.range) : "0";
+    // Gradients can be tiny: below 0.01 the range is written with 3 significant digits (2.4e-05), not +0.0000.
+    const char* range_format = look.range < 0.01f ? "%.2g" : look.range >= 1000.0f ? "%.0f" : "%.4g";
+    const std::string top = a.signed_scale ? "+" + fmt(look.range, range_format) : "1",
+                      bottom = a.signed_scale ? "−" + fmt(look.range, range_format) : "0";
     list->AddText(ImVec2(l1.x + 3.0f, l0.y - 2.0f), text_col, top.c_str());
     list->AddText(ImVec2(l1.x + 3.0f, l1.y - ImGui::GetFontSize()), text_col, bottom.c_str());
     if (a.signed_scale) list->AddText(ImVec2(l1.x + 3.0f, (l0.y + l1.y - ImGui::GetFontSize()) * 0.5f), text_col, "0");

@@ -28,6 +28,7 @@ struct HeatmapArgs {
   int* pinned_row = nullptr;       // clicking a row pins/unpins it
   int highlight_row = -1;
   int highlight_col = -1;
+  uint64_t generation = 0;  // when M changes outside core::run's traces (live training): bump it; 0 = the trace's
 };
 
 struct HeatmapHover {

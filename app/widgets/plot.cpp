@@ -86,7 +86,8 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
         list->AddText(ImVec2(p.x - ImGui::CalcTextSize(t.c_str()).x * 0.5f, g1.y + 2), text, t.c_str());
       }
   } else {
-    const float x_step = nice_step(x_hi - x_lo, std::max(2, static_cast<int>((g1.x - g0.x) / (font * 5))));
+    float x_step = nice_step(x_hi - x_lo, std::max(2, static_cast<int>((g1.x - g0.x) / (font * 5))));
+    if (a.integer_x) x_step = std::max(1.0f, std::round(x_step));
     for (float x = std::ceil(x_lo / x_step) * x_step; x <= x_hi + x_step * 1e-3f; x += x_step) {
       const ImVec2 p = to_screen(x, y_lo);
       list->AddLine(ImVec2(p.x, g0.y), ImVec2(p.x, g1.y), (grid & 0x00FFFFFF) | 0x50000000);

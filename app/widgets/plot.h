@@ -22,6 +22,7 @@ struct PlotArgs {
   ImVec2 size{0, 220};    // 0 width: the available width
   bool log_x = false;     // logarithmic x axis (positive x only)
   bool y_from_zero = false;
+  bool integer_x = false;  // x counts things (layers, steps): ticks at whole numbers only
   float y_min = 0, y_max = 0;  // both 0: fit the data
 };
 

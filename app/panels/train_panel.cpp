@@ -1,0 +1,273 @@
+// The Train tab: a toy task trained live on a worker thread. The loss and accuracy curves grow as it runs,
+// the previous run stays as a dashed ghost for comparison, and the attention heads are redrawn from the
+// latest weights so the reverse task's anti-diagonal can be watched as it forms.
+#include <GLFW/glfw3.h>  // key codes: ImGui 1.86 indexes keys by the backend's codes
+#include <imgui.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <optional>
+
+#include "app/panels/panels.h"
+#include "app/training.h"
+#include "app/ui.h"
+#include "app/widgets/common.h"
+#include "app/widgets/heatmap.h"
+#include "app/widgets/plot.h"
+
+namespace qkv::app {
+namespace {
+
+struct TrainPanelState {
+  TrainConfig config;
+  int max_steps = 3000;
+  std::optional<TrainingCurve> ghost;  // the previous run's curves
+  std::string error;                   // why Train was refused
+  // The live model on the example, recomputed when the worker publishes new weights.
+  WeightCache cache;
+  std::shared_ptr<const Trace> preview;
+  uint64_t preview_version = 0;
+  const TrainingRun* preview_run = nullptr;
+};
+TrainPanelState& panel() {
+  static TrainPanelState state;  // settings of the Train tab; the run itself lives in AppState::training
+  return state;
+}
+
+// Smooths the per-step loss with an exponential moving average so the curve reads at a glance.
+std::vector<float> smoothed(const std::vector<float>& y) {
+  std::vector<float> out(y.size());
+  float ema = y.empty() ? 0.0f : y[0];
+  for (size_t i = 0; i < y.size(); ++i) out[i] = ema = 0.9f * ema + 0.1f * y[i];
+  return out;
+}
+
+void start_new_run(AppState& s, TrainPanelState& p) {
+  if (auto e = validate(p.config, s.session.model)) {
+    p.error = e->message();
+    return;
+  }
+  p.error.clear();
+  if (s.training && s.training->snapshot().steps > 0) p.ghost = s.training->snapshot().curve;
+  s.training = start_training(s, p.config, p.max_steps);
+  s.training->resume();
+}
+
+void refresh_preview(TrainPanelState& p, const TrainingRun& run, const TrainingSnapshot& snap) {
+  if (p.preview && p.preview_run == &run && p.preview_version == snap.weights_version) return;
+  auto trained = std::make_shared<TrainedWeights>();
+  trained->weights = *snap.weights;
+  trained->vocab = run.trainer_unsafe().vocab();  // fixed when the run was made
+  trained->model = run.trainer_unsafe().model();
+  trained->task = name(run.config().task);
+  trained->steps = snap.steps;
+  p.cache.set_trained("live training", trained);
+  Session example = run.trainer_unsafe().example_session(training_example(run.config()));
+  example.weights = "live training";
+  if (Result<Trace> t = qkv::run(example, &p.cache)) p.preview = std::make_shared<const Trace>(std::move(*t));
+  p.preview_run = &run;
+  p.preview_version = snap.weights_version;
+}
+
+// Opens the trained model in the other labs: saved under ~/.config/qkvlab/trained/ so the session can name it.
+void use_in_lab(AppState& s, TrainingRun& run) {
+  run.pause();
+  if (!run.idle()) {
+    s.message = "The step in progress is finishing; press again";
+    return;
+  }
+  const std::string dir = config_dir() + "/trained";
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  const std::string path = dir + "/" + name(run.config().task) + ".safetensors";
+  if (auto e = run.trainer_unsafe().save(path)) {
+    s.message = "Not saved: " + e->message();
+    return;
+  }
+  Session session = run.trainer_unsafe().example_session(training_example(run.config()));
+  session.weights = path;
+  s.session = session;
+  s.dirty = true;
+  const int last = session.model.layers - 1;
+  s.sel.block = run.config().task == Task::NextToken ? BlockRef{true, false, last} : BlockRef{true, true, last};
+  s.message = "Opened the trained model (" + path + ") in the labs";
+}
+
+void settings(AppState& s, TrainPanelState& p, bool locked) {
+  TrainConfig& c = p.config;
+  ImGui::BeginDisabled(locked);
+  ImGui::SetNextItemWidth(160);
+  if (ImGui::BeginCombo("task", name(c.task))) {
+    for (int i = 0; i < static_cast<int>(Task::Count); ++i)
+      if (ImGui::Selectable(name(static_cast<Task>(i)), static_cast<int>(c.task) == i)) c.task = static_cast<Task>(i);
+    ImGui::EndCombo();
+  }
+  hover_tip("copy / reverse / sort: an encoder–decoder maps random letters; next-token: a decoder-only model reads a built-in text");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(120);
+  int lengths[2] = {c.min_len, c.max_len};
+  if (ImGui::DragInt2("length", lengths, 0.1f, 1, 32)) c.min_len = std::min(lengths[0], lengths[1]), c.max_len = std::max(lengths[0], lengths[1]);
+  hover_tip("Each training sequence has a length drawn from [min, max] tokens; shorter ones are padded (and masked)");
+  if (c.task != Task::NextToken) {
+    ImGui::SameLine();
+    ImGui::SetNextItemWidth(90);
+    ImGui::SliderInt("letters", &c.alphabet, 2, 26);
+    hover_tip("How many letters (a, b, c, …) the strings use");
+  }
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(90);
+  ImGui::SliderInt("batch", &c.batch, 1, 128);
+  ImGui::SetNextItemWidth(110);
+  ImGui::SliderInt("warm-up", &c.warmup, 1, 4000);
+  hover_tip("lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5): a linear rise for warm-up steps, then 1/√step decay");
+  ImGui::SameLine();
+  float factor = static_cast<float>(c.lr_factor), clip = static_cast<float>(c.clip_norm), smoothing = static_cast<float>(c.label_smoothing);
+  ImGui::SetNextItemWidth(90);
+  if (ImGui::SliderFloat("lr factor", &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(90);
+  if (ImGui::SliderFloat("clip |g|", &clip, 0.0f, 5.0f, clip == 0.0f ? "off" : "%.2f")) c.clip_norm = clip;
+  hover_tip("Rescale the whole gradient when its norm exceeds this (0 = no clipping)");
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(90);
+  if (ImGui::SliderFloat("label smoothing", &smoothing, 0.0f, 0.3f, "%.2f")) c.label_smoothing = smoothing;
+  ImGui::SameLine();
+  ImGui::SetNextItemWidth(90);
+  ImGui::DragInt("steps", &p.max_steps, 10.0f, 10, 100000);
+  ImGui::EndDisabled();
+  const ModelConfig& m = s.session.model;
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("model from the sidebar: L=%d, d_model=%d, h=%d, d_ff=%d, √d_k %s, %s-norm %s, residual %s, dropout %.2f (architecture set by the task)",
+                      m.layers, m.d_model, m.heads, m.d_ff, m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off", name(m.norm_placement),
+                      name(m.norm), m.residual ? "on" : "off", m.dropout);
+  ImGui::PopStyleColor();
+  hover_tip("Change √d_k, Pre/Post-Norm, residuals or the masks in the sidebar, press Reset, then Train: the last run stays as a dashed ghost curve");
+}
+
+void controls(AppState& s, TrainPanelState& p) {
+  const bool typing = ImGui::GetIO().WantTextInput;
+  const bool f5 = !typing && ImGui::IsKeyPressed(GLFW_KEY_F5);
+  const bool f6 = !typing && ImGui::IsKeyPressed(GLFW_KEY_F6);
+  TrainingRun* run = s.training.get();
+  const TrainingSnapshot snap = run ? run->snapshot() : TrainingSnapshot{};
+  if (!run || snap.finished) {
+    if (ImGui::Button(run ? "Train again  (F5)" : "Train  (F5)") || f5) start_new_run(s, p);
+    hover_tip("Start a new run from fresh weights with the settings above; the last run becomes the ghost curve");
+  } else if (snap.running) {
+    if (ImGui::Button("Pause  (F5)") || f5) run->pause();
+  } else {
+    if (ImGui::Button("Resume  (F5)") || f5) run->resume();
+    ImGui::SameLine();
+    if (ImGui::Button("Step  (F6)") || f6) run->step_once();
+    hover_tip("One optimiser step, then pause again");
+  }
+  if (run) {
+    ImGui::SameLine();
+    if (ImGui::Button("Reset")) {
+      if (snap.steps > 0) p.ghost = snap.curve;
+      s.training.reset();
+      p.preview.reset();
+      p.preview_run = nullptr;
+      return;
+    }
+    hover_tip("Stop and discard this run (its curves stay as the ghost); settings unlock");
+    ImGui::SameLine();
+    if (ImGui::Button("Use in the labs")) use_in_lab(s, *run);
+    hover_tip("Pause and open this model in every other tab (saved to ~/.config/qkvlab/trained/)");
+  }
+  if (!p.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "Not started: %s", p.error.c_str());
+}
+
+void curves(const TrainingSnapshot& snap, const TrainPanelState& p, float width) {
+  std::vector<Series> loss, accuracy;
+  if (p.ghost) {
+    loss.push_back(Series{"ghost: " + p.ghost->label, p.ghost->step, smoothed(p.ghost->loss), palette(3), true});
+    accuracy.push_back(Series{"ghost", p.ghost->eval_step, p.ghost->eval_accuracy, palette(3), true});
+  }
+  if (!snap.curve.step.empty()) {
+    loss.push_back(Series{snap.curve.label, snap.curve.step, smoothed(snap.curve.loss), palette(0)});
+    accuracy.push_back(Series{"this run", snap.curve.eval_step, snap.curve.eval_accuracy, palette(0)});
+  }
+  PlotArgs pl;
+  pl.id = "train_loss";
+  pl.x_label = "step";
+  pl.y_label = "training loss (cross-entropy, smoothed)";
+  pl.size = ImVec2(width * 0.6f, 230);
+  pl.y_from_zero = true;
+  pl.integer_x = true;
+  DrawLinePlot(pl, loss);
+  ImGui::SameLine();
+  PlotArgs pa;
+  pa.id = "train_accuracy";
+  pa.x_label = "step";
+  pa.y_label = "token accuracy (held-out)";
+  pa.size = ImVec2(width * 0.4f - ImGui::GetStyle().ItemSpacing.x, 230);
+  pa.y_min = 0.0f;
+  pa.y_max = 1.0f;
+  DrawLinePlot(pa, accuracy);
+}
+
+void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
+  if (!p.preview) return;
+  const Trace& t = *p.preview;
+  const bool letters = run.config().task != Task::NextToken;
+  const int last = run.model().layers - 1;
+  const std::string block = "decoder." + std::to_string(last) + (letters ? ".cross_attn" : ".self_attn");
+  heading((block + " — every head on the example, redrawn from the latest weights").c_str());
+  ImGui::TextDisabled("%s", describe(run.config().task));
+  const int h = run.model().heads;
+  const float w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x * static_cast<float>(h - 1)) / static_cast<float>(h);
+  const std::vector<std::string>& rows = letters ? t.target_tokens : t.source_tokens;
+  for (int i = 0; i < h; ++i) {
+    const std::string path = block + ".head." + std::to_string(i) + ".P";
+    const Mat* P = t.tensors.find(path);
+    if (!P) continue;
+    if (i) ImGui::SameLine();
+    ImGui::BeginGroup();
+    HeatmapArgs a;
+    a.key = "train/" + path;
+    a.M = P;
+    a.P = P;
+    a.name = "head " + std::to_string(i) + " P";
+    a.row_labels = &rows;
+    a.col_labels = &t.source_tokens;
+    a.row_axis = letters ? "output" : "query";
+    a.col_axis = letters ? "input" : "key";
+    a.max_width = w;
+    a.max_cell = 30.0f;
+    a.generation = (1ull << 48) + p.preview_version;
+    DrawHeatmap(s, a);
+    ImGui::EndGroup();
+  }
+}
+
+}  // namespace
+
+void DrawTrainPanel(AppState& s) {
+  TrainPanelState& p = panel();
+  ImGui::TextWrapped("Train a small Transformer here, on a worker thread, with Adam and the paper's warm-up schedule. "
+                     "Watch the loss fall and the heads form; then flip √d_k, the norm placement or residuals in the sidebar and train again.");
+  settings(s, p, s.training != nullptr);
+  controls(s, p);
+  if (!s.training) {
+    if (p.ghost) curves(TrainingSnapshot{}, p, ImGui::GetContentRegionAvail().x);
+    return;
+  }
+  TrainingRun& run = *s.training;
+  const TrainingSnapshot snap = run.snapshot();
+  char progress[96];
+  std::snprintf(progress, sizeof progress, "step %d / %d%s", snap.steps, snap.max_steps, snap.finished ? " — done" : snap.running ? "" : " — paused");
+  ImGui::ProgressBar(static_cast<float>(snap.steps) / static_cast<float>(std::max(1, snap.max_steps)), ImVec2(-1, 0), progress);
+  const float loss = snap.curve.loss.empty() ? 0.0f : snap.curve.loss.back();
+  ImGui::Text("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
+              fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
+  hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
+  if (!std::isfinite(loss))
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
+  curves(snap, p, ImGui::GetContentRegionAvail().x);
+  refresh_preview(p, run, snap);
+  heads(s, p, run);
+}
+
+}  // namespace qkv::app

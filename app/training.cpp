@@ -1,0 +1,147 @@
+#include "app/training.h"
+
+#include <chrono>
+
+#include "app/app_state.h"
+
+namespace qkv::app {
+
+namespace {
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+}  // namespace
+
+TrainingRun::TrainingRun(const ModelConfig& model, const TrainConfig& config, int max_steps, std::string label)
+    : model_(model), config_(config), trainer_(model, config), max_steps_(max_steps) {
+  snap_.curve.label = std::move(label);
+  snap_.max_steps = max_steps;
+  snap_.weights = std::make_shared<const TensorMap>(trainer_.weights());
+  snap_.weights_version = 1;
+  worker_ = std::thread([this] { loop(); });
+}
+
+TrainingRun::~TrainingRun() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  worker_.join();
+}
+
+void TrainingRun::resume() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (snap_.finished) return;
+    running_ = true;
+    snap_.running = true;
+    window_start_ = now_seconds();
+    window_steps_ = 0;
+  }
+  wake_.notify_all();
+}
+
+void TrainingRun::pause() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  running_ = false;
+  snap_.running = false;
+}
+
+void TrainingRun::step_once() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (running_ || snap_.finished) return;
+    ++pending_steps_;
+  }
+  wake_.notify_all();
+}
+
+void TrainingRun::run_blocking(int n) {
+  for (int k = 0; k < n && trainer_.steps() < max_steps_; ++k) do_step();
+  std::lock_guard<std::mutex> lock(mutex_);
+  snap_.weights = std::make_shared<const TensorMap>(trainer_.weights());
+  ++snap_.weights_version;
+}
+
+TrainingSnapshot TrainingRun::snapshot() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return snap_;
+}
+
+void TrainingRun::loop() {
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || running_ || pending_steps_ > 0; });
+      if (stop_) return;
+      if (pending_steps_ > 0) --pending_steps_;
+      busy_ = true;
+    }
+    do_step();
+    busy_ = false;
+  }
+}
+
+void TrainingRun::do_step() {
+  const StepStats st = trainer_.step();
+  const bool evaluate = st.step % 25 == 0 || st.step == 1;
+  const float accuracy = evaluate ? trainer_.evaluate(2).first : 0.0f;
+  const double t = now_seconds();
+  std::shared_ptr<const TensorMap> weights;
+  if (t - last_publish_ > 0.15 || st.step >= max_steps_) {  // publish weights ~7 times a second for the live heatmaps
+    weights = std::make_shared<const TensorMap>(trainer_.weights());
+    last_publish_ = t;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  snap_.curve.step.push_back(static_cast<float>(st.step));
+  snap_.curve.loss.push_back(st.loss);
+  if (evaluate) {
+    snap_.curve.eval_step.push_back(static_cast<float>(st.step));
+    snap_.curve.eval_accuracy.push_back(accuracy);
+    snap_.accuracy = accuracy;
+  }
+  snap_.steps = st.step;
+  snap_.lr = st.lr;
+  snap_.grad_norm = st.grad_norm;
+  ++window_steps_;
+  if (t - window_start_ >= 0.5) {
+    snap_.steps_per_second = static_cast<float>(window_steps_ / (t - window_start_));
+    window_start_ = t;
+    window_steps_ = 0;
+  }
+  if (weights) {
+    snap_.weights = std::move(weights);
+    ++snap_.weights_version;
+  }
+  if (st.step >= max_steps_) {
+    snap_.finished = true;
+    snap_.running = false;
+    running_ = false;
+  }
+}
+
+std::shared_ptr<TrainingRun> start_training(const AppState& s, const TrainConfig& config, int max_steps) {
+  const ModelConfig& m = s.session.model;
+  TrainConfig c = config;
+  c.encoder_mask = s.session.encoder_mask & ~kMaskCustom;
+  c.decoder_mask = s.session.decoder_mask & ~kMaskCustom;
+  std::string label = std::string(name(c.task)) + " · √d_k " + (m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off") + " · " +
+                      name(m.norm_placement) + "-norm " + name(m.norm) + " · residual " + (m.residual ? "on" : "off");
+  if (!(c.decoder_mask & kMaskCausal)) label += " · NO causal mask";
+  return std::make_shared<TrainingRun>(m, c, max_steps, std::move(label));
+}
+
+std::string training_example(const TrainConfig& c) {
+  if (c.task == Task::NextToken) {
+    std::string out;
+    const std::vector<std::string> words = tokenize(builtin_text(), TokenizerKind::Words);
+    for (int i = 0; i < c.max_len && i < static_cast<int>(words.size()); ++i) out += (i ? " " : "") + words[static_cast<size_t>(i)];
+    return out;
+  }
+  std::string out;
+  for (int i = 0; i < c.max_len; ++i) out += static_cast<char>('a' + (i * 5 + 2) % c.alphabet);
+  return out;
+}
+
+}  // namespace qkv::app
