@@ -247,9 +247,10 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   const Mat* S_masked = t.tensors.find(head + ".S_masked");
   const Mat* dP = t.tensors.find("dL/d" + head + ".P");
   const Mat* dS = t.tensors.find("dL/d" + head + ".S");
-  // The heatmap reserves 56 px for its legend, but the legend's numbers (e.g. "+0.0015") reach a little further.
-  const float gap = ImGui::GetStyle().ItemSpacing.x + 28.0f * ImGui::GetIO().FontGlobalScale;
-  const float third = (ImGui::GetContentRegionAvail().x - 3.0f * gap) / 3.0f;
+  // Each heatmap reserves the width of its own legend (wider for a signed range such as −0.0015).
+  const float gap = ImGui::GetStyle().ItemSpacing.x;
+  const float row_w = ImGui::GetContentRegionAvail().x - 2.0f * gap;
+  const float p_width = row_w * 0.3f, grad_width = row_w * 0.35f;  // signed legends are wider than P's 0–1
 
   ImGui::BeginGroup();
   ImGui::TextUnformatted("attention weights (forward)");
@@ -260,7 +261,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   a.name = "P";
   a.row_labels = &query_tokens(s, b);
   a.col_labels = &key_tokens(s, b);
-  a.max_width = third;
+  a.max_width = p_width;
   a.S = t.tensors.find(head + ".S");
   a.S_scaled = t.tensors.find(head + ".S_scaled");
   a.S_masked = S_masked;
@@ -281,7 +282,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   g.row_labels = a.row_labels;
   g.col_labels = a.col_labels;
   g.signed_scale = true;
-  g.max_width = third;
+  g.max_width = grad_width;
   g.pinned_row = &s.sel.pinned_row;
   DrawHeatmap(s, g);
   ImGui::EndGroup();

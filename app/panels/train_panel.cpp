@@ -217,13 +217,19 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
   heading((block + " — every head on the example, redrawn from the latest weights").c_str());
   ImGui::TextDisabled("%s", describe(run.config().task));
   const int h = run.model().heads;
-  const float w = (ImGui::GetContentRegionAvail().x - ImGui::GetStyle().ItemSpacing.x * static_cast<float>(h - 1)) / static_cast<float>(h);
+  // As many heads per row as keep cells big enough for token labels (≈ 16 px + labels + legend), rows balanced.
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float need = 120.0f + 16.0f * static_cast<float>(t.source_tokens.size());
+  const int fit = std::clamp(static_cast<int>(avail / need), 1, h);
+  const int rows_of_heads = (h + fit - 1) / fit;
+  const int per_row = (h + rows_of_heads - 1) / rows_of_heads;
+  const float w = (avail - ImGui::GetStyle().ItemSpacing.x * static_cast<float>(per_row - 1)) / static_cast<float>(per_row);
   const std::vector<std::string>& rows = letters ? t.target_tokens : t.source_tokens;
   for (int i = 0; i < h; ++i) {
     const std::string path = block + ".head." + std::to_string(i) + ".P";
     const Mat* P = t.tensors.find(path);
     if (!P) continue;
-    if (i) ImGui::SameLine();
+    if (i % per_row) ImGui::SameLine();
     ImGui::BeginGroup();
     HeatmapArgs a;
     a.key = "train/" + path;

@@ -87,7 +87,8 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const float label_cap = 110.0f * ImGui::GetIO().FontGlobalScale;
   label_w = std::min(label_w + 6.0f, label_cap);
   col_label_len = std::min(col_label_len + 6.0f, label_cap);
-  const float legend_w = std::max(56.0f * ImGui::GetIO().FontGlobalScale, ImGui::CalcTextSize("−0.00011").x + 20.0f);
+  // The legend: a 12-px ramp 10 px after the cells, then its labels ("1"/"0", or a signed range like −0.0015).
+  const float legend_w = std::max(56.0f * ImGui::GetIO().FontGlobalScale, a.signed_scale ? ImGui::CalcTextSize("−0.00011").x + 28.0f : 0.0f);
   const float avail = (a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x) - label_w - legend_w;
   // Whole pixels per cell when cells are large enough to read (crisp, equal cells); fractional below that, so
   // a long sequence still fits as an overview (the tooltip gives every exact value).
