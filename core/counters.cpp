@@ -313,7 +313,30 @@ std::vector<Preset> make_presets() {
     p.source =
         "Dosovitskiy et al. 2021, An Image is Worth 16x16 Words, Table 1 (reports 86M); exact count of ViT-B/16 "
         "at 224px with a 1000-class head.";
-    out.push_back(std::move(p));
+    out.push_back(p);
+    // ViT-L/16: d_model 1024, 24 layers, 16 heads, d_ff 4096 — 24 × 12,596,224 + embeddings 990,208 + norm 2,048
+    // + head 1,025,000 = 304,326,632.  ViT-H/14: d_model 1280, 32 layers, 16 heads, d_ff 5120, 14×14 patches (257
+    // positions) — 32 × 19,677,440 + 1,084,160 + 2,560 + 1,281,000 = 632,045,800.
+    const auto larger = [&](const char* name, const char* title, int layers, int d_model, int d_ff, int patch, int positions,
+                            int64_t total, const char* source) {
+      Preset q = p;
+      q.name = name;
+      q.title = title;
+      q.spec.model.layers = layers;
+      q.spec.model.d_model = d_model;
+      q.spec.model.heads = 16;
+      q.spec.model.d_ff = d_ff;
+      q.spec.model.max_len = positions;
+      q.spec.learned_positions = positions;
+      q.spec.patch_size = patch;
+      q.published_total = total;
+      q.source = source;
+      out.push_back(std::move(q));
+    };
+    larger("vit-l16", "ViT-L/16 (ImageNet-1k, 224px), Dosovitskiy et al. 2021", 24, 1024, 4096, 16, 197, 304'326'632,
+           "Dosovitskiy et al. 2021, Table 1 (reports 307M); exact count of ViT-L/16 at 224px with a 1000-class head.");
+    larger("vit-h14", "ViT-H/14 (ImageNet-1k, 224px), Dosovitskiy et al. 2021", 32, 1280, 5120, 14, 257, 632'045'800,
+           "Dosovitskiy et al. 2021, Table 1 (reports 632M); exact count of ViT-H/14 at 224px with a 1000-class head.");
   }
   return out;
 }

@@ -70,6 +70,8 @@ TEST(Counters, PresetsMatchPublishedTotals) {
   EXPECT_EQ(find_preset("bert-base")->published_total, 109'482'240);
   EXPECT_EQ(find_preset("gpt2-small")->published_total, 124'439'808);
   EXPECT_EQ(find_preset("vit-b16")->published_total, 86'567'656);
+  EXPECT_EQ(find_preset("vit-l16")->published_total, 304'326'632);  // timm's vit_large_patch16_224: 304.33M
+  EXPECT_EQ(find_preset("vit-h14")->published_total, 632'045'800);  // timm's vit_huge_patch14_224: 632.05M
   EXPECT_EQ(find_preset("transformer-base")->published_total, 63'082'496);
   EXPECT_EQ(find_preset("gpt3"), nullptr);
 }

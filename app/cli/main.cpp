@@ -5,6 +5,8 @@
 #include <chrono>
 #include <CLI/CLI.hpp>
 #include <cmath>
+#include <filesystem>
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -14,6 +16,8 @@
 #include "app/png_export.h"
 #include "core/counters.h"
 #include "core/export.h"
+#include "core/files.h"
+#include "core/lessons.h"
 #include "core/memory.h"
 #include "core/model.h"
 #include "core/network.h"
@@ -408,6 +412,53 @@ int cmd_train(const SessionFlags& flags, TrainFlags tf) {
   return 0;
 }
 
+// [SECTION] lesson: check a lesson file and print it with its live figures.
+int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_name) {
+  const std::string dir = QKVLAB_ASSETS_DIR "/lessons", weights = QKVLAB_ASSETS_DIR "/weights";
+  const Lang lang = lang_name == "zh" ? Lang::Zh : Lang::En;
+  std::vector<std::string> errors;
+  std::vector<Lesson> all = load_lessons(dir, &errors);
+  std::vector<Lesson> chosen;
+  for (const std::string& target : targets) {
+    if (std::filesystem::exists(target) && !std::filesystem::is_directory(target)) {
+      Result<std::string> text = read_file(target);
+      if (!text) return fail(text.error());
+      Result<Lesson> l = parse_lesson(*text, target);
+      if (!l) return fail(l.error());
+      chosen.push_back(std::move(*l));
+      continue;
+    }
+    auto it = std::find_if(all.begin(), all.end(), [&](const Lesson& l) { return l.id == target || std::to_string(l.number) == target; });
+    if (it == all.end()) return fail({"no lesson " + target, "give a lesson file, an id or a number; qkvlab-cli lesson --list"});
+    chosen.push_back(*it);
+  }
+  if (targets.empty()) {
+    for (const std::string& e : errors) std::printf("error: %s\n", e.c_str());
+    for (const Lesson& l : all) std::printf("%2d  %-28s %s\n", l.number, l.id.c_str(), l.title.in(lang).c_str());
+    return errors.empty() ? 0 : 2;
+  }
+  int problems = 0;
+  const std::vector<std::string> panels = {"stepper", "attention", "qkv", "scaling", "masks", "positions", "parameters", "gradients", "train"};
+  for (const Lesson& l : chosen) {
+    Result<Session> s = lesson_session(l);
+    const Session base = s ? *s : Session{};
+    const auto show = [&](const char* label, const Text& t) {
+      std::printf("%s:\n%s\n\n", label, render_text(t.in(lang), l, base, weights).c_str());
+    };
+    std::printf("== %d. %s  [%s]\n\n", l.number, l.title.in(lang).c_str(), l.id.c_str());
+    show("question", l.question);
+    show("short answer", l.short_answer);
+    show("explanation", l.explanation);
+    for (size_t k = 0; k < l.steps.size(); ++k) std::printf("try %zu: %s\n", k + 1, render_text(l.steps[k].text.in(lang), l, base, weights).c_str());
+    for (const std::string& p : check_lesson(l, weights, panels)) {
+      std::printf("PROBLEM %s\n", p.c_str());
+      ++problems;
+    }
+    std::printf("\n");
+  }
+  return problems ? 2 : 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -420,7 +471,7 @@ int main(int argc, char** argv) {
   int64_t n = 128;
   SessionFlags params_flags;
   CLI::App* params = app.add_subcommand("params", "Parameter and FLOP table of a preset or of a session's model");
-  params->add_option("--preset", preset, "transformer-base | bert-base | gpt2-small | vit-b16");
+  params->add_option("--preset", preset, "transformer-base | bert-base | gpt2-small | vit-b16 | vit-l16 | vit-h14");
   params->add_flag("--json", json, "Print one JSON object with a \"total\" field");
   params->add_option("--n", n, "Tokens for the FLOP count")->check(CLI::Range(1, 1 << 20));
   params_flags.add_to(*params);
@@ -447,7 +498,14 @@ int main(int argc, char** argv) {
   train_session.add_to(*train_cmd);
   train_flags.add_to(*train_cmd);
 
+  std::vector<std::string> lesson_targets;
+  std::string lesson_lang = "en";
+  CLI::App* lesson_cmd = app.add_subcommand("lesson", "List lessons, or check and print lessons (file, id or number) with live figures");
+  lesson_cmd->add_option("lessons", lesson_targets, "Lesson files, ids or numbers (none: list them all)");
+  lesson_cmd->add_option("--lang", lesson_lang, "en | zh")->check(CLI::IsMember({"en", "zh"}));
+
   CLI11_PARSE(app, argc, argv);
+  if (lesson_cmd->parsed()) return cmd_lesson(lesson_targets, lesson_lang);
   if (train_cmd->parsed()) return cmd_train(train_session, train_flags);
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
   if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);

@@ -1,0 +1,97 @@
+// Lessons: the parser refuses what it does not understand, figures are computed by the core, and every
+// shipped lesson in assets/lessons/ opens a valid live state whose highlighted tensors exist and whose quoted
+// figures match the core within the rounding of their format.
+#include "core/lessons.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <set>
+
+#include "core/model.h"
+#include "core/network.h"
+
+namespace qkv {
+namespace {
+
+const std::string kAssets = QKVLAB_ASSETS_DIR;
+
+TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
+  const std::string ok = R"({"id": "t", "number": 1, "title": {"en": "T", "zh": "题"}, "question": {"en": "Q?", "zh": "问？"},
+    "short_answer": {"en": "A {p}", "zh": "答 {p}"}, "explanation": {"en": "E", "zh": "解"},
+    "figures": {"p": {"kind": "softmax", "values": [0.8, 0.1, 0.1], "index": 0, "expect": 0.50}}})";
+  Result<Lesson> l = parse_lesson(ok);
+  ASSERT_TRUE(l) << l.error().message();
+  EXPECT_EQ(l->figures.at("p").expect.value(), 0.50);
+  std::string missing_zh = ok;
+  missing_zh.replace(missing_zh.find(", \"zh\": \"解\""), std::string(", \"zh\": \"解\"").size(), "");
+  EXPECT_FALSE(parse_lesson(missing_zh));
+  std::string unknown = ok;
+  unknown.insert(1, "\"colour\": 3, ");
+  Result<Lesson> bad = parse_lesson(unknown);
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().what.find("colour"), std::string::npos);
+  EXPECT_FALSE(parse_lesson("{not json"));
+}
+
+TEST(Lessons, FiguresComeFromTheCore) {
+  Figure f;
+  f.kind = "softmax";
+  f.values = {0.8, 0.1, 0.1};
+  double v = 0;
+  EXPECT_EQ(*evaluate_figure(f, Session{}, "", &v), "0.50");
+  EXPECT_NEAR(v, 0.5017, 1e-4);  // e^0.8 / (e^0.8 + 2e^0.1)
+  f.scale = 1.0 / std::sqrt(3.0);
+  f.index = 1;
+  EXPECT_EQ(*evaluate_figure(f, Session{}, "", &v), "0.29");
+  Figure p;
+  p.kind = "params";
+  p.preset = "bert-base";
+  p.format = "count";
+  EXPECT_EQ(*evaluate_figure(p, Session{}, ""), "109,482,240");
+  Figure shape;
+  shape.kind = "shape";
+  shape.tensor = "encoder.0.self_attn.head.0.P";
+  Session s;
+  s.input.text = "one two three";
+  EXPECT_EQ(*evaluate_figure(shape, s, ""), "[3×3]");
+  shape.set = R"({"text": "one two three four"})";
+  EXPECT_EQ(*evaluate_figure(shape, s, ""), "[4×4]");
+  Figure missing;
+  missing.kind = "tensor";
+  missing.tensor = "encoder.9.nothing";
+  EXPECT_FALSE(evaluate_figure(missing, s, ""));
+}
+
+TEST(Lessons, EveryShippedLessonOpensItsLiveStateAndQuotesTheCore) {
+  std::vector<std::string> errors;
+  const std::vector<Lesson> lessons = load_lessons(kAssets + "/lessons", &errors);
+  for (const std::string& e : errors) ADD_FAILURE() << e;
+  std::set<std::string> ids;
+  std::set<int> numbers;
+  const std::vector<std::string> panels = {"stepper", "attention", "qkv", "scaling", "masks", "positions", "parameters", "gradients", "train"};
+  for (const Lesson& l : lessons) {
+    EXPECT_TRUE(ids.insert(l.id).second) << "duplicate id " << l.id;
+    EXPECT_TRUE(numbers.insert(l.number).second) << "duplicate number " << l.number;
+    for (const std::string& problem : check_lesson(l, kAssets + "/weights", panels)) ADD_FAILURE() << problem;
+  }
+  // The curriculum: lessons 1 to 30, all of them.
+  for (int k = 1; k <= 30; ++k) EXPECT_TRUE(numbers.count(k)) << "lesson " << k << " is missing";
+}
+
+// A lesson that quotes a wrong number is caught.
+TEST(Lessons, AWrongQuotedFigureIsReported) {
+  Result<Lesson> l = parse_lesson(R"({"id": "w", "number": 99, "title": {"en": "T", "zh": "题"}, "question": {"en": "Q", "zh": "问"},
+    "short_answer": {"en": "{p}", "zh": "{p}"}, "explanation": {"en": "E {q}", "zh": "解"},
+    "figures": {"p": {"kind": "softmax", "values": [0.8, 0.1, 0.1], "index": 0, "expect": 0.43},
+                "q": {"kind": "shape", "tensor": "encoder.0.self_attn.head.0.P"}}})");
+  ASSERT_TRUE(l);
+  const std::vector<std::string> problems = check_lesson(*l, kAssets + "/weights", {"attention"});
+  ASSERT_EQ(problems.size(), 2u);
+  EXPECT_NE(problems[0].find("different figures"), std::string::npos);
+  EXPECT_NE(problems[1].find("is 0.50 on the core, but the lesson says 0.43"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qkv
