@@ -58,7 +58,7 @@ ModelConfig tiny() {
 }
 
 TEST(Counters, PresetsMatchPublishedTotals) {
-  ASSERT_EQ(presets().size(), 4u);
+  ASSERT_EQ(presets().size(), 6u);
   for (const Preset& p : presets()) {
     SCOPED_TRACE(p.name);
     const CountTable t = count_model(p.spec, 128);
