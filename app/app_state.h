@@ -2,10 +2,13 @@
 // Panels read the trace and edit the session; recompute happens once, at the start of the next frame.
 #pragma once
 
+#include "core/lessons.h"
 #include "core/model.h"
 
 #include <memory>
+#include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -49,6 +52,28 @@ struct DrawnHeatmap {
   int rows, cols;
 };
 
+// Lessons (app/lessons_ui.cpp): the curriculum, the open lesson and the classroom modes.
+struct LessonState {
+  std::vector<Lesson> lessons;            // from assets/lessons/, sorted by number
+  std::vector<std::string> load_errors;   // files that could not be read (shown in the Lessons tab)
+  std::map<std::string, std::map<std::string, std::string>> strings;  // UI strings: key -> lang -> text (assets/i18n/ui.json)
+  Lang lang = Lang::En;
+  int active = -1;  // the open lesson (its strip shows above the labs), −1: none
+  int selected = 0; // the lesson shown in the Lessons tab
+  int step = 0;     // 0: the opening state; k: after the lesson's first k "try" steps
+  std::set<std::string> done;  // progress marks, persisted in imgui.ini
+  bool presentation = false;   // full screen, large fonts, high contrast, editing chrome hidden
+  bool reveal = false;         // the explanation is shown (drill: the answer)
+  bool drill = false;          // interview drill: question first, then the answer, then the demo
+  std::string search;
+  std::map<std::string, std::string> rendered;  // "<id>/<lang>/<field>" -> text with live figures
+  // Export of a lesson's figures: one PNG per step (menu, or qkvlab --lesson ID --export-png DIR).
+  std::string export_dir;
+  int export_step = -1;  // −1: not exporting
+  int export_wait = 0;   // frames to render before the next capture
+  bool quit_after_export = false;
+};
+
 struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
@@ -64,6 +89,10 @@ struct AppState {
   // every frame); the trace then holds "loss" and dL/d<path>. gradient_error says why they are missing.
   bool gradients_wanted = false;
   std::string gradient_error;
+
+  LessonState lessons;
+  std::vector<Highlight> highlights;  // cells the open lesson points at (outlined in heatmaps)
+  int request_tab = -1;               // select this tab on the next frame (lessons, --panel)
 
   // The live training run of the Train tab (a worker thread), kept across tab switches.
   std::shared_ptr<TrainingRun> training;

@@ -5,6 +5,7 @@
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/screenshot.h"
 #include "app/gl/texture.h"
+#include "app/lessons_ui.h"
 #include "app/training.h"
 #include "app/ui.h"
 #include "core/export.h"
@@ -38,7 +39,9 @@ void glfw_error(int code, const char* description) { std::fprintf(stderr, "qkvla
 int main(int argc, char** argv) {
   CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};
   std::string session_file, screenshot, panel, layout_json, block;
-  int head = 0, train_steps = 0;
+  int head = 0, train_steps = 0, lesson_step = 0;
+  std::string lesson, lesson_png_dir, lang = "en";
+  bool presentation = false;
   int frames = 3, width = 1440, height = 900;
   cli.add_option("--session", session_file, "Open this session (JSON)");
   cli.add_option("--screenshot", screenshot, "Render, save the window as PNG, and exit");
@@ -50,6 +53,11 @@ int main(int argc, char** argv) {
   cli.add_option("--layout-json", layout_json, "With --screenshot: also write where each heatmap was drawn (for tests)");
   cli.add_option("--train-steps", train_steps, "Train the Train tab's default run this many steps before the first frame (paused)")
       ->check(CLI::Range(0, 100000));
+  cli.add_option("--lesson", lesson, "Open a lesson (id or number) at its live state");
+  cli.add_option("--step", lesson_step, "With --lesson: open it at this \"try\" step")->check(CLI::Range(0, 100));
+  cli.add_option("--export-png", lesson_png_dir, "With --lesson: write one PNG per step of the lesson to this folder and exit");
+  cli.add_option("--lang", lang, "Lessons in en | zh")->check(CLI::IsMember({"en", "zh"}));
+  cli.add_flag("--presentation", presentation, "Start in presentation mode (full screen, large fonts, high contrast)");
   cli.add_option("--width", width, "Window width")->check(CLI::Range(320, 8192));
   cli.add_option("--height", height, "Window height")->check(CLI::Range(240, 8192));
   CLI11_PARSE(cli, argc, argv);
@@ -79,6 +87,19 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "qkvlab: this model has no attention block %s (e.g. encoder.0.self_attn, decoder.0.cross_attn)\n", block.c_str());
       return 2;
     }
+  }
+  load_lessons_into(state);
+  state.lessons.lang = lang == "zh" ? Lang::Zh : Lang::En;
+  int lesson_index = -1;
+  if (!lesson.empty()) {
+    lesson_index = find_lesson(state, lesson);
+    if (lesson_index < 0) {
+      std::fprintf(stderr, "qkvlab: no lesson %s (qkvlab-cli lesson lists them)\n", lesson.c_str());
+      return 2;
+    }
+  } else if (!lesson_png_dir.empty()) {
+    std::fprintf(stderr, "qkvlab: --export-png needs --lesson ID\n");
+    return 2;
   }
   if (train_steps > 0) {
     state.training = start_training(state, TrainConfig{}, std::max(train_steps, 3000));
@@ -120,7 +141,7 @@ int main(int argc, char** argv) {
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   const std::string ini_path = config_dir() + "/imgui.ini";
-  io.IniFilename = screenshot.empty() ? ini_path.c_str() : nullptr;  // scripted runs neither read nor write settings
+  io.IniFilename = screenshot.empty() && lesson_png_dir.empty() ? ini_path.c_str() : nullptr;  // scripted runs neither read nor write settings
   register_settings_handler(&state);
   if (io.IniFilename) ImGui::LoadIniSettingsFromDisk(io.IniFilename);
   load_fonts(17.0f);
@@ -138,6 +159,15 @@ int main(int argc, char** argv) {
   state.textures = &textures;
   state.heatmaps = &heatmaps;
   if (forced_tab < 0) forced_tab = state.lab_tab;
+  const bool cli_lang = lang != "en";
+  if (lesson_index >= 0) {
+    open_lesson(state, lesson_index, lesson_step);
+    if (panel.empty()) forced_tab = -1;  // the lesson chooses its tab
+    if (!lesson_png_dir.empty()) start_lesson_export(state, lesson_index, lesson_png_dir, true);
+  }
+  state.lessons.presentation = presentation;
+  bool presentation_applied = false;
+  int windowed_x = 0, windowed_y = 0, windowed_w = width, windowed_h = height;
 
   UiFrame ui;
   std::string& pending_screenshot = ui.pending_screenshot;
@@ -147,9 +177,26 @@ int main(int argc, char** argv) {
     const auto frame_start = std::chrono::steady_clock::now();
     glfwPollEvents();
     recompute_if_dirty(state);
+    if (cli_lang && frame == 0) state.lessons.lang = Lang::Zh;  // imgui.ini's language must not override --lang
+    if (state.lessons.presentation != presentation_applied) {
+      presentation_applied = state.lessons.presentation;
+      apply_theme(state);
+      // Full screen on the primary monitor (not in scripted screenshots, which keep their size).
+      if (screenshot.empty() && lesson_png_dir.empty()) {
+        GLFWmonitor* monitor = glfwGetPrimaryMonitor();
+        const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
+        if (presentation_applied && mode) {
+          glfwGetWindowPos(window, &windowed_x, &windowed_y);
+          glfwGetWindowSize(window, &windowed_w, &windowed_h);
+          glfwSetWindowMonitor(window, monitor, 0, 0, mode->width, mode->height, mode->refreshRate);
+        } else if (!presentation_applied) {
+          glfwSetWindowMonitor(window, nullptr, windowed_x, windowed_y, windowed_w, windowed_h, 0);
+        }
+      }
+    }
     ImGui_ImplOpenGL3_NewFrame();
     ImGui_ImplGlfw_NewFrame();
-    if (!screenshot.empty()) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // no stray tooltip in scripted screenshots
+    if (!screenshot.empty() || !lesson_png_dir.empty()) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // no stray tooltip in scripted screenshots
     ImGui::NewFrame();
     state.drawn_heatmaps.clear();
     heatmaps.new_frame();

@@ -129,6 +129,7 @@ std::shared_ptr<TrainingRun> start_training(const AppState& s, const TrainConfig
   std::string label = std::string(name(c.task)) + " · √d_k " + (m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off") + " · " +
                       name(m.norm_placement) + "-norm " + name(m.norm) + " · residual " + (m.residual ? "on" : "off");
   if (!(c.decoder_mask & kMaskCausal)) label += " · NO causal mask";
+  if (c.freeze_embeddings) label += " · frozen E";
   return std::make_shared<TrainingRun>(m, c, max_steps, std::move(label));
 }
 

@@ -1,6 +1,8 @@
 // QKV Lab app — the window's contents: fonts, theme, settings, the menu and the layout of the panels.
 #include "app/ui.h"
 
+#include "app/lessons_ui.h"
+
 #include "app/panels/panels.h"
 #include "core/export.h"
 
@@ -10,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 
@@ -18,6 +21,7 @@ namespace qkv::app {
 // [SECTION] The panels, in one place: the sidebar's and the main area's tabs.
 namespace {
 const Tab kTabList[] = {
+    {"lessons", "Lessons 课程", DrawLessonsPanel},
     {"stepper", "Layer stepper", DrawStepperPanel},
     {"attention", "Attention heads", DrawAttentionPanel},
     {"qkv", "Q, K, V", DrawQKVPanel},
@@ -88,6 +92,17 @@ void apply_theme(const AppState& s) {
   style.GrabRounding = 4.0f;
   style.TabRounding = 4.0f;
   ImGui::GetIO().FontGlobalScale = s.font_scale;
+  if (s.lessons.presentation) {  // high contrast and large type for a projector
+    ImGui::StyleColorsDark();
+    style.Colors[ImGuiCol_WindowBg] = ImVec4(0, 0, 0, 1);
+    style.Colors[ImGuiCol_ChildBg] = ImVec4(0, 0, 0, 1);
+    style.Colors[ImGuiCol_Text] = ImVec4(1, 1, 1, 1);
+    style.Colors[ImGuiCol_TextDisabled] = ImVec4(0.85f, 0.85f, 0.85f, 1);
+    style.Colors[ImGuiCol_FrameBg] = ImVec4(0.12f, 0.12f, 0.16f, 1);
+    style.Colors[ImGuiCol_Tab] = ImVec4(0.15f, 0.15f, 0.2f, 1);
+    style.Colors[ImGuiCol_TabActive] = ImVec4(0.1f, 0.35f, 0.8f, 1);
+    ImGui::GetIO().FontGlobalScale = s.font_scale * 1.5f;
+  }
 }
 
 // [SECTION] Settings persisted in imgui.ini
@@ -105,10 +120,22 @@ void register_settings_handler(AppState* target) {
     else if (std::sscanf(line, "FontScale=%f", &f) == 1 && f >= 0.5f && f <= 3.0f) s->font_scale = f;
     else if (std::sscanf(line, "Tab=%d", &i) == 1 && i >= 0 && i < kTabCount) s->lab_tab = i;
     else if (std::sscanf(line, "SidebarWidth=%f", &f) == 1 && f >= 100.0f && f <= 4000.0f) s->sidebar_width = f;
+    else if (std::sscanf(line, "Lang=%d", &i) == 1 && i >= 0 && i < static_cast<int>(Lang::Count)) s->lessons.lang = static_cast<Lang>(i);
+    else if (std::strncmp(line, "LessonsDone=", 12) == 0) {
+      std::string ids = line + 12;
+      for (size_t start = 0; start < ids.size();) {
+        const size_t comma = std::min(ids.find(',', start), ids.size());
+        if (comma > start) s->lessons.done.insert(ids.substr(start, comma - start));
+        start = comma + 1;
+      }
+    }
   };
   handler.WriteAllFn = [](ImGuiContext*, ImGuiSettingsHandler* h, ImGuiTextBuffer* out) {
-    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\nSidebarWidth=%.0f\n\n", h->TypeName,
-                 g_settings_target->dark_theme ? 1 : 0, g_settings_target->font_scale, g_settings_target->lab_tab, g_settings_target->sidebar_width);
+    std::string done;
+    for (const std::string& id : g_settings_target->lessons.done) done += (done.empty() ? "" : ",") + id;
+    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\nSidebarWidth=%.0f\nLang=%d\nLessonsDone=%s\n\n", h->TypeName,
+                 g_settings_target->dark_theme ? 1 : 0, g_settings_target->font_scale, g_settings_target->lab_tab, g_settings_target->sidebar_width,
+                 static_cast<int>(g_settings_target->lessons.lang), done.c_str());
   };
   ImGui::GetCurrentContext()->SettingsHandlers.push_back(handler);
 }
@@ -182,6 +209,19 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
     if (ImGui::SliderFloat("Font scale", &s.font_scale, 0.75f, 2.0f, "%.2f")) apply_theme(s);
     ImGui::EndMenu();
   }
+  if (ImGui::BeginMenu("Lessons")) {
+    if (ImGui::MenuItem("Open the Lessons tab")) s.request_tab = find_tab("lessons");
+    if (ImGui::MenuItem("Presentation mode", "F11")) {
+      if (s.lessons.active < 0) open_lesson(s, s.lessons.selected, 0);
+      s.lessons.presentation = true;
+    }
+    if (ImGui::MenuItem("Export the open lesson's figures (PNG)", nullptr, false, s.lessons.active >= 0)) {
+      const Lesson& l = s.lessons.lessons[static_cast<size_t>(s.lessons.active)];
+      start_lesson_export(s, s.lessons.active, "qkvlab-lesson-" + l.id, false);
+    }
+    if (ImGui::MenuItem("Close the lesson", nullptr, false, s.lessons.active >= 0)) close_lesson(s);
+    ImGui::EndMenu();
+  }
   if (ImGui::BeginMenu("Help")) {
     ImGui::TextUnformatted("QKV Lab: every number of a Transformer's forward pass, live.");
     ImGui::Separator();
@@ -193,6 +233,8 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
     ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG");
     ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
     ImGui::TextUnformatted("Train tab: F5 train / pause / resume, F6 one step; the previous run stays as a dashed ghost curve");
+    ImGui::TextUnformatted("Lessons tab: 30 interview questions in English and 简体中文, each opening a live demo; drill mode");
+    ImGui::TextUnformatted("F11 presentation mode; PageDown / PageUp (and the arrows in presentation) step through a lesson");
     ImGui::TextUnformatted("The app opens on shipped trained weights (reverse the letters); Model ▸ Weights switches to untrained");
     ImGui::EndMenu();
   }
@@ -228,8 +270,13 @@ bool begin_host_window(const char* name, bool* open, ImGuiWindowFlags flags) {
 }
 
 void draw_layout(AppState& s, int forced_tab) {
+  if (s.request_tab >= 0) {
+    forced_tab = s.request_tab;
+    s.request_tab = -1;
+  }
+  const bool present = s.lessons.presentation;  // presentation: no sidebar, no status bar
   const ImGuiViewport* vp = ImGui::GetMainViewport();
-  const float status_h = ImGui::GetFrameHeight() + 6.0f;
+  const float status_h = present ? 0.0f : ImGui::GetFrameHeight() + 6.0f;
   const ImGuiWindowFlags fixed = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
                                  ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
 
@@ -237,21 +284,24 @@ void draw_layout(AppState& s, int forced_tab) {
   const float height = vp->WorkSize.y - status_h;
   const float min_w = 260.0f, max_w = std::max(min_w, vp->WorkSize.x * 0.6f);
   s.sidebar_width = std::clamp(s.sidebar_width, min_w, max_w);
-  ImGui::SetNextWindowPos(vp->WorkPos);
-  ImGui::SetNextWindowSize(ImVec2(s.sidebar_width, height));
-  ImGui::SetNextWindowSizeConstraints(ImVec2(min_w, height), ImVec2(max_w, height));
-  if (begin_host_window("Sentence and model", nullptr, fixed & ~ImGuiWindowFlags_NoResize)) {
-    if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
-    if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
+  if (!present) {
+    ImGui::SetNextWindowPos(vp->WorkPos);
+    ImGui::SetNextWindowSize(ImVec2(s.sidebar_width, height));
+    ImGui::SetNextWindowSizeConstraints(ImVec2(min_w, height), ImVec2(max_w, height));
+    if (begin_host_window("Sentence and model", nullptr, fixed & ~ImGuiWindowFlags_NoResize)) {
+      if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
+      if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
+    }
+    if (ImGui::GetWindowWidth() != s.sidebar_width) ImGui::MarkIniSettingsDirty();  // saved within io.IniSavingRate
+    s.sidebar_width = ImGui::GetWindowWidth();
+    ImGui::End();
   }
-  if (ImGui::GetWindowWidth() != s.sidebar_width) ImGui::MarkIniSettingsDirty();  // saved within io.IniSavingRate
-  s.sidebar_width = ImGui::GetWindowWidth();
-  ImGui::End();
-  const float sidebar_w = s.sidebar_width;
+  const float sidebar_w = present ? 0.0f : s.sidebar_width;
 
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + sidebar_w, vp->WorkPos.y));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
   if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
+    DrawLessonStrip(s);
     if (ImGui::BeginTabBar("labs")) {
       for (int i = 0; i < kTabCount; ++i) {
         const ImGuiTabItemFlags flags = forced_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
@@ -268,6 +318,7 @@ void draw_layout(AppState& s, int forced_tab) {
   }
   ImGui::End();
 
+  if (present) return;
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x, vp->WorkPos.y + vp->WorkSize.y - status_h));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x, status_h));
   if (begin_host_window("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
@@ -293,7 +344,9 @@ void draw_layout(AppState& s, int forced_tab) {
 
 void draw_ui(AppState& s, UiFrame& f) {
   s.gradients_wanted = false;  // the Gradients panel asks again while it is drawn
-  draw_menu(s, f.prompt, f.quit, f.pending_screenshot);
+  handle_lesson_keys(s);
+  lesson_export_tick(s, f);
+  if (!s.lessons.presentation) draw_menu(s, f.prompt, f.quit, f.pending_screenshot);
   draw_layout(s, f.forced_tab);
 }
 

@@ -295,12 +295,16 @@ std::vector<const Text*> lesson_texts(const Lesson& l) {
 }
 
 namespace {
-// Half a unit in the last printed digit of a printf format ("%.2f" -> 0.005); "count" -> 0.5.
-double rounding_of(const std::string& format) {
+// Half a unit in the last printed digit of a printf format for value v: "%.2f" -> 0.005; "%.2g" of 0.0731 ->
+// 0.0005 (two significant digits); "count" -> 0.5.
+double rounding_of(const std::string& format, double v) {
   if (format == "count") return 0.5;
   const size_t dot = format.find('.');
-  if (dot == std::string::npos || format.back() != 'f') return 0.5;
-  return 0.5 * std::pow(10.0, -std::atoi(format.c_str() + dot + 1));
+  if (dot == std::string::npos) return 0.5;
+  const int digits = std::atoi(format.c_str() + dot + 1);
+  if (format.back() == 'g' && v != 0.0) return 0.5 * std::pow(10.0, std::floor(std::log10(std::fabs(v))) - std::max(1, digits) + 1);
+  if (format.back() != 'f') return 0.5;
+  return 0.5 * std::pow(10.0, -digits);
 }
 }  // namespace
 
@@ -356,7 +360,7 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
       say("figure " + key + ": " + r.error().message());
       continue;
     }
-    if (fig.expect && !(std::fabs(v - *fig.expect) <= rounding_of(fig.format) + 1e-9))
+    if (fig.expect && !(std::fabs(v - *fig.expect) <= rounding_of(fig.format, *fig.expect) + 1e-9))
       say("figure " + key + " is " + *r + " on the core, but the lesson says " + format_number(fig.format, *fig.expect));
   }
   Session current = *s;

@@ -179,6 +179,7 @@ StepStats Trainer::step() {
   const float c1 = 1.0f - std::pow(b1, static_cast<float>(step_)), c2 = 1.0f - std::pow(b2, static_cast<float>(step_));
   for (const auto& [path, id] : pass.params) {
     if (!is_trainable(model_, path)) continue;
+    if (train_.freeze_embeddings && (path == "embed.E" || path == "pos.learned")) continue;  // frozen: gradient computed, not applied
     const MatT<float> g = pass.tape.grad(id) * clip;
     MatT<float>& m = adam_m_.at(path);
     MatT<float>& v = adam_v_.at(path);

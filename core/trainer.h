@@ -35,6 +35,7 @@ struct TrainConfig {
   double clip_norm = 1.0;     // global gradient-norm clipping; 0 = off
   double label_smoothing = 0.0;
   double beta1 = 0.9, beta2 = 0.98, epsilon = 1e-9;  // Adam, as in Vaswani et al. 2017 §5.3
+  bool freeze_embeddings = false;  // fine-tuning with a fixed table: embed.E (and pos.learned) get gradients, no updates
   MaskFlags encoder_mask = kMaskPadding;
   MaskFlags decoder_mask = kMaskCausal | kMaskPadding;
   uint64_t seed = 1;

@@ -35,3 +35,18 @@ for panel in $("$app" --help | sed -n 's/.*Open on this tab: //p' | tr -d '|'); 
   fi
   echo "ok   the $panel tab renders the default session"
 done
+
+# A lesson's figures: qkvlab --lesson ID --export-png DIR writes one PNG per step and exits 0; presentation
+# mode renders in Chinese.
+status=0
+"$app" --lesson why-scale --export-png "$work/lesson" --width 1024 --height 700 2> "$work/lesson.txt" || status=$?
+count=$(ls "$work/lesson" 2>/dev/null | grep -c '^05-why-scale-[0-9]*\.png$' || true)
+if [ "$status" -ne 0 ] || [ "$count" -ne 4 ]; then cat "$work/lesson.txt"; echo "FAIL lesson export wrote $count PNGs (status $status)"; exit 1; fi
+echo "ok   qkvlab --lesson why-scale --export-png writes its 4 figures"
+"$app" --lesson 5 --step 2 --presentation --lang zh --screenshot "$work/present.png" --frames 4 --width 1024 --height 700 2> "$work/present.txt" \
+  || { cat "$work/present.txt"; echo "FAIL presentation mode"; exit 1; }
+echo "ok   presentation mode in Chinese renders"
+status=0
+"$app" --lesson no-such-lesson --screenshot "$work/x.png" 2> "$work/bad.txt" || status=$?
+if [ "$status" -ne 2 ] || ! grep -q "no lesson no-such-lesson" "$work/bad.txt"; then echo "FAIL an unknown lesson is refused with a message"; exit 1; fi
+echo "ok   an unknown lesson is refused with a message"

@@ -92,6 +92,17 @@ TEST(Trainer, TiedProjectionsStayTied) {
   EXPECT_NE(W.at("encoder.0.self_attn.W_Q"), to_params<float>(make_weights(trainer.model(), trainer.vocab(), t.seed)).at("encoder.0.self_attn.W_Q"));
 }
 
+TEST(Trainer, FrozenEmbeddingsDoNotMoveWhileTheRestLearns) {
+  TrainConfig t;
+  t.batch = 4;
+  t.freeze_embeddings = true;
+  Trainer trainer(small_model(), t);
+  const Params<float> before = trainer.params();
+  for (int k = 0; k < 3; ++k) trainer.step();
+  EXPECT_EQ(trainer.params().at("embed.E"), before.at("embed.E"));
+  EXPECT_NE(trainer.params().at("encoder.0.ffn.W_1"), before.at("encoder.0.ffn.W_1"));
+}
+
 TEST(Trainer, BadSettingsAreRefusedWithAReason) {
   TrainConfig t;
   t.min_len = 5;

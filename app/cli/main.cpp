@@ -367,6 +367,7 @@ struct TrainFlags {
     app.add_option("--lr-factor", config.lr_factor, "Multiplies d_model^-0.5 * min(step^-0.5, step * warmup^-1.5)");
     app.add_option("--clip", config.clip_norm, "Global gradient-norm clip (0: off)");
     app.add_option("--label-smoothing", config.label_smoothing, "Label smoothing epsilon");
+    app.add_flag("--freeze-embeddings", config.freeze_embeddings, "Keep embed.E (and pos.learned) fixed: gradients flow, no updates");
     app.add_option("--log-every", log_every, "Print a line every N steps");
     app.add_option("--out", out, "Save the trained weights (safetensors) here");
   }

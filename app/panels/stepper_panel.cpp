@@ -89,7 +89,8 @@ void move_layer(AppState& s, int delta) {
 void DrawStepperPanel(AppState& s) {
   if (!s.trace) return;
   // Keys: ←/→ sub-steps, ↑/↓ attention blocks (layers), unless the user is typing.
-  if (!ImGui::GetIO().WantTextInput) {
+  // In presentation mode the arrows step through the lesson instead (app/lessons_ui.cpp).
+  if (!ImGui::GetIO().WantTextInput && !s.lessons.presentation) {
     const int step = static_cast<int>(s.sel.step), last = static_cast<int>(Step::Count) - 1;
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow)) && step < last) s.sel.step = static_cast<Step>(step + 1), follow_step(s);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow)) && step > 0) s.sel.step = static_cast<Step>(step - 1), follow_step(s);

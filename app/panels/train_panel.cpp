@@ -135,6 +135,9 @@ void settings(AppState& s, TrainPanelState& p, bool locked) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(90);
   ImGui::DragInt("steps", &p.max_steps, 10.0f, 10, 100000);
+  ImGui::SameLine();
+  ImGui::Checkbox("freeze embeddings", &c.freeze_embeddings);
+  hover_tip("Fine-tuning with a fixed (pretrained) table: embed.E still receives gradients, but the optimiser does not change it");
   ImGui::EndDisabled();
   const ModelConfig& m = s.session.model;
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));

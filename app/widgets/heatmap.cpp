@@ -154,6 +154,18 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     if (a.signed_scale) list->AddText(ImVec2(l1.x + 3.0f, (l0.y + l1.y - ImGui::GetFontSize()) * 0.5f), text_col, "0");
   }
 
+  // Cells the open lesson points at: a thick outline around the row, the column, the cell or the whole matrix.
+  for (const Highlight& h : s.highlights) {
+    // The tensor itself, or a copy of it under a view prefix ("other_scale/…"), but not its gradient (dL/d…).
+    const bool suffix = a.key.size() > h.tensor.size() && a.key.compare(a.key.size() - h.tensor.size(), h.tensor.size(), h.tensor) == 0;
+    if (a.key != h.tensor && !(suffix && a.key.rfind("dL/d", 0) != 0)) continue;
+    const float cw = (grid1.x - grid0.x) / static_cast<float>(cols), ch = (grid1.y - grid0.y) / static_cast<float>(rows);
+    ImVec2 h0 = grid0, h1 = grid1;
+    if (h.row >= 0 && h.row < rows) h0.y = grid0.y + ch * static_cast<float>(h.row), h1.y = h0.y + ch;
+    if (h.col >= 0 && h.col < cols) h0.x = grid0.x + cw * static_cast<float>(h.col), h1.x = h0.x + cw;
+    list->AddRect(ImVec2(h0.x - 2, h0.y - 2), ImVec2(h1.x + 2, h1.y + 2), IM_COL32(255, 210, 64, 255), 0.0f, 0, 3.0f);
+  }
+
   // Interaction: the grid is one invisible button.
   ImGui::SetCursorScreenPos(grid0);
   ImGui::InvisibleButton("cells", ImVec2(grid1.x - grid0.x, grid1.y - grid0.y));

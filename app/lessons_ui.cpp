@@ -1,0 +1,384 @@
+#include "app/lessons_ui.h"
+
+#include <GLFW/glfw3.h>  // key codes: ImGui 1.86 indexes keys by the backend's codes
+#include <imgui.h>
+#include <imgui_internal.h>  // MarkIniSettingsDirty
+#include <imgui_stdlib.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "app/ui.h"
+#include "app/widgets/common.h"
+#include "core/files.h"
+
+namespace qkv::app {
+
+// [SECTION] Loading
+void load_lessons_into(AppState& s) {
+  LessonState& L = s.lessons;
+  L.load_errors.clear();
+  L.lessons = load_lessons(assets_dir() + "/lessons", &L.load_errors);
+  const std::string ui_path = assets_dir() + "/i18n/ui.json";
+  if (Result<std::string> text = read_file(ui_path)) {
+    const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
+    if (j.is_object()) {
+      for (const auto& [key, langs] : j.items())
+        if (langs.is_object())
+          for (const auto& [lang, value] : langs.items())
+            if (value.is_string()) L.strings[key][lang] = value.get<std::string>();
+    } else {
+      L.load_errors.push_back(ui_path + " is not valid JSON");
+    }
+  } else {
+    L.load_errors.push_back(text.error().message());
+  }
+  for (const std::string& e : L.load_errors) std::fprintf(stderr, "qkvlab: lessons: %s\n", e.c_str());
+}
+
+const char* tr(const AppState& s, const char* key) {
+  auto it = s.lessons.strings.find(key);
+  if (it == s.lessons.strings.end()) return key;
+  auto lang = it->second.find(name(s.lessons.lang));
+  if (lang == it->second.end()) lang = it->second.find("en");
+  return lang == it->second.end() ? key : lang->second.c_str();
+}
+
+int find_lesson(const AppState& s, const std::string& id) {
+  const auto& all = s.lessons.lessons;
+  for (size_t i = 0; i < all.size(); ++i)
+    if (all[i].id == id || std::to_string(all[i].number) == id) return static_cast<int>(i);
+  return -1;
+}
+
+// [SECTION] Opening a lesson's live state
+namespace {
+
+bool parse_block(const std::string& path, BlockRef& out) {
+  const size_t a = path.find('.'), b = path.find('.', a + 1);
+  if (a == std::string::npos || b == std::string::npos) return false;
+  const std::string stack = path.substr(0, a), kind = path.substr(b + 1);
+  out.decoder = stack == "decoder";
+  out.cross = kind == "cross_attn";
+  out.layer = std::atoi(path.c_str() + a + 1);
+  return stack == "encoder" || stack == "decoder";
+}
+
+void apply_view(AppState& s, const LessonView& v) {
+  s.request_tab = find_tab(v.panel);
+  if (!v.block.empty()) {
+    BlockRef b;
+    if (parse_block(v.block, b)) s.sel.block = b;
+  }
+  s.sel.head = v.head;
+  for (int i = 0; i < static_cast<int>(Step::Count); ++i)  // "norm" and "+residual" name the attention sublayer's (the first)
+    if (!v.step.empty() && v.step == step_title(static_cast<Step>(i))) {
+      s.sel.step = static_cast<Step>(i);
+      break;
+    }
+  for (int i = 0; i < static_cast<int>(Stage::Count); ++i)
+    if (!v.stage.empty() && v.stage == stage_name(static_cast<Stage>(i))) s.sel.stage = static_cast<Stage>(i);
+  s.sel.pinned_row = v.pinned_row;
+}
+
+const std::string& rendered(AppState& s, const Lesson& l, const char* field, const Text& text) {
+  const std::string key = l.id + "/" + name(s.lessons.lang) + "/" + field;
+  auto it = s.lessons.rendered.find(key);
+  if (it != s.lessons.rendered.end()) return it->second;
+  Result<Session> base = lesson_session(l);
+  std::string out = base ? render_text(text.in(s.lessons.lang), l, *base, assets_dir() + "/weights") : text.in(s.lessons.lang);
+  return s.lessons.rendered[key] = std::move(out);
+}
+
+std::string lower(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
+bool matches(const AppState& s, const Lesson& l, const std::string& query) {
+  if (query.empty()) return true;
+  const std::string q = lower(query);
+  if (lower(l.id).find(q) != std::string::npos) return true;
+  for (const Text* t : lesson_texts(l))
+    if (lower(t->en).find(q) != std::string::npos || t->zh.find(query) != std::string::npos) return true;
+  (void)s;
+  return false;
+}
+
+void paragraphs(const std::string& text) {
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t end = text.find("\n\n", start);
+    ImGui::TextWrapped("%s", text.substr(start, end == std::string::npos ? std::string::npos : end - start).c_str());
+    if (end == std::string::npos) break;
+    ImGui::Spacing();
+    start = end + 2;
+  }
+}
+
+}  // namespace
+
+void open_lesson(AppState& s, int index, int step) {
+  if (index < 0 || index >= static_cast<int>(s.lessons.lessons.size())) return;
+  const Lesson& l = s.lessons.lessons[static_cast<size_t>(index)];
+  Result<Session> base = lesson_session(l);
+  if (!base) {
+    s.message = "Lesson " + l.id + " cannot open: " + base.error().message();
+    return;
+  }
+  Session current = *base;
+  LessonView view = l.view;
+  step = std::clamp(step, 0, static_cast<int>(l.steps.size()));
+  for (int k = 0; k < step; ++k) {
+    Result<Session> next = patch_session(current, l.steps[static_cast<size_t>(k)].set);
+    if (!next) {
+      s.message = "Lesson " + l.id + ", step " + std::to_string(k + 1) + ": " + next.error().message();
+      step = k;
+      break;
+    }
+    current = *next;
+    if (l.steps[static_cast<size_t>(k)].view) view = *l.steps[static_cast<size_t>(k)].view;
+  }
+  s.session = current;
+  s.session_path.clear();
+  s.dirty = true;
+  s.error.reset();
+  apply_view(s, view);
+  s.highlights = l.highlights;
+  s.lessons.active = index;
+  s.lessons.selected = index;
+  s.lessons.step = step;
+  s.message = "Lesson " + std::to_string(l.number) + ", " + (step == 0 ? std::string("its opening state") : "step " + std::to_string(step));
+}
+
+void close_lesson(AppState& s) {
+  s.lessons.active = -1;
+  s.highlights.clear();
+}
+
+namespace {
+void go(AppState& s, int delta) {
+  LessonState& L = s.lessons;
+  if (L.active < 0) return;
+  const int steps = static_cast<int>(L.lessons[static_cast<size_t>(L.active)].steps.size());
+  if (delta > 0) {
+    if (L.step < steps) open_lesson(s, L.active, L.step + 1);
+    else if (L.active + 1 < static_cast<int>(L.lessons.size())) open_lesson(s, L.active + 1, 0);
+  } else {
+    if (L.step > 0) open_lesson(s, L.active, L.step - 1);
+    else if (L.active > 0) open_lesson(s, L.active - 1, 0);
+  }
+}
+}  // namespace
+
+void handle_lesson_keys(AppState& s) {
+  if (ImGui::GetIO().WantTextInput) return;
+  LessonState& L = s.lessons;
+  if (ImGui::IsKeyPressed(GLFW_KEY_F11)) L.presentation = !L.presentation;
+  if (L.presentation && ImGui::IsKeyPressed(GLFW_KEY_ESCAPE)) L.presentation = false;
+  if (L.active < 0) return;
+  // What presentation clickers send: PageDown / PageUp, and the arrow keys.
+  const bool arrows = L.presentation;
+  if (ImGui::IsKeyPressed(GLFW_KEY_PAGE_DOWN) || (arrows && (ImGui::IsKeyPressed(GLFW_KEY_RIGHT) || ImGui::IsKeyPressed(GLFW_KEY_DOWN)))) go(s, +1);
+  if (ImGui::IsKeyPressed(GLFW_KEY_PAGE_UP) || (arrows && (ImGui::IsKeyPressed(GLFW_KEY_LEFT) || ImGui::IsKeyPressed(GLFW_KEY_UP)))) go(s, -1);
+}
+
+// [SECTION] The strip above the labs
+void DrawLessonStrip(AppState& s) {
+  LessonState& L = s.lessons;
+  if (L.active < 0) return;
+  const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
+  const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
+  ImGui::PushStyleColor(ImGuiCol_ChildBg, ImGui::GetStyleColorVec4(ImGuiCol_FrameBg));
+  const float lines = L.step == 0 ? 3.7f + 0.9f * static_cast<float>(l.highlights.size()) : 3.5f;
+  ImGui::BeginChild("lesson_strip", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * lines + 12.0f), true);
+  ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
+  ImGui::SameLine();
+  ImGui::TextDisabled("(%s %d / %zu)", tr(s, "lessons.step"), L.step, l.steps.size());
+  const float buttons_w = ImGui::CalcTextSize(tr(s, "lessons.prev")).x + ImGui::CalcTextSize(tr(s, "lessons.next")).x +
+                          ImGui::CalcTextSize(tr(s, "lessons.close")).x + 90.0f;
+  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - buttons_w));
+  if (ImGui::SmallButton((std::string("◀ ") + tr(s, "lessons.prev")).c_str())) go(s, -1);
+  ImGui::SameLine();
+  if (ImGui::SmallButton((std::string(tr(s, "lessons.next")) + " ▶").c_str())) go(s, +1);
+  ImGui::SameLine();
+  if (ImGui::SmallButton(tr(s, "lessons.close"))) {
+    close_lesson(s);
+    ImGui::EndChild();
+    ImGui::PopStyleColor();
+    return;
+  }
+  if (L.step == 0) {
+    ImGui::TextWrapped("%s", rendered(s, l, "question", l.question).c_str());
+    for (const Highlight& h : l.highlights) {
+      ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
+      ImGui::SameLine();
+      ImGui::TextWrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+    }
+  } else {
+    const TryStep& t = l.steps[static_cast<size_t>(L.step - 1)];
+    ImGui::TextColored(accent, "%s %d:", tr(s, "lessons.try"), L.step);
+    ImGui::SameLine();
+    ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
+  }
+  ImGui::TextDisabled("%s", tr(s, "lessons.keys"));
+  ImGui::EndChild();
+  ImGui::PopStyleColor();
+}
+
+// [SECTION] The Lessons tab
+void DrawLessonsPanel(AppState& s) {
+  LessonState& L = s.lessons;
+  if (L.lessons.empty()) {
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s (%s/lessons)", tr(s, "lessons.none"), assets_dir().c_str());
+    for (const std::string& e : L.load_errors) ImGui::TextWrapped("%s", e.c_str());
+    return;
+  }
+  int lang = static_cast<int>(L.lang);
+  ImGui::TextUnformatted(tr(s, "lessons.language"));
+  ImGui::SameLine();
+  bool lang_changed = ImGui::RadioButton("English", &lang, 0);
+  ImGui::SameLine();
+  lang_changed |= ImGui::RadioButton("简体中文", &lang, 1);
+  if (lang_changed) {
+    L.lang = static_cast<Lang>(lang);
+    ImGui::MarkIniSettingsDirty();
+  }
+  ImGui::SameLine(0, 24);
+  ImGui::SetNextItemWidth(200);
+  ImGui::InputTextWithHint("##search", tr(s, "lessons.search"), &L.search);
+  ImGui::SameLine(0, 24);
+  ImGui::Checkbox(tr(s, "lessons.drill"), &L.drill);
+  ImGui::SameLine(0, 24);
+  if (ImGui::Button(tr(s, "lessons.present"))) {
+    if (L.active < 0) open_lesson(s, L.selected, 0);
+    L.presentation = true;
+  }
+  ImGui::SameLine(0, 24);
+  ImGui::Text("%zu / %zu %s", L.done.size(), L.lessons.size(), tr(s, "lessons.progress"));
+  for (const std::string& e : L.load_errors) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", e.c_str());
+
+  // The list.
+  const float list_w = std::min(380.0f * ImGui::GetIO().FontGlobalScale, ImGui::GetContentRegionAvail().x * 0.4f);
+  ImGui::BeginChild("lesson_list", ImVec2(list_w, 0), true);
+  for (size_t i = 0; i < L.lessons.size(); ++i) {
+    const Lesson& l = L.lessons[i];
+    if (!matches(s, l, L.search)) continue;
+    const bool done = L.done.count(l.id) != 0;
+    const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(L.lang) + "##" + l.id;
+    if (ImGui::Selectable(label.c_str(), L.selected == static_cast<int>(i))) {
+      L.selected = static_cast<int>(i);
+      L.reveal = false;
+    }
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", l.question.in(L.lang).c_str());
+  }
+  ImGui::EndChild();
+  ImGui::SameLine();
+
+  // The selected lesson.
+  ImGui::BeginChild("lesson_text", ImVec2(0, 0), false);
+  L.selected = std::clamp(L.selected, 0, static_cast<int>(L.lessons.size()) - 1);
+  const Lesson& l = L.lessons[static_cast<size_t>(L.selected)];
+  const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
+  ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
+  if (!l.needs.empty()) {
+    ImGui::SameLine();
+    std::string needs;
+    for (const std::string& n : l.needs) needs += (needs.empty() ? "" : ", ") + n;
+    ImGui::TextDisabled("(%s %s)", tr(s, "lessons.needs"), needs.c_str());
+  }
+  heading(tr(s, "lessons.question"));
+  ImGui::TextWrapped("%s", rendered(s, l, "question", l.question).c_str());
+  if (L.drill) ImGui::TextDisabled("%s", tr(s, "lessons.drill_help"));
+  const bool show_answer = !L.drill || L.reveal;
+  if (L.drill) {
+    if (ImGui::Button(L.reveal ? tr(s, "lessons.hide") : tr(s, "lessons.reveal"))) L.reveal = !L.reveal;
+    ImGui::SameLine();
+    if (ImGui::Button(tr(s, "lessons.drill_next"))) {
+      // The next lesson not yet marked done, after the current one.
+      for (size_t k = 1; k <= L.lessons.size(); ++k) {
+        const size_t i = (static_cast<size_t>(L.selected) + k) % L.lessons.size();
+        if (!L.done.count(L.lessons[i].id) || k == L.lessons.size()) {
+          L.selected = static_cast<int>(i);
+          break;
+        }
+      }
+      L.reveal = false;
+    }
+  }
+  if (show_answer) {
+    heading(tr(s, "lessons.short"));
+    ImGui::TextWrapped("%s", rendered(s, l, "short", l.short_answer).c_str());
+    heading(tr(s, "lessons.explanation"));
+    paragraphs(rendered(s, l, "explanation", l.explanation));
+    if (!l.steps.empty()) {
+      heading(tr(s, "lessons.try"));
+      for (size_t k = 0; k < l.steps.size(); ++k) {
+        ImGui::PushID(static_cast<int>(k));
+        if (ImGui::SmallButton(std::to_string(k + 1).c_str())) open_lesson(s, L.selected, static_cast<int>(k + 1));
+        ImGui::SameLine();
+        ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(k + 1)).c_str(), l.steps[k].text).c_str());
+        ImGui::PopID();
+      }
+    }
+  }
+  ImGui::Spacing();
+  if (ImGui::Button(L.drill ? tr(s, "lessons.demo") : tr(s, "lessons.open"))) open_lesson(s, L.selected, 0);
+  ImGui::SameLine();
+  const bool done = L.done.count(l.id) != 0;
+  if (ImGui::Button(done ? tr(s, "lessons.undone") : tr(s, "lessons.done"))) {
+    if (done) L.done.erase(l.id);
+    else L.done.insert(l.id);
+    ImGui::MarkIniSettingsDirty();
+  }
+  ImGui::SameLine();
+  if (ImGui::Button(tr(s, "lessons.export"))) start_lesson_export(s, L.selected, "qkvlab-lesson-" + l.id, false);
+  ImGui::EndChild();
+}
+
+// [SECTION] Export of a lesson's figures
+void start_lesson_export(AppState& s, int index, const std::string& dir, bool quit_after) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    s.message = "Cannot create " + dir + ": " + ec.message();
+    std::fprintf(stderr, "qkvlab: %s\n", s.message.c_str());
+    return;
+  }
+  s.lessons.export_dir = dir;
+  s.lessons.export_step = 0;
+  s.lessons.export_wait = 6;
+  s.lessons.quit_after_export = quit_after;
+  open_lesson(s, index, 0);
+}
+
+void lesson_export_tick(AppState& s, UiFrame& f) {
+  LessonState& L = s.lessons;
+  if (L.export_step < 0 || L.active < 0) return;
+  const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
+  if (L.export_wait > 0) {
+    --L.export_wait;
+    return;
+  }
+  if (L.export_wait == 0) {  // this frame is captured after it renders
+    char file[64];
+    std::snprintf(file, sizeof file, "/%02d-%s-%d.png", l.number, l.id.c_str(), L.export_step);
+    f.pending_screenshot = L.export_dir + file;
+    L.export_wait = -1;
+    return;
+  }
+  if (L.export_step < static_cast<int>(l.steps.size())) {
+    ++L.export_step;
+    open_lesson(s, L.active, L.export_step);
+    L.export_wait = 6;
+    return;
+  }
+  s.message = "Exported " + std::to_string(l.steps.size() + 1) + " figures of lesson " + l.id + " to " + L.export_dir;
+  std::fprintf(stderr, "qkvlab: %s\n", s.message.c_str());
+  L.export_step = -1;
+  if (L.quit_after_export) f.quit = true;
+}
+
+}  // namespace qkv::app
