@@ -50,3 +50,13 @@ status=0
 "$app" --lesson no-such-lesson --screenshot "$work/x.png" 2> "$work/bad.txt" || status=$?
 if [ "$status" -ne 2 ] || ! grep -q "no lesson no-such-lesson" "$work/bad.txt"; then echo "FAIL an unknown lesson is refused with a message"; exit 1; fi
 echo "ok   an unknown lesson is refused with a message"
+
+# Every lesson opens its live state in the app (its tab, block and highlights) without errors.
+for number in $(seq 1 30); do
+  status=0
+  "$app" --lesson "$number" --screenshot "$work/lesson-$number.png" --frames 3 --width 1024 --height 700 2> "$work/lesson-$number.txt" || status=$?
+  if [ "$status" -ne 0 ] || grep -q "GL error\|lessons:" "$work/lesson-$number.txt"; then
+    cat "$work/lesson-$number.txt"; echo "FAIL lesson $number does not open in the app"; exit 1
+  fi
+done
+echo "ok   all 30 lessons open in the app"
