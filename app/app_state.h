@@ -71,6 +71,8 @@ struct LessonState {
   std::string export_dir;
   int export_step = -1;  // −1: not exporting
   int export_wait = 0;   // frames to render before the next capture
+  int export_lesson = -1;
+  bool export_failed = false;  // a capture or the lesson failed: qkvlab --export-png exits 1
   bool quit_after_export = false;
 };
 

@@ -347,25 +347,38 @@ void start_lesson_export(AppState& s, int index, const std::string& dir, bool qu
     std::fprintf(stderr, "qkvlab: %s\n", s.message.c_str());
     return;
   }
-  s.lessons.export_dir = dir;
-  s.lessons.export_step = 0;
-  s.lessons.export_wait = 6;
   s.lessons.quit_after_export = quit_after;
   open_lesson(s, index, 0);
+  if (s.lessons.active != index) {  // the lesson could not open (its message says why)
+    std::fprintf(stderr, "qkvlab: not exported: %s\n", s.message.c_str());
+    s.lessons.export_failed = true;
+    return;
+  }
+  s.lessons.export_dir = dir;
+  s.lessons.export_lesson = index;
+  s.lessons.export_step = 0;
+  s.lessons.export_wait = 6;
 }
 
 void lesson_export_tick(AppState& s, UiFrame& f) {
   LessonState& L = s.lessons;
-  if (L.export_step < 0 || L.active < 0) return;
+  if (L.export_failed && L.quit_after_export) f.quit = true;
+  if (L.export_step < 0) return;
+  if (L.active != L.export_lesson) {  // the lesson was closed or changed: stop rather than export something else
+    s.message = "Export stopped: the lesson changed";
+    L.export_step = -1;
+    L.export_failed = true;
+    return;
+  }
   const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
   if (L.export_wait > 0) {
     --L.export_wait;
     return;
   }
   if (L.export_wait == 0) {  // this frame is captured after it renders
-    char file[64];
-    std::snprintf(file, sizeof file, "/%02d-%s-%d.png", l.number, l.id.c_str(), L.export_step);
-    f.pending_screenshot = L.export_dir + file;
+    char number[16];
+    std::snprintf(number, sizeof number, "/%02d-", l.number);
+    f.pending_screenshot = L.export_dir + number + l.id + "-" + std::to_string(L.export_step) + ".png";
     L.export_wait = -1;
     return;
   }

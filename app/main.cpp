@@ -102,6 +102,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (train_steps > 0) {
+    if (auto e = validate(TrainConfig{}, state.session.model)) {
+      std::fprintf(stderr, "qkvlab: --train-steps: %s\n", e->message().c_str());
+      return 2;
+    }
     state.training = start_training(state, TrainConfig{}, std::max(train_steps, 3000));
     state.training->run_blocking(train_steps);
   }
@@ -219,8 +223,13 @@ int main(int argc, char** argv) {
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     textures.end_frame();
     if (!pending_screenshot.empty()) {
-      if (auto e = write_screenshot(pending_screenshot, fb_w, fb_h)) state.message = "Not exported: " + e->message();
-      else state.message = "Saved the view to " + pending_screenshot;
+      if (auto e = write_screenshot(pending_screenshot, fb_w, fb_h)) {
+        state.message = "Not exported: " + e->message();
+        if (state.lessons.export_step >= 0) state.lessons.export_failed = true;
+        std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
+      } else {
+        state.message = "Saved the view to " + pending_screenshot;
+      }
       pending_screenshot.clear();
     }
     if (!screenshot.empty() && frame + 1 >= frames) {
@@ -256,5 +265,6 @@ int main(int argc, char** argv) {
   ImGui::DestroyContext();
   glfwDestroyWindow(window);
   glfwTerminate();
+  if (!lesson_png_dir.empty() && state.lessons.export_failed) exit_code = 1;
   return exit_code;
 }

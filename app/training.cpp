@@ -45,21 +45,40 @@ void TrainingRun::resume() {
 void TrainingRun::pause() {
   std::lock_guard<std::mutex> lock(mutex_);
   running_ = false;
+  pending_steps_ = 0;
   snap_.running = false;
+}
+
+bool TrainingRun::idle() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return !busy_ && !running_ && pending_steps_ == 0;
 }
 
 void TrainingRun::step_once() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (running_ || snap_.finished) return;
+    // At most the steps that remain, and one queued at a time (a held F6 must not pile up steps).
+    if (running_ || snap_.finished || pending_steps_ > 0 || snap_.steps >= max_steps_) return;
     ++pending_steps_;
   }
   wake_.notify_all();
 }
 
 void TrainingRun::run_blocking(int n) {
+  {
+    std::unique_lock<std::mutex> lock(mutex_);
+    running_ = false;
+    pending_steps_ = 0;
+    wake_.wait(lock, [&] { return !busy_; });
+    busy_ = true;  // the worker stays asleep: it only steps when running_ or pending_steps_
+  }
   for (int k = 0; k < n && trainer_.steps() < max_steps_; ++k) do_step();
   std::lock_guard<std::mutex> lock(mutex_);
+  busy_ = false;
+  publish_weights_locked();
+}
+
+void TrainingRun::publish_weights_locked() {
   snap_.weights = std::make_shared<const TensorMap>(trainer_.weights());
   ++snap_.weights_version;
 }
@@ -73,13 +92,32 @@ void TrainingRun::loop() {
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || running_ || pending_steps_ > 0; });
+      wake_.wait(lock, [&] { return stop_ || ((running_ || pending_steps_ > 0) && !busy_); });
       if (stop_) return;
+      if (snap_.finished) {  // nothing left to do: drop whatever was asked
+        running_ = false;
+        pending_steps_ = 0;
+        continue;
+      }
       if (pending_steps_ > 0) --pending_steps_;
       busy_ = true;
     }
-    do_step();
+    std::string error;
+    try {
+      do_step();
+    } catch (const std::exception& e) {  // e.g. bad_alloc for a model too large for this machine
+      error = e.what();
+    }
+    std::lock_guard<std::mutex> lock(mutex_);
     busy_ = false;
+    if (!error.empty()) {
+      snap_.error = "training stopped: " + error;
+      snap_.finished = true;
+      snap_.running = running_ = false;
+      pending_steps_ = 0;
+    }
+    if (!running_ && pending_steps_ == 0) publish_weights_locked();  // going idle: show exactly these weights
+    wake_.notify_all();
   }
 }
 

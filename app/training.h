@@ -27,6 +27,7 @@ struct TrainingSnapshot {
   float lr = 0.0f, grad_norm = 0.0f, accuracy = 0.0f;
   bool running = false;  // stepping (not paused, not finished)
   bool finished = false;
+  std::string error;     // why the run stopped early (e.g. out of memory), shown by the Train tab
   std::shared_ptr<const TensorMap> weights;  // the latest published weights
   uint64_t weights_version = 0;
 };
@@ -40,19 +41,20 @@ class TrainingRun {
   TrainingRun& operator=(const TrainingRun&) = delete;
 
   void resume();
-  void pause();
-  void step_once();  // one step while paused
-  // Runs n steps on the calling thread (scripted screenshots and tests); the worker must be paused.
+  void pause();       // also drops steps queued by step_once
+  void step_once();   // one step while paused
+  // Runs n steps on the calling thread (scripted screenshots): pauses the worker and waits for it first.
   void run_blocking(int n);
   TrainingSnapshot snapshot() const;
   const Trainer& trainer_unsafe() const { return trainer_; }  // only while paused and idle
   const ModelConfig& model() const { return model_; }
   const TrainConfig& config() const { return config_; }
-  bool idle() const { return !busy_; }
+  bool idle() const;  // paused, nothing queued and no step running: trainer_unsafe() may be read
 
  private:
   void loop();
   void do_step();  // one step; takes the lock only to publish
+  void publish_weights_locked();
   ModelConfig model_;
   TrainConfig config_;
   Trainer trainer_;
@@ -61,7 +63,7 @@ class TrainingRun {
   std::condition_variable wake_;
   bool running_ = false, stop_ = false;
   int pending_steps_ = 0;
-  std::atomic<bool> busy_{false};
+  bool busy_ = false;  // a step is running (guarded by mutex_)
   TrainingSnapshot snap_;  // guarded by mutex_
   double window_start_ = 0.0;
   int window_steps_ = 0;

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <cctype>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -25,6 +27,36 @@ namespace {
 struct Bad {
   std::string what;
 };
+
+// A figure's format: "count", or one printf conversion of a double (%f %e %g with flags, width, precision).
+bool valid_format(const std::string& f) {
+  if (f == "count") return true;
+  int conversions = 0;
+  for (size_t i = 0; i < f.size(); ++i) {
+    if (f[i] != '%') continue;
+    if (i + 1 < f.size() && f[i + 1] == '%') {
+      ++i;
+      continue;
+    }
+    size_t k = i + 1;
+    while (k < f.size() && std::strchr("-+ 0#", f[k])) ++k;
+    while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+    if (k < f.size() && f[k] == '.') {
+      ++k;
+      while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+    }
+    if (k >= f.size() || !std::strchr("fFeEgG", f[k])) return false;
+    ++conversions;
+    i = k;
+  }
+  return conversions == 1 && f.size() < 32;
+}
+
+int int_of(const json& j, const char* key, int fallback, const std::string& where) {
+  if (!j.contains(key)) return fallback;
+  if (!j[key].is_number_integer()) throw Bad{where + "." + key + " must be an integer"};
+  return j[key].get<int>();
+}
 
 void only_keys(const json& j, std::initializer_list<const char*> allowed, const std::string& where) {
   if (!j.is_object()) throw Bad{where + " must be an object"};
@@ -49,10 +81,10 @@ LessonView view_of(const json& j, const std::string& where) {
   LessonView v;
   v.panel = j.value("panel", v.panel);
   v.block = j.value("block", v.block);
-  v.head = j.value("head", v.head);
+  v.head = int_of(j, "head", v.head, where);
   v.step = j.value("step", v.step);
   v.stage = j.value("stage", v.stage);
-  v.pinned_row = j.value("pinned_row", v.pinned_row);
+  v.pinned_row = int_of(j, "pinned_row", v.pinned_row, where);
   return v;
 }
 
@@ -75,7 +107,7 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
     l.file = file;
     if (!j.contains("id") || !j["id"].is_string()) throw Bad{where + ": id is missing"};
     l.id = j["id"].get<std::string>();
-    if (!j.contains("number") || !j["number"].is_number_integer()) throw Bad{where + ": number is missing"};
+    if (!j.contains("number") || !j["number"].is_number_integer()) throw Bad{where + ": number is missing (an integer)"};
     l.number = j["number"].get<int>();
     if (j.contains("needs")) l.needs = j["needs"].get<std::vector<std::string>>();
     l.title = text_of(j.value("title", json()), l.id + ".title");
@@ -88,8 +120,9 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
       only_keys(h, {"tensor", "row", "col", "note"}, l.id + ".highlight");
       Highlight hl;
       hl.tensor = h.at("tensor").get<std::string>();
-      hl.row = h.value("row", -1);
-      hl.col = h.value("col", -1);
+      hl.row = int_of(h, "row", -1, l.id + ".highlight");
+      hl.col = int_of(h, "col", -1, l.id + ".highlight");
+      if (hl.row < -1 || hl.col < -1) throw Bad{l.id + ".highlight: row and col are −1 (all) or an index"};
       if (h.contains("note")) hl.note = text_of(h["note"], l.id + ".highlight.note");
       l.highlights.push_back(std::move(hl));
     }
@@ -105,14 +138,16 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
                   "\" is not one of softmax, head_stat, tensor, shape, rows, cols, params, loss, norm, softmax_gain"};
       if (f.contains("values")) fig.values = f["values"].get<std::vector<double>>();
       fig.scale = f.value("scale", 1.0);
-      fig.index = f.value("index", 0);
+      fig.index = int_of(f, "index", 0, l.id + ".figures." + key);
       fig.head = f.value("head", "");
       fig.stat = f.value("stat", "");
       fig.tensor = f.value("tensor", "");
       fig.preset = f.value("preset", "");
-      fig.row = f.value("row", 0);
-      fig.col = f.value("col", 0);
+      fig.row = int_of(f, "row", 0, l.id + ".figures." + key);
+      fig.col = int_of(f, "col", 0, l.id + ".figures." + key);
       fig.format = f.value("format", fig.format);
+      if (!valid_format(fig.format))
+        throw Bad{l.id + ".figures." + key + ": format \"" + fig.format + "\" must be \"count\" or one %f / %e / %g conversion"};
       if (f.contains("set")) fig.set = patch_of(f["set"], l.id + ".figures." + key + ".set");
       if (f.contains("expect")) fig.expect = f["expect"].get<double>();
       l.figures[key] = std::move(fig);
@@ -153,6 +188,13 @@ std::vector<Lesson> load_lessons(const std::string& dir, std::vector<std::string
     Result<Lesson> l = parse_lesson(*text, path.string());
     if (!l) {
       if (errors) errors->push_back(l.error().message());
+      continue;
+    }
+    const auto same = std::find_if(out.begin(), out.end(), [&](const Lesson& o) { return o.id == l->id || o.number == l->number; });
+    if (same != out.end()) {
+      if (errors)
+        errors->push_back(path.filename().string() + " repeats the id or number of " + std::filesystem::path(same->file).filename().string() +
+                          "; it was skipped");
       continue;
     }
     out.push_back(std::move(*l));
@@ -333,6 +375,7 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
     if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say("panel \"" + v.panel + "\" is not a tab");
     if (!v.block.empty() && !trace.tensors.contains(v.block + ".head." + std::to_string(v.head) + ".P"))
       say("view: " + v.block + " head " + std::to_string(v.head) + " does not exist in this model");
+    if (v.head < 0 || v.head >= s->model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
   };
   check_view(l.view, *t);
   for (const Highlight& h : l.highlights) {

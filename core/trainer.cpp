@@ -69,7 +69,7 @@ std::optional<Error> validate(const TrainConfig& t, const ModelConfig& c) {
   if (!(t.lr_factor > 0.0) || t.lr_factor > 100.0) return Error{"the learning-rate factor must be in (0, 100]", "1 is the paper's schedule"};
   if (t.clip_norm < 0.0) return Error{"the clipping norm cannot be negative", "0 turns clipping off"};
   if (t.label_smoothing < 0.0 || t.label_smoothing >= 1.0) return Error{"label smoothing must be in [0, 1)", "0.1 is the paper's"};
-  if (c.norm == NormKind::BatchNorm && t.task != Task::NextToken && t.min_len != t.max_len)
+  if (c.norm == NormKind::BatchNorm && t.min_len != t.max_len)
     return Error{"BatchNorm would mix padding into its statistics", "use equal lengths, or LayerNorm"};
   ModelConfig m = c;
   m.arch = t.task == Task::NextToken ? Arch::DecoderOnly : Arch::EncoderDecoder;
@@ -168,8 +168,13 @@ StepStats Trainer::step() {
   // Global gradient norm over every trainable parameter, then clip.
   double sum_sq = 0.0;
   for (const auto& [path, id] : pass.params)
-    if (is_trainable(model_, path)) sum_sq += static_cast<double>(pass.tape.grad(id).squaredNorm());
+    if (is_trainable(model_, path)) sum_sq += pass.tape.grad(id).cast<double>().squaredNorm();
   st.grad_norm = static_cast<float>(std::sqrt(sum_sq));
+  if (!std::isfinite(sum_sq)) {  // a diverged step: skip it rather than poison Adam's moments and the weights
+    st.lr = 0.0f;
+    st.skipped = true;
+    return st;
+  }
   const float clip = (train_.clip_norm > 0.0 && st.grad_norm > train_.clip_norm) ? static_cast<float>(train_.clip_norm) / st.grad_norm : 1.0f;
 
   // Adam with bias correction.

@@ -54,6 +54,7 @@ struct StepStats {
   float accuracy = 0.0f;   // teacher-forced argmax accuracy on this batch's target tokens
   float lr = 0.0f;
   float grad_norm = 0.0f;  // before clipping
+  bool skipped = false;    // the gradient was not finite: no update was made
 };
 
 class Trainer {

@@ -33,6 +33,15 @@ TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
   ASSERT_FALSE(bad);
   EXPECT_NE(bad.error().what.find("colour"), std::string::npos);
   EXPECT_FALSE(parse_lesson("{not json"));
+  // A figure's format goes to printf: only one %f/%e/%g conversion (or "count") is accepted.
+  for (const char* format : {"%s", "%n", "%d", "%.2f%.2f", "%"}) {
+    std::string bad_format = ok;
+    bad_format.replace(bad_format.find("\"expect\""), 0, std::string("\"format\": \"") + format + "\", ");
+    EXPECT_FALSE(parse_lesson(bad_format)) << format;
+  }
+  std::string good_format = ok;
+  good_format.replace(good_format.find("\"expect\""), 0, "\"format\": \"%+.3g%%\", ");
+  EXPECT_TRUE(parse_lesson(good_format));
 }
 
 TEST(Lessons, FiguresComeFromTheCore) {

@@ -36,10 +36,11 @@ TrainPanelState& panel() {
 }
 
 // Smooths the per-step loss with an exponential moving average so the curve reads at a glance.
+// A non-finite loss (a diverged step) is left out of the average, so one bad step does not end the curve.
 std::vector<float> smoothed(const std::vector<float>& y) {
   std::vector<float> out(y.size());
-  float ema = y.empty() ? 0.0f : y[0];
-  for (size_t i = 0; i < y.size(); ++i) out[i] = ema = 0.9f * ema + 0.1f * y[i];
+  float ema = y.empty() || !std::isfinite(y[0]) ? 0.0f : y[0];
+  for (size_t i = 0; i < y.size(); ++i) out[i] = ema = std::isfinite(y[i]) ? 0.9f * ema + 0.1f * y[i] : ema;
   return out;
 }
 
@@ -66,6 +67,7 @@ void refresh_preview(TrainPanelState& p, const TrainingRun& run, const TrainingS
   Session example = run.trainer_unsafe().example_session(training_example(run.config()));
   example.weights = "live training";
   if (Result<Trace> t = qkv::run(example, &p.cache)) p.preview = std::make_shared<const Trace>(std::move(*t));
+  else p.preview.reset();
   p.preview_run = &run;
   p.preview_version = snap.weights_version;
 }
@@ -272,6 +274,7 @@ void DrawTrainPanel(AppState& s) {
   ImGui::Text("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
               fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
   hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
+  if (!snap.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", snap.error.c_str());
   if (!std::isfinite(loss))
     ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
   curves(snap, p, ImGui::GetContentRegionAvail().x);
