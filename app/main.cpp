@@ -206,6 +206,11 @@ int main(int argc, char** argv) {
     heatmaps.new_frame();
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q)) quit = true;
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) state.session = default_session(&state.message), state.dirty = true;
+    if (!io.KeyCtrl && !io.WantTextInput && ImGui::IsKeyPressed(GLFW_KEY_S)) {  // S: flip the √d_k scaling, the lab's key toggle
+      ModelConfig& m = state.session.model;
+      m.score_scale = m.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
+      state.dirty = true;
+    }
     if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_S) && !state.session_path.empty()) {
       if (auto e = save_session(state.session, state.session_path)) state.message = "Not saved: " + e->message();
       else state.message = "Saved " + state.session_path;

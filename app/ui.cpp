@@ -230,7 +230,7 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Click a token chip: mark it as padding");
-    ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG");
+    ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG; S: flip the √d_k scaling");
     ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
     ImGui::TextUnformatted("Train tab: F5 train / pause / resume, F6 one step; the previous run stays as a dashed ghost curve");
     ImGui::TextUnformatted("Lessons tab: 30 interview questions in English and 简体中文, each opening a live demo; drill mode");
