@@ -102,7 +102,7 @@ struct AppState {
   // View settings (persisted in imgui.ini).
   bool dark_theme = true;
   float font_scale = 1.0f;
-  int lab_tab = 0;
+  int lab_tab = -1;  // −1 until imgui.ini says otherwise: the app then opens on the Attention tab
   float sidebar_width = 420.0f;  // pixels; drag the sidebar's right edge
 
   // Status bar.

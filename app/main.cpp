@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   }
   state.textures = &textures;
   state.heatmaps = &heatmaps;
+  if (state.lab_tab < 0) state.lab_tab = find_tab("attention");  // first start: the trained model's heads
   if (forced_tab < 0) forced_tab = state.lab_tab;
   const bool cli_lang = lang != "en";
   if (lesson_index >= 0) {
