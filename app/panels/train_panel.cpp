@@ -51,6 +51,8 @@ void start_new_run(AppState& s, TrainPanelState& p) {
   }
   p.error.clear();
   if (s.training && s.training->snapshot().steps > 0) p.ghost = s.training->snapshot().curve;
+  p.preview.reset();  // a new run may reuse the old one's address: never show its heads
+  p.preview_run = nullptr;
   s.training = start_training(s, p.config, p.max_steps);
   s.training->resume();
 }
