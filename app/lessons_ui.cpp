@@ -97,13 +97,12 @@ std::string lower(std::string text) {
   return text;
 }
 
-bool matches(const AppState& s, const Lesson& l, const std::string& query) {
+bool matches(const Lesson& l, const std::string& query) {
   if (query.empty()) return true;
   const std::string q = lower(query);
   if (lower(l.id).find(q) != std::string::npos) return true;
   for (const Text* t : lesson_texts(l))
     if (lower(t->en).find(q) != std::string::npos || t->zh.find(query) != std::string::npos) return true;
-  (void)s;
   return false;
 }
 
@@ -265,7 +264,7 @@ void DrawLessonsPanel(AppState& s) {
   ImGui::BeginChild("lesson_list", ImVec2(list_w, 0), true);
   for (size_t i = 0; i < L.lessons.size(); ++i) {
     const Lesson& l = L.lessons[i];
-    if (!matches(s, l, L.search)) continue;
+    if (!matches(l, L.search)) continue;
     const bool done = L.done.count(l.id) != 0;
     const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(L.lang) + "##" + l.id;
     if (ImGui::Selectable(label.c_str(), L.selected == static_cast<int>(i))) {

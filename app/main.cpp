@@ -89,7 +89,6 @@ int main(int argc, char** argv) {
     }
   }
   load_lessons_into(state);
-  state.lessons.lang = lang == "zh" ? Lang::Zh : Lang::En;
   int lesson_index = -1;
   if (!lesson.empty()) {
     lesson_index = find_lesson(state, lesson);
@@ -148,6 +147,7 @@ int main(int argc, char** argv) {
   io.IniFilename = screenshot.empty() && lesson_png_dir.empty() ? ini_path.c_str() : nullptr;  // scripted runs neither read nor write settings
   register_settings_handler(&state);
   if (io.IniFilename) ImGui::LoadIniSettingsFromDisk(io.IniFilename);
+  if (cli.count("--lang")) state.lessons.lang = lang == "zh" ? Lang::Zh : Lang::En;  // the flag wins over imgui.ini
   load_fonts(17.0f);
   apply_theme(state);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
@@ -164,7 +164,6 @@ int main(int argc, char** argv) {
   state.heatmaps = &heatmaps;
   if (state.lab_tab < 0) state.lab_tab = find_tab("attention");  // first start: the trained model's heads
   if (forced_tab < 0) forced_tab = state.lab_tab;
-  const bool cli_lang = lang != "en";
   if (lesson_index >= 0) {
     open_lesson(state, lesson_index, lesson_step);
     if (panel.empty()) forced_tab = -1;  // the lesson chooses its tab
@@ -182,7 +181,6 @@ int main(int argc, char** argv) {
     const auto frame_start = std::chrono::steady_clock::now();
     glfwPollEvents();
     recompute_if_dirty(state);
-    if (cli_lang && frame == 0) state.lessons.lang = Lang::Zh;  // imgui.ini's language must not override --lang
     if (state.lessons.presentation != presentation_applied) {
       presentation_applied = state.lessons.presentation;
       apply_theme(state);

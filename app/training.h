@@ -2,7 +2,6 @@
 // under a mutex and never waits for a step; the worker never touches ImGui.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>

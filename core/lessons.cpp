@@ -350,7 +350,8 @@ double rounding_of(const std::string& format, double v) {
 }
 }  // namespace
 
-std::vector<std::string> check_lesson(const Lesson& l, const std::string& weights_dir, const std::vector<std::string>& panels) {
+std::vector<std::string> check_lesson(const Lesson& l, const std::string& weights_dir) {
+  const std::vector<std::string>& panels = kLessonPanels;
   std::vector<std::string> problems;
   const auto say = [&](const std::string& what) { problems.push_back(l.id + ": " + what); };
   for (const std::string& need : l.needs)

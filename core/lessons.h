@@ -96,9 +96,12 @@ std::string render_text(const std::string& text, const Lesson&, const Session& b
 std::vector<std::string> placeholders(const std::string& text);
 
 // Everything a lesson promises, checked on the core: its session and every try step are valid, the view and
-// highlights name tensors that exist (panel among `panels`), both languages quote the same figures, every
+// highlights name tensors that exist (panel among kLessonPanels), both languages quote the same figures, every
 // figure evaluates, and each `expect` matches the live value within the rounding of its format. Empty = fine.
-std::vector<std::string> check_lesson(const Lesson&, const std::string& weights_dir, const std::vector<std::string>& panels);
+std::vector<std::string> check_lesson(const Lesson&, const std::string& weights_dir);
+// The tabs a lesson's view may open: the app's tab names (app/ui.cpp kTabList) other than the Lessons tab.
+inline const std::vector<std::string> kLessonPanels = {"stepper",   "attention",  "qkv",       "scaling", "masks",
+                                                       "positions", "parameters", "gradients", "train"};
 // The texts of a lesson (title, question, answers, notes, steps), for checks and search.
 std::vector<const Text*> lesson_texts(const Lesson&);
 

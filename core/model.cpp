@@ -168,7 +168,7 @@ Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::str
     trained_ = std::make_shared<const TrainedWeights>(std::move(*loaded));
     trained_path_ = resolved;
   }
-  const auto& trained = *static_cast<const TrainedWeights*>(trained_.get());
+  const TrainedWeights& trained = *trained_;
   TensorMap W = *get(c, vocab, seed);
   int used = 0;
   std::vector<std::string> mismatched;

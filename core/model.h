@@ -40,7 +40,7 @@ class WeightCache {
   std::string key_;
   std::shared_ptr<const TensorMap> weights_;
   std::string trained_path_;
-  std::shared_ptr<const void> trained_;  // the last TrainedWeights file read (core/trainer.h)
+  std::shared_ptr<const TrainedWeights> trained_;  // the last file read, or the weights given to set_trained
   int builds_ = 0;
 };
 

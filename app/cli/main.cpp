@@ -439,7 +439,6 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
     return errors.empty() ? 0 : 2;
   }
   int problems = 0;
-  const std::vector<std::string> panels = {"stepper", "attention", "qkv", "scaling", "masks", "positions", "parameters", "gradients", "train"};
   for (const Lesson& l : chosen) {
     Result<Session> s = lesson_session(l);
     const Session base = s ? *s : Session{};
@@ -451,7 +450,7 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
     show("short answer", l.short_answer);
     show("explanation", l.explanation);
     for (size_t k = 0; k < l.steps.size(); ++k) std::printf("try %zu: %s\n", k + 1, render_text(l.steps[k].text.in(lang), l, base, weights).c_str());
-    for (const std::string& p : check_lesson(l, weights, panels)) {
+    for (const std::string& p : check_lesson(l, weights)) {
       std::printf("PROBLEM %s\n", p.c_str());
       ++problems;
     }
