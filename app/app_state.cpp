@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <filesystem>
 
+#include "app/lessons_ui.h"
 #include "core/network.h"
 #include "core/trainer.h"
 
@@ -82,6 +83,26 @@ void init_weight_search(AppState& s) {
   const std::vector<std::string> dirs{assets_dir() + "/weights"};
   s.weights.search_dirs = dirs;
   s.weights_other_scale.search_dirs = dirs;
+}
+
+void replace_session(AppState& s, Session session, std::string path, std::string message) {
+  s.session = std::move(session);
+  s.session_path = std::move(path);
+  s.dirty = true;
+  s.error.reset();
+  close_lesson(s);
+  s.sel.pinned_row = s.sel.hover_row = s.sel.hover_col = -1;
+  s.message = std::move(message);
+}
+
+void new_session(AppState& s) {
+  std::string note;
+  Session fresh = default_session(&note);
+  const int layers = fresh.model.layers;
+  const bool trained = !fresh.weights.empty();
+  replace_session(s, std::move(fresh), "", note);
+  if (trained) s.sel.block = BlockRef{true, true, layers - 1};  // the reverse model's anti-diagonal
+  clamp_selection(s);
 }
 
 void recompute_if_dirty(AppState& s) {

@@ -51,6 +51,12 @@ struct DrawnHeatmap {
   float x0, y0, x1, y1;
   int rows, cols;
 };
+// Where a labelled control (or its error message: label "error: <label>") was drawn this frame, so scripted
+// tests can click it (--click) and check what is shown under it.
+struct DrawnWidget {
+  std::string label;
+  float x0, y0, x1, y1;
+};
 
 // Lessons (app/lessons_ui.cpp): the curriculum, the open lesson and the classroom modes.
 struct LessonState {
@@ -84,6 +90,7 @@ struct AppState {
   bool side_by_side = false;
   uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change
   std::optional<Error> error;           // why the current edits are not applied
+  std::string last_edited_field;        // the Model panel's field edited last: its refusal is shown under it
   WeightCache weights, weights_other_scale;
   Selection sel;
 
@@ -111,7 +118,12 @@ struct AppState {
   std::string session_path;
   std::string message;  // the last file operation's result
 
+  // Something moves on screen without input (training, generation, an export, a file dialog): the main loop
+  // keeps drawing frames instead of sleeping until the next event. Panels set it while drawn; reset each frame.
+  bool animating = false;
+
   std::vector<DrawnHeatmap> drawn_heatmaps;
+  std::vector<DrawnWidget> drawn_widgets;
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };
@@ -123,6 +135,12 @@ std::string assets_dir();
 Session default_session(std::string* note = nullptr);
 // Points every weight cache of the state at assets/weights/ (relative Session::weights names).
 void init_weight_search(AppState&);
+
+// Replaces the session being edited (New, Open, a starting point): the open lesson and the pinned row, hover
+// and highlights described the old text, so they are dropped; the last valid trace stays until the new one runs.
+void replace_session(AppState&, Session, std::string path, std::string message);
+// File ▸ New: the session the app opens on, with its last cross-attention selected.
+void new_session(AppState&);
 
 // Runs core::run when the session is dirty; an invalid session keeps the previous trace and sets error.
 void recompute_if_dirty(AppState&);

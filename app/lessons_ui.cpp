@@ -173,7 +173,7 @@ void go(AppState& s, int delta) {
 }  // namespace
 
 void handle_lesson_keys(AppState& s) {
-  if (ImGui::GetIO().WantTextInput) return;
+  if (ImGui::GetIO().WantTextInput || ImGui::GetIO().KeyCtrl) return;  // Ctrl+PageDown/Up switch tabs
   LessonState& L = s.lessons;
   if (ImGui::IsKeyPressed(GLFW_KEY_F11)) L.presentation = !L.presentation;
   if (L.presentation && ImGui::IsKeyPressed(GLFW_KEY_ESCAPE)) L.presentation = false;

@@ -1,14 +1,19 @@
 // qkvlab — the desktop app: one window, the panels of app/panels/ around one AppState.
-//   qkvlab [--session FILE] [--screenshot OUT.png [--frames N]] [--panel NAME] [--width W --height H]
+//   qkvlab [--session FILE] [--screenshot OUT.png [--frames N]] [--panel NAME] [--width W --height H] …
+//
+// [SECTION] Options
+// [SECTION] The window and GL
+// [SECTION] Scripted runs: what tests read after the last frame
+// [SECTION] main: set-up, the frame loop (sleeps while nothing changes)
 #include "app/app_state.h"
 #include "app/gl/gl.h"
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/screenshot.h"
 #include "app/gl/texture.h"
 #include "app/lessons_ui.h"
+#include "app/platform/events.h"
 #include "app/training.h"
 #include "app/ui.h"
-#include "core/export.h"
 #include "core/files.h"
 #include "core/memory.h"
 
@@ -17,140 +22,255 @@
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
-#include <imgui_internal.h>
-#include <imgui_stdlib.h>
+#include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cfloat>
 #include <chrono>
 #include <cstdio>
-#include <cstdlib>
-#include <filesystem>
-#include <functional>
+#include <sstream>
 
 namespace {
 
 using namespace qkv;
 using namespace qkv::app;
 
-void glfw_error(int code, const char* description) { std::fprintf(stderr, "qkvlab: GLFW error %d: %s\n", code, description); }
+// [SECTION] Options
+struct Options {
+  std::string session_file, screenshot, panel, layout_json, state_json, block, lesson, lesson_png_dir, keys, click, type;
+  std::string lang = "en";
+  std::vector<std::string> check_glyphs;
+  int head = 0, train_steps = 0, lesson_step = 0, frames = 3, width = 1440, height = 900;
+  bool presentation = false, lang_given = false;
+  bool scripted() const { return !screenshot.empty() || !lesson_png_dir.empty(); }
+};
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// Returns an exit code when the program should stop (help, a bad flag: 2), else −1.
+int parse_options(int argc, char** argv, Options& o) {
   CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};
-  std::string session_file, screenshot, panel, layout_json, block;
-  int head = 0, train_steps = 0, lesson_step = 0;
-  std::string lesson, lesson_png_dir, lang = "en";
-  bool presentation = false;
-  int frames = 3, width = 1440, height = 900;
-  cli.add_option("--session", session_file, "Open this session (JSON)");
-  cli.add_option("--screenshot", screenshot, "Render, save the window as PNG, and exit");
-  cli.add_option("--frames", frames, "Frames to render before the screenshot")->check(CLI::Range(1, 10000));
-  const std::string panel_names = tab_names();
-  cli.add_option("--panel", panel, "Open on this tab: " + panel_names);
-  cli.add_option("--block", block, "Select an attention block, e.g. decoder.0.cross_attn");
-  cli.add_option("--head", head, "Select a head")->check(CLI::Range(0, 1023));
-  cli.add_option("--layout-json", layout_json, "With --screenshot: also write where each heatmap was drawn (for tests)");
-  cli.add_option("--train-steps", train_steps, "Train the Train tab's default run this many steps before the first frame (paused)")
+  cli.add_option("--session", o.session_file, "Open this session (JSON)");
+  cli.add_option("--screenshot", o.screenshot, "Render, save the window as PNG, and exit");
+  cli.add_option("--frames", o.frames, "Frames to render before the screenshot")->check(CLI::Range(1, 10000));
+  cli.add_option("--panel", o.panel, "Open on this tab: " + tab_names());
+  cli.add_option("--block", o.block, "Select an attention block, e.g. decoder.0.cross_attn");
+  cli.add_option("--head", o.head, "Select a head")->check(CLI::Range(0, 1023));
+  cli.add_option("--layout-json", o.layout_json, "With --screenshot: also write where each heatmap was drawn (for tests)");
+  cli.add_option("--state-json", o.state_json, "With --screenshot: also write the selection, tab, lesson, dialog and tab strip (for tests)");
+  cli.add_option("--keys", o.keys, "With --screenshot: tap these keys at once after the first frame, as a fast clicker does "
+                                   "(comma-separated: Right,PageDown,Ctrl+O,S …)");
+  cli.add_option("--click", o.click, "With --screenshot: click the control with this label after the first frame (e.g. d_model)");
+  cli.add_option("--type", o.type, "With --screenshot: type this text after --click (or into whatever has the keyboard)");
+  cli.add_option("--train-steps", o.train_steps, "Train the Train tab's default run this many steps before the first frame (paused)")
       ->check(CLI::Range(0, 100000));
-  cli.add_option("--lesson", lesson, "Open a lesson (id or number) at its live state");
-  cli.add_option("--step", lesson_step, "With --lesson: open it at this \"try\" step")->check(CLI::Range(0, 100));
-  cli.add_option("--export-png", lesson_png_dir, "With --lesson: write one PNG per step of the lesson to this folder and exit");
-  cli.add_option("--lang", lang, "Lessons in en | zh")->check(CLI::IsMember({"en", "zh"}));
-  cli.add_flag("--presentation", presentation, "Start in presentation mode (full screen, large fonts, high contrast)");
-  cli.add_option("--width", width, "Window width")->check(CLI::Range(320, 8192));
-  cli.add_option("--height", height, "Window height")->check(CLI::Range(240, 8192));
-  CLI11_PARSE(cli, argc, argv);
+  cli.add_option("--lesson", o.lesson, "Open a lesson (id or number) at its live state");
+  cli.add_option("--step", o.lesson_step, "With --lesson: open it at this \"try\" step")->check(CLI::Range(0, 100));
+  cli.add_option("--export-png", o.lesson_png_dir, "With --lesson: write one PNG per step of the lesson to this folder and exit");
+  cli.add_option("--lang", o.lang, "Lessons in en | zh")->check(CLI::IsMember({"en", "zh"}));
+  cli.add_flag("--presentation", o.presentation, "Start in presentation mode (full screen, large fonts, high contrast)");
+  cli.add_option("--width", o.width, "Window width")->check(CLI::Range(320, 8192));
+  cli.add_option("--height", o.height, "Window height")->check(CLI::Range(240, 8192));
+  cli.add_option("--check-glyphs", o.check_glyphs, "List every character of these UTF-8 files that the font atlas lacks; exit 1 if any")
+      ->expected(1, -1);
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = cli.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  o.lang_given = cli.count("--lang") > 0;
+  return -1;
+}
 
-  retain_freed_memory(argv);
-  AppState state;
+// Applies the options to a fresh state (session, selection, lesson, training). Returns an exit code on a
+// bad option (2), else −1.
+int apply_options(const Options& o, AppState& state, int& forced_tab, int& lesson_index) {
   init_weight_search(state);
-  state.session = default_session(&state.message);
-  if (session_file.empty() && state.session.weights.empty()) std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
-  if (session_file.empty()) state.sel.block = BlockRef{true, true, state.session.model.layers - 1};
-  if (!session_file.empty()) {
-    Result<Session> loaded = load_session(session_file);
+  new_session(state);
+  if (o.session_file.empty() && state.session.weights.empty()) std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
+  if (!o.session_file.empty()) {
+    Result<Session> loaded = load_session(o.session_file);
     if (!loaded) {
       std::fprintf(stderr, "qkvlab: %s\n", loaded.error().message().c_str());
       return 2;
     }
-    state.session = *loaded;
-    state.session_path = session_file;
-    state.message = "Opened " + session_file;
+    replace_session(state, *loaded, o.session_file, "Opened " + o.session_file);
+    state.sel.block = BlockRef{};
   }
-  state.sel.head = head;
-  if (!block.empty()) {
+  state.sel.head = o.head;
+  if (!o.block.empty()) {
     bool found = false;
     for (const BlockRef& b : attention_blocks(state.session.model))
-      if (b.path() == block) state.sel.block = b, found = true;
+      if (b.path() == o.block) state.sel.block = b, found = true;
     if (!found) {
-      std::fprintf(stderr, "qkvlab: this model has no attention block %s (e.g. encoder.0.self_attn, decoder.0.cross_attn)\n", block.c_str());
+      std::fprintf(stderr, "qkvlab: this model has no attention block %s (e.g. encoder.0.self_attn, decoder.0.cross_attn)\n", o.block.c_str());
       return 2;
     }
   }
   load_lessons_into(state);
-  int lesson_index = -1;
-  if (!lesson.empty()) {
-    lesson_index = find_lesson(state, lesson);
+  if (!o.lesson.empty()) {
+    lesson_index = find_lesson(state, o.lesson);
     if (lesson_index < 0) {
-      std::fprintf(stderr, "qkvlab: no lesson %s (qkvlab-cli lesson lists them)\n", lesson.c_str());
+      std::fprintf(stderr, "qkvlab: no lesson %s (qkvlab-cli lesson lists them)\n", o.lesson.c_str());
       return 2;
     }
-  } else if (!lesson_png_dir.empty()) {
+  } else if (!o.lesson_png_dir.empty()) {
     std::fprintf(stderr, "qkvlab: --export-png needs --lesson ID\n");
     return 2;
   }
-  if (train_steps > 0) {
+  if (o.train_steps > 0) {
     if (auto e = validate(TrainConfig{}, state.session.model)) {
       std::fprintf(stderr, "qkvlab: --train-steps: %s\n", e->message().c_str());
       return 2;
     }
-    state.training = start_training(state, TrainConfig{}, std::max(train_steps, 3000));
-    state.training->run_blocking(train_steps);
+    state.training = start_training(state, TrainConfig{}, std::max(o.train_steps, 3000));
+    state.training->run_blocking(o.train_steps);
   }
-  int forced_tab = -1;
-  if (!panel.empty()) {
-    forced_tab = find_tab(panel);
+  if (!o.panel.empty()) {
+    forced_tab = find_tab(o.panel);
     if (forced_tab < 0) {
-      std::fprintf(stderr, "qkvlab: unknown panel %s (one of: %s)\n", panel.c_str(), panel_names.c_str());
+      std::fprintf(stderr, "qkvlab: unknown panel %s (one of: %s)\n", o.panel.c_str(), tab_names().c_str());
       return 2;
     }
   }
+  return -1;
+}
 
+// [SECTION] The window and GL
+void glfw_error(int code, const char* description) { std::fprintf(stderr, "qkvlab: GLFW error %d: %s\n", code, description); }
+
+GLFWwindow* open_window(const Options& o) {
   glfwSetErrorCallback(glfw_error);
   if (!glfwInit()) {
     std::fprintf(stderr, "qkvlab: cannot open a window: no display (is DISPLAY set? On a headless machine run under xvfb-run)\n");
-    return 1;
+    return nullptr;
   }
   glfwWindowHint(GLFW_CONTEXT_VERSION_MAJOR, 3);
   glfwWindowHint(GLFW_CONTEXT_VERSION_MINOR, 3);
   glfwWindowHint(GLFW_OPENGL_PROFILE, GLFW_OPENGL_CORE_PROFILE);
   glfwWindowHint(GLFW_OPENGL_FORWARD_COMPAT, GLFW_TRUE);
-  if (!screenshot.empty()) glfwWindowHint(GLFW_RESIZABLE, GLFW_FALSE);
-  GLFWwindow* window = glfwCreateWindow(width, height, "QKV Lab", nullptr, nullptr);
+  if (o.scripted()) glfwWindowHint(GLFW_RESIZABLE, GLFW_FALSE);
+  GLFWwindow* window = glfwCreateWindow(o.width, o.height, "QKV Lab", nullptr, nullptr);
   if (!window) {
     std::fprintf(stderr, "qkvlab: cannot create an OpenGL 3.3 core window (the graphics driver may be too old)\n");
     glfwTerminate();
-    return 1;
+    return nullptr;
   }
   glfwMakeContextCurrent(window);
-  glfwSwapInterval(screenshot.empty() ? 1 : 0);
+  glfwSwapInterval(o.scripted() ? 0 : 1);
   if (!gladLoadGL(glfwGetProcAddress)) {
     std::fprintf(stderr, "qkvlab: cannot load OpenGL 3.3 functions\n");
-    return 1;
+    glfwDestroyWindow(window);
+    glfwTerminate();
+    return nullptr;
   }
+  return window;
+}
+
+// Presentation mode: full screen on the primary monitor (scripted runs keep their size).
+struct FullScreen {
+  bool applied = false;
+  int x = 0, y = 0, w = 0, h = 0;
+  void follow(GLFWwindow* window, AppState& state, bool scripted) {
+    if (state.lessons.presentation == applied) return;
+    applied = state.lessons.presentation;
+    apply_theme(state);
+    if (scripted) return;
+    GLFWmonitor* monitor = glfwGetPrimaryMonitor();
+    const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
+    if (applied && mode) {
+      glfwGetWindowPos(window, &x, &y);
+      glfwGetWindowSize(window, &w, &h);
+      glfwSetWindowMonitor(window, monitor, 0, 0, mode->width, mode->height, mode->refreshRate);
+    } else if (!applied && w > 0) {
+      glfwSetWindowMonitor(window, nullptr, x, y, w, h, 0);
+    }
+  }
+};
+
+// [SECTION] Scripted runs: what tests read after the last frame
+std::string layout_json(const AppState& s) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const DrawnHeatmap& h : s.drawn_heatmaps)
+    out.push_back({{"key", h.key}, {"x0", h.x0}, {"y0", h.y0}, {"x1", h.x1}, {"y1", h.y1}, {"rows", h.rows}, {"cols", h.cols}});
+  return out.dump(1) + "\n";
+}
+
+std::string state_json(const AppState& s, const UiFrame& ui, int width, int height) {
+  nlohmann::json tabs_drawn = nlohmann::json::array();
+  for (const DrawnTab& t : ui.drawn_tabs)
+    tabs_drawn.push_back({{"name", t.name}, {"title", t.title}, {"x0", t.x0}, {"y0", t.y0}, {"x1", t.x1}, {"y1", t.y1}, {"text_width", t.text_width}});
+  nlohmann::json widgets = nlohmann::json::array();
+  for (const DrawnWidget& w : s.drawn_widgets) widgets.push_back({{"label", w.label}, {"x0", w.x0}, {"y0", w.y0}, {"x1", w.x1}, {"y1", w.y1}});
+  const LessonState& L = s.lessons;
+  nlohmann::json j = {
+      {"window", {{"width", width}, {"height", height}}},
+      {"tab", s.lab_tab >= 0 && s.lab_tab < static_cast<int>(tabs().size()) ? tabs()[static_cast<size_t>(s.lab_tab)].name : ""},
+      {"tabs_drawn", tabs_drawn},
+      {"block", s.sel.block.path()},
+      {"head", s.sel.head},
+      {"step", step_title(s.sel.step)},
+      {"pinned_row", s.sel.pinned_row},
+      {"lesson", L.active >= 0 ? nlohmann::json(L.lessons[static_cast<size_t>(L.active)].id) : nlohmann::json(nullptr)},
+      {"lesson_step", L.step},
+      {"presentation", L.presentation},
+      {"highlights", s.highlights.size()},
+      {"text", s.session.input.text},
+      {"target", s.session.input.target},
+      {"model", {{"d_model", s.session.model.d_model}, {"heads", s.session.model.heads}, {"layers", s.session.model.layers}}},
+      {"widgets", widgets},
+      {"session_path", s.session_path},
+      {"message", s.message},
+      {"error", s.error ? nlohmann::json(s.error->message()) : nlohmann::json(nullptr)},
+      {"dialog", ui.dialog.title()},
+      {"dialog_entries", ui.dialog.entries_shown()},
+      {"dialog_dir", ui.dialog.dir()},
+  };
+  return j.dump(1) + "\n";
+}
+
+int check_glyphs(const std::vector<std::string>& files) {
+  ImGui::CreateContext();
+  load_fonts(17.0f);
+  std::string error;
+  const std::vector<std::string> missing = missing_glyphs(files, &error);
+  ImGui::DestroyContext();
+  if (!error.empty()) {
+    std::fprintf(stderr, "qkvlab: --check-glyphs: %s\n", error.c_str());
+    return 2;
+  }
+  for (const std::string& m : missing) std::printf("missing glyph %s\n", m.c_str());
+  std::printf("%zu file(s) checked: %zu character(s) without a glyph\n", files.size(), missing.size());
+  return missing.empty() ? 0 : 1;
+}
+
+}  // namespace
+
+// [SECTION] main: set-up, the frame loop (sleeps while nothing changes)
+int main(int argc, char** argv) {
+  Options o;
+  if (const int code = parse_options(argc, argv, o); code >= 0) return code;
+  if (!o.check_glyphs.empty()) return check_glyphs(o.check_glyphs);
+
+  retain_freed_memory(argv);
+  AppState state;
+  int forced_tab = -1, lesson_index = -1;
+  if (const int code = apply_options(o, state, forced_tab, lesson_index); code >= 0) return code;
+
+  GLFWwindow* window = open_window(o);
+  if (!window) return 1;
 
   IMGUI_CHECKVERSION();
   ImGui::CreateContext();
   ImGuiIO& io = ImGui::GetIO();
   const std::string ini_path = config_dir() + "/imgui.ini";
-  io.IniFilename = screenshot.empty() && lesson_png_dir.empty() ? ini_path.c_str() : nullptr;  // scripted runs neither read nor write settings
+  io.IniFilename = o.scripted() ? nullptr : ini_path.c_str();  // scripted runs neither read nor write settings
   register_settings_handler(&state);
   if (io.IniFilename) ImGui::LoadIniSettingsFromDisk(io.IniFilename);
-  if (cli.count("--lang")) state.lessons.lang = lang == "zh" ? Lang::Zh : Lang::En;  // the flag wins over imgui.ini
+  if (o.lang_given) state.lessons.lang = o.lang == "zh" ? Lang::Zh : Lang::En;  // the flag wins over imgui.ini
   load_fonts(17.0f);
   apply_theme(state);
   ImGui_ImplGlfw_InitForOpenGL(window, true);
+  install_event_queue(window);
   ImGui_ImplOpenGL3_Init("#version 330");
 
   TextureCache textures;
@@ -165,59 +285,69 @@ int main(int argc, char** argv) {
   if (state.lab_tab < 0) state.lab_tab = find_tab("attention");  // first start: the trained model's heads
   if (forced_tab < 0) forced_tab = state.lab_tab;
   if (lesson_index >= 0) {
-    open_lesson(state, lesson_index, lesson_step);
-    if (panel.empty()) forced_tab = -1;  // the lesson chooses its tab
-    if (!lesson_png_dir.empty()) start_lesson_export(state, lesson_index, lesson_png_dir, true);
+    open_lesson(state, lesson_index, o.lesson_step);
+    if (o.panel.empty()) forced_tab = -1;  // the lesson chooses its tab
+    if (!o.lesson_png_dir.empty()) start_lesson_export(state, lesson_index, o.lesson_png_dir, true);
   }
-  state.lessons.presentation = presentation;
-  bool presentation_applied = false;
-  int windowed_x = 0, windowed_y = 0, windowed_w = width, windowed_h = height;
+  state.lessons.presentation = o.presentation;
+  if (forced_tab >= 0) state.lab_tab = forced_tab;
 
+  FullScreen full_screen;
   UiFrame ui;
-  std::string& pending_screenshot = ui.pending_screenshot;
-  bool& quit = ui.quit;
   int exit_code = 0;
-  for (int frame = 0; !glfwWindowShouldClose(window) && !quit; ++frame) {
-    const auto frame_start = std::chrono::steady_clock::now();
-    glfwPollEvents();
-    recompute_if_dirty(state);
-    if (state.lessons.presentation != presentation_applied) {
-      presentation_applied = state.lessons.presentation;
-      apply_theme(state);
-      // Full screen on the primary monitor (not in scripted screenshots, which keep their size).
-      if (screenshot.empty() && lesson_png_dir.empty()) {
-        GLFWmonitor* monitor = glfwGetPrimaryMonitor();
-        const GLFWvidmode* mode = monitor ? glfwGetVideoMode(monitor) : nullptr;
-        if (presentation_applied && mode) {
-          glfwGetWindowPos(window, &windowed_x, &windowed_y);
-          glfwGetWindowSize(window, &windowed_w, &windowed_h);
-          glfwSetWindowMonitor(window, monitor, 0, 0, mode->width, mode->height, mode->refreshRate);
-        } else if (!presentation_applied) {
-          glfwSetWindowMonitor(window, nullptr, windowed_x, windowed_y, windowed_w, windowed_h, 0);
-        }
+  // Frames still to draw after the last event: ImGui settles hover and layout over a couple of frames.
+  constexpr int kFramesAfterEvent = 3;
+  constexpr double kIdleWakeSeconds = 1.0;  // a safety net: nothing on screen changes while idle
+  int frames_to_draw = kFramesAfterEvent;
+  unsigned long long events_seen = input_event_count();
+  for (int frame = 0; !glfwWindowShouldClose(window) && !ui.quit; ++frame) {
+    // Sleep until something happens, unless something moves on screen or a scripted run is rendering.
+    const bool training = state.training && !state.training->idle();
+    const bool busy = o.scripted() || state.dirty || state.animating || training || state.lessons.export_step >= 0 || ui.dialog.waiting() ||
+                      key_events_pending() || !ui.pending_screenshot.empty();
+    if (busy || frames_to_draw > 0) glfwPollEvents();
+    else glfwWaitEventsTimeout(kIdleWakeSeconds);
+    if (input_event_count() != events_seen) events_seen = input_event_count(), frames_to_draw = kFramesAfterEvent;
+    else if (!busy && frames_to_draw > 0) --frames_to_draw;
+    if (o.scripted() && frame == 1 && !o.keys.empty()) {
+      std::stringstream list(o.keys);
+      for (std::string key; std::getline(list, key, ',');) {
+        std::string error;
+        if (!queue_key_tap(key, &error)) std::fprintf(stderr, "qkvlab: --keys: %s\n", error.c_str()), exit_code = 2, ui.quit = true;
       }
     }
-    ImGui_ImplOpenGL3_NewFrame();
-    ImGui_ImplGlfw_NewFrame();
-    if (!screenshot.empty() || !lesson_png_dir.empty()) io.MousePos = ImVec2(-FLT_MAX, -FLT_MAX);  // no stray tooltip in scripted screenshots
-    ImGui::NewFrame();
-    state.drawn_heatmaps.clear();
-    heatmaps.new_frame();
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_Q)) quit = true;
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_N)) state.session = default_session(&state.message), state.dirty = true;
-    if (!io.KeyCtrl && !io.WantTextInput && ImGui::IsKeyPressed(GLFW_KEY_S)) {  // S: flip the √d_k scaling, the lab's key toggle
-      ModelConfig& m = state.session.model;
-      m.score_scale = m.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
-      state.dirty = true;
+    // Scripted input (tests): the click lands on a control drawn in frame 0, the text is typed two frames later.
+    ImVec2 scripted_mouse(-FLT_MAX, -FLT_MAX);
+    if (o.scripted() && !o.click.empty() && frame >= 1 && frame <= 2) {
+      const auto it = std::find_if(state.drawn_widgets.begin(), state.drawn_widgets.end(), [&](const DrawnWidget& w) { return w.label == o.click; });
+      if (it == state.drawn_widgets.end()) {
+        std::fprintf(stderr, "qkvlab: --click: no control labelled %s on screen\n", o.click.c_str());
+        exit_code = 2, ui.quit = true;
+      } else {
+        scripted_mouse = ImVec2((it->x0 + it->x1) * 0.5f, (it->y0 + it->y1) * 0.5f);
+        if (frame == 1) queue_click();
+      }
     }
-    if (io.KeyCtrl && ImGui::IsKeyPressed(GLFW_KEY_S) && !state.session_path.empty()) {
-      if (auto e = save_session(state.session, state.session_path)) state.message = "Not saved: " + e->message();
-      else state.message = "Saved " + state.session_path;
+    if (o.scripted() && !o.type.empty() && frame == 3) queue_text(o.type);
+    deliver_key_events();
+    const auto frame_start = std::chrono::steady_clock::now();
+    recompute_if_dirty(state);
+    full_screen.follow(window, state, o.scripted());
+    state.animating = false;
+    // The first frame is drawn twice: ImGui lays out new windows and the tab strip in a frame it does not show,
+    // so the first frame on screen (and a --frames 1 screenshot) is complete.
+    for (int pass = frame == 0 ? 0 : 1; pass < 2; ++pass) {
+      ImGui_ImplOpenGL3_NewFrame();
+      ImGui_ImplGlfw_NewFrame();
+      if (o.scripted()) io.MousePos = scripted_mouse;  // no stray tooltip in scripted screenshots
+      ImGui::NewFrame();
+      state.drawn_heatmaps.clear();
+      state.drawn_widgets.clear();
+      heatmaps.new_frame();
+      ui.forced_tab = frame < 2 ? forced_tab : -1;
+      draw_ui(state, ui);
+      ImGui::Render();
     }
-    if (ImGui::IsKeyPressed(GLFW_KEY_F12)) pending_screenshot = "qkvlab-view.png";
-    ui.forced_tab = frame < 2 ? forced_tab : -1;
-    draw_ui(state, ui);
-    ImGui::Render();
     int fb_w = 0, fb_h = 0;
     glfwGetFramebufferSize(window, &fb_w, &fb_h);
     glViewport(0, 0, fb_w, fb_h);
@@ -226,39 +356,29 @@ int main(int argc, char** argv) {
     glClear(GL_COLOR_BUFFER_BIT);
     ImGui_ImplOpenGL3_RenderDrawData(ImGui::GetDrawData());
     textures.end_frame();
-    if (!pending_screenshot.empty()) {
-      if (auto e = write_screenshot(pending_screenshot, fb_w, fb_h)) {
+    if (!ui.pending_screenshot.empty()) {
+      if (auto e = write_screenshot(ui.pending_screenshot, fb_w, fb_h)) {
         state.message = "Not exported: " + e->message();
         if (state.lessons.export_step >= 0) state.lessons.export_failed = true;
         std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
       } else {
-        state.message = "Saved the view to " + pending_screenshot;
+        state.message = "Saved the view to " + ui.pending_screenshot;
       }
-      pending_screenshot.clear();
+      ui.pending_screenshot.clear();
     }
-    if (!screenshot.empty() && frame + 1 >= frames) {
+    if (!o.screenshot.empty() && frame + 1 >= o.frames) {
       GLenum err = glGetError();
       if (err != GL_NO_ERROR) {
         for (; err != GL_NO_ERROR; err = glGetError()) std::fprintf(stderr, "qkvlab: GL error 0x%x\n", err);
         exit_code = 1;
       }
-      if (auto e = write_screenshot(screenshot, fb_w, fb_h)) {
-        std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str());
-        exit_code = 1;
-      }
+      if (auto e = write_screenshot(o.screenshot, fb_w, fb_h)) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
       if (state.error) std::fprintf(stderr, "qkvlab: the session was not applied: %s\n", state.error->message().c_str());
-      if (!layout_json.empty()) {
-        std::string json = "[\n";
-        for (const DrawnHeatmap& h : state.drawn_heatmaps) {
-          char line[512];
-          std::snprintf(line, sizeof line, "%s  {\"key\": \"%s\", \"x0\": %.2f, \"y0\": %.2f, \"x1\": %.2f, \"y1\": %.2f, \"rows\": %d, \"cols\": %d}",
-                        json.size() > 2 ? ",\n" : "", h.key.c_str(), h.x0, h.y0, h.x1, h.y1, h.rows, h.cols);
-          json += line;
-        }
-        json += "\n]\n";
-        if (auto e = write_file_atomically(layout_json, json)) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
-      }
-      quit = true;
+      if (!o.layout_json.empty())
+        if (auto e = write_file_atomically(o.layout_json, layout_json(state))) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
+      if (!o.state_json.empty())
+        if (auto e = write_file_atomically(o.state_json, state_json(state, ui, fb_w, fb_h))) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
+      ui.quit = true;
     }
     glfwSwapBuffers(window);
     state.frame_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();
@@ -269,6 +389,6 @@ int main(int argc, char** argv) {
   ImGui::DestroyContext();
   glfwDestroyWindow(window);
   glfwTerminate();
-  if (!lesson_png_dir.empty() && state.lessons.export_failed) exit_code = 1;
+  if (!o.lesson_png_dir.empty() && state.lessons.export_failed) exit_code = 1;
   return exit_code;
 }

@@ -5,7 +5,11 @@
 
 #include "app/panels/panels.h"
 #include "core/export.h"
+#include "core/files.h"
 
+#include <qkvlab_glyphs.h>
+
+#include <GLFW/glfw3.h>
 #include <imgui.h>
 #include <imgui_internal.h>
 #include <imgui_stdlib.h>
@@ -15,6 +19,7 @@
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
+#include <set>
 
 namespace qkv::app {
 
@@ -56,30 +61,78 @@ AppState* g_settings_target = nullptr;  // the ini handler's callbacks have no u
 
 
 // [SECTION] Fonts and theme
+namespace {
+constexpr const char* kLatinFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
+constexpr const char* kCjkFonts[] = {"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"};
+
+// The text shipped as data (lessons, UI strings) as it is on disk now: a lesson edited after the build still
+// finds its characters in the atlas.
+void add_asset_text(ImFontGlyphRangesBuilder& builder) {
+  std::error_code ec;
+  for (const char* sub : {"/lessons", "/i18n"})
+    for (const auto& entry : std::filesystem::directory_iterator(assets_dir() + sub, ec))
+      if (entry.path().extension() == ".json")
+        if (Result<std::string> text = read_file(entry.path().string())) builder.AddText(text->c_str());
+}
+}  // namespace
+
+// The atlas holds every character the app's own text can show (kAppGlyphRanges: UI literals, lessons and UI
+// strings, collected at build time by cmake/glyph_ranges.py), the lessons as they are on disk now, Latin-1
+// for typed text, and the common simplified Chinese characters for typed Chinese. DejaVu Sans draws what it
+// has (maths symbols); the CJK font fills in the rest.
 void load_fonts(float size) {
   ImGuiIO& io = ImGui::GetIO();
-  // Latin, Greek (τ), punctuation (· — …), super/subscripts, phonetic (ᵀ), arrows, maths (√ −∞ ×), boxes.
-  static ImVector<ImWchar> ranges;
+  static ImVector<ImWchar> ranges;  // must outlive the atlas
   ImFontGlyphRangesBuilder builder;
   builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
-  static const ImWchar extra[] = {0x0370, 0x03FF, 0x1D00, 0x1D7F, 0x2000, 0x206F, 0x2070, 0x209F, 0x2190, 0x21FF,
-                                  0x2200, 0x22FF, 0x2300, 0x23FF, 0x2500, 0x25FF, 0};
-  builder.AddRanges(extra);
+  builder.AddRanges(reinterpret_cast<const ImWchar*>(kAppGlyphRanges));
+  add_asset_text(builder);
+  const bool have_cjk = std::any_of(std::begin(kCjkFonts), std::end(kCjkFonts), [](const char* f) { return std::filesystem::exists(f); });
+  if (have_cjk) builder.AddRanges(io.Fonts->GetGlyphRangesChineseSimplifiedCommon());
+  ranges.clear();
   builder.BuildRanges(&ranges);
-  const char* latin = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
-  if (!std::filesystem::exists(latin) || !io.Fonts->AddFontFromFileTTF(latin, size, nullptr, ranges.Data)) {
-    std::fprintf(stderr, "qkvlab: %s not found (install fonts-dejavu-core); using ImGui's built-in font, some symbols will show as '?'\n", latin);
+  if (!std::filesystem::exists(kLatinFont) || !io.Fonts->AddFontFromFileTTF(kLatinFont, size, nullptr, ranges.Data)) {
+    std::fprintf(stderr, "qkvlab: %s not found (install fonts-dejavu-core); using ImGui's built-in font, some symbols will show as '?'\n", kLatinFont);
     io.Fonts->AddFontDefault();
     return;
   }
-  // Chinese, merged in when a CJK font is installed (fonts-wqy-microhei or fonts-noto-cjk).
-  for (const char* cjk : {"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"}) {
+  // Merged: a glyph DejaVu Sans already has is kept; the CJK font adds the ones it lacks.
+  for (const char* cjk : kCjkFonts) {
     if (!std::filesystem::exists(cjk)) continue;
     ImFontConfig merge;
     merge.MergeMode = true;
     merge.OversampleH = 1;
-    if (io.Fonts->AddFontFromFileTTF(cjk, size, &merge, io.Fonts->GetGlyphRangesChineseSimplifiedCommon())) return;
+    if (io.Fonts->AddFontFromFileTTF(cjk, size, &merge, ranges.Data)) return;
   }
+  std::fprintf(stderr, "qkvlab: no Chinese font found (install fonts-wqy-microhei); Chinese text will show as '?'\n");
+}
+
+std::vector<std::string> missing_glyphs(const std::vector<std::string>& files, std::string* error) {
+  ImFontAtlas* atlas = ImGui::GetIO().Fonts;
+  if (!atlas->IsBuilt()) atlas->Build();
+  const ImFont* font = atlas->Fonts.empty() ? nullptr : atlas->Fonts[0];
+  std::vector<std::string> missing;
+  std::set<unsigned> seen;
+  for (const std::string& file : files) {
+    Result<std::string> text = read_file(file);
+    if (!text) {
+      if (error) *error = text.error().message();
+      return missing;
+    }
+    for (const char* p = text->c_str(); *p;) {
+      unsigned c = 0;
+      const int len = ImTextCharFromUtf8(&c, p, nullptr);
+      const std::string ch(p, static_cast<size_t>(std::max(len, 1)));
+      p += std::max(len, 1);
+      if (c < 0x80 || c == 0xFFFD || !seen.insert(c).second) continue;
+      if (!font || c > IM_UNICODE_CODEPOINT_MAX || !font->FindGlyphNoFallback(static_cast<ImWchar>(c))) {
+        char line[64];
+        std::snprintf(line, sizeof line, "U+%04X %s", c, ch.c_str());
+        missing.push_back(std::string(line) + " (first in " + file + ")");
+      }
+    }
+  }
+  return missing;
 }
 
 void apply_theme(const AppState& s) {
@@ -149,64 +202,147 @@ std::string config_dir() {
   return dir;
 }
 
-// [SECTION] File menu: a path prompt (ImGui has no native file dialog) and the actions.
+// [SECTION] Actions of the File menu and the keyboard shortcuts
 namespace {
 
-void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending_screenshot) {
+const std::vector<std::string> kSessionExt{".json"}, kPngExt{".png"};
+
+void open_session_dialog(AppState& s, UiFrame& f) {
+  f.dialog.open({"Open session", FileDialogMode::Open, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+                 [&s](const std::string& path) {
+                   Result<Session> loaded = load_session(path);
+                   if (!loaded) {
+                     s.message = "Not opened: " + loaded.error().message();  // the session on screen stays
+                     return;
+                   }
+                   replace_session(s, *loaded, path, "Opened " + path);
+                 }});
+}
+
+void save_session_to(AppState& s, const std::string& path) {
+  if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
+  else s.session_path = path, s.message = "Saved " + path;
+}
+
+void save_session_as_dialog(AppState& s, UiFrame& f) {
+  f.dialog.open({"Save session as", FileDialogMode::Save, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+                 [&s](const std::string& path) { save_session_to(s, path); }});
+}
+
+// Ctrl+S: a session that has a file is saved to it; a new one asks where (Save as).
+void save_session_or_ask(AppState& s, UiFrame& f) {
+  if (s.session_path.empty()) save_session_as_dialog(s, f);
+  else save_session_to(s, s.session_path);
+}
+
+void export_png_dialog(AppState&, UiFrame& f) {
+  f.dialog.open({"Export the window as PNG", FileDialogMode::Save, "qkvlab-view.png", kPngExt,
+                 [&f](const std::string& path) { f.pending_screenshot = path; }});
+}
+
+void flip_scaling(AppState& s) {
+  ModelConfig& m = s.session.model;
+  m.score_scale = m.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
+  s.dirty = true;
+}
+
+void select_tab(AppState& s, int delta) {
+  const int n = static_cast<int>(std::size(kTabList));
+  s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
+}
+
+// The shortcuts, one row each: what the Help menu lists is what the keys do.
+struct ShortcutAction {
+  Shortcut text;
+  int key;
+  bool ctrl, shift;
+  bool in_text;  // also while typing in a text field
+  void (*run)(AppState&, UiFrame&);
+};
+const ShortcutAction kShortcutActions[] = {
+    {{"Ctrl+N", "new session (the shipped model)"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
+    {{"Ctrl+O", "open a session…"}, GLFW_KEY_O, true, false, true, open_session_dialog},
+    {{"Ctrl+S", "save the session (asks where the first time)"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
+    {{"Ctrl+Shift+S", "save the session as…"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
+    {{"F12", "export the view as PNG…"}, GLFW_KEY_F12, false, false, true, export_png_dialog},
+    {{"Ctrl+Q", "quit"}, GLFW_KEY_Q, true, false, true, [](AppState&, UiFrame& f) { f.quit = true; }},
+    {{"S", "flip the √d_k scaling"}, GLFW_KEY_S, false, false, false, [](AppState& s, UiFrame&) { flip_scaling(s); }},
+    {{"Ctrl+PageDown", "next tab"}, GLFW_KEY_PAGE_DOWN, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, +1); }},
+    {{"Ctrl+PageUp", "previous tab"}, GLFW_KEY_PAGE_UP, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, -1); }},
+};
+
+const char* keys_of(void (*run)(AppState&, UiFrame&)) {
+  for (const ShortcutAction& a : kShortcutActions)
+    if (a.run == run) return a.text.keys;
+  return nullptr;
+}
+
+void handle_shortcuts(AppState& s, UiFrame& f) {
+  const ImGuiIO& io = ImGui::GetIO();
+  if (f.dialog.busy() || ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) return;  // keys belong to the open dialog
+  for (const ShortcutAction& a : kShortcutActions) {
+    if (io.KeyCtrl != a.ctrl || io.KeyShift != a.shift || io.KeyAlt) continue;
+    if (io.WantTextInput && !a.in_text) continue;
+    if (ImGui::IsKeyPressed(a.key, false)) a.run(s, f);
+  }
+}
+
+// Shortcuts that belong to other parts of the app (the Help menu lists them too).
+const Shortcut kOtherShortcuts[] = {
+    {"← →", "previous / next sub-step of the layer (Layer stepper)"},
+    {"↑ ↓", "previous / next attention block (Layer stepper)"},
+    {"F5 / F6", "Train tab: train · pause · resume / one step"},
+    {"F11", "presentation mode; Esc leaves it"},
+    {"PageDown / PageUp", "next / previous step of the open lesson (also the arrows in presentation mode)"},
+};
+
+}  // namespace
+
+std::span<const Shortcut> shortcuts() {
+  static const std::vector<Shortcut> all = [] {
+    std::vector<Shortcut> v;
+    for (const ShortcutAction& a : kShortcutActions) v.push_back(a.text);
+    v.insert(v.end(), std::begin(kOtherShortcuts), std::end(kOtherShortcuts));
+    return v;
+  }();
+  return all;
+}
+
+// [SECTION] The menu bar
+namespace {
+
+void draw_menu(AppState& s, UiFrame& f) {
   if (!ImGui::BeginMainMenuBar()) return;
-  const auto ask = [&](const char* title, std::string initial, std::function<void(const std::string&)> action) {
-    prompt = {title, std::move(initial), std::move(action)};
-  };
   if (ImGui::BeginMenu("File")) {
-    if (ImGui::MenuItem("New session", "Ctrl+N")) {
-      s.session = default_session(&s.message);
-      s.session_path.clear();
-      s.dirty = true;
-    }
-    if (ImGui::MenuItem("Open session…", "Ctrl+O"))
-      ask("Open session", s.session_path.empty() ? "session.json" : s.session_path, [&s](const std::string& path) {
-        Result<Session> loaded = load_session(path);
-        if (!loaded) {
-          s.message = "Not opened: " + loaded.error().message();
-          return;
-        }
-        s.session = *loaded;
-        s.session_path = path;
-        s.dirty = true;
-        s.message = "Opened " + path;
-      });
-    const auto save_to = [&s](const std::string& path) {
-      if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
-      else s.session_path = path, s.message = "Saved " + path;
-    };
-    if (ImGui::MenuItem("Save session", "Ctrl+S")) {
-      if (s.session_path.empty()) ask("Save session as", "session.json", save_to);
-      else save_to(s.session_path);
-    }
-    if (ImGui::MenuItem("Save session as…")) ask("Save session as", s.session_path.empty() ? "session.json" : s.session_path, save_to);
+    if (ImGui::MenuItem("New session", "Ctrl+N")) new_session(s);
+    if (ImGui::MenuItem("Open session…", keys_of(open_session_dialog))) open_session_dialog(s, f);
+    if (ImGui::MenuItem("Save session", keys_of(save_session_or_ask))) save_session_or_ask(s, f);
+    if (ImGui::MenuItem("Save session as…", keys_of(save_session_as_dialog))) save_session_as_dialog(s, f);
     ImGui::Separator();
-    if (ImGui::MenuItem("Export view as PNG…", "F12"))
-      ask("Export the window as PNG", "qkvlab-view.png", [&pending_screenshot](const std::string& path) { pending_screenshot = path; });
+    if (ImGui::MenuItem("Export view as PNG…", keys_of(export_png_dialog))) export_png_dialog(s, f);
     if (ImGui::MenuItem("Export every tensor as .npy…"))
-      ask("Export tensors to folder", "qkvlab-export", [&s](const std::string& dir) {
-        if (!s.trace) return;
-        if (auto e = export_npy(*s.trace, s.session, dir)) s.message = "Not exported: " + e->message();
-        else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors to " + dir;
-      });
+      f.dialog.open({"Export every tensor as .npy into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
+                       if (!s.trace) return;
+                       if (auto e = export_npy(*s.trace, s.session, dir)) s.message = "Not exported: " + e->message();
+                       else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors to " + dir;
+                     }});
     if (ImGui::MenuItem("Export every tensor as CSV…"))
-      ask("Export tensors to folder (CSV)", "qkvlab-csv", [&s](const std::string& dir) {
-        if (!s.trace) return;
-        if (auto e = export_csv(*s.trace, dir)) s.message = "Not exported: " + e->message();
-        else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors as CSV to " + dir;
-      });
+      f.dialog.open({"Export every tensor as CSV into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
+                       if (!s.trace) return;
+                       if (auto e = export_csv(*s.trace, dir)) s.message = "Not exported: " + e->message();
+                       else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors as CSV to " + dir;
+                     }});
     ImGui::Separator();
-    if (ImGui::MenuItem("Quit", "Ctrl+Q")) quit = true;
+    if (ImGui::MenuItem("Quit", "Ctrl+Q")) f.quit = true;
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("View")) {
     if (ImGui::MenuItem("Dark theme", nullptr, s.dark_theme)) s.dark_theme = true, apply_theme(s);
     if (ImGui::MenuItem("Light theme", nullptr, !s.dark_theme)) s.dark_theme = false, apply_theme(s);
     if (ImGui::SliderFloat("Font scale", &s.font_scale, 0.75f, 2.0f, "%.2f")) apply_theme(s);
+    ImGui::Separator();
+    if (ImGui::MenuItem("Next tab", "Ctrl+PageDown")) select_tab(s, +1);
+    if (ImGui::MenuItem("Previous tab", "Ctrl+PageUp")) select_tab(s, -1);
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu("Lessons")) {
@@ -225,38 +361,27 @@ void draw_menu(AppState& s, PathPrompt& prompt, bool& quit, std::string& pending
   if (ImGui::BeginMenu("Help")) {
     ImGui::TextUnformatted("QKV Lab: every number of a Transformer's forward pass, live.");
     ImGui::Separator();
-    ImGui::TextUnformatted("← →  previous / next sub-step of the layer");
-    ImGui::TextUnformatted("↑ ↓  previous / next attention block (layer)");
+    if (ImGui::BeginTable("keys", 2, ImGuiTableFlags_SizingFixedFit)) {
+      for (const Shortcut& k : shortcuts()) {
+        ImGui::TableNextRow();
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(k.keys);
+        ImGui::TableNextColumn();
+        ImGui::TextUnformatted(k.what);
+      }
+      ImGui::EndTable();
+    }
+    ImGui::Separator();
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Click a token chip: mark it as padding");
-    ImGui::TextUnformatted("Ctrl+O / Ctrl+S: open / save the session; F12: export the view as PNG; S: flip the √d_k scaling");
     ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
-    ImGui::TextUnformatted("Train tab: F5 train / pause / resume, F6 one step; the previous run stays as a dashed ghost curve");
+    ImGui::TextUnformatted("Train tab: the previous run stays as a dashed ghost curve");
     ImGui::TextUnformatted("Lessons tab: 30 interview questions in English and 简体中文, each opening a live demo; drill mode");
-    ImGui::TextUnformatted("F11 presentation mode; PageDown / PageUp (and the arrows in presentation) step through a lesson");
     ImGui::TextUnformatted("The app opens on shipped trained weights (reverse the letters); Model ▸ Weights switches to untrained");
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
-
-  if (prompt.title && !ImGui::IsPopupOpen(prompt.title)) ImGui::OpenPopup(prompt.title);
-  if (prompt.title && ImGui::BeginPopupModal(prompt.title, nullptr, ImGuiWindowFlags_AlwaysAutoResize)) {
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 30);
-    if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
-    const bool enter = ImGui::InputText("path", &prompt.path, ImGuiInputTextFlags_EnterReturnsTrue);
-    if (enter || ImGui::Button("OK")) {
-      prompt.action(prompt.path);
-      prompt = {};
-      ImGui::CloseCurrentPopup();
-    }
-    ImGui::SameLine();
-    if (ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape))) {
-      prompt = {};
-      ImGui::CloseCurrentPopup();
-    }
-    ImGui::EndPopup();
-  }
 }
 
 // [SECTION] The layout: sidebar (input, model) | tabs of the labs; status bar at the bottom.
@@ -269,11 +394,53 @@ bool begin_host_window(const char* name, bool* open, ImGuiWindowFlags flags) {
   return visible;
 }
 
-void draw_layout(AppState& s, int forced_tab) {
+// The tabs of the labs as a strip that wraps onto a second row rather than truncate a title (ImGui's tab bar
+// shortens titles to "Scaling & soft…" when they do not fit).
+void draw_tab_strip(AppState& s, UiFrame& f) {
+  f.drawn_tabs.clear();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float right = ImGui::GetCursorScreenPos().x + ImGui::GetContentRegionAvail().x;
+  ImGui::PushStyleVar(ImGuiStyleVar_ItemSpacing, ImVec2(style.ItemInnerSpacing.x, style.ItemInnerSpacing.y));
+  ImGui::PushStyleVar(ImGuiStyleVar_FrameRounding, style.TabRounding);
+  for (int i = 0; i < kTabCount; ++i) {
+    const char* title = kTabList[i].title;
+    const float text_w = ImGui::CalcTextSize(title).x;
+    const float w = text_w + style.FramePadding.x * 2.0f;
+    if (i > 0) {
+      ImGui::SameLine();
+      if (ImGui::GetCursorScreenPos().x + w > right) ImGui::NewLine();
+    }
+    const bool selected = s.lab_tab == i;
+    ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(selected ? ImGuiCol_TabActive : ImGuiCol_Tab));
+    ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImGui::GetStyleColorVec4(ImGuiCol_TabHovered));
+    ImGui::PushStyleColor(ImGuiCol_ButtonActive, ImGui::GetStyleColorVec4(ImGuiCol_TabActive));
+    if (ImGui::Button(title, ImVec2(w, 0)) && !selected) {
+      s.lab_tab = i;
+      ImGui::MarkIniSettingsDirty();
+    }
+    ImGui::PopStyleColor(3);
+    const ImVec2 a = ImGui::GetItemRectMin(), b = ImGui::GetItemRectMax();
+    f.drawn_tabs.push_back({kTabList[i].name, title, a.x, a.y, b.x, b.y, text_w});
+  }
+  ImGui::PopStyleVar(2);
+  // The strip's underline, in the selected tab's colour, as ImGui's tab bar draws it.
+  const ImVec2 p = ImGui::GetCursorScreenPos();
+  ImGui::GetWindowDrawList()->AddLine(ImVec2(p.x, p.y - style.ItemSpacing.y * 0.5f), ImVec2(right, p.y - style.ItemSpacing.y * 0.5f),
+                                      ImGui::GetColorU32(ImGuiCol_TabActive), 2.0f);
+  ImGui::Spacing();
+}
+
+void draw_layout(AppState& s, UiFrame& f) {
+  int forced_tab = f.forced_tab;
   if (s.request_tab >= 0) {
     forced_tab = s.request_tab;
     s.request_tab = -1;
   }
+  if (forced_tab >= 0 && forced_tab < kTabCount) {
+    if (s.lab_tab != forced_tab) ImGui::MarkIniSettingsDirty();
+    s.lab_tab = forced_tab;
+  }
+  if (s.lab_tab < 0 || s.lab_tab >= kTabCount) s.lab_tab = 0;
   const bool present = s.lessons.presentation;  // presentation: no sidebar, no status bar
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   const float status_h = present ? 0.0f : ImGui::GetFrameHeight() + 6.0f;
@@ -302,19 +469,9 @@ void draw_layout(AppState& s, int forced_tab) {
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
   if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
     DrawLessonStrip(s);
-    if (ImGui::BeginTabBar("labs")) {
-      for (int i = 0; i < kTabCount; ++i) {
-        const ImGuiTabItemFlags flags = forced_tab == i ? ImGuiTabItemFlags_SetSelected : 0;
-        if (ImGui::BeginTabItem(kTabList[i].title, nullptr, flags)) {
-          if (s.lab_tab != i) ImGui::MarkIniSettingsDirty();
-          s.lab_tab = i;
-          if (!s.trace) ImGui::TextDisabled("Computing…");
-          else kTabList[i].draw(s);
-          ImGui::EndTabItem();
-        }
-      }
-      ImGui::EndTabBar();
-    }
+    draw_tab_strip(s, f);
+    if (!s.trace) ImGui::TextDisabled("Computing…");
+    else kTabList[s.lab_tab].draw(s);
   }
   ImGui::End();
 
@@ -344,10 +501,12 @@ void draw_layout(AppState& s, int forced_tab) {
 
 void draw_ui(AppState& s, UiFrame& f) {
   s.gradients_wanted = false;  // the Gradients panel asks again while it is drawn
+  handle_shortcuts(s, f);
   handle_lesson_keys(s);
   lesson_export_tick(s, f);
-  if (!s.lessons.presentation) draw_menu(s, f.prompt, f.quit, f.pending_screenshot);
-  draw_layout(s, f.forced_tab);
+  if (!s.lessons.presentation) draw_menu(s, f);
+  draw_layout(s, f);
+  f.dialog.draw();
 }
 
 }  // namespace qkv::app

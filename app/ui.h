@@ -2,11 +2,12 @@
 #pragma once
 
 #include "app/app_state.h"
+#include "app/file_dialog.h"
 
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qkv::app {
 
@@ -21,24 +22,35 @@ int find_tab(std::string_view name);  // −1 if unknown
 std::string tab_names();              // "stepper | attention | …"
 
 void load_fonts(float size);  // DejaVu Sans (maths symbols) with a CJK font merged in when installed
+// Every character of these files (UTF-8) that the font atlas has no glyph for, as "U+6A21 模 (first in F)".
+// Builds the atlas if needed (no GL context required). *error: a file that could not be read.
+std::vector<std::string> missing_glyphs(const std::vector<std::string>& files, std::string* error);
 void apply_theme(const AppState&);
 void register_settings_handler(AppState* target);  // theme, font scale and tab, in imgui.ini
 std::string config_dir();                          // ~/.config/qkvlab (created)
 
-// A path prompt (ImGui has no native file dialog).
-struct PathPrompt {
-  const char* title = nullptr;
-  std::string path;
-  std::function<void(const std::string&)> action;
+// Where the tab strip drew each tab this frame (screen pixels), for scripted tests of the layout.
+struct DrawnTab {
+  std::string name, title;
+  float x0, y0, x1, y1;
+  float text_width;  // the title's width: a tab narrower than its text would be truncated
 };
 
 // What one frame of the UI asks of the main loop.
 struct UiFrame {
-  PathPrompt prompt;
+  FileDialog dialog;
   bool quit = false;
   std::string pending_screenshot;  // a PNG path to write after this frame renders
   int forced_tab = -1;             // select this tab (for --panel)
+  std::vector<DrawnTab> drawn_tabs;
 };
+
+// The keyboard shortcuts, in one table (the Help menu and the File menu show it).
+struct Shortcut {
+  const char* keys;  // "Ctrl+O"
+  const char* what;  // "open a session"
+};
+std::span<const Shortcut> shortcuts();
 
 void draw_ui(AppState&, UiFrame&);  // the menu bar, the sidebar, the labs and the status bar
 

@@ -1,8 +1,10 @@
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
+#include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
 
+#include <algorithm>
 #include <filesystem>
 
 namespace qkv::app {
@@ -26,10 +28,30 @@ bool enum_combo(const char* label, E& value, const char* tooltip) {
   return changed;
 }
 
-bool int_input(const char* label, int& value, int lo, int hi, const char* tooltip) {
-  const bool changed = ImGui::DragInt(label, &value, 0.2f, lo, hi, "%d", ImGuiSliderFlags_AlwaysClamp);
-  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip);
+// An edit that the core refuses is explained right under the field that made it (the last one edited), in red;
+// the last valid model stays on screen.
+bool field(AppState& s, const char* label, bool changed) {
+  if (*label) s.drawn_widgets.push_back({label, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
+  if (changed) s.last_edited_field = label;
+  if (s.error && s.last_edited_field == label) {
+    ImGui::BeginGroup();
+    error_text("Not applied: %s", s.error->what.c_str());
+    if (!s.error->hint.empty()) text_wrapped("Hint: %s", s.error->hint.c_str());
+    ImGui::EndGroup();
+    s.drawn_widgets.push_back({std::string("error: ") + label, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
+                               ImGui::GetItemRectMax().y});
+  }
   return changed;
+}
+
+// A number typed or stepped with − +: a click puts the cursor in the field (a drag field would start dragging).
+bool int_input(AppState& s, const char* label, int& value, int lo, int hi, const char* tooltip) {
+  int typed = value;
+  const bool edited = ImGui::InputInt(label, &typed, 1, 8);
+  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s (%d … %d)", tooltip, lo, hi);
+  const bool changed = edited && std::clamp(typed, lo, hi) != value;
+  if (changed) value = std::clamp(typed, lo, hi);
+  return field(s, label, changed);
 }
 
 bool mask_checkboxes(const char* id, MaskFlags& flags) {
@@ -83,6 +105,8 @@ const StartingPoint kStartingPoints[] = {
 void DrawModelPanel(AppState& s) {
   ModelConfig& c = s.session.model;
   bool changed = false;
+  if (!s.error) s.last_edited_field.clear();
+  if (s.error && s.last_edited_field.empty()) field(s, "", false);
   if (ImGui::BeginCombo("Start from", "choose a model…")) {
     for (const StartingPoint& p : kStartingPoints)
       if (ImGui::Selectable(p.title)) {
@@ -93,14 +117,14 @@ void DrawModelPanel(AppState& s) {
     ImGui::EndCombo();
   }
   ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
-  changed |= enum_combo("architecture", c.arch, "encoder-only (BERT), decoder-only (GPT: causal), encoder–decoder (translation: cross-attention)");
-  changed |= int_input("layers L", c.layers, 1, 24, "Blocks per stack");
-  changed |= int_input("d_model", c.d_model, 1, 1024, "Width of every token vector (the residual stream)");
-  changed |= int_input("heads h", c.heads, 1, 64, "Attention heads; with d_k = d_model/h the parameter count does not change with h");
-  changed |= int_input("d_k (0 = d_model/h)", c.d_k, 0, 1024, "Query/key width per head: scores have variance ≈ d_k before scaling");
-  changed |= int_input("d_v (0 = d_model/h)", c.d_v, 0, 1024, "Value width per head; concat is h·d_v wide");
-  changed |= int_input("d_ff", c.d_ff, 1, 8192, "FFN hidden width (the paper: 4·d_model)");
-  changed |= enum_combo("FFN activation", c.activation, nullptr);
+  changed |= field(s, "architecture", enum_combo("architecture", c.arch, "encoder-only (BERT), decoder-only (GPT: causal), encoder–decoder (translation: cross-attention)"));
+  changed |= int_input(s, "layers L", c.layers, 1, 24, "Blocks per stack");
+  changed |= int_input(s, "d_model", c.d_model, 1, 1024, "Width of every token vector (the residual stream)");
+  changed |= int_input(s, "heads h", c.heads, 1, 64, "Attention heads; with d_k = d_model/h the parameter count does not change with h");
+  changed |= int_input(s, "d_k (0 = d_model/h)", c.d_k, 0, 1024, "Query/key width per head: scores have variance ≈ d_k before scaling");
+  changed |= int_input(s, "d_v (0 = d_model/h)", c.d_v, 0, 1024, "Value width per head; concat is h·d_v wide");
+  changed |= int_input(s, "d_ff", c.d_ff, 1, 8192, "FFN hidden width (the paper: 4·d_model)");
+  changed |= field(s, "FFN activation", enum_combo("FFN activation", c.activation, nullptr));
   heading("Attention");
   bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
   if (ImGui::Checkbox("divide scores by √d_k", &scaled)) {
@@ -108,20 +132,20 @@ void DrawModelPanel(AppState& s) {
     changed = true;
   }
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Without it q·k has variance d_k, the softmax saturates and gradients vanish (S key)");
-  changed |= ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic);
-  changed |= enum_combo("scoring", c.scoring, "dot: q·k;  additive: w_aᵀ tanh(q + k) (Bahdanau)");
-  changed |= enum_combo("projections", c.projection, "learned W_Q, W_K, W_V; tied-qk: W_K = W_Q (S becomes symmetric); identity: Q = K = V = X");
-  changed |= ImGui::Checkbox("biases", &c.bias);
+  changed |= field(s, "temperature τ", ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic));
+  changed |= field(s, "scoring", enum_combo("scoring", c.scoring, "dot: q·k;  additive: w_aᵀ tanh(q + k) (Bahdanau)"));
+  changed |= field(s, "projections", enum_combo("projections", c.projection, "learned W_Q, W_K, W_V; tied-qk: W_K = W_Q (S becomes symmetric); identity: Q = K = V = X"));
+  changed |= field(s, "biases", ImGui::Checkbox("biases", &c.bias));
   if (c.arch != Arch::DecoderOnly) {
-    ImGui::TextWrapped("%s", c.arch == Arch::EncoderDecoder ? "encoder mask (its padding also masks cross-attention)" : "self-attention mask");
-    changed |= mask_checkboxes("encoder_mask", s.session.encoder_mask);
+    text_wrapped("%s", c.arch == Arch::EncoderDecoder ? "encoder mask (its padding also masks cross-attention)" : "self-attention mask");
+    changed |= field(s, "encoder_mask", mask_checkboxes("encoder_mask", s.session.encoder_mask));
   }
   if (c.arch != Arch::EncoderOnly) {
     ImGui::TextUnformatted(c.arch == Arch::EncoderDecoder ? "decoder self-attention mask" : "self-attention mask");
-    changed |= mask_checkboxes("decoder_mask", s.session.decoder_mask);
+    changed |= field(s, "decoder_mask", mask_checkboxes("decoder_mask", s.session.decoder_mask));
   }
   heading("Positions and embeddings");
-  changed |= enum_combo("positional encoding", c.pe, "sinusoidal (fixed), learned (a table), RoPE (rotates q, k), ALiBi (bias on distance), none");
+  changed |= field(s, "positional encoding", enum_combo("positional encoding", c.pe, "sinusoidal (fixed), learned (a table), RoPE (rotates q, k), ALiBi (bias on distance), none"));
   if (c.pe == PosEncoding::Sinusoidal || c.pe == PosEncoding::RoPE) {
     float base = static_cast<float>(c.pe_base);
     if (ImGui::SliderFloat("base", &base, 2.0f, 100000.0f, "%.0f", ImGuiSliderFlags_Logarithmic)) {
@@ -129,22 +153,24 @@ void DrawModelPanel(AppState& s) {
       changed = true;
     }
   }
-  changed |= ImGui::Checkbox("embeddings × √d_model", &c.scale_embeddings);
+  changed |= field(s, "embeddings × √d_model", ImGui::Checkbox("embeddings × √d_model", &c.scale_embeddings));
   heading("Block");
-  changed |= ImGui::Checkbox("residual connections", &c.residual);
-  changed |= enum_combo("norm", c.norm, "LayerNorm: per token over features; BatchNorm: per feature over the batch");
-  changed |= enum_combo("placement", c.norm_placement, "post: Norm(x + F(x)) (2017 paper); pre: x + F(Norm(x)) (GPT-2)");
+  changed |= field(s, "residual connections", ImGui::Checkbox("residual connections", &c.residual));
+  changed |= field(s, "norm", enum_combo("norm", c.norm, "LayerNorm: per token over features; BatchNorm: per feature over the batch"));
+  changed |= field(s, "placement", enum_combo("placement", c.norm_placement, "post: Norm(x + F(x)) (2017 paper); pre: x + F(Norm(x)) (GPT-2)"));
   int mode = static_cast<int>(s.session.mode);
   if (ImGui::Combo("mode", &mode, "eval (no dropout)\0train (seeded dropout)\0")) {
     s.session.mode = static_cast<Mode>(mode);
     changed = true;
+    s.last_edited_field = "mode";
   }
-  if (s.session.mode == Mode::Train) changed |= ImGui::SliderFloat("dropout p", &c.dropout, 0.0f, 0.9f, "%.2f");
+  field(s, "mode", false);
+  if (s.session.mode == Mode::Train) changed |= field(s, "dropout p", ImGui::SliderFloat("dropout p", &c.dropout, 0.0f, 0.9f, "%.2f"));
   heading("Weights");
   if (s.session.weights.empty()) {
-    ImGui::TextWrapped("random, drawn from the seed (untrained)");
+    text_wrapped("random, drawn from the seed (untrained)");
   } else {
-    ImGui::TextWrapped("trained: %s", std::filesystem::path(s.session.weights).filename().string().c_str());
+    text_wrapped("trained: %s", std::filesystem::path(s.session.weights).filename().string().c_str());
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("%s\nTensors whose shape fits this model are the trained ones; the rest are seeded (the status bar says which)",
                         s.session.weights.c_str());
@@ -160,13 +186,6 @@ void DrawModelPanel(AppState& s) {
   }
   ImGui::PopItemWidth();
   if (changed) s.dirty = true;
-  if (s.error) {
-    ImGui::Spacing();
-    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
-    ImGui::TextWrapped("Not applied: %s", s.error->what.c_str());
-    ImGui::PopStyleColor();
-    if (!s.error->hint.empty()) ImGui::TextWrapped("Hint: %s", s.error->hint.c_str());
-  }
 }
 
 }  // namespace qkv::app

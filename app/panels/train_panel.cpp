@@ -13,6 +13,7 @@
 #include "app/training.h"
 #include "app/ui.h"
 #include "app/widgets/common.h"
+#include "app/widgets/text_wrap.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 
@@ -91,11 +92,9 @@ void use_in_lab(AppState& s, TrainingRun& run) {
   }
   Session session = run.trainer_unsafe().example_session(training_example(run.config()));
   session.weights = path;
-  s.session = session;
-  s.dirty = true;
   const int last = session.model.layers - 1;
+  replace_session(s, session, "", "Opened the trained model (" + path + ") in the labs");
   s.sel.block = run.config().task == Task::NextToken ? BlockRef{true, false, last} : BlockRef{true, true, last};
-  s.message = "Opened the trained model (" + path + ") in the labs";
 }
 
 void settings(AppState& s, TrainPanelState& p, bool locked) {
@@ -108,44 +107,47 @@ void settings(AppState& s, TrainPanelState& p, bool locked) {
     ImGui::EndCombo();
   }
   hover_tip("copy / reverse / sort: an encoder–decoder maps random letters; next-token: a decoder-only model reads a built-in text");
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(120);
+  same_line_if_fits(110, "length");
+  ImGui::SetNextItemWidth(110);
   int lengths[2] = {c.min_len, c.max_len};
-  if (ImGui::DragInt2("length", lengths, 0.1f, 1, 32)) c.min_len = std::min(lengths[0], lengths[1]), c.max_len = std::max(lengths[0], lengths[1]);
+  if (ImGui::InputInt2("length", lengths)) {
+    for (int& v : lengths) v = std::clamp(v, 1, 32);
+    c.min_len = std::min(lengths[0], lengths[1]), c.max_len = std::max(lengths[0], lengths[1]);
+  }
   hover_tip("Each training sequence has a length drawn from [min, max] tokens; shorter ones are padded (and masked)");
   if (c.task != Task::NextToken) {
-    ImGui::SameLine();
+    same_line_if_fits(90, "letters");
     ImGui::SetNextItemWidth(90);
     ImGui::SliderInt("letters", &c.alphabet, 2, 26);
     hover_tip("How many letters (a, b, c, …) the strings use");
   }
-  ImGui::SameLine();
+  same_line_if_fits(90, "batch");
   ImGui::SetNextItemWidth(90);
   ImGui::SliderInt("batch", &c.batch, 1, 128);
   ImGui::SetNextItemWidth(110);
   ImGui::SliderInt("warm-up", &c.warmup, 1, 4000);
   hover_tip("lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5): a linear rise for warm-up steps, then 1/√step decay");
-  ImGui::SameLine();
   float factor = static_cast<float>(c.lr_factor), clip = static_cast<float>(c.clip_norm), smoothing = static_cast<float>(c.label_smoothing);
+  same_line_if_fits(90, "lr factor");
   ImGui::SetNextItemWidth(90);
   if (ImGui::SliderFloat("lr factor", &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
-  ImGui::SameLine();
+  same_line_if_fits(90, "clip |g|");
   ImGui::SetNextItemWidth(90);
   if (ImGui::SliderFloat("clip |g|", &clip, 0.0f, 5.0f, clip == 0.0f ? "off" : "%.2f")) c.clip_norm = clip;
   hover_tip("Rescale the whole gradient when its norm exceeds this (0 = no clipping)");
-  ImGui::SameLine();
+  same_line_if_fits(90, "label smoothing");
   ImGui::SetNextItemWidth(90);
   if (ImGui::SliderFloat("label smoothing", &smoothing, 0.0f, 0.3f, "%.2f")) c.label_smoothing = smoothing;
-  ImGui::SameLine();
-  ImGui::SetNextItemWidth(90);
-  ImGui::DragInt("steps", &p.max_steps, 10.0f, 10, 100000);
-  ImGui::SameLine();
+  same_line_if_fits(150, "steps");
+  ImGui::SetNextItemWidth(150);
+  if (ImGui::InputInt("steps", &p.max_steps, 100, 1000)) p.max_steps = std::clamp(p.max_steps, 10, 100000);
+  same_line_if_fits(ImGui::GetFrameHeight(), "freeze embeddings");
   ImGui::Checkbox("freeze embeddings", &c.freeze_embeddings);
   hover_tip("Fine-tuning with a fixed (pretrained) table: embed.E still receives gradients, but the optimiser does not change it");
   ImGui::EndDisabled();
   const ModelConfig& m = s.session.model;
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("model from the sidebar: L=%d, d_model=%d, h=%d, d_ff=%d, √d_k %s, %s-norm %s, residual %s, dropout %.2f (architecture set by the task)",
+  text_wrapped("model from the sidebar: L=%d, d_model=%d, h=%d, d_ff=%d, √d_k %s, %s-norm %s, residual %s, dropout %.2f (architecture set by the task)",
                       m.layers, m.d_model, m.heads, m.d_ff, m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off", name(m.norm_placement),
                       name(m.norm), m.residual ? "on" : "off", m.dropout);
   ImGui::PopStyleColor();
@@ -183,7 +185,7 @@ void controls(AppState& s, TrainPanelState& p) {
     if (ImGui::Button("Use in the labs")) use_in_lab(s, *run);
     hover_tip("Pause and open this model in every other tab (saved to ~/.config/qkvlab/trained/)");
   }
-  if (!p.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "Not started: %s", p.error.c_str());
+  if (!p.error.empty()) error_text("Not started: %s", p.error.c_str());
 }
 
 void curves(const TrainingSnapshot& snap, const TrainPanelState& p, float width) {
@@ -259,7 +261,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
 
 void DrawTrainPanel(AppState& s) {
   TrainPanelState& p = panel();
-  ImGui::TextWrapped("Train a small Transformer here, on a worker thread, with Adam and the paper's warm-up schedule. "
+  text_wrapped("Train a small Transformer here, on a worker thread, with Adam and the paper's warm-up schedule. "
                      "Watch the loss fall and the heads form; then flip √d_k, the norm placement or residuals in the sidebar and train again.");
   settings(s, p, s.training != nullptr);
   controls(s, p);
@@ -276,9 +278,9 @@ void DrawTrainPanel(AppState& s) {
   ImGui::Text("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
               fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
   hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
-  if (!snap.error.empty()) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", snap.error.c_str());
+  if (!snap.error.empty()) error_text("%s", snap.error.c_str());
   if (!std::isfinite(loss))
-    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
+    error_text("The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
   curves(snap, p, ImGui::GetContentRegionAvail().x);
   refresh_preview(p, run, snap);
   heads(s, p, run);

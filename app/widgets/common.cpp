@@ -1,5 +1,9 @@
 #include "app/widgets/common.h"
 
+#include "app/widgets/text_wrap.h"
+
+#include <cstdarg>
+
 #include <imgui.h>
 #include <imgui_internal.h>
 
@@ -36,5 +40,27 @@ std::string fmt(float v, const char* format) {
 }
 
 std::string dims(long rows, long cols) { return "[" + std::to_string(rows) + "×" + std::to_string(cols) + "]"; }
+
+void same_line_if_fits(float item_width, const char* label) {
+  const ImGuiStyle& style = ImGui::GetStyle();
+  float w = item_width;
+  if (label) {
+    const char* end = ImGui::FindRenderedTextEnd(label);
+    if (end != label) w += style.ItemInnerSpacing.x + ImGui::CalcTextSize(label, end).x;
+  }
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  if (ImGui::GetItemRectMax().x + style.ItemSpacing.x + w <= right) ImGui::SameLine();
+}
+
+void error_text(const char* fmt, ...) {
+  char text[2048];
+  va_list args;
+  va_start(args, fmt);
+  std::vsnprintf(text, sizeof text, fmt, args);
+  va_end(args);
+  ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+  text_wrapped_unformatted(text);
+  ImGui::PopStyleColor();
+}
 
 }  // namespace qkv::app

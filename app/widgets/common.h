@@ -1,9 +1,18 @@
 // QKV Lab app — small UI helpers every panel uses.
 #pragma once
 
+#include <imgui.h>
+
 #include <string>
 
 namespace qkv::app {
+
+inline const ImVec4 kErrorColor{1.0f, 0.45f, 0.4f, 1.0f};    // a refusal: what was not applied and why
+inline const ImVec4 kWarningColor{1.0f, 0.8f, 0.3f, 1.0f};   // applied, but worth knowing
+// ImGui::SameLine() when the next widget (item_width wide, with its label) still fits on this line, else
+// nothing: the widget starts a new line instead of being cut off at the window's edge.
+void same_line_if_fits(float item_width, const char* label);
+void error_text(const char* fmt, ...) __attribute__((format(printf, 1, 2)));  // red, wrapped (never cut off)
 
 void heading(const char* text);               // a dim title over a separator (ImGui 1.86 has no SeparatorText)
 void hover_tip(const char* text);             // tooltip for the last item

@@ -1,0 +1,112 @@
+// The app's logic that needs no window: line breaking, the file browser's listing, replacing the session.
+#include "app/app_state.h"
+#include "app/file_dialog.h"
+#include "app/lessons_ui.h"
+#include "app/widgets/text_wrap.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+namespace {
+
+using namespace qkv;
+using namespace qkv::app;
+
+// Every character (not byte) is 1 unit wide, so widths are easy to count by hand.
+float chars(std::string_view s) {
+  float n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+std::vector<std::string> wrap(std::string_view text, float width) {
+  std::vector<std::string> out;
+  for (std::string_view l : wrap_lines(text, width, chars)) out.emplace_back(l);
+  return out;
+}
+
+TEST(TextWrap, BreaksAtSpacesAndNeverInsideANumber) {
+  // ImGui 1.86 would break "0.960" after the '.'; here the number moves whole to the next line.
+  EXPECT_EQ(wrap("max weight 0.960", 13), (std::vector<std::string>{"max weight", "0.960"}));
+  EXPECT_EQ(wrap("mean −2.5 over rows", 8), (std::vector<std::string>{"mean", "−2.5", "over", "rows"}));
+  EXPECT_EQ(wrap("a b", 10), (std::vector<std::string>{"a b"}));
+  EXPECT_EQ(wrap("one\ntwo", 10), (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(TextWrap, ChineseBreaksBetweenCharactersButNotBeforeClosingPunctuation) {
+  EXPECT_EQ(wrap("注意力头的熵", 4), (std::vector<std::string>{"注意力头", "的熵"}));
+  // "，" may not start a line: the break moves one character earlier.
+  EXPECT_EQ(wrap("缩放点积，掩码", 4), (std::vector<std::string>{"缩放点", "积，掩码"}));
+  // "（" may not end a line.
+  EXPECT_EQ(wrap("残差连（接）", 4), (std::vector<std::string>{"残差连", "（接）"}));
+  // A number inside Chinese text stays whole.
+  EXPECT_EQ(wrap("方差为278左右", 5), (std::vector<std::string>{"方差为", "278左右"}));
+}
+
+TEST(TextWrap, ARunWiderThanTheLineIsCutWhereItOverflows) {
+  EXPECT_EQ(wrap("abcdefgh", 3), (std::vector<std::string>{"abc", "def", "gh"}));
+  EXPECT_EQ(wrap("", 3), (std::vector<std::string>{""}));
+}
+
+TEST(FileBrowser, ListsParentThenFoldersThenMatchingFilesByName) {
+  namespace fs = std::filesystem;
+  const fs::path dir = fs::temp_directory_path() / ("qkvlab-browser-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "Zeta");
+  fs::create_directories(dir / "alpha");
+  for (const char* f : {"b.json", "A.JSON", "notes.txt", ".hidden.json"}) std::ofstream(dir / f) << "{}";
+  std::string error;
+  std::vector<DirEntry> e = list_directory(dir.string(), {".json"}, false, false, &error);
+  EXPECT_EQ(error, "");
+  std::vector<std::string> names;
+  for (const DirEntry& d : e) names.push_back(d.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"..", "alpha", "Zeta", "A.JSON", "b.json"}));
+  EXPECT_TRUE(e[1].is_dir);
+  EXPECT_FALSE(e[3].is_dir);
+  names.clear();
+  for (const DirEntry& d : list_directory(dir.string(), {}, true, true, &error)) names.push_back(d.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"..", "alpha", "Zeta"}));
+  EXPECT_TRUE(list_directory((dir / "missing").string(), {}, false, false, &error).empty());
+  EXPECT_NE(error.find("cannot read"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(FileBrowser, ChosenPathAddsTheExtensionOnSaveOnly) {
+  EXPECT_EQ(chosen_path("/tmp/x", "s", FileDialogMode::Save, {".json"}), "/tmp/x/s.json");
+  EXPECT_EQ(chosen_path("/tmp/x", "s.JSON", FileDialogMode::Save, {".json"}), "/tmp/x/s.JSON");
+  EXPECT_EQ(chosen_path("/tmp/x", "s", FileDialogMode::Open, {".json"}), "/tmp/x/s");
+  EXPECT_EQ(chosen_path("/tmp/x", "../y/s.json", FileDialogMode::Open, {".json"}), "/tmp/y/s.json");
+  EXPECT_EQ(chosen_path("/tmp/x", "/abs/s.png", FileDialogMode::Save, {".png"}), "/abs/s.png");
+}
+
+TEST(FileBrowser, NoNativeDialogWhenTurnedOff) {
+  ::setenv("QKVLAB_NATIVE_DIALOG", "0", 1);
+  EXPECT_FALSE(native_dialog_command({"Open session", FileDialogMode::Open, "", {".json"}, nullptr}).has_value());
+  ::unsetenv("QKVLAB_NATIVE_DIALOG");
+}
+
+// Opening another session closes the open lesson and drops the pinned row: they described the old text.
+TEST(ReplaceSession, ClosesTheLessonAndForgetsThePinnedRow) {
+  AppState s;
+  init_weight_search(s);
+  load_lessons_into(s);
+  ASSERT_FALSE(s.lessons.lessons.empty());
+  open_lesson(s, find_lesson(s, "6"), 0);
+  s.sel.pinned_row = 2;
+  ASSERT_GE(s.lessons.active, 0);
+  ASSERT_FALSE(s.highlights.empty());
+  Session other;
+  other.input.text = "a completely different text";
+  replace_session(s, other, "/tmp/other.json", "Opened /tmp/other.json");
+  EXPECT_EQ(s.lessons.active, -1);
+  EXPECT_TRUE(s.highlights.empty());
+  EXPECT_EQ(s.sel.pinned_row, -1);
+  EXPECT_EQ(s.session.input.text, "a completely different text");
+  EXPECT_EQ(s.session_path, "/tmp/other.json");
+  EXPECT_TRUE(s.dirty);
+}
+
+}  // namespace
