@@ -250,9 +250,14 @@ int main(int argc, char** argv) {
       if (!layout_json.empty()) {
         std::string json = "[\n";
         for (const DrawnHeatmap& h : state.drawn_heatmaps) {
-          char line[512];
-          std::snprintf(line, sizeof line, "%s  {\"key\": \"%s\", \"x0\": %.2f, \"y0\": %.2f, \"x1\": %.2f, \"y1\": %.2f, \"rows\": %d, \"cols\": %d}",
-                        json.size() > 2 ? ",\n" : "", h.key.c_str(), h.x0, h.y0, h.x1, h.y1, h.rows, h.cols);
+          char line[1024];
+          // x0..y1: the part visible on screen; full_*: all the cells (they differ when a heatmap is clipped).
+          std::snprintf(line, sizeof line,
+                        "%s  {\"key\": \"%s\", \"x0\": %.2f, \"y0\": %.2f, \"x1\": %.2f, \"y1\": %.2f, \"rows\": %d, \"cols\": %d, "
+                        "\"full_x0\": %.2f, \"full_y0\": %.2f, \"full_x1\": %.2f, \"full_y1\": %.2f, \"row_label_step\": %d, "
+                        "\"col_label_step\": %d, \"labels_drawn\": %d, \"masked_cells\": %d, \"zoom\": %.3f}",
+                        json.size() > 2 ? ",\n" : "", h.key.c_str(), h.x0, h.y0, h.x1, h.y1, h.rows, h.cols, h.full_x0, h.full_y0, h.full_x1,
+                        h.full_y1, h.row_label_step, h.col_label_step, h.labels_drawn, h.masked_cells, h.zoom);
           json += line;
         }
         json += "\n]\n";
