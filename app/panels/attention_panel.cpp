@@ -188,7 +188,9 @@ void DrawAttentionPanel(AppState& s) {
                 query_tokens(s, s.sel.block)[s.sel.pinned_row].c_str());
     DrawRowBars("pinned", P->row(s.sel.pinned_row), key_tokens(s, s.sel.block), ImGui::GetContentRegionAvail().x * 0.6f);
   } else {
-    ImGui::TextDisabled("Click a cell to select its head and pin its row as a bar chart; wheel over a heatmap zooms, drag pans.");
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("Click a cell: select its head, pin its row as bars. Wheel (Ctrl+wheel if the tab scrolls): zoom; drag: pan.");
+    ImGui::PopStyleColor();
   }
 }
 

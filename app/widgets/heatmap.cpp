@@ -168,7 +168,8 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     ImGui::SameLine();
     ImGui::TextDisabled("%s", truncated(note, std::max(room, ImGui::CalcTextSize("every…").x)).c_str());
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s: hover a cell for its row's and column's tokens; wheel: zoom, drag: pan, double-click: whole matrix", note.c_str());
+      ImGui::SetTooltip("%s: hover a cell for its row's and column's tokens; (Ctrl+)wheel: zoom, drag: pan, double-click: whole matrix",
+                        note.c_str());
   }
 
   const ImVec2 origin(ImGui::GetCursorScreenPos().x, ImGui::GetCursorScreenPos().y);
@@ -280,12 +281,16 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const ImGuiIO& io = ImGui::GetIO();
   const float grid_w = grid1.x - grid0.x, grid_h = grid1.y - grid0.y;
   bool dragged = false;
+  // In a panel that scrolls, the plain wheel keeps scrolling it and Ctrl+wheel zooms (as in a browser or a PDF
+  // viewer); where the panel does not scroll, the plain wheel zooms.
+  const bool page_scrolls = ImGui::GetCurrentWindow()->ScrollMax.y > 0.0f;
+  const bool wheel_zooms = a.zoomable && (!page_scrolls || io.KeyCtrl);
   if (a.zoomable) {
-    ImGui::SetItemUsingMouseWheel();
+    if (wheel_zooms) ImGui::SetItemUsingMouseWheel();
     const ImVec2 drag = ImGui::GetMouseDragDelta(0);
     dragged = drag.x != 0.0f || drag.y != 0.0f;
     HeatmapView next = v;
-    if (ImGui::IsItemHovered() && io.MouseWheel != 0.0f)
+    if (wheel_zooms && ImGui::IsItemHovered() && io.MouseWheel != 0.0f)
       next = zoom_at(v, rows, cols, std::pow(1.25f, io.MouseWheel), (io.MousePos.x - grid0.x) / grid_w, (io.MousePos.y - grid0.y) / grid_h);
     if (ImGui::IsItemActive() && dragged && (io.MouseDelta.x != 0.0f || io.MouseDelta.y != 0.0f))
       next = pan_by(next, rows, cols, io.MouseDelta.x / grid_w, io.MouseDelta.y / grid_h);
@@ -323,7 +328,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
       if (has_mask && minus_inf((*a.mask)(i, j))) ImGui::TextUnformatted("masked (−∞ before the softmax)");
     }
     if (a.pinned_row) ImGui::TextDisabled("click to %s row %d as a bar chart", *a.pinned_row == i ? "unpin" : "pin", i);
-    if (a.zoomable) ImGui::TextDisabled("wheel: zoom · drag: pan · double-click: whole matrix");
+    if (a.zoomable) ImGui::TextDisabled("%s: zoom · drag: pan · double-click: whole matrix", page_scrolls ? "Ctrl+wheel" : "wheel");
     ImGui::TextDisabled("right-click to save this matrix as PNG or CSV");
     ImGui::EndTooltip();
     if (a.pinned_row && hover.clicked) *a.pinned_row = *a.pinned_row == i ? -1 : i;
