@@ -118,7 +118,7 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, floa
   ImGui::SameLine();
   ImGui::BeginGroup();
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  ImGui::TextWrapped("P = softmax(S_masked): rows renormalised (masked cells hatched: exactly 0)");
+  ImGui::TextWrapped("P = softmax(S_masked); hatched: masked, exactly 0");
   ImGui::PopTextWrapPos();
   HeatmapArgs right = a;
   right.key = head + ".P";
@@ -292,9 +292,8 @@ void open_on_visible_mask(AppState& s) {
   const int moved = storage->GetInt(moved_id, 0);
   if (moved && s.sel.block.decoder && !s.sel.block.cross && s.sel.block.layer == moved - 1) {
     ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextDisabled("Showing %s: decoder.%d.cross_attn, selected elsewhere, masks nothing here (cross-attention masks only the "
-                        "source's padding). Pick it above to see it.",
-                        s.sel.block.path().c_str(), moved - 1);
+    ImGui::TextDisabled("decoder.%d.cross_attn masks nothing (no padding in the source): showing %s.", moved - 1, s.sel.block.path().c_str());
+    hover_tip("Cross-attention masks only the source's padding. Pick it in the block list to see it anyway.");
     ImGui::PopTextWrapPos();
   } else if (moved) {
     storage->SetInt(moved_id, 0);
