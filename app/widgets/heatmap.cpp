@@ -158,12 +158,15 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const std::string full_title = shape_label(a.name, M, a.row_axis, a.col_axis);
   const float offered = std::max(total_w, a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x);
   const std::string title = truncated(full_title, offered);
-  ImGui::TextUnformatted(title.c_str());
-  if (title != full_title && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", full_title.c_str());
   std::string note;
   if (row_step > 1 || col_step > 1) note = label_step_note(std::max(row_step, col_step));
   if (v.zoom > 1.0f) note += (note.empty() ? "" : " · ") + fmt(v.zoom, "%.1f") + "× zoom";
-  if (!note.empty() && ImGui::CalcTextSize(title.c_str()).x + ImGui::CalcTextSize("every…").x < offered) {
+  const bool note_fits = !note.empty() && ImGui::CalcTextSize(title.c_str()).x + ImGui::CalcTextSize("every…").x < offered;
+  ImGui::TextUnformatted(title.c_str());
+  // Whatever the title line had no room for is in its tooltip, never dropped.
+  if ((title != full_title || (!note.empty() && !note_fits)) && ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s%s%s", full_title.c_str(), note.empty() ? "" : "\n", note.c_str());
+  if (note_fits) {
     const float room = offered - ImGui::CalcTextSize(title.c_str()).x - ImGui::GetStyle().ItemSpacing.x;
     ImGui::SameLine();
     ImGui::TextDisabled("%s", truncated(note, std::max(room, ImGui::CalcTextSize("every…").x)).c_str());
