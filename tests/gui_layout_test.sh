@@ -93,7 +93,7 @@ check lesson_present 1280 720 'encoder\.0\.self_attn\.head\.[02]\.P' 100 2
 echo "ok   lesson 9 open: every head inside the window"
 
 run n48 1440 900 --session "$work/s48.json" --panel attention
-check n48 1440 900 "$heads" 180 4
+check n48 1440 900 "$heads" 200 4
 echo "ok   48 tokens: every head far larger than 99 px, with token labels"
 
 run one_head 1440 900 --session "$work/one_head.json" --panel attention
