@@ -123,6 +123,13 @@ TEST(HeatmapView, ZoomKeepsTheCellUnderTheMouse) {
   EXPECT_FLOAT_EQ(bad.x, 0.0f);
 }
 
+TEST(HeatmapView, HeadsOfABlockShareOneView) {
+  EXPECT_EQ(heatmap_view_key("decoder.1.self_attn.head.2.P"), "decoder.1.self_attn.P");
+  EXPECT_EQ(heatmap_view_key("decoder.1.self_attn.head.13.S_masked"), heatmap_view_key("decoder.1.self_attn.head.0.S_masked"));
+  EXPECT_NE(heatmap_view_key("encoder.0.self_attn.head.0.P"), heatmap_view_key("encoder.0.self_attn.head.0.S"));
+  EXPECT_EQ(heatmap_view_key("other:encoder.0.ffn.W_1"), "other:encoder.0.ffn.W_1");
+}
+
 TEST(LegendPlace, NeverOnACurve) {
   const Rect plot{0, 0, 400, 200};
   // A rising line from bottom left to top right: it crosses the top-right and bottom-left corners.

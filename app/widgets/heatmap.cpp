@@ -11,7 +11,6 @@
 #include <imgui_internal.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cmath>
 #include <cstdio>
 
@@ -89,15 +88,6 @@ Measure measure(const HeatmapArgs& a) {
   return g;
 }
 
-// "decoder.1.self_attn.head.2.P" → "decoder.1.self_attn.P": the heads of a block zoom together.
-std::string default_view_key(const std::string& key) {
-  const size_t at = key.find(".head.");
-  if (at == std::string::npos) return key;
-  size_t end = at + 6;
-  while (end < key.size() && std::isdigit(static_cast<unsigned char>(key[end]))) ++end;
-  return key.substr(0, at) + key.substr(end);
-}
-
 bool minus_inf(float v) { return std::isinf(v) && v < 0; }
 
 // A label drawn in full over whatever is under it (the hovered row's or column's token).
@@ -145,7 +135,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const float cell = std::clamp(fit >= 8.0f ? std::floor(fit) : fit, 0.05f, a.max_cell);
 
   // The zoomed view: cells [v.x, v.x + cols/zoom) × [v.y, v.y + rows/zoom) fill the same rectangle.
-  const std::string view_key = a.view_key.empty() ? default_view_key(a.key) : a.view_key;
+  const std::string view_key = a.view_key.empty() ? heatmap_view_key(a.key) : a.view_key;
   HeatmapView v = a.zoomable ? clamp_view(s.heatmap_views[view_key], rows, cols) : HeatmapView{};
   const float vis_c = static_cast<float>(cols) / v.zoom, vis_r = static_cast<float>(rows) / v.zoom;
   const float cell_x = cell * v.zoom, cell_y = cell * v.zoom;

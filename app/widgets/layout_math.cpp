@@ -1,6 +1,7 @@
 #include "app/widgets/layout_math.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
 namespace qkv::app {
@@ -77,6 +78,14 @@ std::string label_step_note(int step) {
 }
 
 // [SECTION] Zoom and pan
+
+std::string heatmap_view_key(const std::string& key) {
+  const size_t at = key.find(".head.");
+  if (at == std::string::npos) return key;
+  size_t end = at + 6;
+  while (end < key.size() && std::isdigit(static_cast<unsigned char>(key[end]))) ++end;
+  return key.substr(0, at) + key.substr(end);
+}
 
 float max_zoom(int rows, int cols) { return std::max(1.0f, static_cast<float>(std::max(rows, cols)) / 2.0f); }
 

@@ -60,6 +60,9 @@ struct HeatmapView {
   float zoom = 1.0f;  // 1: the whole matrix
   float x = 0.0f, y = 0.0f;
 };
+// The zoom state a heatmap shares: its key without ".head.<i>", so the heads of a block zoom and pan together
+// ("decoder.1.self_attn.head.2.P" → "decoder.1.self_attn.P").
+std::string heatmap_view_key(const std::string& key);
 float max_zoom(int rows, int cols);  // at least 2 cells stay visible along the longer axis
 HeatmapView clamp_view(HeatmapView, int rows, int cols);
 // Zooms by `factor` keeping the cell under (fx, fy) in place (fractions of the grid's width and height).
