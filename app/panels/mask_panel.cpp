@@ -94,36 +94,35 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, floa
   a.highlight_row = inspected_row;
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetStyle().ItemSpacing.x;
   a.max_width = half;
-  // Each heatmap's caption is one or two lines (wrapped to half the panel); the hover line follows the left one.
+  // The equations are the heatmaps' titles; the key to the hatch follows the left one (up to two wrapped lines).
   const float line = ImGui::GetTextLineHeightWithSpacing();
-  if (max_height > 0) a.max_height = std::max(max_height - 3.0f * line, 6.0f * line);
+  if (max_height > 0) a.max_height = std::max(max_height - 2.0f * line, 6.0f * line);
 
   ImGui::BeginGroup();
-  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  ImGui::TextWrapped("%s", b.cross ? "S_masked = S/√d_k + M   (−∞: grey hatch)" : "S_masked = S/√d_k + M   (−∞: grey hatch; click a cell)");
-  ImGui::PopTextWrapPos();
   HeatmapArgs left = a;
   left.key = head + ".S_masked";
   left.M = a.S_masked;
-  left.name = "S_masked";
+  left.name = "S_masked = S/√d_k + M";
   left.signed_scale = true;
   const HeatmapHover hover = DrawHeatmap(s, left);
   if (!b.cross && hover.row >= 0) {
     if (hover.clicked) toggle_cell(s, hover.row, hover.col);
     ImGui::TextDisabled("click: %s custom cell (%d, %d)", is_custom(s.session, hover.row, hover.col) ? "remove" : "add", hover.row, hover.col);
   } else {
-    ImGui::TextDisabled("%zu custom cells in the session", s.session.custom_cells.size());
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    if (b.cross) ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P).");
+    else ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P). Click a cell to mask it by hand (%zu custom cells).", s.session.custom_cells.size());
+    ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
   }
   ImGui::EndGroup();
   ImGui::SameLine();
   ImGui::BeginGroup();
-  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  ImGui::TextWrapped("P = softmax(S_masked); hatched: masked, exactly 0");
-  ImGui::PopTextWrapPos();
   HeatmapArgs right = a;
   right.key = head + ".P";
   right.M = a.P;
-  right.name = "P";
+  right.name = "P = softmax(S_masked)";
   right.signed_scale = false;
   right.mask = a.S_masked;
   DrawHeatmap(s, right);
