@@ -92,6 +92,7 @@ void replace_session(AppState& s, Session session, std::string path, std::string
   s.error.reset();
   close_lesson(s);
   s.sel.pinned_row = s.sel.hover_row = s.sel.hover_col = -1;
+  s.heatmap_views.clear();  // zoom and pan belonged to the old matrices
   s.message = std::move(message);
 }
 

@@ -2,6 +2,7 @@
 // Panels read the trace and edit the session; recompute happens once, at the start of the next frame.
 #pragma once
 
+#include "app/widgets/layout_math.h"
 #include "core/lessons.h"
 #include "core/model.h"
 
@@ -48,8 +49,13 @@ struct Selection {
 // Where a heatmap was drawn this frame (screen pixels), for scripted tests of the rendering.
 struct DrawnHeatmap {
   std::string key;
-  float x0, y0, x1, y1;
+  float x0, y0, x1, y1;  // the part of the cells visible on screen (clipped by its window); x1 ≤ x0: none
   int rows, cols;
+  float full_x0 = 0, full_y0 = 0, full_x1 = 0, full_y1 = 0;  // all the cells, wherever they are
+  int row_label_step = 1, col_label_step = 1;  // every k-th token label drawn (k > 1: thinned, and said so)
+  int labels_drawn = 0;                        // row + column labels drawn
+  int masked_cells = 0;                        // cells hatched as masked (−∞ in the matrix or in its mask)
+  float zoom = 1.0f;
 };
 // Where a labelled control (or its error message: label "error: <label>") was drawn this frame, so scripted
 // tests can click it (--click) and check what is shown under it.
@@ -124,6 +130,7 @@ struct AppState {
 
   std::vector<DrawnHeatmap> drawn_heatmaps;
   std::vector<DrawnWidget> drawn_widgets;
+  std::map<std::string, HeatmapView> heatmap_views;  // zoom and pan per heatmap view (app/widgets/heatmap.cpp)
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };

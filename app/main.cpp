@@ -191,7 +191,11 @@ struct FullScreen {
 std::string layout_json(const AppState& s) {
   nlohmann::json out = nlohmann::json::array();
   for (const DrawnHeatmap& h : s.drawn_heatmaps)
-    out.push_back({{"key", h.key}, {"x0", h.x0}, {"y0", h.y0}, {"x1", h.x1}, {"y1", h.y1}, {"rows", h.rows}, {"cols", h.cols}});
+    // x0..y1: the part visible on screen; full_*: all the cells (they differ when a heatmap is clipped).
+    out.push_back({{"key", h.key}, {"x0", h.x0}, {"y0", h.y0}, {"x1", h.x1}, {"y1", h.y1}, {"rows", h.rows}, {"cols", h.cols},
+                   {"full_x0", h.full_x0}, {"full_y0", h.full_y0}, {"full_x1", h.full_x1}, {"full_y1", h.full_y1},
+                   {"row_label_step", h.row_label_step}, {"col_label_step", h.col_label_step}, {"labels_drawn", h.labels_drawn},
+                   {"masked_cells", h.masked_cells}, {"zoom", h.zoom}});
   return out.dump(1) + "\n";
 }
 

@@ -5,7 +5,8 @@ usage: gui_check.py SHOT.png LAYOUT.json NPY_DIR PNG_DIR
 - every attention heatmap P the app drew (LAYOUT.json: its screen rectangle, rows, cols) shows, at the centre
   of each cell, the colour that the CPU colormap gives the core's P for that cell (the CLI's PNG export, 16 px
   per cell), within 4/255 per channel;
-- padded keys are 0 in P, and so have the colour of 0.
+- padded keys are 0 in P; they are masked (−∞ in S_masked), so their cells show the colour of 0 under the grey
+  hatch of masked cells (stripes of 120/255 grey), never the plain colour of a tiny weight.
 """
 import json
 import os
@@ -37,23 +38,45 @@ for entry in layout:
         failures.append(f"{key}: no PNG export to compare with")
         continue
     cpu = np.asarray(Image.open(os.path.join(png_dir, reference[0])).convert("RGB")).astype(int)
-    cell_w = (entry["x1"] - entry["x0"]) / entry["cols"]
-    cell_h = (entry["y1"] - entry["y0"]) / entry["rows"]
+    # The whole cell rectangle (full_*), which is the visible one when nothing is clipped.
+    x0, y0 = entry.get("full_x0", entry["x0"]), entry.get("full_y0", entry["y0"])
+    x1, y1 = entry.get("full_x1", entry["x1"]), entry.get("full_y1", entry["y1"])
+    if (x0, y0, x1, y1) != (entry["x0"], entry["y0"], entry["x1"], entry["y1"]):
+        failures.append(f"{key}: clipped on screen (visible {entry['x0']},{entry['y0']}-{entry['x1']},{entry['y1']})")
+    cell_w = (x1 - x0) / entry["cols"]
+    cell_h = (y1 - y0) / entry["rows"]
+    S_masked = np.load(os.path.join(npy_dir, key[: -len(".P")] + ".S_masked.npy"))
+    masked = np.isneginf(S_masked)
+    if entry.get("masked_cells", -1) != int(masked.sum()):
+        failures.append(f"{key}: {entry.get('masked_cells')} cells drawn as masked, the core masks {int(masked.sum())}")
     worst = 0
+    hatched = 0
     for i in range(P.shape[0]):
         for j in range(P.shape[1]):
-            x = int(entry["x0"] + (j + 0.5) * cell_w)
-            y = int(entry["y0"] + (i + 0.5) * cell_h)
-            on_screen = shot[y, x]
             expected = cpu[i * 16 + 8, j * 16 + 8]
+            if masked[i, j]:
+                # Stripes: some pixels of the cell are the 120-grey hatch, others the colour of P (= 0).
+                patch = shot[int(y0 + i * cell_h) + 2 : int(y0 + (i + 1) * cell_h) - 2, int(x0 + j * cell_w) + 2 : int(x0 + (j + 1) * cell_w) - 2]
+                patch = patch.reshape(-1, 3)
+                grey = (np.abs(patch - 120).max(axis=1) <= 3).any()
+                colour = (np.abs(patch - expected).max(axis=1) <= 4).any()
+                if not (grey and colour):
+                    failures.append(f"{key}: masked cell ({i}, {j}) is not hatched over the colour of 0")
+                hatched += 1
+                continue
+            x = int(x0 + (j + 0.5) * cell_w)
+            y = int(y0 + (i + 0.5) * cell_h)
+            on_screen = shot[y, x]
             worst = max(worst, int(np.abs(on_screen - expected).max()))
             checked += 1
     if worst > 4:
         failures.append(f"{key}: a cell differs from the core's colour by {worst}/255")
-    print(f"{key}: {P.size} cells match the core's P (worst channel difference {worst}/255)")
+    print(f"{key}: {P.size - hatched} cells match the core's P (worst channel difference {worst}/255), {hatched} masked cells hatched")
     pad = P.shape[1] - 1
     if not (P[:, pad] == 0).all():
         failures.append(f"{key}: the padded key has weight")
+    if hatched == 0:
+        failures.append(f"{key}: no masked cell was checked (the session pads its last key)")
 
 if checked == 0:
     failures.append("no attention heatmap was drawn")

@@ -52,6 +52,8 @@ bool HeatmapRenderer::init(std::string* error) {
   loc_row_ = glGetUniformLocation(program_, "HighlightRow");
   loc_col_ = glGetUniformLocation(program_, "HighlightCol");
   loc_lut_ = glGetUniformLocation(program_, "Lut");
+  loc_mask_ = glGetUniformLocation(program_, "Mask");
+  loc_has_mask_ = glGetUniformLocation(program_, "HasMask");
   // The colormaps as a 256×2 lookup table from core/colormap.cpp, linearly interpolated between entries.
   unsigned char lut[2][256][3];
   for (int k = 0; k < 256; ++k) {
@@ -70,10 +72,11 @@ HeatmapRenderer::~HeatmapRenderer() {
   if (lut_) glDeleteTextures(1, &lut_);
 }
 
-void HeatmapRenderer::draw(ImDrawList* list, const FloatTexture& texture, ImVec2 p0, ImVec2 p1, const HeatmapLook& look) {
+void HeatmapRenderer::draw(ImDrawList* list, const FloatTexture& texture, ImVec2 p0, ImVec2 p1, const HeatmapLook& look, ImVec2 uv0,
+                           ImVec2 uv1) {
   draws_.push_back({this, texture.id(), static_cast<float>(texture.cols()), static_cast<float>(texture.rows()), look});
   list->AddCallback(&HeatmapRenderer::bind_program, &draws_.back());
-  list->AddImage(reinterpret_cast<ImTextureID>(static_cast<intptr_t>(texture.id())), p0, p1);
+  list->AddImage(reinterpret_cast<ImTextureID>(static_cast<intptr_t>(texture.id())), p0, p1, uv0, uv1);
   list->AddCallback(ImDrawCallback_ResetRenderState, nullptr);
 }
 
@@ -89,6 +92,10 @@ void HeatmapRenderer::bind_program(const ImDrawList*, const ImDrawCmd* cmd) {
   glUniformMatrix4fv(r.loc_proj_, 1, GL_FALSE, &ortho[0][0]);
   glUniform1i(r.loc_values_, 0);
   glUniform1i(r.loc_lut_, 1);
+  glUniform1i(r.loc_mask_, 2);
+  glUniform1i(r.loc_has_mask_, d.look.mask ? 1 : 0);
+  glActiveTexture(GL_TEXTURE2);
+  glBindTexture(GL_TEXTURE_2D, d.look.mask);
   glActiveTexture(GL_TEXTURE1);
   glBindTexture(GL_TEXTURE_2D, r.lut_);
   glActiveTexture(GL_TEXTURE0);

@@ -18,6 +18,7 @@ struct HeatmapLook {
   float range = 1.0f;
   int highlight_row = -1;
   int highlight_col = -1;
+  GLuint mask = 0;  // a texture of the same shape whose −∞ cells are hatched over their colour (0: none)
 };
 
 class HeatmapRenderer {
@@ -25,7 +26,9 @@ class HeatmapRenderer {
   bool init(std::string* error);  // compiles and links the shaders; false with a message if GL refuses
   ~HeatmapRenderer();
   void new_frame() { draws_.clear(); }
-  void draw(ImDrawList* list, const FloatTexture& texture, ImVec2 p0, ImVec2 p1, const HeatmapLook& look);
+  // uv0, uv1: the part of the matrix shown (a zoomed view), as fractions of its columns and rows.
+  void draw(ImDrawList* list, const FloatTexture& texture, ImVec2 p0, ImVec2 p1, const HeatmapLook& look, ImVec2 uv0 = ImVec2(0, 0),
+            ImVec2 uv1 = ImVec2(1, 1));
 
  private:
   struct Draw {
@@ -39,6 +42,7 @@ class HeatmapRenderer {
   GLuint lut_ = 0;  // 256×2 RGB: the sequential and diverging colormaps
   GLint loc_lut_ = -1;
   GLint loc_proj_ = -1, loc_values_ = -1, loc_cells_ = -1, loc_signed_ = -1, loc_range_ = -1, loc_row_ = -1, loc_col_ = -1;
+  GLint loc_mask_ = -1, loc_has_mask_ = -1;
   std::deque<Draw> draws_;  // stable addresses until the frame is rendered
 };
 

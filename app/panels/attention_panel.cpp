@@ -1,10 +1,12 @@
 #include "app/panels/panels.h"
 #include "app/widgets/heatmap.h"
+#include "app/widgets/layout_math.h"
 #include "app/widgets/selectors.h"
 
 #include <imgui.h>
 
 #include <algorithm>
+#include <cmath>
 
 namespace qkv::app {
 namespace {
@@ -22,6 +24,8 @@ HeatmapArgs head_args(const AppState& s, const Trace& t, const std::string& head
   a.S_scaled = t.tensors.find(head + ".S_scaled");
   a.S_masked = t.tensors.find(head + ".S_masked");
   a.P = t.tensors.find(head + ".P");
+  // Masked cells are hatched in every stage (their raw score still shows through), O excepted: its columns are d_v.
+  if (stage != Stage::O) a.mask = a.S_masked;
   return a;
 }
 
@@ -31,11 +35,101 @@ void head_stats_line(const Trace& t, const std::string& head, float width) {
   if (!st) return;
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("entropy %.2f nats · max weight %.2f · score variance %.2f", st->mean_entropy, st->mean_max_weight, st->score_variance);
+  ImGui::TextWrapped("entropy %.2f · max weight %.2f · score var %.2f", st->mean_entropy, st->mean_max_weight, st->score_variance);
   ImGui::PopStyleColor();
   ImGui::PopTextWrapPos();
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("Mean over query rows. Entropy: log(m) is uniform attention, 0 is one-hot. Score variance: of S/√d_k over unmasked cells.");
+    ImGui::SetTooltip("Mean over query rows. Entropy (nats): log(m) is uniform attention, 0 is one-hot. Max weight: the largest weight "
+                      "of a row. Score var: the variance of S/√d_k over unmasked cells.");
+}
+
+// One heatmap per head (and their mean when there are several), in the grid that gives the largest cells
+// inside the panel's width and height (app/widgets/layout_math.h); "one head large" gives one head all of it.
+void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h) {
+  ImGuiStorage* storage = ImGui::GetStateStorage();  // a view toggle of this tab, not app data
+  const ImGuiID large_id = ImGui::GetID("one head large");
+  bool large = storage->GetBool(large_id, false);
+  ImGui::SameLine();
+  if (ImGui::Checkbox("one head large", &large)) storage->SetBool(large_id, large);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show only the selected head, as large as the panel allows");
+  if (large) {
+    ImGui::SameLine();
+    HeadSelector(s);
+  }
+
+  const HeatmapArgs probe = head_args(s, t, block + ".head." + std::to_string(std::clamp(s.sel.head, 0, std::max(0, h - 1))), s.sel.stage, "");
+  if (!probe.M) {
+    ImGui::TextDisabled("%s: not computed for this configuration", stage_name(s.sel.stage));
+    return;
+  }
+  const bool with_mean = h > 1 && !large;  // the mean of one head is that head: not shown
+  const int items = large ? 1 : h + (with_mean ? 1 : 0);
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  const ImVec2 avail = ImGui::GetContentRegionAvail();
+  HeatmapArgs sized = probe;
+  sized.name = stage_name(s.sel.stage);
+  const HeatmapChrome chrome = heatmap_chrome(sized);
+  GridSpec spec;
+  spec.items = items;
+  spec.rows = static_cast<int>(probe.M->rows());
+  spec.cols = static_cast<int>(probe.M->cols());
+  spec.gap_x = style.ItemSpacing.x * 2.0f;
+  spec.gap_y = style.ItemSpacing.y;
+  spec.avail_w = avail.x - 2.0f;
+  spec.avail_h = avail.y - line;  // the "click a row to pin" line stays on screen
+  spec.chrome_w = chrome.left + chrome.right;
+  // Per head: the heatmap's own chrome (its title names the head) and the stats line (wrapped to the head's width).
+  const float stats_w = ImGui::CalcTextSize("entropy 0.00 · max weight 0.00 · score var 00.00").x;
+  const GridLayout first = [&] {
+    GridSpec guess = spec;
+    guess.chrome_h = chrome.top + chrome.bottom + 2.0f * line;
+    return grid_layout(guess);
+  }();
+  const float stats_lines = std::ceil(stats_w / std::max(1.0f, first.item_w));
+  spec.chrome_h = chrome.top + chrome.bottom + stats_lines * ImGui::GetTextLineHeight() + style.ItemSpacing.y * 2.0f;
+  spec.max_cell = items == 1 ? 64.0f : 40.0f;  // one heatmap alone may grow larger (a class sees it from the back)
+  spec.max_columns = 4;
+  const GridLayout grid = grid_layout(spec);
+  const float item_w = grid.item_w;
+  const float heatmap_h = grid.item_h - stats_lines * ImGui::GetTextLineHeight() - style.ItemSpacing.y * 2.0f;
+
+  Mat average;
+  int drawn = 0;
+  for (int i = 0; i < h; ++i) {
+    const std::string head = block + ".head." + std::to_string(i);
+    HeatmapArgs a = head_args(s, t, head, s.sel.stage, "");
+    if (!a.M) continue;
+    average = i == 0 ? *a.M : Mat(average + *a.M);
+    if (large && i != s.sel.head) continue;
+    if (drawn % grid.columns != 0) ImGui::SameLine(0.0f, spec.gap_x);
+    ++drawn;
+    ImGui::BeginGroup();
+    // The title names the head; clicking a cell selects the head (for the stepper and the other labs) and pins the row.
+    a.name = "head " + std::to_string(i) + (s.sel.head == i && h > 1 && !large ? " (selected) " : " ") + stage_name(s.sel.stage);
+    a.max_width = item_w;
+    a.max_height = heatmap_h;
+    a.max_cell = spec.max_cell;
+    a.pinned_row = &s.sel.pinned_row;
+    if (DrawHeatmap(s, a).clicked) s.sel.head = i;
+    head_stats_line(t, head, item_w);
+    ImGui::EndGroup();
+  }
+  if (with_mean && average.size()) {
+    average /= static_cast<float>(h);
+    HeatmapArgs a = head_args(s, t, block + ".head.0", s.sel.stage, "");
+    a.M = &average;
+    a.key = "average:" + block + stage_name(s.sel.stage);
+    a.S = a.S_scaled = a.S_masked = a.P = nullptr;
+    a.mask = nullptr;
+    a.max_width = item_w;
+    a.max_height = heatmap_h;
+    if (drawn % grid.columns != 0) ImGui::SameLine(0.0f, spec.gap_x);
+    a.name = "mean of the " + std::to_string(h) + " heads " + stage_name(s.sel.stage);
+    ImGui::BeginGroup();
+    DrawHeatmap(s, a);
+    ImGui::EndGroup();
+  }
 }
 
 }  // namespace
@@ -83,48 +177,7 @@ void DrawAttentionPanel(AppState& s) {
       ImGui::EndGroup();
     }
   } else {
-    // Every head, then their average, in a grid of up to 4 columns.
-    // As many columns as fit with cells large enough to label every token (at least one column).
-    const float font = ImGui::GetFontSize();
-    const float needed = 170.0f * ImGui::GetIO().FontGlobalScale + static_cast<float>(key_tokens(s, s.sel.block).size()) * font * 1.25f;
-    const float avail = ImGui::GetContentRegionAvail().x;
-    // When even one column cannot label every token, labels are off anyway: show all heads at once as a grid.
-    const int columns = needed > avail ? std::min(h + 1, 4) : std::clamp(static_cast<int>(avail / needed), 1, std::min(h + 1, 4));
-    const float width = avail / columns - ImGui::GetStyle().ItemSpacing.x * 2.0f;
-    Mat average;
-    for (int i = 0; i <= h; ++i) {
-      if (i % columns != 0) ImGui::SameLine();
-      ImGui::BeginGroup();
-      if (i < h) {
-        const std::string head = block + ".head." + std::to_string(i);
-        HeatmapArgs a = head_args(s, t, head, s.sel.stage, "");
-        if (!a.M) {
-          ImGui::EndGroup();
-          continue;
-        }
-        average = i == 0 ? *a.M : Mat(average + *a.M);
-        a.name = stage_name(s.sel.stage);
-        a.max_width = width;
-        a.pinned_row = &s.sel.pinned_row;
-        if (ImGui::Selectable(("head " + std::to_string(i) + (s.sel.head == i ? "  (selected)" : "")).c_str(), s.sel.head == i, 0,
-                              ImVec2(width, 0)))
-          s.sel.head = i;
-        if (ImGui::IsItemHovered()) ImGui::SetTooltip("Select head %d for the stepper and the other labs", i);
-        DrawHeatmap(s, a);
-        head_stats_line(t, head, width);
-      } else if (average.size()) {
-        average /= static_cast<float>(h);
-        HeatmapArgs a = head_args(s, t, block + ".head.0", s.sel.stage, "");
-        a.M = &average;
-        a.key = "average:" + block + stage_name(s.sel.stage);
-        a.name = std::string("mean ") + stage_name(s.sel.stage);
-        a.S = a.S_scaled = a.S_masked = a.P = nullptr;
-        a.max_width = width;
-        ImGui::TextUnformatted(("average of the " + std::to_string(h) + " heads").c_str());
-        DrawHeatmap(s, a);
-      }
-      ImGui::EndGroup();
-    }
+    draw_head_grid(s, t, block, h);
   }
   // The pinned query row as bars: where this token looks.
   const std::string head = block + ".head." + std::to_string(s.sel.head);
@@ -135,7 +188,9 @@ void DrawAttentionPanel(AppState& s) {
                 query_tokens(s, s.sel.block)[s.sel.pinned_row].c_str());
     DrawRowBars("pinned", P->row(s.sel.pinned_row), key_tokens(s, s.sel.block), ImGui::GetContentRegionAvail().x * 0.6f);
   } else {
-    ImGui::TextDisabled("Click a row of a heatmap to pin it as a bar chart.");
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    ImGui::TextWrapped("Click a cell: select its head, pin its row as bars. Wheel (Ctrl+wheel if the tab scrolls): zoom; drag: pan.");
+    ImGui::PopStyleColor();
   }
 }
 

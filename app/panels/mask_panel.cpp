@@ -68,18 +68,6 @@ void draw_mask_controls(AppState& s) {
   ImGui::SameLine();
   ImGui::TextDisabled("= \"%s\"", mask_name(flags).c_str());
   if (changed) s.dirty = true;
-
-  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  for (const char* line : {"none: every query sees every key (an encoder like BERT reads the whole sentence).",
-                           "causal: no peeking at future tokens — in training a decoder predicts token i+1 from tokens ≤ i, so it must not see it.",
-                           "padding: [PAD] tokens only fill a short sequence up to the batch's length; they carry no content. Add a longer "
-                           "sentence to the batch, or click a token in the input to mark it as padding.",
-                           "custom: click any cell of S_masked below to mask or unmask it by hand.",
-                           "−∞, not −1e9: exp(−∞) = 0 exactly, so a masked key gets exactly zero weight and the others renormalise to sum 1."}) {
-    ImGui::Bullet();
-    ImGui::TextWrapped("%s", line);
-  }
-  ImGui::PopStyleColor();
 }
 
 // [SECTION] The two heatmaps
@@ -92,7 +80,8 @@ void toggle_cell(AppState& s, int i, int j) {
   s.dirty = true;
 }
 
-void draw_heatmaps(AppState& s, const std::string& head, int inspected_row) {
+// max_height: the two heatmaps with their captions fit it (0: any height).
+void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, float max_height) {
   const Trace& t = *s.trace;
   const BlockRef& b = s.sel.block;
   HeatmapArgs a;
@@ -105,36 +94,55 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row) {
   a.highlight_row = inspected_row;
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetStyle().ItemSpacing.x;
   a.max_width = half;
+  // The equations are the heatmaps' titles; the key to the hatch follows the left one (up to two wrapped lines).
+  const float line = ImGui::GetTextLineHeightWithSpacing();
+  if (max_height > 0) a.max_height = std::max(max_height - 2.0f * line, 6.0f * line);
 
   ImGui::BeginGroup();
-  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  ImGui::TextWrapped("%s", b.cross ? "S_masked = S/√d_k + M   (−∞: grey hatch)" : "S_masked = S/√d_k + M   (−∞: grey hatch; click a cell)");
-  ImGui::PopTextWrapPos();
   HeatmapArgs left = a;
   left.key = head + ".S_masked";
   left.M = a.S_masked;
-  left.name = "S_masked";
+  left.name = "S_masked = S/√d_k + M";
   left.signed_scale = true;
   const HeatmapHover hover = DrawHeatmap(s, left);
   if (!b.cross && hover.row >= 0) {
-    if (ImGui::IsMouseClicked(0)) toggle_cell(s, hover.row, hover.col);
+    if (hover.clicked) toggle_cell(s, hover.row, hover.col);
     ImGui::TextDisabled("click: %s custom cell (%d, %d)", is_custom(s.session, hover.row, hover.col) ? "remove" : "add", hover.row, hover.col);
   } else {
-    ImGui::TextDisabled("%zu custom cells in the session", s.session.custom_cells.size());
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+    ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+    if (b.cross) ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P).");
+    else ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P). Click a cell to mask it by hand (%zu custom cells).", s.session.custom_cells.size());
+    ImGui::PopStyleColor();
+    ImGui::PopTextWrapPos();
   }
   ImGui::EndGroup();
   ImGui::SameLine();
   ImGui::BeginGroup();
-  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  ImGui::TextWrapped("P = softmax(S_masked): rows renormalised");
-  ImGui::PopTextWrapPos();
   HeatmapArgs right = a;
   right.key = head + ".P";
   right.M = a.P;
-  right.name = "P";
+  right.name = "P = softmax(S_masked)";
   right.signed_scale = false;
+  right.mask = a.S_masked;
   DrawHeatmap(s, right);
   ImGui::EndGroup();
+}
+
+// What each mask is for, below the heatmaps so the matrices stay above the fold (presentation at 1280×720).
+void draw_mask_notes(const BlockRef& b) {
+  if (b.cross) return;
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  for (const char* line : {"none: every query sees every key (an encoder like BERT reads the whole sentence).",
+                           "causal: no peeking at future tokens — in training a decoder predicts token i+1 from tokens ≤ i, so it must not see it.",
+                           "padding: [PAD] tokens only fill a short sequence up to the batch's length; they carry no content. Add a longer "
+                           "sentence to the batch, or click a token in the input to mark it as padding.",
+                           "custom: click any cell of S_masked above to mask or unmask it by hand.",
+                           "−∞, not −1e9: exp(−∞) = 0 exactly, so a masked key gets exactly zero weight and the others renormalise to sum 1."}) {
+    ImGui::Bullet();
+    ImGui::TextWrapped("%s", line);
+  }
+  ImGui::PopStyleColor();
 }
 
 // [SECTION] One row, the row-sum check
@@ -257,10 +265,45 @@ void draw_row(AppState& s, const std::string& head, int& row) {
   }
 }
 
+bool has_masked_cell(const Trace& t, const std::string& block, int heads) {
+  for (int h = 0; h < heads; ++h)
+    if (const Mat* S_masked = t.tensors.find(block + ".head." + std::to_string(h) + ".S_masked"))
+      for (Eigen::Index k = 0; k < S_masked->size(); ++k)
+        if (std::isinf(S_masked->data()[k]) && S_masked->data()[k] < 0) return true;
+  return false;
+}
+
+// Opening the tab on a cross-attention block that masks nothing (no padding in the source) would show no mask
+// at all: open on the decoder self-attention of the same layer instead, if its mask hides something, and say so.
+void open_on_visible_mask(AppState& s) {
+  ImGuiStorage* storage = ImGui::GetStateStorage();
+  const ImGuiID seen_id = ImGui::GetID("last frame drawn"), moved_id = ImGui::GetID("moved from cross");
+  const bool just_opened = ImGui::GetFrameCount() - storage->GetInt(seen_id, -10) > 1;
+  storage->SetInt(seen_id, ImGui::GetFrameCount());
+  const int heads = s.session.model.heads;
+  if (just_opened && s.sel.block.cross && !has_masked_cell(*s.trace, s.sel.block.path(), heads)) {
+    const BlockRef self{true, false, s.sel.block.layer};
+    if (has_masked_cell(*s.trace, self.path(), heads)) {
+      storage->SetInt(moved_id, s.sel.block.layer + 1);
+      s.sel.block = self;
+    }
+  }
+  const int moved = storage->GetInt(moved_id, 0);
+  if (moved && s.sel.block.decoder && !s.sel.block.cross && s.sel.block.layer == moved - 1) {
+    ImGui::PushTextWrapPos(0.0f);
+    ImGui::TextDisabled("decoder.%d.cross_attn masks nothing (no padding in the source): showing %s.", moved - 1, s.sel.block.path().c_str());
+    hover_tip("Cross-attention masks only the source's padding. Pick it in the block list to see it anyway.");
+    ImGui::PopTextWrapPos();
+  } else if (moved) {
+    storage->SetInt(moved_id, 0);
+  }
+}
+
 }  // namespace
 
 void DrawMaskPanel(AppState& s) {
   if (!s.trace) return;
+  open_on_visible_mask(s);
   BlockSelector(s);
   ImGui::SameLine();
   HeadSelector(s);
@@ -276,8 +319,11 @@ void DrawMaskPanel(AppState& s) {
   if (P && P->rows() > 0) row = std::clamp(row, 0, static_cast<int>(P->rows()) - 1);
 
   heading("Scores with −∞ and the renormalised rows (selected head)");
-  draw_heatmaps(s, head, row);
+  // The heatmaps take the height left above the row-sum line, so they are never pushed below the fold.
+  const float below = ImGui::GetTextLineHeightWithSpacing() * 2.0f + ImGui::GetStyle().ItemSpacing.y;
+  draw_heatmaps(s, head, row, std::max(ImGui::GetContentRegionAvail().y - below, 0.0f));
   draw_row_sums(s, head);
+  draw_mask_notes(s.sel.block);
 
   heading("One query row: what the mask does to it");
   draw_row(s, head, row);

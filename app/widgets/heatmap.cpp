@@ -66,6 +66,54 @@ std::string shape_label(const std::string& name, const Mat& M, const char* row_a
   return buf;
 }
 
+namespace {
+
+// Label columns and the legend, measured from the labels (capped: a long token is shortened with "…").
+struct Measure {
+  float label_w = 0, col_label_h = 0, legend_w = 0, title_h = 0;
+};
+
+Measure measure(const HeatmapArgs& a) {
+  Measure g;
+  std::string scratch;
+  const Mat& M = *a.M;
+  for (int i = 0; i < M.rows(); ++i) g.label_w = std::max(g.label_w, ImGui::CalcTextSize(label_at(a.row_labels, i, scratch).c_str()).x);
+  for (int j = 0; j < M.cols(); ++j) g.col_label_h = std::max(g.col_label_h, ImGui::CalcTextSize(label_at(a.col_labels, j, scratch).c_str()).x);
+  const float label_cap = 110.0f * ImGui::GetIO().FontGlobalScale;
+  g.label_w = std::min(g.label_w + 6.0f, label_cap);
+  g.col_label_h = std::min(g.col_label_h + 6.0f, label_cap);
+  // The legend: a 12-px ramp 10 px after the cells, then its labels ("1"/"0", or a signed range like −0.0015).
+  g.legend_w = std::max(56.0f * ImGui::GetIO().FontGlobalScale, a.signed_scale ? ImGui::CalcTextSize("−0.00011").x + 28.0f : 0.0f);
+  g.title_h = ImGui::GetTextLineHeightWithSpacing();
+  return g;
+}
+
+bool minus_inf(float v) { return std::isinf(v) && v < 0; }
+
+// A label drawn in full over whatever is under it (the hovered row's or column's token).
+void emphasised_text(ImDrawList* list, ImVec2 pos, const char* text, bool vertical) {
+  const ImVec2 size = ImGui::CalcTextSize(text);
+  const ImVec2 box = vertical ? ImVec2(size.y, size.x) : size;
+  const ImVec2 p0 = vertical ? ImVec2(pos.x - size.y, pos.y - size.x) : pos;
+  list->AddRectFilled(ImVec2(p0.x - 2, p0.y - 1), ImVec2(p0.x + box.x + 2, p0.y + box.y + 1), ImGui::GetColorU32(ImGuiCol_PopupBg));
+  list->AddRect(ImVec2(p0.x - 2, p0.y - 1), ImVec2(p0.x + box.x + 2, p0.y + box.y + 1), IM_COL32(255, 210, 64, 255));
+  if (vertical) add_vertical_text(list, pos, ImGui::GetColorU32(ImGuiCol_Text), text);
+  else list->AddText(pos, ImGui::GetColorU32(ImGuiCol_Text), text);
+}
+
+}  // namespace
+
+HeatmapChrome heatmap_chrome(const HeatmapArgs& a) {
+  HeatmapChrome c;
+  if (!a.M || a.M->size() == 0) return c;
+  const Measure g = measure(a);
+  c.left = g.label_w;
+  c.top = g.title_h + g.col_label_h;
+  c.right = g.legend_w;
+  c.bottom = ImGui::GetStyle().ItemSpacing.y;
+  return c;
+}
+
 HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   HeatmapHover hover;
   if (!a.M || a.M->size() == 0) {
@@ -74,57 +122,134 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   }
   const Mat& M = *a.M;
   const int rows = static_cast<int>(M.rows()), cols = static_cast<int>(M.cols());
+  const Measure g = measure(a);
+  const float font = ImGui::GetFontSize();
+
+  // Geometry: title; row labels | cells | legend; column labels (vertical) above the cells. Whole pixels per
+  // cell from 8 px up (crisp, equal cells); fractional below, where rounding down would waste up to a fifth of
+  // the space (a 4.9-px fit drawn at 4 px), and a long sequence still fits as an overview.
+  const float avail_w = (a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x) - g.label_w - g.legend_w;
+  float fit = avail_w / static_cast<float>(std::max(1, cols));
+  if (a.max_height > 0) fit = std::min(fit, (a.max_height - g.title_h - g.col_label_h - ImGui::GetStyle().ItemSpacing.y) / static_cast<float>(std::max(1, rows)));
+  // Never wider than offered (a long sequence gets sub-pixel cells rather than running off the window).
+  const float cell = std::clamp(fit >= 8.0f ? std::floor(fit) : fit, 0.05f, a.max_cell);
+
+  // The zoomed view: cells [v.x, v.x + cols/zoom) × [v.y, v.y + rows/zoom) fill the same rectangle.
+  const std::string view_key = a.view_key.empty() ? heatmap_view_key(a.key) : a.view_key;
+  HeatmapView v = a.zoomable ? clamp_view(s.heatmap_views[view_key], rows, cols) : HeatmapView{};
+  const float vis_c = static_cast<float>(cols) / v.zoom, vis_r = static_cast<float>(rows) / v.zoom;
+  const float cell_x = cell * v.zoom, cell_y = cell * v.zoom;
+  const int row_step = label_step(cell_y, font * 0.95f), col_step = label_step(cell_x, font * 0.95f);
+
   ImGui::PushID(a.key.c_str());
-  ImGui::TextUnformatted(shape_label(a.name, M, a.row_axis, a.col_axis).c_str());
+  // Title: name and shape, then what the view leaves out (thinned labels, zoom), never silently.
+  const float total_w = g.label_w + cell * static_cast<float>(cols) + g.legend_w;
+  // The title never widens the widget beyond what it was offered (a grid column would spill off the window).
+  const std::string full_title = shape_label(a.name, M, a.row_axis, a.col_axis);
+  const float offered = std::max(total_w, a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x);
+  const std::string title = truncated(full_title, offered);
+  std::string note;
+  if (row_step > 1 || col_step > 1) note = label_step_note(std::max(row_step, col_step));
+  if (v.zoom > 1.0f) note += (note.empty() ? "" : " · ") + fmt(v.zoom, "%.1f") + "× zoom";
+  const bool note_fits = !note.empty() && ImGui::CalcTextSize(title.c_str()).x + ImGui::CalcTextSize("every…").x < offered;
+  ImGui::TextUnformatted(title.c_str());
+  // Whatever the title line had no room for is in its tooltip, never dropped.
+  if ((title != full_title || (!note.empty() && !note_fits)) && ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s%s%s", full_title.c_str(), note.empty() ? "" : "\n", note.c_str());
+  if (note_fits) {
+    const float room = offered - ImGui::CalcTextSize(title.c_str()).x - ImGui::GetStyle().ItemSpacing.x;
+    ImGui::SameLine();
+    ImGui::TextDisabled("%s", truncated(note, std::max(room, ImGui::CalcTextSize("every…").x)).c_str());
+    if (ImGui::IsItemHovered())
+      ImGui::SetTooltip("%s: hover a cell for its row's and column's tokens; (Ctrl+)wheel: zoom, drag: pan, double-click: whole matrix",
+                        note.c_str());
+  }
 
-  // Geometry: row labels | cells | legend; column labels above the cells.
-  std::string scratch;
-  // Row labels take the width of the longest row token; column labels (drawn vertically) the height of the
-  // longest column token; both capped so a long token is shortened with "…" (the tooltip has it whole).
-  float label_w = 0.0f, col_label_len = 0.0f;
-  for (int i = 0; i < rows; ++i) label_w = std::max(label_w, ImGui::CalcTextSize(label_at(a.row_labels, i, scratch).c_str()).x);
-  for (int j = 0; j < cols; ++j) col_label_len = std::max(col_label_len, ImGui::CalcTextSize(label_at(a.col_labels, j, scratch).c_str()).x);
-  const float label_cap = 110.0f * ImGui::GetIO().FontGlobalScale;
-  label_w = std::min(label_w + 6.0f, label_cap);
-  col_label_len = std::min(col_label_len + 6.0f, label_cap);
-  // The legend: a 12-px ramp 10 px after the cells, then its labels ("1"/"0", or a signed range like −0.0015).
-  const float legend_w = std::max(56.0f * ImGui::GetIO().FontGlobalScale, a.signed_scale ? ImGui::CalcTextSize("−0.00011").x + 28.0f : 0.0f);
-  const float avail = (a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x) - label_w - legend_w;
-  // Whole pixels per cell when cells are large enough to read (crisp, equal cells); fractional below that, so
-  // a long sequence still fits as an overview (the tooltip gives every exact value).
-  const float fit = avail / std::max(1, cols);
-  const float cell = std::clamp(fit >= 4.0f ? std::floor(fit) : fit, 0.5f, a.max_cell);
-  const bool show_col_labels = cell >= ImGui::GetFontSize() * 0.9f;
-  const bool show_row_labels = cell >= ImGui::GetFontSize() * 0.9f;
-  const float col_label_h = show_col_labels ? col_label_len : 0.0f;
-
-  const ImVec2 origin = ImGui::GetCursorScreenPos();
-  const ImVec2 grid0(origin.x + label_w, origin.y + col_label_h);
-  const ImVec2 grid1(grid0.x + cell * cols, grid0.y + cell * rows);
+  const ImVec2 origin(ImGui::GetCursorScreenPos().x, ImGui::GetCursorScreenPos().y);
+  const ImVec2 grid0(origin.x + g.label_w, origin.y + g.col_label_h);
+  const ImVec2 grid1(grid0.x + cell * static_cast<float>(cols), grid0.y + cell * static_cast<float>(rows));
   ImDrawList* list = ImGui::GetWindowDrawList();
   const ImU32 text_col = ImGui::GetColorU32(ImGuiCol_Text);
 
-  // Cells, coloured on the GPU.
+  // Cells, coloured on the GPU; masked cells hatched.
   HeatmapLook look;
   look.signed_scale = a.signed_scale;
   look.range = a.signed_scale ? std::max(max_abs_finite(M), 1e-12f) : 1.0f;
   look.highlight_row = a.highlight_row >= 0 ? a.highlight_row : (a.pinned_row ? *a.pinned_row : -1);
   look.highlight_col = a.highlight_col;
-  s.heatmaps->draw(list, s.textures->get(a.key, a.generation ? a.generation : s.generation, M), grid0, grid1, look);
-  s.drawn_heatmaps.push_back({a.key, grid0.x, grid0.y, grid1.x, grid1.y, rows, cols});
+  const uint64_t generation = a.generation ? a.generation : s.generation;
+  const bool has_mask = a.mask && a.mask->rows() == rows && a.mask->cols() == cols;
+  if (has_mask) look.mask = s.textures->get(a.key + "#mask", generation, *a.mask).id();
+  int masked = 0;
+  for (int i = 0; i < rows; ++i)
+    for (int j = 0; j < cols; ++j) masked += minus_inf(M(i, j)) || (has_mask && minus_inf((*a.mask)(i, j))) ? 1 : 0;
+  s.heatmaps->draw(list, s.textures->get(a.key, generation, M), grid0, grid1, look,
+                   ImVec2(v.x / static_cast<float>(cols), v.y / static_cast<float>(rows)),
+                   ImVec2((v.x + vis_c) / static_cast<float>(cols), (v.y + vis_r) / static_cast<float>(rows)));
 
-  // Axis labels.
-  if (show_row_labels)
-    for (int i = 0; i < rows; ++i) {
-      const std::string text = truncated(label_at(a.row_labels, i, scratch), label_w - 6.0f);
-      const float w = ImGui::CalcTextSize(text.c_str()).x;
-      list->AddText(ImVec2(grid0.x - 4.0f - w, grid0.y + i * cell + (cell - ImGui::GetFontSize()) * 0.5f), text_col, text.c_str());
+  // Axis labels of the visible cells: every row_step-th / col_step-th.
+  std::string scratch;
+  int labels_drawn = 0;
+  const int r0 = static_cast<int>(std::floor(v.y)), r1 = std::min(rows, static_cast<int>(std::ceil(v.y + vis_r)));
+  const int c0 = static_cast<int>(std::floor(v.x)), c1 = std::min(cols, static_cast<int>(std::ceil(v.x + vis_c)));
+  const auto row_y = [&](int i) { return grid0.y + (static_cast<float>(i) - v.y) * cell_y; };
+  const auto col_x = [&](int j) { return grid0.x + (static_cast<float>(j) - v.x) * cell_x; };
+  const auto row_label_pos = [&](const std::string& text, int i) {
+    return ImVec2(grid0.x - 4.0f - ImGui::CalcTextSize(text.c_str()).x, row_y(i) + (cell_y - font) * 0.5f);
+  };
+  const auto col_label_pos = [&](int j) { return ImVec2(col_x(j) + (cell_x + font) * 0.5f, grid0.y - 4.0f); };
+  // Rows and columns someone points at keep their label where labels are thinned: the pinned row, the
+  // highlighted row/column, and the cells the open lesson outlines in this matrix.
+  std::vector<int> keep_rows, keep_cols;
+  if (a.pinned_row && *a.pinned_row >= 0) keep_rows.push_back(*a.pinned_row);
+  if (a.highlight_row >= 0) keep_rows.push_back(a.highlight_row);
+  if (a.highlight_col >= 0) keep_cols.push_back(a.highlight_col);
+  for (const Highlight& h : s.highlights)
+    if (a.key.size() >= h.tensor.size() && a.key.compare(a.key.size() - h.tensor.size(), h.tensor.size(), h.tensor) == 0) {
+      if (h.row >= 0) keep_rows.push_back(h.row);
+      if (h.col >= 0) keep_cols.push_back(h.col);
     }
-  if (show_col_labels)
-    for (int j = 0; j < cols; ++j) {
-      const std::string text = truncated(label_at(a.col_labels, j, scratch), col_label_h - 6.0f);
-      add_vertical_text(list, ImVec2(grid0.x + j * cell + (cell + ImGui::GetFontSize()) * 0.5f, grid0.y - 4.0f), text_col, text.c_str());
+  for (int i = r0; i < r1; ++i) {
+    if (i % row_step != 0) continue;
+    const float centre = row_y(i) + cell_y * 0.5f;
+    if (centre < grid0.y || centre > grid1.y) continue;
+    const std::string text = truncated(label_at(a.row_labels, i, scratch), g.label_w - 6.0f);
+    list->AddText(row_label_pos(text, i), text_col, text.c_str());
+    ++labels_drawn;
+  }
+  for (int j = c0; j < c1; ++j) {
+    if (j % col_step != 0) continue;
+    const float centre = col_x(j) + cell_x * 0.5f;
+    if (centre < grid0.x || centre > grid1.x) continue;
+    const std::string text = truncated(label_at(a.col_labels, j, scratch), g.col_label_h - 6.0f);
+    add_vertical_text(list, col_label_pos(j), text_col, text.c_str());
+    ++labels_drawn;
+  }
+
+  for (int i : keep_rows)
+    if (i >= r0 && i < r1 && i % row_step != 0 && row_y(i) + cell_y * 0.5f >= grid0.y && row_y(i) + cell_y * 0.5f <= grid1.y) {
+      const std::string text = truncated(label_at(a.row_labels, i, scratch), g.label_w - 6.0f);
+      emphasised_text(list, row_label_pos(text, i), text.c_str(), false);
+      ++labels_drawn;
     }
+  for (int j : keep_cols)
+    if (j >= c0 && j < c1 && j % col_step != 0 && col_x(j) + cell_x * 0.5f >= grid0.x && col_x(j) + cell_x * 0.5f <= grid1.x) {
+      const std::string text = truncated(label_at(a.col_labels, j, scratch), g.col_label_h - 6.0f);
+      emphasised_text(list, col_label_pos(j), text.c_str(), true);
+      ++labels_drawn;
+    }
+
+  // Where it was drawn, for tests: the cells' rectangle and the part of it visible in its window.
+  {
+    const ImVec2 clip0 = list->GetClipRectMin(), clip1 = list->GetClipRectMax();
+    const ImVec2 display = ImGui::GetIO().DisplaySize;
+    const Rect full{grid0.x, grid0.y, grid1.x, grid1.y};
+    const Rect seen = intersect(intersect(full, Rect{clip0.x, clip0.y, clip1.x, clip1.y}), Rect{0, 0, display.x, display.y});
+    DrawnHeatmap d{a.key, seen.x0, seen.y0, seen.x1, seen.y1, rows, cols};
+    d.full_x0 = full.x0, d.full_y0 = full.y0, d.full_x1 = full.x1, d.full_y1 = full.y1;
+    d.row_label_step = row_step, d.col_label_step = col_step, d.labels_drawn = labels_drawn, d.masked_cells = masked, d.zoom = v.zoom;
+    s.drawn_heatmaps.push_back(d);
+  }
 
   // Legend: the colormap from its minimum to its maximum, drawn by the same shader.
   {
@@ -150,30 +275,58 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     const std::string top = a.signed_scale ? "+" + fmt(look.range, range_format) : "1",
                       bottom = a.signed_scale ? "−" + fmt(look.range, range_format) : "0";
     list->AddText(ImVec2(l1.x + 3.0f, l0.y - 2.0f), text_col, top.c_str());
-    list->AddText(ImVec2(l1.x + 3.0f, l1.y - ImGui::GetFontSize()), text_col, bottom.c_str());
-    if (a.signed_scale) list->AddText(ImVec2(l1.x + 3.0f, (l0.y + l1.y - ImGui::GetFontSize()) * 0.5f), text_col, "0");
+    list->AddText(ImVec2(l1.x + 3.0f, l1.y - font), text_col, bottom.c_str());
+    if (a.signed_scale) list->AddText(ImVec2(l1.x + 3.0f, (l0.y + l1.y - font) * 0.5f), text_col, "0");
   }
 
   // Cells the open lesson points at: a thick outline around the row, the column, the cell or the whole matrix.
+  list->PushClipRect(ImVec2(grid0.x - 3, grid0.y - 3), ImVec2(grid1.x + 3, grid1.y + 3), true);
   for (const Highlight& h : s.highlights) {
     // The tensor itself, or a copy of it under a view prefix ("other_scale/…"), but not its gradient (dL/d…).
     const bool suffix = a.key.size() > h.tensor.size() && a.key.compare(a.key.size() - h.tensor.size(), h.tensor.size(), h.tensor) == 0;
     if (a.key != h.tensor && !(suffix && a.key.rfind("dL/d", 0) != 0)) continue;
-    const float cw = (grid1.x - grid0.x) / static_cast<float>(cols), ch = (grid1.y - grid0.y) / static_cast<float>(rows);
     ImVec2 h0 = grid0, h1 = grid1;
-    if (h.row >= 0 && h.row < rows) h0.y = grid0.y + ch * static_cast<float>(h.row), h1.y = h0.y + ch;
-    if (h.col >= 0 && h.col < cols) h0.x = grid0.x + cw * static_cast<float>(h.col), h1.x = h0.x + cw;
+    if (h.row >= 0 && h.row < rows) h0.y = row_y(h.row), h1.y = h0.y + cell_y;
+    if (h.col >= 0 && h.col < cols) h0.x = col_x(h.col), h1.x = h0.x + cell_x;
     list->AddRect(ImVec2(h0.x - 2, h0.y - 2), ImVec2(h1.x + 2, h1.y + 2), IM_COL32(255, 210, 64, 255), 0.0f, 0, 3.0f);
   }
+  list->PopClipRect();
 
-  // Interaction: the grid is one invisible button.
+  // Interaction: the grid is one invisible button. Wheel: zoom about the mouse; drag: pan; double-click: reset.
   ImGui::SetCursorScreenPos(grid0);
   ImGui::InvisibleButton("cells", ImVec2(grid1.x - grid0.x, grid1.y - grid0.y));
+  const ImGuiIO& io = ImGui::GetIO();
+  const float grid_w = grid1.x - grid0.x, grid_h = grid1.y - grid0.y;
+  bool dragged = false;
+  // In a panel that scrolls, the plain wheel keeps scrolling it and Ctrl+wheel zooms (as in a browser or a PDF
+  // viewer); where the panel does not scroll, the plain wheel zooms.
+  const bool page_scrolls = ImGui::GetCurrentWindow()->ScrollMax.y > 0.0f;
+  const bool wheel_zooms = a.zoomable && (!page_scrolls || io.KeyCtrl);
+  if (a.zoomable) {
+    if (wheel_zooms) ImGui::SetItemUsingMouseWheel();
+    const ImVec2 drag = ImGui::GetMouseDragDelta(0);
+    dragged = drag.x != 0.0f || drag.y != 0.0f;
+    HeatmapView next = v;
+    if (wheel_zooms && ImGui::IsItemHovered() && io.MouseWheel != 0.0f)
+      next = zoom_at(v, rows, cols, std::pow(1.25f, io.MouseWheel), (io.MousePos.x - grid0.x) / grid_w, (io.MousePos.y - grid0.y) / grid_h);
+    if (ImGui::IsItemActive() && dragged && (io.MouseDelta.x != 0.0f || io.MouseDelta.y != 0.0f))
+      next = pan_by(next, rows, cols, io.MouseDelta.x / grid_w, io.MouseDelta.y / grid_h);
+    if (ImGui::IsItemHovered() && ImGui::IsMouseDoubleClicked(0)) next = HeatmapView{};
+    if (next.zoom != v.zoom || next.x != v.x || next.y != v.y) s.heatmap_views[view_key] = next;
+  }
   if (ImGui::IsItemHovered()) {
-    const ImVec2 m = ImGui::GetIO().MousePos;
-    hover.row = std::clamp(static_cast<int>((m.y - grid0.y) / cell), 0, rows - 1);
-    hover.col = std::clamp(static_cast<int>((m.x - grid0.x) / cell), 0, cols - 1);
+    const ImVec2 m = io.MousePos;
+    hover.row = std::clamp(static_cast<int>(v.y + (m.y - grid0.y) / cell_y), 0, rows - 1);
+    hover.col = std::clamp(static_cast<int>(v.x + (m.x - grid0.x) / cell_x), 0, cols - 1);
+    hover.clicked = ImGui::IsMouseReleased(0) && !dragged;
     const int i = hover.row, j = hover.col;
+    // The hovered row's and column's tokens in full, even where labels are thinned.
+    {
+      const std::string row_text = label_at(a.row_labels, i, scratch);
+      emphasised_text(list, row_label_pos(truncated(row_text, g.label_w - 6.0f), i), truncated(row_text, g.label_w - 6.0f).c_str(), false);
+      const std::string col_text = truncated(label_at(a.col_labels, j, scratch), g.col_label_h - 6.0f);
+      emphasised_text(list, col_label_pos(j), col_text.c_str(), true);
+    }
     ImGui::BeginTooltip();
     std::string q, k;
     ImGui::Text("%s %d: %s", a.row_axis, i, label_at(a.row_labels, i, q).c_str());
@@ -183,17 +336,19 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
       ImGui::Text("score  S = q·k        %s", fmt((*a.S)(i, j)).c_str());
       if (a.S_scaled) ImGui::Text("scaled S/√d_k        %s", fmt((*a.S_scaled)(i, j)).c_str());
       if (a.S_masked) {
-        const bool masked = std::isinf((*a.S_masked)(i, j)) && (*a.S_masked)(i, j) < 0;
-        ImGui::Text("mask                 %s", masked ? "−∞ (masked)" : "0 (allowed)");
+        const bool masked_cell = minus_inf((*a.S_masked)(i, j));
+        ImGui::Text("mask                 %s", masked_cell ? "−∞ (masked)" : "0 (allowed)");
       }
       if (a.P) ImGui::Text("probability P        %s", fmt((*a.P)(i, j)).c_str());
     } else {
       ImGui::Text("value  %s", fmt(M(i, j)).c_str());
+      if (has_mask && minus_inf((*a.mask)(i, j))) ImGui::TextUnformatted("masked (−∞ before the softmax)");
     }
     if (a.pinned_row) ImGui::TextDisabled("click to %s row %d as a bar chart", *a.pinned_row == i ? "unpin" : "pin", i);
+    if (a.zoomable) ImGui::TextDisabled("%s: zoom · drag: pan · double-click: whole matrix", page_scrolls ? "Ctrl+wheel" : "wheel");
     ImGui::TextDisabled("right-click to save this matrix as PNG or CSV");
     ImGui::EndTooltip();
-    if (a.pinned_row && ImGui::IsItemClicked()) *a.pinned_row = *a.pinned_row == i ? -1 : i;
+    if (a.pinned_row && hover.clicked) *a.pinned_row = *a.pinned_row == i ? -1 : i;
   }
   // Right click: save this matrix (what it holds, not the screen) as PNG or CSV in the current folder.
   if (ImGui::BeginPopupContextItem("export")) {
@@ -212,7 +367,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   }
   // Leave the cursor below the whole widget.
   ImGui::SetCursorScreenPos(ImVec2(origin.x, std::max(grid1.y, grid0.y + 60.0f) + ImGui::GetStyle().ItemSpacing.y));
-  ImGui::Dummy(ImVec2(label_w + cell * cols + legend_w, 0.0f));
+  ImGui::Dummy(ImVec2(total_w, 0.0f));
   ImGui::PopID();
   return hover;
 }

@@ -1,5 +1,8 @@
 // QKV Lab app — the heatmap widget: a matrix with token labels on both axes, its name and shape, a colour
-// legend with its range, exact values on hover, and click-to-pin a row (shown as a bar chart).
+// legend with its range, exact values on hover, and click-to-pin a row (shown as a bar chart). It fills the
+// width (and height, if given) it is offered; the mouse wheel zooms and a drag pans (double-click resets); when
+// cells are smaller than a line of text the labels are thinned evenly, the title says so, and the hovered row's
+// and column's labels are always drawn in full.
 #pragma once
 
 #include "app/app_state.h"
@@ -29,10 +32,21 @@ struct HeatmapArgs {
   int highlight_row = -1;
   int highlight_col = -1;
   uint64_t generation = 0;  // when M changes outside core::run's traces (live training): bump it; 0 = the trace's
+  float max_height = 0.0f;  // 0: any height; else cells shrink so the widget (title to legend) fits this height
+  const Mat* mask = nullptr;  // same shape as M: cells that are −∞ here (S_masked) are hatched over their colour
+  bool zoomable = true;       // mouse wheel zooms, drag pans, double-click resets
+  std::string view_key;       // zoom/pan shared by heatmaps with this key; empty: key without ".head.<i>"
 };
+
+// The pixels the widget adds around its cells (title, labels, legend): a grid of heatmaps sizes itself with it.
+struct HeatmapChrome {
+  float left = 0, top = 0, right = 0, bottom = 0;
+};
+HeatmapChrome heatmap_chrome(const HeatmapArgs&);
 
 struct HeatmapHover {
   int row = -1, col = -1;
+  bool clicked = false;  // the mouse went up on this cell without dragging (a drag pans the view)
 };
 
 HeatmapHover DrawHeatmap(AppState&, const HeatmapArgs&);

@@ -1,4 +1,5 @@
 #include "app/widgets/plot.h"
+#include "app/widgets/layout_math.h"
 
 #include <algorithm>
 #include <cfloat>
@@ -40,7 +41,8 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
   const ImVec2 p0 = ImGui::GetCursorScreenPos();
   const float font = ImGui::GetFontSize();
   const float left = font * 3.6f, bottom = font * 2.6f, top = font * 1.4f, right = font * 0.8f;  // top: room for the y label
-  const ImVec2 g0(p0.x + left, p0.y + top), g1(p0.x + size.x - right, p0.y + size.y - bottom);
+  const ImVec2 g0(p0.x + left, p0.y + top);
+  ImVec2 g1(p0.x + size.x - right, p0.y + size.y - bottom);
   ImDrawList* list = ImGui::GetWindowDrawList();
   const ImU32 text = ImGui::GetColorU32(ImGuiCol_Text), grid = ImGui::GetColorU32(ImGuiCol_Border);
 
@@ -65,6 +67,38 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
   if (x_hi - x_lo < 1e-12f) x_hi = x_lo + 1.0f;
   const auto fx = [&](float x) { return a.log_x ? (std::log(x) - std::log(x_lo)) / (std::log(x_hi) - std::log(x_lo)) : (x - x_lo) / (x_hi - x_lo); };
   const auto to_screen = [&](float x, float y) { return ImVec2(g0.x + fx(x) * (g1.x - g0.x), g1.y - (y - y_lo) / (y_hi - y_lo) * (g1.y - g0.y)); };
+
+  // The legend goes in a corner of the plot that no curve crosses, else below the plot (which then shrinks).
+  const float entry_h = font + 2.0f, swatch_w = 20.0f;
+  float legend_w = 0.0f;
+  int legend_n = 0;
+  for (const Series& s : series)
+    if (!s.label.empty()) legend_w = std::max(legend_w, ImGui::CalcTextSize(s.label.c_str()).x + swatch_w + 6.0f), ++legend_n;
+  const float legend_h = entry_h * static_cast<float>(legend_n);
+  LegendPlace place = LegendPlace::Outside;
+  float below_w = 0.0f;  // outside: entries side by side, wrapped to the plot's width
+  int below_rows = 1;
+  if (legend_n > 0) {
+    std::vector<std::vector<Point>> lines;
+    for (const Series& s : series) {
+      std::vector<Point>& line = lines.emplace_back();
+      for (size_t k = 0; k < s.x.size() && k < s.y.size(); ++k) {
+        const bool ok = std::isfinite(s.x[k]) && std::isfinite(s.y[k]) && !(a.log_x && s.x[k] <= 0);
+        const ImVec2 p = ok ? to_screen(s.x[k], std::clamp(s.y[k], y_lo, y_hi)) : ImVec2(NAN, NAN);
+        line.push_back({p.x, p.y});
+      }
+    }
+    place = legend_place(lines, Rect{g0.x, g0.y, g1.x, g1.y}, legend_w, legend_h, 4.0f);
+    if (place == LegendPlace::Outside) {
+      for (const Series& s : series) {
+        if (s.label.empty()) continue;
+        const float w = ImGui::CalcTextSize(s.label.c_str()).x + swatch_w + 18.0f;
+        if (below_w > 0.0f && below_w + w > g1.x - g0.x) ++below_rows, below_w = 0.0f;
+        below_w += w;
+      }
+      g1.y -= entry_h * static_cast<float>(below_rows);
+    }
+  }
 
   // Axes and ticks.
   list->AddRect(g0, g1, grid);
@@ -126,15 +160,21 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
   }
   list->PopClipRect();
 
-  // Legend, top right.
-  float ly = g0.y + 4;
-  for (size_t i = 0; i < series.size(); ++i) {
-    if (series[i].label.empty()) continue;
-    const ImU32 color = series[i].color ? series[i].color : palette(static_cast<int>(i));
-    const float tw = ImGui::CalcTextSize(series[i].label.c_str()).x;
-    list->AddRectFilled(ImVec2(g1.x - tw - 26, ly + font * 0.35f), ImVec2(g1.x - tw - 12, ly + font * 0.65f), color);
-    list->AddText(ImVec2(g1.x - tw - 6, ly), text, series[i].label.c_str());
-    ly += font + 2;
+  // Legend: in the free corner (entries stacked, swatch then text), or below the x label, side by side.
+  if (legend_n > 0) {
+    const Rect box = place == LegendPlace::Outside ? Rect{g0.x, g1.y + font * 2.6f, g1.x, p0.y + size.y}
+                                                   : legend_box(place, Rect{g0.x, g0.y, g1.x, g1.y}, legend_w, legend_h, 4.0f);
+    float lx = box.x0, ly = box.y0;
+    for (size_t i = 0; i < series.size(); ++i) {
+      if (series[i].label.empty()) continue;
+      const ImU32 color = series[i].color ? series[i].color : palette(static_cast<int>(i));
+      const float tw = ImGui::CalcTextSize(series[i].label.c_str()).x;
+      if (place == LegendPlace::Outside && lx > box.x0 && lx + tw + swatch_w + 18.0f > box.x1) lx = box.x0, ly += entry_h;
+      list->AddRectFilled(ImVec2(lx, ly + font * 0.35f), ImVec2(lx + swatch_w - 6.0f, ly + font * 0.65f), color);
+      list->AddText(ImVec2(lx + swatch_w, ly), text, series[i].label.c_str());
+      if (place == LegendPlace::Outside) lx += tw + swatch_w + 18.0f;
+      else ly += entry_h;
+    }
   }
 
   // Hover: every series' value at the nearest x.
