@@ -22,6 +22,7 @@
 #include <backends/imgui_impl_glfw.h>
 #include <backends/imgui_impl_opengl3.h>
 #include <imgui.h>
+#include <imgui_internal.h>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -205,11 +206,21 @@ std::string state_json(const AppState& s, const UiFrame& ui, int width, int heig
     tabs_drawn.push_back({{"name", t.name}, {"title", t.title}, {"x0", t.x0}, {"y0", t.y0}, {"x1", t.x1}, {"y1", t.y1}, {"text_width", t.text_width}});
   nlohmann::json widgets = nlohmann::json::array();
   for (const DrawnWidget& w : s.drawn_widgets) widgets.push_back({{"label", w.label}, {"x0", w.x0}, {"y0", w.y0}, {"x1", w.x1}, {"y1", w.y1}});
+  // Windows whose content is wider than what they show without a horizontal scrollbar: something is cut off
+  // at their right edge (ImGui records every item's extent, text included, in ContentSize).
+  nlohmann::json overflowing = nlohmann::json::array();
+  for (const ImGuiWindow* w : ImGui::GetCurrentContext()->Windows) {
+    if (!w->WasActive || w->Hidden || w->ScrollbarX || (w->Flags & ImGuiWindowFlags_HorizontalScrollbar)) continue;
+    const float visible = w->InnerRect.GetWidth() + w->WindowPadding.x;
+    if (w->ContentSize.x > visible + 1.0f)
+      overflowing.push_back({{"window", w->Name}, {"content_width", w->ContentSize.x}, {"visible_width", visible}});
+  }
   const LessonState& L = s.lessons;
   nlohmann::json j = {
       {"window", {{"width", width}, {"height", height}}},
       {"tab", s.lab_tab >= 0 && s.lab_tab < static_cast<int>(tabs().size()) ? tabs()[static_cast<size_t>(s.lab_tab)].name : ""},
       {"tabs_drawn", tabs_drawn},
+      {"overflowing_windows", overflowing},
       {"block", s.sel.block.path()},
       {"head", s.sel.head},
       {"step", step_title(s.sel.step)},
