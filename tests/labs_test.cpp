@@ -96,16 +96,22 @@ TEST(Labs, VarianceCaptionQuotesTheMeasuredNumbersNotD_k) {
   EXPECT_NE(c.find("8 × 5.90 × 5.80 = 274"), std::string::npos) << c;
   EXPECT_NE(c.find("only when the entries of q and k have variance 1"), std::string::npos) << c;
   EXPECT_EQ(c.find("about d_k"), std::string::npos) << c;
+  EXPECT_NE(c.find("The measurement agrees (×1.02)"), std::string::npos) << c;
+  // A trained head whose q and k are aligned: the caption says the measurement is not the prediction.
+  v.var_S = v.var_scaled = 900.0;
+  const std::string aligned = variance_caption(v, false);
+  EXPECT_NE(aligned.find("3.3× the prediction"), std::string::npos) << aligned;
+  v.var_S = v.var_scaled = 278.0;
   // Unit-variance entries: then it is about d_k, and the caption says so.
   v.mean_q2 = v.mean_k2 = 1.0;
   v.var_S = v.var_scaled = 8.3;
   const std::string unit = variance_caption(v, false);
-  EXPECT_NE(unit.find("Var(q·k) ≈ d_k = 8"), std::string::npos) << unit;
+  EXPECT_NE(unit.find("the prediction is ≈ d_k = 8"), std::string::npos) << unit;
   // Scaled: the prediction is multiplied by scale².
   v.scale = 1.0 / std::sqrt(8.0);
   v.var_scaled = 1.04;
   const std::string scaled = variance_caption(v, true);
-  EXPECT_NE(scaled.find("× scale² (0.12) = 1.00"), std::string::npos) << scaled;
+  EXPECT_NE(scaled.find("× scale² (0.125) = 1.00"), std::string::npos) << scaled;
   EXPECT_EQ(variance_caption(VarianceBreakdown{}, true).find("Measured"), std::string::npos);
 }
 

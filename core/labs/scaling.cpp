@@ -145,18 +145,23 @@ VarianceBreakdown variance_breakdown(const Trace& t, const std::string& head) {
 
 std::string variance_caption(const VarianceBreakdown& v, bool scaled) {
   if (!v.ok) return "Too few unmasked scores in this head to measure a variance.";
-  const double predicted = v.predicted_var_S(), predicted_scaled = v.predicted_var_scaled();
+  const double predicted = v.predicted_var_S(), predicted_scaled = v.predicted_var_scaled(), q2k2 = v.mean_q2 * v.mean_k2;
   std::string out = "Measured: Var(S_scaled) = " + num(v.var_scaled) + " over " + format("%.0f", v.cells) + " unmasked cells (Var(QKᵀ) = " +
-                    num(v.var_S) + "). Predicted: d_k·E[q²]·E[k²] = " + std::to_string(v.d_k) + " × " + num(v.mean_q2) + " × " +
-                    num(v.mean_k2) + " = " + num(predicted);
-  if (std::fabs(v.scale - 1.0) > 1e-6) out += ", × scale² (" + num(v.scale * v.scale) + ") = " + num(predicted_scaled);
+                    num(v.var_S) + "). Predicted for independent zero-mean entries: d_k·E[q²]·E[k²] = " + std::to_string(v.d_k) + " × " +
+                    num(v.mean_q2) + " × " + num(v.mean_k2) + " = " + num(predicted);
+  if (std::fabs(v.scale - 1.0) > 1e-6) out += ", × scale² (" + format("%.3g", v.scale * v.scale) + ") = " + num(predicted_scaled);
   out += ".";
-  const bool unit = std::fabs(v.mean_q2 * v.mean_k2 - 1.0) < 0.25;
-  if (unit)
-    out += " The entries of q and k have about unit variance here, so Var(q·k) ≈ d_k = " + std::to_string(v.d_k) + ".";
+  if (std::fabs(q2k2 - 1.0) < 0.25)
+    out += " The entries of q and k have about unit variance here, so the prediction is ≈ d_k = " + std::to_string(v.d_k) + ".";
   else
-    out += " It is d_k = " + std::to_string(v.d_k) + " only when the entries of q and k have variance 1; here E[q²]·E[k²] = " +
-           num(v.mean_q2 * v.mean_k2) + ", so Var(q·k) ≈ " + num(v.mean_q2 * v.mean_k2) + " × d_k.";
+    out += " It is d_k = " + std::to_string(v.d_k) + " only when the entries of q and k have variance 1; here E[q²]·E[k²] = " + num(q2k2) +
+           ", not 1.";
+  const double agreement = predicted > 0.0 ? v.var_S / predicted : NAN;
+  if (std::isfinite(agreement) && agreement >= 1.0 / 1.5 && agreement <= 1.5)
+    out += " The measurement agrees (×" + format("%.2f", agreement) + ").";
+  else if (std::isfinite(agreement))
+    out += " The measurement is " + format("%.2g", agreement) + "× the prediction: this head's q and k are not independent and zero-mean " +
+           "(few cells, or trained weights that align them).";
   out += scaled ? " Dividing by √d_k removes the factor d_k, whatever the head's width."
                 : " Without ÷√d_k the factor d_k stays in the scores.";
   return out;
