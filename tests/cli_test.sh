@@ -92,10 +92,49 @@ assert (C == P).all(), "9 significant digits round-trip float32 exactly"
 M = np.loadtxt(os.path.join(w, "csv", "encoder.0.self_attn.M.csv"), delimiter=",")
 assert np.isneginf(M[:, 5]).all()
 PY
-pngs=$(ls "$work/png" | wc -l)
+pngs=$(ls "$work/png" | grep -c '\.png$')
 check "one PNG per head and stage (2 layers x 2 heads x 4 stages)" test "$pngs" = 16
 first_png=$(ls "$work/png"/*P__The_cat* | head -1)
 check "PNG names carry the tokens and are real PNGs" bash -c "head -c 8 '$first_png' | od -An -tx1 | grep -q '89 50 4e 47'"
+check_py "PNG heatmaps are slide-sized, labelled on both axes, with a legend whose colours the cells use" "$work" <<'PY'
+import json, os, sys
+import numpy as np
+from PIL import Image
+w = sys.argv[1]
+index = json.load(open(os.path.join(w, "png", "index.json")))
+assert len(index) == 16
+for e in index:
+    img = np.asarray(Image.open(os.path.join(w, "png", e["file"])).convert("RGB")).astype(int)
+    h, wd, _ = img.shape
+    cell, x0, y0, rows, cols = e["cell"], e["x0"], e["y0"], e["rows"], e["cols"]
+    assert wd >= 800 and cell >= 24, (e["file"], wd, cell)
+    ink = (img < 200).any(axis=2)  # dark text pixels on the white background
+    assert ink[y0:y0 + rows * cell, :x0 - 2].sum() > 50 * rows, "row labels left of the grid"
+    assert ink[:y0 - 2, x0:x0 + cols * cell].sum() > 50 * cols, "column labels above the grid"
+    assert ink[:34, :].sum() > 200 and not ink[:34, :].all(), "a title at the top"
+    P = np.load(os.path.join(w, "npy", e["tensor"] + ".npy"))
+    assert P.shape == (rows, cols)
+    bar_x = x0 + cols * cell + 16 + 10
+    bar_h = max(rows * cell, 160)
+    legend = img[y0:y0 + bar_h, bar_x]
+    assert len({tuple(c) for c in legend}) > 50, "a colour bar beside the grid"
+    assert ink[y0:y0 + bar_h, bar_x + 20:].sum() > 40, "the legend's range written beside it"
+    finite = np.isfinite(P)
+    lo, hi = e["min"], e["max"]
+    if e["tensor"].endswith(".P"):
+        assert (lo, hi) == (0, 1)
+    else:
+        assert abs(hi - np.abs(P[finite]).max()) < 1e-4 * max(1, hi) and lo == -hi
+    for i in range(rows):
+        for j in range(cols):
+            c = img[y0 + i * cell + cell // 2, x0 + j * cell + cell // 2]
+            if not finite[i, j]:
+                continue
+            f = (P[i, j] - lo) / (hi - lo) if hi > lo else 0.5
+            ref = legend[int(round((1 - f) * (bar_h - 1)))]
+            assert np.abs(c - ref).max() <= 12, (e["file"], i, j, c, ref)
+print("checked", len(index), "labelled PNGs")
+PY
 
 # The saved session reproduces the run exactly.
 "$cli" run --session "$work/s.json" --show encoder.0.self_attn.head.1.P > "$work/again.txt"

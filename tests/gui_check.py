@@ -3,8 +3,8 @@
 usage: gui_check.py SHOT.png LAYOUT.json NPY_DIR PNG_DIR
 - the screenshot is not blank;
 - every attention heatmap P the app drew (LAYOUT.json: its screen rectangle, rows, cols) shows, at the centre
-  of each cell, the colour that the CPU colormap gives the core's P for that cell (the CLI's PNG export, 16 px
-  per cell), within 4/255 per channel;
+  of each cell, the colour that the CPU colormap gives the core's P for that cell (the CLI's PNG export: its
+  index.json says where each image's grid starts and its cell size), within 4/255 per channel;
 - padded keys are 0 in P, and so have the colour of 0.
 """
 import json
@@ -23,6 +23,7 @@ if distinct < 50 or shot.std() < 10:
     failures.append(f"the screenshot looks blank ({distinct} colours, std {shot.std():.1f})")
 
 layout = json.load(open(layout_path))
+index = {e["tensor"]: e for e in json.load(open(os.path.join(png_dir, "index.json")))}
 checked = 0
 for entry in layout:
     key = entry["key"]
@@ -32,11 +33,15 @@ for entry in layout:
     if P.shape != (entry["rows"], entry["cols"]):
         failures.append(f"{key}: drawn as {entry['rows']}x{entry['cols']}, the core has {P.shape}")
         continue
-    reference = [f for f in os.listdir(png_dir) if f.startswith(key + "__")]
-    if not reference:
+    ref = index.get(key)
+    if not ref or not os.path.exists(os.path.join(png_dir, ref["file"])):
         failures.append(f"{key}: no PNG export to compare with")
         continue
-    cpu = np.asarray(Image.open(os.path.join(png_dir, reference[0])).convert("RGB")).astype(int)
+    if (ref["rows"], ref["cols"]) != P.shape:
+        failures.append(f"{key}: the PNG export has {ref['rows']}x{ref['cols']} cells, the core {P.shape}")
+        continue
+    cpu = np.asarray(Image.open(os.path.join(png_dir, ref["file"])).convert("RGB")).astype(int)
+    cell, x0, y0 = ref["cell"], ref["x0"], ref["y0"]
     cell_w = (entry["x1"] - entry["x0"]) / entry["cols"]
     cell_h = (entry["y1"] - entry["y0"]) / entry["rows"]
     worst = 0
@@ -45,7 +50,7 @@ for entry in layout:
             x = int(entry["x0"] + (j + 0.5) * cell_w)
             y = int(entry["y0"] + (i + 0.5) * cell_h)
             on_screen = shot[y, x]
-            expected = cpu[i * 16 + 8, j * 16 + 8]
+            expected = cpu[y0 + i * cell + cell // 2, x0 + j * cell + cell // 2]
             worst = max(worst, int(np.abs(on_screen - expected).max()))
             checked += 1
     if worst > 4:
