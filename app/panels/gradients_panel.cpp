@@ -777,12 +777,17 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
   PlotArgs pa;
   pa.id = "dk_ratio";
   pa.x_label = "d_k (log scale)";
-  pa.y_label = "‖∂L/∂Z_r‖ / ‖∂L/∂P_r‖: gradient the softmax passes on";
+  pa.y_label = "‖∂L/∂Z_r‖ / ‖∂L/∂P_r‖ (passed on)";
   pa.size = ImVec2(w_left, 260);
   pa.log_x = true;
   pa.y_min = 0.0f;
   pa.y_max = 1.35f * top;  // headroom for the legend, top right
   DrawLinePlot(pa, left);
+  {
+    // Where the plot was drawn (--layout-json), so a test can check that lesson 5's step shows it.
+    const ImVec2 p0 = ImGui::GetItemRectMin(), p1 = ImGui::GetItemRectMax();
+    s.drawn_heatmaps.push_back({"plot:gradients.why-sqrt-dk", p0.x, p0.y, p1.x, p1.y, 0, 0});
+  }
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
   wrapped_disabled(labs::dk_gradient_caption(r).c_str());
   if (ImGui::IsItemHovered())
@@ -795,7 +800,7 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
   PlotArgs pm;
   pm.id = "dk_saturation";
   pm.x_label = "d_k (log scale)";
-  pm.y_label = "mean max weight per row (saturation)";
+  pm.y_label = "mean max weight per row";
   pm.size = ImVec2(w_right, 260);
   pm.log_x = true;
   pm.y_min = 0.0f;
@@ -1000,6 +1005,9 @@ void DrawGradientsPanel(AppState& s) {
   const std::string key = to_json(s.session);
   const bool session_valid = !validate(s.session);
 
+  // The tab scrolls inside its own child window, so the lesson strip and the tab bar above stay in view when a
+  // lesson step scrolls a plot below the fold to the top.
+  ImGui::BeginChild("gradients_tab", ImVec2(0, 0), false);
   draw_loss_controls(s, key);
 
   heading("The selected head: the gradient through the softmax");
@@ -1022,10 +1030,20 @@ void DrawGradientsPanel(AppState& s) {
   draw_embedding_gradient(s);
 
   ImGui::Spacing();
+  // A lesson step that points at a plot below the fold scrolls it to the top of the tab, once.
+  const auto scroll_here_if_requested = [&s](const char* section) {
+    if (s.request_section != section) return;
+    ImGui::SetScrollHereY(0.0f);
+    ImGui::SetNextItemOpen(true);
+    s.request_section.clear();
+  };
+  scroll_here_if_requested("why-sqrt-dk");
   if (ImGui::CollapsingHeader("Why √d_k: the gradient through the softmax against d_k (measured)", ImGuiTreeNodeFlags_DefaultOpen))
     draw_dk_sweep(s, key, session_valid);
+  scroll_here_if_requested("layer-norms");
   if (ImGui::CollapsingHeader("Pre- vs Post-Norm, residual on/off: the gradient norm layer by layer", ImGuiTreeNodeFlags_DefaultOpen))
     draw_norm_sweep(s, key, session_valid);
+  ImGui::EndChild();
 }
 
 }  // namespace qkv::app
