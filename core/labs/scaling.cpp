@@ -318,6 +318,9 @@ std::string dk_gradient_caption(const DkGradientSweep& r) {
   std::string out = "Measured (mean over " + std::to_string(r.seeds) + " seed" + (r.seeds == 1 ? "" : "s") +
                     ", all heads and rows; d_k = " + std::to_string(kGradDk[first]) + " → " + std::to_string(kGradDk[last]) +
                     "): scaled " + num(s0.mean) + " → " + num(s1.mean) + ", unscaled " + num(u0.mean) + " → " + num(u1.mean) + ". ";
+  if (r.seeds > 1 && std::isfinite(s1.sd) && std::isfinite(u1.sd))
+    out += "Spread over the seeds at d_k = " + std::to_string(kGradDk[last]) + ": ± " + num(s1.sd) + " scaled, ± " + num(u1.sd) +
+           " unscaled (standard deviation). ";
   const std::string ts = trend(s0.mean, s1.mean), tu = trend(u0.mean, u1.mean);
   if (!ts.empty()) out += "Scaled, the ratio " + ts + "; ";
   if (!tu.empty()) out += "unscaled, it " + tu + ". ";
