@@ -251,8 +251,15 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   const Mat* dS = t.tensors.find("dL/d" + head + ".S");
   // Each heatmap reserves the width of its own legend (wider for a signed range such as −0.0015).
   const float gap = ImGui::GetStyle().ItemSpacing.x;
-  const float row_w = ImGui::GetContentRegionAvail().x - 2.0f * gap;
-  const float p_width = row_w * 0.3f, grad_width = row_w * 0.35f;  // signed legends are wider than P's 0–1
+  // Three side by side when each still gets readable cells and room for its token labels (about 10 px per cell
+  // plus labels and legend); otherwise P and ∂L/∂P on one row and ∂L/∂S below, or one per row.
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float font = ImGui::GetFontSize();
+  const float needed = static_cast<float>(P ? P->cols() : 1) * 10.0f + font * 9.0f;
+  const int per_row = std::clamp(static_cast<int>((avail + gap) / (needed + gap)), 1, 3);
+  const float row_w = avail - static_cast<float>(per_row - 1) * gap;
+  const float p_width = per_row == 3 ? row_w * 0.3f : row_w / per_row;
+  const float grad_width = per_row == 3 ? row_w * 0.35f : row_w / per_row;  // signed legends are wider than P's 0–1
 
   ImGui::BeginGroup();
   ImGui::TextUnformatted("attention weights (forward)");
@@ -272,7 +279,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   DrawHeatmap(s, a);
   ImGui::EndGroup();
 
-  ImGui::SameLine(0, gap);
+  if (per_row > 1) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
   ImGui::TextUnformatted("gradient into the attention weights");
   hover_tip("∂L/∂P: how the loss changes as each weight changes. It comes back from O = P·V: ∂L/∂P = ∂L/∂O · Vᵀ, so it is "
@@ -289,7 +296,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   DrawHeatmap(s, g);
   ImGui::EndGroup();
 
-  ImGui::SameLine(0, gap);
+  if (per_row > 2) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
   ImGui::TextUnformatted("gradient into the raw scores S = QKᵀ");
   hover_tip("∂L/∂S, row by row: scale · J·(∂L/∂P row), J = diag(p) − ppᵀ the softmax Jacobian. This is what reaches Q and K "
