@@ -108,6 +108,7 @@ struct AppState {
   LessonState lessons;
   std::vector<Highlight> highlights;  // cells the open lesson points at (outlined in heatmaps)
   int request_tab = -1;               // select this tab on the next frame (lessons, --panel)
+  std::string request_section;        // the open lesson step's part of its tab: the panel scrolls it into view once
 
   // The live training run of the Train tab (a worker thread), kept across tab switches.
   std::shared_ptr<TrainingRun> training;

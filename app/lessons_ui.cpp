@@ -81,6 +81,7 @@ void apply_view(AppState& s, const LessonView& v) {
   for (int i = 0; i < static_cast<int>(Stage::Count); ++i)
     if (!v.stage.empty() && v.stage == stage_name(static_cast<Stage>(i))) s.sel.stage = static_cast<Stage>(i);
   s.sel.pinned_row = v.pinned_row;
+  s.request_section = v.section;
 }
 
 const std::string& rendered(AppState& s, const Lesson& l, const char* field, const Text& text) {

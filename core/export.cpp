@@ -10,17 +10,27 @@
 
 namespace qkv {
 
+std::string export_file_stem(const std::string& path) {
+  static const std::string kGrad = "dL/d";
+  std::string stem = path.rfind(kGrad, 0) == 0 ? "grad." + path.substr(kGrad.size()) : path;
+  for (char& c : stem)
+    if (c == '/' || c == '\\') c = '_';
+  return stem;
+}
+
 std::string manifest_json(const Trace& t, const Session& s) {
   using nlohmann::json;
   json tensors = json::array();
   const auto list = [&](const TensorMap& map, const char* kind) {
     for (const auto& e : map.entries())
       tensors.push_back(
-          {{"name", e.path}, {"file", e.path + ".npy"}, {"shape", {e.value.rows(), e.value.cols()}}, {"dtype", "float32"}, {"kind", kind}});
+          {{"name", e.path}, {"file", export_file_stem(e.path) + ".npy"}, {"shape", {e.value.rows(), e.value.cols()}}, {"dtype", "float32"}, {"kind", kind}});
   };
   list(*t.weights, "weight");
   list(t.tensors, "activation");
   json manifest{{"format", "qkvlab-export-1"},
+                {"file_names", "each tensor's file is its name + .npy, except that a gradient dL/d<name> is written as "
+                               "grad.<name>.npy (a file name never holds a path separator); \"file\" gives it for each tensor"},
                 {"tokens", {{"source", t.source_tokens}, {"target", t.target_tokens}, {"decoded", t.decoded_tokens}}},
                 {"vocab", t.vocab.tokens()},
                 {"session", json::parse(to_json(s))},
@@ -75,7 +85,7 @@ std::optional<Error> export_csv(const Trace& t, const std::string& dir) {
   if (auto e = make_folder(dir)) return e;
   for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
     for (const auto& e : map->entries())
-      if (auto err = write_file_atomically(dir + "/" + e.path + ".csv", tensor_csv(e.value))) return err;
+      if (auto err = write_file_atomically(dir + "/" + export_file_stem(e.path) + ".csv", tensor_csv(e.value))) return err;
   return std::nullopt;
 }
 
@@ -83,7 +93,7 @@ std::optional<Error> export_npy(const Trace& t, const Session& s, const std::str
   if (auto e = make_folder(dir)) return e;
   for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
     for (const auto& e : map->entries())
-      if (auto err = write_npy(dir + "/" + e.path + ".npy", e.value)) return err;
+      if (auto err = write_npy(dir + "/" + export_file_stem(e.path) + ".npy", e.value)) return err;
   return write_file_atomically(dir + "/manifest.json", manifest_json(t, s));
 }
 

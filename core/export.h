@@ -9,7 +9,11 @@
 
 namespace qkv {
 
-// Writes DIR/<path>.npy for every weight and every tensor of the trace, then DIR/manifest.json with each
+// The file name (without extension) of a tensor path: never a path separator, so every tensor is one file in DIR.
+// A gradient dL/d<path> becomes grad.<path>; any other '/' or '\\' becomes '_'. The manifest keeps the tensor's name.
+std::string export_file_stem(const std::string& path);
+
+// Writes DIR/<export_file_stem(path)>.npy for every weight and every tensor of the trace, then DIR/manifest.json with each
 // tensor's name, file, shape, dtype and kind, the tokens, and the session that produced them. Creates DIR.
 std::optional<Error> export_npy(const Trace&, const Session&, const std::string& dir);
 
@@ -17,7 +21,7 @@ std::optional<Error> export_npy(const Trace&, const Session&, const std::string&
 // values with 9 significant digits (float32 round-trips), −∞ as -inf.
 std::string tensor_csv(const Mat& M, const std::vector<std::string>* row_labels = nullptr,
                        const std::vector<std::string>* col_labels = nullptr);
-// Writes DIR/<path>.csv for every weight and every tensor of the trace (no labels). Creates DIR.
+// Writes DIR/<export_file_stem(path)>.csv for every weight and every tensor of the trace (no labels). Creates DIR.
 std::optional<Error> export_csv(const Trace&, const std::string& dir);
 
 // The manifest alone (JSON text), as export_npy writes it.

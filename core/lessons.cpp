@@ -77,7 +77,7 @@ Text text_of(const json& j, const std::string& where, bool required = true) {
 }
 
 LessonView view_of(const json& j, const std::string& where) {
-  only_keys(j, {"panel", "block", "head", "step", "stage", "pinned_row"}, where);
+  only_keys(j, {"panel", "block", "head", "step", "stage", "pinned_row", "section"}, where);
   LessonView v;
   v.panel = j.value("panel", v.panel);
   v.block = j.value("block", v.block);
@@ -85,6 +85,7 @@ LessonView view_of(const json& j, const std::string& where) {
   v.step = j.value("step", v.step);
   v.stage = j.value("stage", v.stage);
   v.pinned_row = int_of(j, "pinned_row", v.pinned_row, where);
+  v.section = j.value("section", v.section);
   return v;
 }
 

@@ -29,6 +29,7 @@ struct LessonView {
   std::string step;    // a stepper sub-step title, e.g. "softmax"; empty: unchanged
   std::string stage;   // S, S_scaled, S_masked, P, O; empty: unchanged
   int pinned_row = -1;
+  std::string section;  // a part of the tab to scroll into view, e.g. "why-sqrt-dk" (each panel names its own)
 };
 
 struct Highlight {

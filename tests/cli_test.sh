@@ -67,12 +67,18 @@ check_py "--show prints the same numbers as the export" "$work" <<'PY'
 import sys, os, re
 import numpy as np
 w = sys.argv[1]
-lines = open(os.path.join(w, "run.txt")).read().split("encoder.0.self_attn.head.1.P  [")[1].splitlines()[1:]
+block = open(os.path.join(w, "run.txt")).read().split("encoder.0.self_attn.head.1.P  [")[1]
+lines = block.splitlines()
+ncols = int(lines[0].split("×")[1].split("]")[0])
+header, lines = lines[1].split(), lines[2:]
+assert header == ["The", "cat", "sat", "on", "the", "mat"], header  # key tokens above the columns
 rows = []
 for l in lines:
     if not l.strip():
         break
-    rows.append(list(map(float, l.split())))
+    fields = l.split()
+    rows.append(list(map(float, fields[-ncols:])))
+    assert fields[0] in header, fields  # a query token before each row
 P = np.load(os.path.join(w, "npy", "encoder.0.self_attn.head.1.P.npy"))
 assert np.allclose(np.array(rows), P, atol=1e-4)
 PY
@@ -86,10 +92,49 @@ assert (C == P).all(), "9 significant digits round-trip float32 exactly"
 M = np.loadtxt(os.path.join(w, "csv", "encoder.0.self_attn.M.csv"), delimiter=",")
 assert np.isneginf(M[:, 5]).all()
 PY
-pngs=$(ls "$work/png" | wc -l)
+pngs=$(ls "$work/png" | grep -c '\.png$')
 check "one PNG per head and stage (2 layers x 2 heads x 4 stages)" test "$pngs" = 16
 first_png=$(ls "$work/png"/*P__The_cat* | head -1)
 check "PNG names carry the tokens and are real PNGs" bash -c "head -c 8 '$first_png' | od -An -tx1 | grep -q '89 50 4e 47'"
+check_py "PNG heatmaps are slide-sized, labelled on both axes, with a legend whose colours the cells use" "$work" <<'PY'
+import json, os, sys
+import numpy as np
+from PIL import Image
+w = sys.argv[1]
+index = json.load(open(os.path.join(w, "png", "index.json")))
+assert len(index) == 16
+for e in index:
+    img = np.asarray(Image.open(os.path.join(w, "png", e["file"])).convert("RGB")).astype(int)
+    h, wd, _ = img.shape
+    cell, x0, y0, rows, cols = e["cell"], e["x0"], e["y0"], e["rows"], e["cols"]
+    assert wd >= 800 and cell >= 24, (e["file"], wd, cell)
+    ink = (img < 200).any(axis=2)  # dark text pixels on the white background
+    assert ink[y0:y0 + rows * cell, :x0 - 2].sum() > 50 * rows, "row labels left of the grid"
+    assert ink[:y0 - 2, x0:x0 + cols * cell].sum() > 50 * cols, "column labels above the grid"
+    assert ink[:34, :].sum() > 200 and not ink[:34, :].all(), "a title at the top"
+    P = np.load(os.path.join(w, "npy", e["tensor"] + ".npy"))
+    assert P.shape == (rows, cols)
+    bar_x = x0 + cols * cell + 16 + 10
+    bar_h = max(rows * cell, 160)
+    legend = img[y0:y0 + bar_h, bar_x]
+    assert len({tuple(c) for c in legend}) > 50, "a colour bar beside the grid"
+    assert ink[y0:y0 + bar_h, bar_x + 20:].sum() > 40, "the legend's range written beside it"
+    finite = np.isfinite(P)
+    lo, hi = e["min"], e["max"]
+    if e["tensor"].endswith(".P"):
+        assert (lo, hi) == (0, 1)
+    else:
+        assert abs(hi - np.abs(P[finite]).max()) < 1e-4 * max(1, hi) and lo == -hi
+    for i in range(rows):
+        for j in range(cols):
+            c = img[y0 + i * cell + cell // 2, x0 + j * cell + cell // 2]
+            if not finite[i, j]:
+                continue
+            f = (P[i, j] - lo) / (hi - lo) if hi > lo else 0.5
+            ref = legend[int(round((1 - f) * (bar_h - 1)))]
+            assert np.abs(c - ref).max() <= 12, (e["file"], i, j, c, ref)
+print("checked", len(index), "labelled PNGs")
+PY
 
 # The saved session reproduces the run exactly.
 "$cli" run --session "$work/s.json" --show encoder.0.self_attn.head.1.P > "$work/again.txt"
@@ -100,6 +145,86 @@ check "saved session reproduces the numbers" diff <(numbers "$work/run.txt") <(n
 "$cli" run --arch decoder-only --text "one two three" --decode 4 > "$work/decode.txt"
 check "decoder-only greedy decoding prints 4 tokens" bash -c "grep 'greedy decoding' '$work/decode.txt' | grep -o '⟨' | wc -l | grep -qx 4"
 check "demo runs" bash -c "'$cli' demo | grep -q 'NOT scaled'"
+"$cli" demo > "$work/demo.txt"
+check_py "demo: one d_k everywhere, column labels, one shading scale for every row" "$work/demo.txt" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+header_dk = re.search(r"d_k=(\d+)", text.splitlines()[0]).group(1)
+titles = re.findall(r"head\.0\.P with d_k = (\d+)", text)
+assert titles == [header_dk, header_dk], (header_dk, titles)
+scaled = text.split("scaled by 1/√d_k")[1].split("NOT scaled")[0]
+# Column labels: the first letters of the 12 key tokens, written down above the columns.
+assert "T a d c t s b i w t t ." in scaled, "column labels"
+rows = [l for l in scaled.splitlines() if "│" in l]
+assert len(rows) == 12, len(rows)
+# Shaded by the weight itself (one scale): rows whose largest weight is below 0.875 have no full block.
+# Per-row scaling gave every row a █; the scaled head's mean max weight is about 0.46.
+full = sum("█" in r for r in rows)
+assert full < 6, f"{full} of 12 rows have a full block: shading looks per-row"
+PY
+
+# Lessons: the suggestion printed for an unknown lesson is a command that works.
+set +e
+msg=$("$cli" lesson 99 2>&1); code=$?
+set -e
+check "an unknown lesson exits 2" test "$code" = 2
+suggested=$(sed -n 's/.*list them with: qkvlab-cli \(lesson[^)]*\)).*/\1/p' <<<"$msg")
+check "... and suggests a listing command" test -n "$suggested"
+# shellcheck disable=SC2086
+check "... which works and lists lesson 5" bash -c "'$cli' $suggested | grep -q '^ 5  why-scale'"
+
+# Parse errors exit 2 (the documented code of every user error) with CLI11's message.
+set +e
+for args in "run --heads x" "run --bogus" "" "run --pe" "params --n 0" "lesson --lang fr"; do
+  # shellcheck disable=SC2086
+  msg=$("$cli" $args 2>&1); code=$?
+  check "parse error exits 2: qkvlab-cli $args" test "$code" = 2
+  check "... with a message" test -n "$msg"
+done
+"$cli" --help > /dev/null; code=$?
+check "--help exits 0" test "$code" = 0
+# A hand-masked cell outside the matrix is refused, like a padding position outside the input.
+msg=$("$cli" run --text "a b c" --cell 5,5 2>&1); code=$?
+check "--cell outside every attention matrix is refused" test "$code" = 2
+check "... with the matrix size" grep -q "outside every attention matrix (the largest is 3 × 3)" <<<"$msg"
+msg=$("$cli" run --text "a b c" --pad 7 2>&1); code=$?
+check "--pad outside the input is refused" test "$code" = 2
+msg=$("$cli" run --weights no-such-weights 2>&1); code=$?
+check "unknown --weights is refused" test "$code" = 2
+check "... listing the shipped names" grep -q "shipped name: reverse" <<<"$msg"
+set -e
+"$cli" run --text "a b c" --cell 2,0 --show encoder.0.self_attn.M > "$work/cell.txt"
+check "--cell inside the matrix masks it" bash -c "grep -A4 'encoder.0.self_attn.M  \[' '$work/cell.txt' | grep -E '^c ' | grep -q -- '-inf'"
+
+# --show output.probs: vocabulary tokens above the columns, the positions' tokens before the rows.
+"$cli" run --arch decoder-only --text "the cat sat" --layers 1 --heads 2 --d-model 8 --show output.probs > "$work/probs.txt"
+check "--show output.probs labels the columns with the vocabulary" bash -c "grep -A1 '^output.probs  \[3 × 6\]' '$work/probs.txt' | tail -1 | grep -qE '\[PAD\] +\[BOS\] +\[EOS\] +the +cat +sat'"
+check "... and the rows with the tokens" bash -c "grep -A4 '^output.probs  \[' '$work/probs.txt' | grep -qE '^sat +0\.'"
+
+# Gradients on: every export (npy, CSV, PNG) writes, one flat folder, numpy reads every file of the manifest.
+"$cli" run --arch decoder-only --text "the cat sat" --layers 1 --heads 2 --d-model 8 --gradients \
+  --export "$work/gnpy" --export-csv "$work/gcsv" --export-png "$work/gpng" > "$work/grad_export.txt"
+check "gradients export: manifest written" test -s "$work/gnpy/manifest.json"
+check "... no sub-folders" test -z "$(find "$work/gnpy" "$work/gcsv" "$work/gpng" -mindepth 1 -type d)"
+check_py "... numpy loads every file of the manifest, gradients included, and CSV equals npy" "$work" <<'PY'
+import json, os, sys
+import numpy as np
+w = sys.argv[1]
+m = json.load(open(os.path.join(w, "gnpy", "manifest.json")))
+grads = 0
+for t in m["tensors"]:
+    a = np.load(os.path.join(w, "gnpy", t["file"]))
+    assert list(a.shape) == t["shape"], t
+    if t["name"].startswith("dL/d"):
+        grads += 1
+        assert t["file"] == "grad." + t["name"][4:] + ".npy", t
+    c = np.loadtxt(os.path.join(w, "gcsv", t["file"][:-4] + ".csv"), delimiter=",", dtype=np.float32, ndmin=2)
+    assert c.shape == a.shape and ((c == a) | (np.isinf(c) & np.isinf(a))).all(), t["name"]
+assert grads > 10, grads
+assert "grad.<name>.npy" in m["file_names"]
+print("numpy loaded", len(m["tensors"]), "tensors,", grads, "gradients")
+PY
+check "... and the PNG heatmaps" test "$(ls "$work/gpng" | grep -c '\.png$')" = 8
 
 # Training, trained weights and gradients.
 "$cli" train --task copy --steps 40 --log-every 20 --d-model 16 --heads 2 --out "$work/copy.safetensors" > "$work/train.txt"
@@ -111,6 +236,8 @@ check "run --weights --gradients prints the loss" grep -q "^loss (target): " "$w
 check "... and dL/dS of a cross-attention head" grep -q "^dL/ddecoder.0.cross_attn.head.0.S  \[4 × 3\]" "$work/grad.txt"
 "$cli" run --weights reverse.safetensors --arch encoder-decoder --tokenizer chars --text abc --target cba > "$work/shipped.txt"
 check "the shipped weights are found by name" grep -q "QKV Lab run" "$work/shipped.txt"
+"$cli" run --weights reverse --arch encoder-decoder --tokenizer chars --text abc --target cba > "$work/shipped2.txt"
+check "... and by name without the extension, with the same numbers" diff <(grep -v "forward:" "$work/shipped.txt") <(grep -v "forward:" "$work/shipped2.txt")
 set +e
 head -c 100 "$work/copy.safetensors" > "$work/truncated.safetensors"
 msg=$("$cli" run --weights "$work/truncated.safetensors" --arch encoder-decoder --d-model 16 --heads 2 2>&1); code=$?

@@ -84,3 +84,57 @@ TEST(Export, CsvHasLabelsQuotesAndRoundTrippableValues) {
 
 }  // namespace
 }  // namespace qkv
+
+#include "core/network.h"
+
+namespace qkv {
+namespace {
+
+// Gradients are named dL/d<path>: their files must not depend on the '/' (issue 9, item 8).
+TEST(Export, WithGradientsEveryTensorIsOneFileInTheFolderAndRoundTrips) {
+  Session s;
+  s.model.arch = Arch::DecoderOnly;
+  s.decoder_mask = kMaskCausal | kMaskPadding;
+  s.model.layers = 1;
+  s.model.heads = 2;
+  s.model.d_model = 8;
+  s.input.text = "the cat sat";
+  Result<Trace> t = run(s);
+  ASSERT_TRUE(t.ok());
+  ASSERT_EQ(add_gradients(s, *t), std::nullopt);
+  ASSERT_TRUE(t->tensors.contains("dL/ddecoder.0.ffn.W_1"));
+  EXPECT_EQ(export_file_stem("dL/ddecoder.0.ffn.W_1"), "grad.decoder.0.ffn.W_1");
+  EXPECT_EQ(export_file_stem("encoder.0.self_attn.head.1.P"), "encoder.0.self_attn.head.1.P");
+  EXPECT_EQ(export_file_stem("a/b\\c"), "a_b_c");
+
+  const std::string dir = testing::TempDir() + "/qkv_export_grad_test";
+  std::filesystem::remove_all(dir);
+  ASSERT_EQ(export_npy(*t, s, dir), std::nullopt);
+  ASSERT_EQ(export_csv(*t, dir + "/csv"), std::nullopt);
+  std::ifstream in(dir + "/manifest.json");
+  const nlohmann::json manifest = nlohmann::json::parse(in);
+  EXPECT_EQ(manifest["tensors"].size(), t->weights->size() + t->tensors.size());
+  EXPECT_NE(manifest["file_names"].get<std::string>().find("grad.<name>.npy"), std::string::npos);
+  int gradients = 0;
+  for (const auto& entry : manifest["tensors"]) {
+    const std::string name = entry["name"], file = entry["file"];
+    EXPECT_EQ(file.find('/'), std::string::npos) << file;
+    gradients += name.rfind("dL/d", 0) == 0 ? 1 : 0;
+    const Mat* expected = entry["kind"] == "weight" ? t->weights->find(name) : t->tensors.find(name);
+    ASSERT_NE(expected, nullptr) << name;
+    Result<Mat> back = read_npy(dir + "/" + file);
+    ASSERT_TRUE(back.ok()) << back.error().message();
+    ASSERT_EQ(back->size(), expected->size());
+    EXPECT_EQ(std::memcmp(back->data(), expected->data(), sizeof(float) * expected->size()), 0) << name;
+    const std::string csv = dir + "/csv/" + file.substr(0, file.size() - 4) + ".csv";
+    EXPECT_TRUE(std::filesystem::is_regular_file(csv)) << csv;
+  }
+  EXPECT_GT(gradients, 10);
+  // One flat folder: nothing but files (and the csv folder made here).
+  for (const auto& e : std::filesystem::directory_iterator(dir))
+    EXPECT_TRUE(e.is_regular_file() || e.path().filename() == "csv") << e.path();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace qkv

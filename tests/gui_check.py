@@ -3,8 +3,8 @@
 usage: gui_check.py SHOT.png LAYOUT.json NPY_DIR PNG_DIR
 - the screenshot is not blank;
 - every attention heatmap P the app drew (LAYOUT.json: its screen rectangle, rows, cols) shows, at the centre
-  of each cell, the colour that the CPU colormap gives the core's P for that cell (the CLI's PNG export, 16 px
-  per cell), within 4/255 per channel;
+  of each cell, the colour that the CPU colormap gives the core's P for that cell (the CLI's PNG export: its
+  index.json says where each image's grid starts and its cell size), within 4/255 per channel;
 - padded keys are 0 in P; they are masked (−∞ in S_masked), so their cells show the colour of 0 under the grey
   hatch of masked cells (stripes of 120/255 grey), never the plain colour of a tiny weight.
 """
@@ -24,6 +24,7 @@ if distinct < 50 or shot.std() < 10:
     failures.append(f"the screenshot looks blank ({distinct} colours, std {shot.std():.1f})")
 
 layout = json.load(open(layout_path))
+index = {e["tensor"]: e for e in json.load(open(os.path.join(png_dir, "index.json")))}
 checked = 0
 for entry in layout:
     key = entry["key"]
@@ -33,11 +34,15 @@ for entry in layout:
     if P.shape != (entry["rows"], entry["cols"]):
         failures.append(f"{key}: drawn as {entry['rows']}x{entry['cols']}, the core has {P.shape}")
         continue
-    reference = [f for f in os.listdir(png_dir) if f.startswith(key + "__")]
-    if not reference:
+    ref = index.get(key)
+    if not ref or not os.path.exists(os.path.join(png_dir, ref["file"])):
         failures.append(f"{key}: no PNG export to compare with")
         continue
-    cpu = np.asarray(Image.open(os.path.join(png_dir, reference[0])).convert("RGB")).astype(int)
+    if (ref["rows"], ref["cols"]) != P.shape:
+        failures.append(f"{key}: the PNG export has {ref['rows']}x{ref['cols']} cells, the core {P.shape}")
+        continue
+    cpu = np.asarray(Image.open(os.path.join(png_dir, ref["file"])).convert("RGB")).astype(int)
+    cell, px0, py0 = ref["cell"], ref["x0"], ref["y0"]
     # The whole cell rectangle (full_*), which is the visible one when nothing is clipped.
     x0, y0 = entry.get("full_x0", entry["x0"]), entry.get("full_y0", entry["y0"])
     x1, y1 = entry.get("full_x1", entry["x1"]), entry.get("full_y1", entry["y1"])
@@ -53,7 +58,7 @@ for entry in layout:
     hatched = 0
     for i in range(P.shape[0]):
         for j in range(P.shape[1]):
-            expected = cpu[i * 16 + 8, j * 16 + 8]
+            expected = cpu[py0 + i * cell + cell // 2, px0 + j * cell + cell // 2]
             if masked[i, j]:
                 # Stripes: some pixels of the cell are the 120-grey hatch, others the colour of P (= 0).
                 patch = shot[int(y0 + i * cell_h) + 2 : int(y0 + (i + 1) * cell_h) - 2, int(x0 + j * cell_w) + 2 : int(x0 + (j + 1) * cell_w) - 2]

@@ -83,6 +83,23 @@ struct SessionFlags {
     app.add_option("--label-smoothing-loss", label_smoothing, "Label smoothing of the gradients' cross-entropy");
   }
 
+  // --weights NAME: a file path, or the name of a shipped file in assets/weights/ with or without ".safetensors".
+  static std::optional<Error> resolve_weights(std::string& name) {
+    namespace fs = std::filesystem;
+    const std::string shipped = QKVLAB_ASSETS_DIR "/weights/";
+    if (fs::is_regular_file(name) || fs::is_regular_file(shipped + name)) return std::nullopt;
+    if (fs::path(name).extension() != ".safetensors" && fs::is_regular_file(shipped + name + ".safetensors")) {
+      name += ".safetensors";
+      return std::nullopt;
+    }
+    std::string names;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(shipped, ec))
+      if (entry.path().extension() == ".safetensors") names += (names.empty() ? "" : ", ") + entry.path().stem().string();
+    return Error{"--weights " + name + ": no such file, and no shipped weights of that name",
+                 "give a .safetensors file (qkvlab-cli train --out) or a shipped name: " + (names.empty() ? "none found" : names)};
+  }
+
   template <typename E>
   static std::optional<Error> set_enum(const std::optional<std::string>& text, E& out, const char* flag) {
     if (text && !parse(*text, out)) return Error{std::string(flag) + " " + *text + " is not known", "one of: " + all_names<E>()};
@@ -147,7 +164,10 @@ struct SessionFlags {
     }
     if (decode) s.decode_steps = *decode;
     if (seed) s.seed = *seed;
-    if (weights) s.weights = *weights;
+    if (weights) {
+      s.weights = *weights;
+      if (auto e = resolve_weights(s.weights)) return *e;
+    }
     if (auto e = set_enum(loss, s.loss, "--loss")) return *e;
     if (label_smoothing) s.label_smoothing = static_cast<float>(*label_smoothing);
     if (auto e = validate(s)) return *e;
@@ -235,9 +255,68 @@ std::string join(const std::vector<std::string>& tokens) {
   return out;
 }
 
-void print_matrix(const std::string& path, const Mat& M) {
+// The tokens along a tensor's axes, when they are tokens: rows of activations are the positions of their stack,
+// attention matrices have query rows and key columns, the output's columns and embed.E's rows are the vocabulary.
+struct AxisLabels {
+  const std::vector<std::string>* rows = nullptr;
+  const std::vector<std::string>* cols = nullptr;
+};
+AxisLabels labels_for(const Trace& t, const std::string& full_path, const Mat& M) {
+  std::string path = full_path;
+  for (const char* prefix : {"dL/d", "decode."})
+    if (path.rfind(prefix, 0) == 0) path = path.substr(std::string(prefix).size());
+  const bool decoder = path.rfind("decoder", 0) == 0 || path.rfind("output.", 0) == 0;
+  const std::vector<std::string>& own = decoder && !t.target_tokens.empty() ? t.target_tokens : t.source_tokens;
+  const bool cross = path.find(".cross_attn.") != std::string::npos;
+  const std::vector<std::string>& keys = cross ? t.source_tokens : own;
+  const std::string suffix = path.substr(path.rfind('.') + 1);
+  const bool attention = path.find("_attn.") != std::string::npos;
+  const bool key_rows = attention && (suffix == "K" || suffix == "V");
+  const bool key_cols = attention && (suffix == "S" || suffix == "B" || suffix == "S_scaled" || suffix == "S_masked" || suffix == "P" || suffix == "M");
+  const auto fits = [](const std::vector<std::string>& v, Eigen::Index n) { return static_cast<Eigen::Index>(v.size()) == n ? &v : nullptr; };
+  AxisLabels a;
+  if (path == "embed.E") {
+    a.rows = fits(t.vocab.tokens(), M.rows());
+  } else if (path.rfind("output.", 0) == 0) {
+    a.rows = fits(own, M.rows());
+    a.cols = fits(t.vocab.tokens(), M.cols());
+  } else if (path.rfind("encoder.", 0) == 0 || path.rfind("decoder.", 0) == 0) {
+    if (path.find(".W_") != std::string::npos || path.find(".b_") != std::string::npos || path.find("norm.") != std::string::npos) return a;
+    a.rows = fits(key_rows ? keys : own, M.rows());
+    if (key_cols) a.cols = fits(keys, M.cols());
+  }
+  return a;
+}
+
+std::string fit_label(const std::string& text, size_t width) {
+  // Cut at a code point, never inside a UTF-8 sequence; count code points as columns.
+  std::string out;
+  size_t columns = 0;
+  for (size_t i = 0; i < text.size() && columns < width;) {
+    size_t len = 1;
+    const unsigned char c = text[i];
+    if (c >= 0xF0) len = 4;
+    else if (c >= 0xE0) len = 3;
+    else if (c >= 0xC0) len = 2;
+    out += text.substr(i, len);
+    i += len;
+    ++columns;
+  }
+  return std::string(width - columns, ' ') + out;
+}
+
+void print_matrix(const std::string& path, const Mat& M, const AxisLabels& labels = {}) {
   std::printf("%s  [%lld × %lld]\n", path.c_str(), static_cast<long long>(M.rows()), static_cast<long long>(M.cols()));
+  size_t row_w = 0;
+  if (labels.rows)
+    for (const std::string& l : *labels.rows) row_w = std::max(row_w, std::min<size_t>(12, l.size()));
+  if (labels.cols) {
+    std::printf("%s", std::string(row_w + (labels.rows ? 1 : 0), ' ').c_str());
+    for (const std::string& l : *labels.cols) std::printf(" %s", fit_label(l, 9).c_str());
+    std::printf("\n");
+  }
   for (Eigen::Index i = 0; i < M.rows(); ++i) {
+    if (labels.rows) std::printf("%s ", fit_label((*labels.rows)[i], row_w).c_str());
     for (Eigen::Index j = 0; j < M.cols(); ++j) {
       if (std::isinf(M(i, j)))
         std::printf(" %9s", M(i, j) < 0 ? "-inf" : "inf");
@@ -276,6 +355,20 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
   cache.search_dirs = {QKVLAB_ASSETS_DIR "/weights"};
   Result<Trace> t = run(*s, &cache);
   if (!t) return fail(t.error());
+  // A hand-masked cell must fall inside some attention matrix, as a padding position must fall inside the input.
+  for (const Cell& cell : s->custom_cells) {
+    Eigen::Index rows = 0, cols = 0;
+    bool inside = false;
+    for (const auto& e : t->tensors.entries()) {
+      if (e.path.size() < 2 || e.path.compare(e.path.size() - 2, 2, ".M") != 0 || e.path.rfind("batch.", 0) == 0) continue;
+      rows = std::max(rows, e.value.rows()), cols = std::max(cols, e.value.cols());
+      inside = inside || (cell.i < e.value.rows() && cell.j < e.value.cols());
+    }
+    if (!inside)
+      return fail({"--cell " + std::to_string(cell.i) + "," + std::to_string(cell.j) + " is outside every attention matrix (the largest is " +
+                       std::to_string(rows) + " × " + std::to_string(cols) + ")",
+                   "cells are query row, key column from 0"});
+  }
   if (gradients)
     if (auto e = add_gradients(*s, *t)) return fail(*e);
   print_summary(*s, *t);
@@ -293,7 +386,7 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
     if (!M) M = t->weights->find(path);
     if (!M) return fail({"no tensor named " + path, "list the names with --list"});
     std::printf("\n");
-    print_matrix(path, *M);
+    print_matrix(path, *M, labels_for(*t, path, *M));
   }
   if (!export_dir.empty()) {
     if (auto e = export_npy(*t, *s, export_dir)) return fail(*e);
@@ -316,34 +409,65 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
 }
 
 // [SECTION] demo: what the README's first command shows until the desktop app lands.
+
+// Code points of a UTF-8 token, one per entry (for labels written one character per line).
+std::vector<std::string> code_points(const std::string& text) {
+  std::vector<std::string> out;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = text[i];
+    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    out.push_back(text.substr(i, len));
+    i += len;
+  }
+  return out;
+}
+
+// P as shades on ONE scale for every row (the weight itself, 0 … 1), key tokens written down the columns.
+void print_shaded(const Mat& P, const std::vector<std::string>& queries, const std::vector<std::string>& keys) {
+  const char* shades[] = {" ", "░", "▒", "▓", "█"};
+  constexpr int kLabelRows = 6;  // letters of each key token written downwards; longer tokens are cut
+  for (int line = 0; line < kLabelRows; ++line) {
+    std::string text(14, ' ');  // under "  %10.10s │"
+    bool any = false;
+    for (const std::string& key : keys) {
+      const std::vector<std::string> cps = code_points(key);
+      const bool has = line < static_cast<int>(cps.size());
+      text += (has ? cps[line] : " ") + std::string(" ");
+      any = any || has;
+    }
+    if (any) std::printf("%s\n", text.c_str());
+  }
+  for (Eigen::Index i = 0; i < P.rows(); ++i) {
+    std::printf("  %10.10s │", i < static_cast<Eigen::Index>(queries.size()) ? queries[i].c_str() : "");
+    for (Eigen::Index j = 0; j < P.cols(); ++j) {
+      const int level = std::clamp(static_cast<int>(std::lround(P(i, j) * 4.0f)), 0, 4);
+      std::printf("%s%s", shades[level], shades[level]);
+    }
+    std::printf("│\n");
+  }
+}
+
 int cmd_demo() {
+  // One wide head (d_model = 256, h = 1, so d_k = 256), where the saturation that √d_k prevents is plain to see.
   Session s;
   s.model.layers = 1;
-  s.model.heads = 2;
+  s.model.heads = 1;
+  s.model.d_model = 256;
   Result<Trace> t = run(s);
   if (!t) return fail(t.error());
   print_summary(s, *t);
-  const char* shades[] = {" ", "░", "▒", "▓", "█"};
+  std::printf("\nshades, one scale for every cell: ' ' < 0.125 ≤ ░ < 0.375 ≤ ▒ < 0.625 ≤ ▓ < 0.875 ≤ █   (rows: queries, columns: keys)\n");
   for (int scaled = 1; scaled >= 0; --scaled) {
     Session variant = s;
     variant.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
-    variant.model.d_model = 256;  // a wide head shows the saturation √d_k prevents
-    variant.model.heads = 1;
-    const Trace vt = *run(variant);
-    const HeadStats& head = vt.heads.front();
+    Result<Trace> vt = run(variant);
+    if (!vt) return fail(vt.error());
+    const HeadStats& head = vt->heads.front();
     std::printf("\nencoder.0.self_attn.head.0.P with d_k = %d, %s (mean row entropy %.2f nats, mean max weight %.2f)\n",
                 variant.model.head_dk(), scaled ? "scaled by 1/√d_k" : "NOT scaled", head.mean_entropy, head.mean_max_weight);
-    const Mat& P = vt.tensors.at("encoder.0.self_attn.head.0.P");
-    for (Eigen::Index i = 0; i < P.rows(); ++i) {
-      std::printf("  %10.10s │", vt.source_tokens[i].c_str());
-      for (Eigen::Index j = 0; j < P.cols(); ++j) {
-        const int level = std::min(4, static_cast<int>(std::lround(P(i, j) * 4.0f / std::max(1e-6f, P.row(i).maxCoeff()))));
-        std::printf("%s%s", shades[level], shades[level]);
-      }
-      std::printf("│\n");
-    }
+    print_shaded(vt->tensors.at("encoder.0.self_attn.head.0.P"), vt->source_tokens, vt->source_tokens);
   }
-  std::printf("\nWithout 1/√d_k, q·k has variance d_k: the softmax saturates and each row puts nearly all its weight on one key.\n");
+  std::printf("\nWithout 1/√d_k, q·k has variance d_k·E[q²]·E[k²]: the softmax saturates and each row puts nearly all its weight on one key.\n");
   std::printf("Try: qkvlab-cli run --help,  qkvlab-cli params --preset gpt2-small\n");
   return 0;
 }
@@ -430,7 +554,7 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
       continue;
     }
     auto it = std::find_if(all.begin(), all.end(), [&](const Lesson& l) { return l.id == target || std::to_string(l.number) == target; });
-    if (it == all.end()) return fail({"no lesson " + target, "give a lesson file, an id or a number; qkvlab-cli lesson --list"});
+    if (it == all.end()) return fail({"no lesson " + target, "give a lesson file, an id or a number; list them with: qkvlab-cli lesson --list"});
     chosen.push_back(*it);
   }
   if (targets.empty()) {
@@ -503,9 +627,19 @@ int main(int argc, char** argv) {
   CLI::App* lesson_cmd = app.add_subcommand("lesson", "List lessons, or check and print lessons (file, id or number) with live figures");
   lesson_cmd->add_option("lessons", lesson_targets, "Lesson files, ids or numbers (none: list them all)");
   lesson_cmd->add_option("--lang", lesson_lang, "en | zh")->check(CLI::IsMember({"en", "zh"}));
+  bool lesson_list = false;
+  lesson_cmd->add_flag("--list", lesson_list, "List every lesson (the same as giving none)");
 
-  CLI11_PARSE(app, argc, argv);
-  if (lesson_cmd->parsed()) return cmd_lesson(lesson_targets, lesson_lang);
+  // Every parse error exits 2 (as every other user error), with CLI11's own message; --help exits 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (lesson_cmd->parsed()) {
+    if (lesson_list && !lesson_targets.empty()) return fail({"--list lists every lesson", "give either --list or lessons to print"});
+    return cmd_lesson(lesson_targets, lesson_lang);
+  }
   if (train_cmd->parsed()) return cmd_train(train_session, train_flags);
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
   if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);

@@ -11,6 +11,7 @@
 // [SECTION] ∂L/∂P and ∂L/∂S of the selected head
 // [SECTION] The softmax Jacobian of the pinned row
 // [SECTION] Weight-gradient norms per head and layer
+// [SECTION] The gradient into the embedding table
 // [SECTION] Why √d_k (a sweep of d_k)
 // [SECTION] Pre- vs Post-Norm, residual on/off
 #include "app/panels/panels.h"
@@ -18,6 +19,7 @@
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
+#include "core/labs/scaling.h"
 #include "core/network.h"
 
 #include <imgui.h>
@@ -249,8 +251,15 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   const Mat* dS = t.tensors.find("dL/d" + head + ".S");
   // Each heatmap reserves the width of its own legend (wider for a signed range such as −0.0015).
   const float gap = ImGui::GetStyle().ItemSpacing.x;
-  const float row_w = ImGui::GetContentRegionAvail().x - 2.0f * gap;
-  const float p_width = row_w * 0.3f, grad_width = row_w * 0.35f;  // signed legends are wider than P's 0–1
+  // Three side by side when each still gets readable cells and room for its token labels (about 10 px per cell
+  // plus labels and legend); otherwise P and ∂L/∂P on one row and ∂L/∂S below, or one per row.
+  const float avail = ImGui::GetContentRegionAvail().x;
+  const float font = ImGui::GetFontSize();
+  const float needed = static_cast<float>(P ? P->cols() : 1) * 10.0f + font * 9.0f;
+  const int per_row = std::clamp(static_cast<int>((avail + gap) / (needed + gap)), 1, 3);
+  const float row_w = avail - static_cast<float>(per_row - 1) * gap;
+  const float p_width = per_row == 3 ? row_w * 0.3f : row_w / per_row;
+  const float grad_width = per_row == 3 ? row_w * 0.35f : row_w / per_row;  // signed legends are wider than P's 0–1
 
   ImGui::BeginGroup();
   ImGui::TextUnformatted("attention weights (forward)");
@@ -270,7 +279,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   DrawHeatmap(s, a);
   ImGui::EndGroup();
 
-  ImGui::SameLine(0, gap);
+  if (per_row > 1) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
   ImGui::TextUnformatted("gradient into the attention weights");
   hover_tip("∂L/∂P: how the loss changes as each weight changes. It comes back from O = P·V: ∂L/∂P = ∂L/∂O · Vᵀ, so it is "
@@ -287,7 +296,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   DrawHeatmap(s, g);
   ImGui::EndGroup();
 
-  ImGui::SameLine(0, gap);
+  if (per_row > 2) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
   ImGui::TextUnformatted("gradient into the raw scores S = QKᵀ");
   hover_tip("∂L/∂S, row by row: scale · J·(∂L/∂P row), J = diag(p) − ppᵀ the softmax Jacobian. This is what reaches Q and K "
@@ -624,6 +633,40 @@ void draw_norms(AppState& s) {
   ImGui::EndTable();
 }
 
+// [SECTION] The gradient into the embedding table
+
+void draw_embedding_gradient(AppState& s) {
+  const Trace& t = *s.trace;
+  const Mat* dE = t.tensors.find("dL/dembed.E");
+  if (!dE) {
+    ImGui::TextDisabled("No gradient into the embedding table in this trace.");
+    return;
+  }
+  const std::vector<std::string>& vocab = t.vocab.tokens();
+  int used = 0;
+  for (Eigen::Index i = 0; i < dE->rows(); ++i) used += dE->row(i).squaredNorm() > 0.0f ? 1 : 0;
+  // Said from the numbers: the output layer shares this table (logits = x·Eᵀ), so with a cross-entropy loss every
+  // row gets gradient; with the pattern loss only the rows of tokens in the input do.
+  wrapped_disabled(used == dE->rows()
+                       ? "One row per vocabulary token, one column per embedding dimension. Every row gets gradient: the tokens of the "
+                         "input through the embedding lookup, and every token through the output layer, which shares this table "
+                         "(logits = x·Eᵀ) and pushes down the tokens it should not predict."
+                       : "One row per vocabulary token, one column per embedding dimension. Rows that are exactly 0 got no gradient: "
+                         "their token is neither in the input nor reached through the output layer by this loss.");
+  HeatmapArgs a;
+  a.key = "dL/dembed.E";
+  a.M = dE;
+  a.name = "∂L/∂embed.E";
+  a.row_labels = static_cast<Eigen::Index>(vocab.size()) == dE->rows() ? &vocab : nullptr;
+  a.row_axis = "vocabulary token";
+  a.col_axis = "dimension";
+  a.signed_scale = true;
+  a.max_cell = 18.0f;
+  a.max_width = std::min(ImGui::GetContentRegionAvail().x, 18.0f * static_cast<float>(dE->cols()) + ImGui::GetFontSize() * 12.0f);
+  DrawHeatmap(s, a);
+  ImGui::Text("%d of %lld rows are non-zero   ‖∂L/∂embed.E‖_F = %s", used, static_cast<long long>(dE->rows()), sci(frobenius(*dE)).c_str());
+}
+
 // [SECTION] Why √d_k (a sweep of d_k)
 
 // A result computed from a copy of the session on a worker thread (core::run is pure), keyed by the session's
@@ -656,99 +699,11 @@ struct AsyncResult {
   }
 };
 
-constexpr int kSweepDk[] = {4, 8, 16, 32, 64, 128, 256};
-constexpr int kSweepCount = static_cast<int>(std::size(kSweepDk));
-constexpr int kMaxSweepTokens = 64;
-
-struct DkPoint {
-  float ratio = NAN;       // mean over heads of ‖∂L/∂Z‖_F / ‖∂L/∂P‖_F
-  float max_weight = NAN;  // mean over heads of the mean largest weight per row
-};
-struct DkSweep {
-  std::string block;  // the first attention block
-  int heads = 0;
-  float temperature = 1.0f;
-  int model_dk = 0;
-  DkPoint scaled[kSweepCount], unscaled[kSweepCount];
-  std::string error;
-  std::vector<int> too_big;  // the d_k skipped for their size
-  bool additive = false;
-  bool skipped = false;      // too many tokens
-  double ms = 0.0;
-};
-AsyncResult<DkSweep> dk_sweep;
-
-// About how many weights a sweep run draws (attention and FFN matrices): runs above the budget are skipped, as
-// drawing and differentiating them would take seconds each.
-constexpr double kMaxSweepParams = 3.2e7;
-double sweep_params(const ModelConfig& c) {
-  const double d = c.d_model, blocks = static_cast<double>(attention_blocks(c).size());
-  const double ffns = c.arch == Arch::EncoderDecoder ? 2.0 * c.layers : c.layers;
-  return blocks * 4.0 * d * d + ffns * 2.0 * d * c.d_ff;
-}
-
-int token_count(const Trace& t) { return static_cast<int>(t.source_tokens.size() + t.target_tokens.size()); }
-
-DkSweep compute_dk_sweep(const Session& session, int tokens) {
-  const auto start = std::chrono::steady_clock::now();
-  DkSweep out;
-  out.heads = session.model.heads;
-  out.temperature = session.model.temperature;
-  out.model_dk = session.model.head_dk();
-  out.additive = session.model.scoring == Scoring::Additive;
-  if (tokens > kMaxSweepTokens) {
-    out.skipped = true;
-    return out;
-  }
-  const std::vector<BlockRef> blocks = attention_blocks(session.model);
-  out.block = blocks.empty() ? "" : blocks.front().path();
-  WeightCache weights;  // the scaled and unscaled runs at one d_k share their weights
-  for (int k = 0; k < kSweepCount; ++k)
-    for (const bool scaled : {true, false}) {
-      Session copy = session;
-      copy.weights.clear();  // trained weights fit one width only
-      copy.model.d_k = copy.model.d_v = 0;
-      copy.model.d_model = copy.model.heads * kSweepDk[k];
-      copy.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
-      copy.decode_steps = 0;
-      const std::string at = "d_k = " + std::to_string(kSweepDk[k]) + (scaled ? ", scaled" : ", unscaled") + ": ";
-      if (sweep_params(copy.model) > kMaxSweepParams) {
-        if (scaled) out.too_big.push_back(kSweepDk[k]);
-        continue;
-      }
-      if (auto e = validate(copy)) {
-        if (out.error.empty()) out.error = at + e->message();
-        continue;
-      }
-      Result<Trace> t = run(copy, &weights);
-      if (!t) {
-        if (out.error.empty()) out.error = at + t.error().message();
-        continue;
-      }
-      if (auto e = add_gradients(copy, *t)) {
-        if (out.error.empty()) out.error = at + e->message();
-        continue;
-      }
-      const double scale = 1.0 / ((scaled ? std::sqrt(static_cast<double>(kSweepDk[k])) : 1.0) * copy.model.temperature);
-      double ratio = 0.0, max_weight = 0.0;
-      int ratios = 0, heads = 0;
-      for (int i = 0; i < copy.model.heads; ++i) {
-        const std::string head = out.block + ".head." + std::to_string(i);
-        const Mat* dS = t->tensors.find("dL/d" + head + ".S");
-        const Mat* dP = t->tensors.find("dL/d" + head + ".P");
-        if (dS && dP) {
-          const double nP = frobenius(*dP), nS = frobenius(*dS);
-          if (nP > 0.0 && std::isfinite(nP) && std::isfinite(nS)) ratio += nS / scale / nP, ++ratios;
-        }
-        if (const HeadStats* st = t->head(head)) max_weight += st->mean_max_weight, ++heads;
-      }
-      DkPoint& point = (scaled ? out.scaled : out.unscaled)[k];
-      if (ratios > 0) point.ratio = static_cast<float>(ratio / ratios);
-      if (heads > 0) point.max_weight = static_cast<float>(max_weight / heads);
-    }
-  out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-  return out;
-}
+// The measurement itself is core::labs::dk_gradient_sweep: seeded weights, d_k = 4 … 256, several seeds.
+constexpr const int* kSweepDk = labs::kGradDk;
+constexpr int kSweepCount = labs::kGradCount;
+constexpr int kSweepSeeds = 4;
+AsyncResult<labs::DkGradientSweep> dk_sweep;
 
 float top_of(const std::vector<Series>& series) {
   float top = 1e-6f;
@@ -768,25 +723,26 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
   bool updating = false;
   if (session_valid) {
     const Session session = s.session;
-    const int tokens = token_count(*s.trace);
-    updating = dk_sweep.update(key, [session, tokens] { return compute_dk_sweep(session, tokens); });
+    updating = dk_sweep.update(key, [session] { return labs::dk_gradient_sweep(session, kSweepSeeds); });
   }
   if (dk_sweep.key.empty()) {
     ImGui::TextDisabled("The session is not valid: the sweep runs once it is.");
     return;
   }
   stale_note(updating, session_valid);
-  const DkSweep& r = dk_sweep.result;
+  const labs::DkGradientSweep& r = dk_sweep.result;
   if (r.skipped) {
-    ImGui::TextDisabled("Skipped for speed: this input has more than %d tokens (14 runs of the model with gradients at d_k up to 256).",
-                        kMaxSweepTokens);
+    ImGui::TextDisabled("Skipped for speed: this input has more than %d tokens (%d runs of the model with gradients).", labs::kGradMaxTokens,
+                        2 * kSweepCount * kSweepSeeds);
     return;
   }
-  ImGui::TextWrapped("The live model (same text, loss, layers, h = %d, τ = %.2f, masks) rebuilt at d_k = 4 … 256 (d_model = h·d_k) with "
-                     "and without ÷√d_k, each run with its gradients; measured at %s, mean over its heads. Seeded weights: trained "
-                     "weights fit only one width. %.0f ms, on a worker thread, again only when the session changes.",
-                     r.heads, r.temperature, r.block.c_str(), r.ms);
-  if (!r.error.empty()) wrapped_colored(kRed, "Some runs were skipped: " + r.error);
+  ImGui::TextWrapped("The live model (same text, loss, d_model, layers, h = %d, τ = %.2f, masks) with d_k = 4 … 256, with and without "
+                     "÷√d_k, each run with its gradients; measured at %s per query row, averaged over its heads and rows and over %d "
+                     "seeds (the band: smallest to largest seed). %.0f ms, on a worker thread, again only when the session changes.",
+                     r.heads, r.temperature, r.block.c_str(), r.seeds, r.ms);
+  if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note.c_str());
+  if (r.identity_replaced) wrapped_disabled("Identity projections fix d_k = d_model/h, so these runs learn W_Q, W_K instead.");
+  if (!r.error.empty()) wrapped_colored(kRed, "Not measured for every d_k (" + r.error + "); those points are left out.");
   if (r.additive)
     wrapped_disabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product of two d_k-vectors, so its spread need not grow "
                      "like √d_k, and the two curves may stay close.");
@@ -795,21 +751,27 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
     for (int dk : r.too_big) list += (list.empty() ? "" : ", ") + std::to_string(dk);
     char buf[160];
     std::snprintf(buf, sizeof buf, "Not run for speed: d_k = %s (with h = %d and these layers, over %.0f million weights per run).", list.c_str(),
-                  r.heads, kMaxSweepParams / 1e6);
+                  r.heads, labs::kGradMaxParams / 1e6);
     wrapped_disabled(buf);
   }
   Series on{"÷√d_k (scaled)", {}, {}, palette(0)}, off{"not scaled", {}, {}, palette(5)};
+  Series on_lo{"", {}, {}, palette(0)}, on_hi{"", {}, {}, palette(0)}, off_lo{"", {}, {}, palette(5)}, off_hi{"", {}, {}, palette(5)};
   Series max_on{"÷√d_k (scaled)", {}, {}, palette(0)}, max_off{"not scaled", {}, {}, palette(5)};
   on.points = off.points = max_on.points = max_off.points = true;
+  on_lo.dashed = on_hi.dashed = off_lo.dashed = off_hi.dashed = true;
   for (int k = 0; k < kSweepCount; ++k) {
     const float x = static_cast<float>(kSweepDk[k]);
-    for (Series* series : {&on, &off, &max_on, &max_off}) series->x.push_back(x);
-    on.y.push_back(r.scaled[k].ratio);
-    off.y.push_back(r.unscaled[k].ratio);
+    for (Series* series : {&on, &off, &max_on, &max_off, &on_lo, &on_hi, &off_lo, &off_hi}) series->x.push_back(x);
+    on.y.push_back(r.scaled[k].mean);
+    off.y.push_back(r.unscaled[k].mean);
+    on_lo.y.push_back(r.scaled[k].lo);
+    on_hi.y.push_back(r.scaled[k].hi);
+    off_lo.y.push_back(r.unscaled[k].lo);
+    off_hi.y.push_back(r.unscaled[k].hi);
     max_on.y.push_back(r.scaled[k].max_weight);
     max_off.y.push_back(r.unscaled[k].max_weight);
   }
-  std::vector<Series> left{on, off};
+  std::vector<Series> left{on, off, on_lo, on_hi, off_lo, off_hi};
   const float top = top_of(left);
   if (r.model_dk >= kSweepDk[0] && r.model_dk <= kSweepDk[kSweepCount - 1]) {
     Series marker{"this model's d_k", {static_cast<float>(r.model_dk), static_cast<float>(r.model_dk)}, {0.0f, top}, palette(4)};
@@ -822,15 +784,22 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
   PlotArgs pa;
   pa.id = "dk_ratio";
   pa.x_label = "d_k (log scale)";
-  pa.y_label = "‖∂L/∂Z‖ / ‖∂L/∂P‖: gradient the softmax passes on";
+  pa.y_label = "‖∂L/∂Z_r‖ / ‖∂L/∂P_r‖ (passed on)";
   pa.size = ImVec2(w_left, 260);
   pa.log_x = true;
   pa.y_min = 0.0f;
   pa.y_max = 1.35f * top;  // headroom for the legend, top right
   DrawLinePlot(pa, left);
+  {
+    // Where the plot was drawn (--layout-json), so a test can check that lesson 5's step shows it.
+    const ImVec2 p0 = ImGui::GetItemRectMin(), p1 = ImGui::GetItemRectMax();
+    s.drawn_heatmaps.push_back({"plot:gradients.why-sqrt-dk", p0.x, p0.y, p1.x, p1.y, 0, 0});
+  }
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
-  wrapped_disabled("Z = S·scale + mask is the softmax's input. Unscaled, the scores' spread grows like √d_k, the rows saturate and "
-                   "the ratio falls toward 0: the gradient vanishes before it reaches W_Q and W_K. Scaled, it stays level.");
+  wrapped_disabled(labs::dk_gradient_caption(r).c_str());
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip("Z = S·scale + mask is the softmax's input; a row r passes on ‖∂L/∂Z_r‖ per unit ‖∂L/∂P_r‖ arriving from above.\n"
+                      "Dashed: the smallest and largest of the %d seeds' means.", r.seeds);
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
   ImGui::SameLine();
@@ -838,14 +807,14 @@ void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
   PlotArgs pm;
   pm.id = "dk_saturation";
   pm.x_label = "d_k (log scale)";
-  pm.y_label = "mean max weight per row (saturation)";
+  pm.y_label = "mean max weight per row";
   pm.size = ImVec2(w_right, 260);
   pm.log_x = true;
   pm.y_min = 0.0f;
   pm.y_max = 1.3f;
   DrawLinePlot(pm, {max_on, max_off});
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_right);
-  wrapped_disabled("1 = every row one-hot (saturated softmax). Saturation and the vanishing ratio on the left go together.");
+  wrapped_disabled("1 = every row one-hot (saturated softmax). Saturation and a vanishing ratio on the left go together.");
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
 }
@@ -1043,6 +1012,9 @@ void DrawGradientsPanel(AppState& s) {
   const std::string key = to_json(s.session);
   const bool session_valid = !validate(s.session);
 
+  // The tab scrolls inside its own child window, so the lesson strip and the tab bar above stay in view when a
+  // lesson step scrolls a plot below the fold to the top.
+  ImGui::BeginChild("gradients_tab", ImVec2(0, 0), false);
   draw_loss_controls(s, key);
 
   heading("The selected head: the gradient through the softmax");
@@ -1061,11 +1033,24 @@ void DrawGradientsPanel(AppState& s) {
   heading("Weight-gradient norms per head and layer: ‖∂L/∂W_Q‖, ‖∂L/∂W_K‖, ‖∂L/∂W_V‖, ‖∂L/∂W_O‖");
   draw_norms(s);
 
+  heading("Gradient into the embedding table: ∂L/∂embed.E [V × d_model], rows labelled by token");
+  draw_embedding_gradient(s);
+
   ImGui::Spacing();
+  // A lesson step that points at a plot below the fold scrolls it to the top of the tab, once.
+  const auto scroll_here_if_requested = [&s](const char* section) {
+    if (s.request_section != section) return;
+    ImGui::SetScrollHereY(0.0f);
+    ImGui::SetNextItemOpen(true);
+    s.request_section.clear();
+  };
+  scroll_here_if_requested("why-sqrt-dk");
   if (ImGui::CollapsingHeader("Why √d_k: the gradient through the softmax against d_k (measured)", ImGuiTreeNodeFlags_DefaultOpen))
     draw_dk_sweep(s, key, session_valid);
+  scroll_here_if_requested("layer-norms");
   if (ImGui::CollapsingHeader("Pre- vs Post-Norm, residual on/off: the gradient norm layer by layer", ImGuiTreeNodeFlags_DefaultOpen))
     draw_norm_sweep(s, key, session_valid);
+  ImGui::EndChild();
 }
 
 }  // namespace qkv::app

@@ -12,6 +12,7 @@
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
+#include "core/labs/scaling.h"
 #include "core/ops.h"
 
 #include <imgui.h>
@@ -29,100 +30,26 @@ namespace {
 
 // [SECTION] The d_k sweep (cached runs)
 
-constexpr int kSweepDk[] = {2, 4, 8, 16, 32, 64, 128, 256};
-constexpr int kSweepCount = static_cast<int>(std::size(kSweepDk));
-
-// One attention block of one sweep run, over its h heads (sequence 0).
-struct BlockSummary {
-  float entropy = 0.0f;     // mean over heads of the mean row entropy (nats)
-  float max_weight = 0.0f;  // mean over heads of the mean largest weight per row
-  float uniform = 0.0f;     // mean over rows of log(#allowed keys): the entropy of uniform attention
-  bool any_masked = false;  // some cell is −∞ (so "uniform" is not simply log m)
-  double s_sum = 0.0, s_sq = 0.0, s_count = 0.0;  // S = Q·Kᵀ over unmasked cells, pooled over heads
-  double q_sq = 0.0, q_count = 0.0, k_sq = 0.0, k_count = 0.0;  // entries of Q and K, pooled over heads
-  int heads = 0;
-  float var_S() const {
-    if (s_count < 2) return NAN;  // one cell has no variance
-    const double mean = s_sum / s_count;
-    return static_cast<float>(std::max(0.0, s_sq / s_count - mean * mean));
-  }
-  // Var(q·k) = Σ_i Var(q_i k_i) ≈ d_k·E[q_i²]·E[k_i²] for independent zero-mean entries.
-  float predicted_var_S(int d_k) const {
-    if (q_count < 1 || k_count < 1) return NAN;
-    return static_cast<float>(d_k * (q_sq / q_count) * (k_sq / k_count));
-  }
-};
-using SweepRun = std::map<std::string, BlockSummary>;  // by block path, e.g. "encoder.0.self_attn"
-
-// The sweep runs a 1-layer copy of the session at each d_k, scaled and unscaled. It is fully derived from
+// The sweep itself is core::labs::scaling_sweep (seeded 1-layer copies at d_k = 2 … 256). It is fully derived from
 // AppState (keyed by the session's JSON), so this file-local instance is a cache, not app data.
+using labs::BlockSummary;
+using labs::SweepRun;
+constexpr const int* kSweepDk = labs::kScalingDk;
+constexpr int kSweepCount = labs::kScalingCount;
+
 struct SweepCache {
   std::string key;
-  SweepRun scaled[kSweepCount], unscaled[kSweepCount];
-  std::string error;  // the first run that failed (the session itself may be invalid)
-  double ms = 0.0;
+  labs::ScalingSweep result;
 };
 SweepCache sweep_cache;
-
-SweepRun summarize(const Trace& t) {
-  SweepRun out;
-  for (const HeadStats& st : t.heads) {
-    const size_t cut = st.path.find(".head.");
-    if (cut == std::string::npos) continue;
-    BlockSummary& b = out[st.path.substr(0, cut)];
-    b.entropy += st.mean_entropy;
-    b.max_weight += st.mean_max_weight;
-    if (const Mat* Q = t.tensors.find(st.path + ".Q")) b.q_sq += Q->cast<double>().squaredNorm(), b.q_count += static_cast<double>(Q->size());
-    if (const Mat* K = t.tensors.find(st.path + ".K")) b.k_sq += K->cast<double>().squaredNorm(), b.k_count += static_cast<double>(K->size());
-    const Mat* S = t.tensors.find(st.path + ".S");
-    const Mat* S_masked = t.tensors.find(st.path + ".S_masked");
-    if (S && S_masked && S->rows() == S_masked->rows() && S->cols() == S_masked->cols()) {
-      double uniform = 0.0;
-      int rows = 0;
-      for (Eigen::Index i = 0; i < S->rows(); ++i) {
-        int allowed = 0;
-        for (Eigen::Index j = 0; j < S->cols(); ++j) {
-          if (!std::isfinite((*S_masked)(i, j))) continue;
-          const double v = (*S)(i, j);
-          b.s_sum += v, b.s_sq += v * v, b.s_count += 1.0;
-          ++allowed;
-        }
-        if (allowed > 0) uniform += std::log(static_cast<double>(allowed)), ++rows;
-        if (allowed < S->cols()) b.any_masked = true;
-      }
-      if (b.heads == 0 && rows > 0) b.uniform = static_cast<float>(uniform / rows);
-    }
-    ++b.heads;
-  }
-  for (auto& [path, b] : out)
-    if (b.heads > 0) b.entropy /= static_cast<float>(b.heads), b.max_weight /= static_cast<float>(b.heads);
-  return out;
-}
 
 void update_sweep(const Session& session) {
   std::string key = to_json(session);
   if (key == sweep_cache.key) return;
-  const auto start = std::chrono::steady_clock::now();
-  sweep_cache = SweepCache{};
   sweep_cache.key = std::move(key);
-  WeightCache weights;  // the scaled and unscaled runs at one d_k share their weights
-  for (int k = 0; k < kSweepCount; ++k)
-    for (const bool scaled : {true, false}) {
-      Session copy = session;
-      copy.model.d_k = kSweepDk[k];
-      copy.model.layers = 1;
-      copy.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
-      copy.decode_steps = 0;  // only the parallel pass's attention is plotted
-      // Identity projections tie d_k to d_model/h, so the sweep learns its projections instead.
-      if (copy.model.projection == Projection::Identity) copy.model.projection = Projection::Learned;
-      Result<Trace> t = run(copy, &weights);
-      if (!t) {
-        if (sweep_cache.error.empty()) sweep_cache.error = "d_k = " + std::to_string(kSweepDk[k]) + ": " + t.error().message();
-        continue;
-      }
-      (scaled ? sweep_cache.scaled : sweep_cache.unscaled)[k] = summarize(*t);
-    }
-  sweep_cache.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  sweep_cache.result = labs::scaling_sweep(session);
+  // Internal runs never show a raw error on screen; stderr keeps it for tests and bug reports.
+  if (!sweep_cache.result.error.empty()) std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.result.error.c_str());
 }
 
 float top_of(const std::vector<Series>& series) {
@@ -136,6 +63,36 @@ float top_of(const std::vector<Series>& series) {
 float lookup(const SweepRun& run, const std::string& block, float BlockSummary::*field) {
   const auto it = run.find(block);
   return it == run.end() ? NAN : it->second.*field;
+}
+
+void wrapped_disabled(const std::string& text) {
+  ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+  ImGui::TextWrapped("%s", text.c_str());
+  ImGui::PopStyleColor();
+}
+
+// What the entropy curves did, from their first and last measured points (never a claim the data may contradict).
+std::string entropy_caption(const Series& on, const Series& off) {
+  const auto ends = [](const Series& s, float& first, float& last, int& k0, int& k1) {
+    k0 = k1 = -1;
+    for (int k = 0; k < static_cast<int>(s.y.size()); ++k)
+      if (std::isfinite(s.y[k])) (k0 < 0 ? k0 : k1) = k, k1 = k;
+    if (k0 >= 0) first = s.y[k0], last = s.y[k1];
+    return k0 >= 0 && k1 > k0;
+  };
+  float a0 = 0, a1 = 0, b0 = 0, b1 = 0;
+  int i0, i1, j0, j1;
+  if (!ends(on, a0, a1, i0, i1) || !ends(off, b0, b1, j0, j1)) return "Too few runs were measured to compare the curves.";
+  char buf[320];
+  std::snprintf(buf, sizeof buf, "Measured mean row entropy from d_k = %g to %g: scaled %.2f → %.2f nats, unscaled %.2f → %.2f nats. ", on.x[i0],
+                on.x[i1], a0, a1, b0, b1);
+  std::string out = buf;
+  if (b1 < 0.5f * a1)
+    out += "Unscaled, the scores spread like √d_k and the softmax saturates (entropy toward 0, max weight toward 1), so its gradients "
+           "vanish; ÷√d_k keeps the rows soft.";
+  else
+    out += "Here the unscaled rows do not saturate much more than the scaled ones (short or heavily masked rows leave little room).";
+  return out;
 }
 
 // [SECTION] Controls
@@ -167,7 +124,12 @@ void draw_controls(AppState& s) {
     ImGui::Text("S_scaled = S / (√d_k · τ) = S / (√%d · %.2f) = S × %.4f", dk, c.temperature,
                 1.0 / (std::sqrt(static_cast<double>(std::max(dk, 1))) * c.temperature));
   else
-    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (the scores keep their variance of about d_k = %d)", 1.0 / c.temperature, dk);
+    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (d_k = %d stays in the scores' variance)", 1.0 / c.temperature, dk);
+  if (s.trace) {
+    const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
+    const labs::VarianceBreakdown v = labs::variance_breakdown(*s.trace, head);
+    if (v.ok) wrapped_disabled(labs::variance_caption(v, std::fabs(v.scale * std::sqrt(static_cast<double>(v.d_k)) * c.temperature - 1.0) < 1e-3));
+  }
   if (s.error) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
     ImGui::TextWrapped("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
@@ -255,17 +217,19 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
 
 void draw_sweep(const AppState& s) {
   update_sweep(s.session);
+  const labs::ScalingSweep& r = sweep_cache.result;
   BlockRef b = s.sel.block;
   b.layer = 0;
   const std::string block = b.path();
   ImGui::TextWrapped("A 1-layer copy of this model (h = %d, τ = %.2f, same text and masks) run at d_k = 2 … 256, with and without ÷√d_k: "
                      "%s, mean over its %d heads and their query rows. Computed in %.0f ms, again only when the session changes.",
-                     s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, sweep_cache.ms);
-  if (s.session.model.projection == Projection::Identity)
+                     s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, r.ms);
+  if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note);
+  if (r.identity_replaced)
     ImGui::TextDisabled("Identity projections fix d_k = d_model/h, so the sweep's copy uses learned W_Q, W_K instead.");
-  if (!sweep_cache.error.empty()) {
+  if (!r.error.empty()) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
-    ImGui::TextWrapped("Some runs of the sweep failed: %s", sweep_cache.error.c_str());
+    ImGui::TextWrapped("Not measured for every d_k (%s); the plots leave those points out.", r.error.c_str());
     ImGui::PopStyleColor();
   }
   Series ent_on{"entropy, scaled", {}, {}, palette(0)}, ent_off{"entropy, unscaled", {}, {}, palette(5)};
@@ -279,12 +243,12 @@ void draw_sweep(const AppState& s) {
   for (int k = 0; k < kSweepCount; ++k) {
     const float x = static_cast<float>(kSweepDk[k]);
     for (Series* series : {&ent_on, &ent_off, &max_on, &max_off, &var, &predicted}) series->x.push_back(x);
-    ent_on.y.push_back(lookup(sweep_cache.scaled[k], block, &BlockSummary::entropy));
-    ent_off.y.push_back(lookup(sweep_cache.unscaled[k], block, &BlockSummary::entropy));
-    max_on.y.push_back(lookup(sweep_cache.scaled[k], block, &BlockSummary::max_weight));
-    max_off.y.push_back(lookup(sweep_cache.unscaled[k], block, &BlockSummary::max_weight));
-    const auto it = sweep_cache.scaled[k].find(block);  // S does not depend on the scaling: the scaled runs suffice
-    const bool found = it != sweep_cache.scaled[k].end();
+    ent_on.y.push_back(lookup(r.scaled[k], block, &BlockSummary::entropy));
+    ent_off.y.push_back(lookup(r.unscaled[k], block, &BlockSummary::entropy));
+    max_on.y.push_back(lookup(r.scaled[k], block, &BlockSummary::max_weight));
+    max_off.y.push_back(lookup(r.unscaled[k], block, &BlockSummary::max_weight));
+    const auto it = r.scaled[k].find(block);  // S does not depend on the scaling: the scaled runs suffice
+    const bool found = it != r.scaled[k].end();
     var.y.push_back(found ? it->second.var_S() : NAN);
     predicted.y.push_back(found ? it->second.predicted_var_S(kSweepDk[k]) : NAN);
     ratios.push_back(var.y.back() / x);
@@ -323,8 +287,7 @@ void draw_sweep(const AppState& s) {
   pa.y_min = 0.0f;
   DrawLinePlot(pa, left);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
-  ImGui::TextDisabled("Unscaled, the scores spread like √d_k: the softmax saturates (entropy → 0, max weight → 1) and its gradients "
-                      "vanish. Scaled, both stay level whatever d_k is.");
+  wrapped_disabled(entropy_caption(ent_on, ent_off));
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
   ImGui::SameLine();

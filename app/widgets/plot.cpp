@@ -191,9 +191,10 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
           const float d = std::fabs(to_screen(s.x[k], y_lo).x - mx);
           if (d < best_d) best_d = d, best = k;
         }
+      if (s.label.empty()) continue;  // unlabelled helper lines (bands, markers) are not in the legend either
       if (!s.x.empty() && best < s.y.size())
         ImGui::Text("%s: %s = %s, %s = %s", s.label.c_str(), a.x_label.c_str(), tick_text(s.x[best]).c_str(), a.y_label.c_str(),
-                    tick_text(s.y[best]).c_str());
+                    std::isfinite(s.y[best]) ? tick_text(s.y[best]).c_str() : "not measured");
     }
     ImGui::EndTooltip();
   }
