@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <iterator>
 
 #include "core/network.h"
 #include "core/trainer.h"
@@ -21,8 +22,11 @@ const char* stage_title(Stage s) {
 }
 
 const char* step_title(Step s) {
-  static const char* titles[] = {"embed", "+PE",  "Q,K,V", "QKᵀ",       "÷√d_k", "+mask", "softmax",
-                                 "·V",    "concat·W_O", "+residual", "norm",  "FFN",   "+residual", "norm"};
+  // The two norms of a sublayer share a name: a model has one of them (Pre-Norm before, Post-Norm after).
+  static const char* titles[] = {"embed",      "+PE",       "input",    "self-attention", "norm",   "Q,K,V",     "QKᵀ",
+                                 "÷√d_k",      "+mask",     "softmax",  "·V",       "concat·W_O", "+residual", "norm",
+                                 "cross-attention", "FFN norm",   "x·W_1",     "activation", "FFN",    "+residual", "FFN norm",  "final norm"};
+  static_assert(std::size(titles) == static_cast<size_t>(Step::Count));
   return titles[static_cast<int>(s)];
 }
 

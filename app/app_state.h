@@ -23,9 +23,9 @@ enum class Stage { S, S_scaled, S_masked, P, O, Count };
 const char* stage_name(Stage);   // tensor suffix: "S", "S_scaled", ...
 const char* stage_title(Stage);  // for people: "QKᵀ (raw scores)", ...
 
-// The layer stepper's sub-steps, in the order of the forward pass.
-enum class Step { Embed, AddPE, Project, Scores, Scale, Mask, Softmax, WeightedSum, ConcatWO, Residual1, Norm1, FFN, Residual2, Norm2, Count };
-const char* step_title(Step);
+// The layer stepper's sub-steps: which of them a model has, and in which order, is core::layer_steps(config).
+using Step = LayerStep;
+const char* step_title(Step);  // a stable name for lessons' "step": "softmax", "norm", "activation", ...
 
 // Which attention block is selected: a stack, a layer, self or cross.
 struct BlockRef {

@@ -73,11 +73,13 @@ void apply_view(AppState& s, const LessonView& v) {
     if (parse_block(v.block, b)) s.sel.block = b;
   }
   s.sel.head = v.head;
-  for (int i = 0; i < static_cast<int>(Step::Count); ++i)  // "norm" and "+residual" name the attention sublayer's (the first)
-    if (!v.step.empty() && v.step == step_title(static_cast<Step>(i))) {
-      s.sel.step = static_cast<Step>(i);
-      break;
-    }
+  // A step of the block as this config wires it; "norm" and "+residual" name the attention sublayer's (the first).
+  if (!v.step.empty())
+    for (const LayerStepView& st : layer_steps(s.session.model, s.sel.block.path(), s.sel.head))
+      if (v.step == step_title(st.step)) {
+        s.sel.step = st.step;
+        break;
+      }
   for (int i = 0; i < static_cast<int>(Stage::Count); ++i)
     if (!v.stage.empty() && v.stage == stage_name(static_cast<Stage>(i))) s.sel.stage = static_cast<Stage>(i);
   s.sel.pinned_row = v.pinned_row;
