@@ -76,6 +76,20 @@ struct LessonState {
   bool quit_after_export = false;
 };
 
+// The Output tab (app/panels/output_panel.cpp): sampling settings and a generation in progress.
+struct OutputState {
+  SamplingOptions sampling;
+  uint64_t seed = 1;
+  int row = -1;            // the output row whose distribution is shown; −1: the last (decoder) or the first
+  int max_new = 16;        // tokens a Generate run appends at most
+  bool running = false;    // Generate: one token per frame until Stop, [EOS] or max_new
+  std::shared_ptr<Generator> generator;  // null until Generate/Step
+  std::vector<int> generated;            // token ids appended so far
+  Rng rng{1};
+  uint64_t started_generation = 0;       // the trace generation it started from (a new session restarts it)
+  std::string note;                      // why generation stopped, or an error
+};
+
 struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
@@ -112,6 +126,7 @@ struct AppState {
   std::string message;  // the last file operation's result
 
   std::vector<DrawnHeatmap> drawn_heatmaps;
+  OutputState output;  // the Output tab
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };

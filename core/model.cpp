@@ -812,4 +812,11 @@ std::optional<std::string> task_target(const std::string& task, const std::strin
   return out;
 }
 
+
+std::string follow_task_target(const std::string& task, const std::string& old_source, const std::string& new_source, const std::string& target,
+                               TokenizerKind tokenizer) {
+  const std::optional<std::string> before = task_target(task, old_source, tokenizer);
+  if (!before || *before != target) return target;
+  return task_target(task, new_source, tokenizer).value_or(target);
+}
 }  // namespace qkv

@@ -124,5 +124,9 @@ class Generator {
 // The decoder target a model trained on `task` (copy / reverse / sort, core/trainer.h) expects for `source`,
 // token by token with the session's tokenizer; nullopt for other tasks (next-token) or an unknown one.
 std::optional<std::string> task_target(const std::string& task, const std::string& source, TokenizerKind);
+// The target after the source changes from old_source to new_source: the task's target of the new source while
+// `target` was the task's target of the old one (it follows the source); otherwise `target` (the user edited it).
+std::string follow_task_target(const std::string& task, const std::string& old_source, const std::string& new_source, const std::string& target,
+                               TokenizerKind);
 
 }  // namespace qkv

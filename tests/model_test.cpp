@@ -696,3 +696,16 @@ TEST(TaskTarget, ReverseCopySortTokenByToken) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+// Typing a new source on a trained task model: the target follows while it was the task's, and stays once edited.
+TEST(TaskTarget, FollowsTheSourceUntilTheUserEditsIt) {
+  const TokenizerKind chars = TokenizerKind::Chars;
+  EXPECT_EQ(follow_task_target("reverse", "attention", "cat", "noitnetta", chars), "tac");  // the README's "type a word"
+  EXPECT_EQ(follow_task_target("reverse", "attention", "cat", "xyz", chars), "xyz");       // edited: left alone
+  EXPECT_EQ(follow_task_target("sort", "cab", "dcab", "abc", chars), "abcd");
+  EXPECT_EQ(follow_task_target("next-token", "a", "b", "t", chars), "t");  // no derivable target
+}
+}  // namespace
+}  // namespace qkv
