@@ -147,7 +147,7 @@ void open_lesson(AppState& s, int index, int step) {
   s.dirty = true;
   s.error.reset();
   apply_view(s, view);
-  s.highlights = l.highlights;
+  s.highlights = step == 0 ? l.highlights : l.steps[static_cast<size_t>(step - 1)].highlights;
   s.lessons.active = index;
   s.lessons.selected = index;
   s.lessons.step = step;
@@ -193,7 +193,7 @@ void DrawLessonStrip(AppState& s) {
   const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
   const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
   ImGui::PushStyleColor(ImGuiCol_ChildBg, ImGui::GetStyleColorVec4(ImGuiCol_FrameBg));
-  const float lines = L.step == 0 ? 3.7f + 0.9f * static_cast<float>(l.highlights.size()) : 3.5f;
+  const float lines = (L.step == 0 ? 3.7f : 3.5f) + 0.9f * static_cast<float>(s.highlights.size());
   ImGui::BeginChild("lesson_strip", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * lines + 12.0f), true);
   ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
   ImGui::SameLine();
@@ -223,6 +223,11 @@ void DrawLessonStrip(AppState& s) {
     ImGui::TextColored(accent, "%s %d:", tr(s, "lessons.try"), L.step);
     ImGui::SameLine();
     ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
+    for (const Highlight& h : t.highlights) {
+      ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
+      ImGui::SameLine();
+      ImGui::TextWrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+    }
   }
   ImGui::TextDisabled("%s", tr(s, "lessons.keys"));
   ImGui::EndChild();

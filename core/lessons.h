@@ -63,6 +63,9 @@ struct TryStep {
   Text text;
   std::string set;  // JSON merge patch applied to the current session ("" = only read)
   std::optional<LessonView> view;
+  // What this step points at. The lesson's own highlights belong to its opening state (step 0); a step shows
+  // only its own, so every outline on screen is drawn by the step's view.
+  std::vector<Highlight> highlights;
 };
 
 struct Lesson {

@@ -191,7 +191,9 @@ void DrawOutputPanel(AppState& s) {
   a.col_labels = &t.vocab.tokens();
   a.row_axis = decoder ? "position" : "position";
   a.col_axis = "token";
-  a.max_cell = 24.0f;
+  // At most about half the height left, so the bars below stay on screen.
+  const float height = ImGui::GetContentRegionAvail().y * 0.5f - ImGui::GetFontSize() * 6.0f;
+  a.max_cell = std::clamp(height / static_cast<float>(std::max<Eigen::Index>(1, probs->rows())), 3.0f, 24.0f);
   a.highlight_row = row;
   const HeatmapHover hover = DrawHeatmap(s, a);
   if (hover.row >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) o.row = hover.row;

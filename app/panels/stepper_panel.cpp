@@ -189,7 +189,7 @@ void DrawStepperPanel(AppState& s) {
     const bool pre = c.norm != NormKind::None && c.norm_placement == NormPlacement::Pre;
     ImGui::TextDisabled("%s layer %d (%s%s):", b.decoder ? "decoder" : "encoder", b.layer,
                         c.norm == NormKind::None ? "no norm" : pre ? "Pre-Norm" : "Post-Norm", c.residual ? "" : ", no residual");
-    const bool ffn_step = s.sel.step >= Step::CrossSublayer;
+    const bool ffn_step = s.sel.step >= Step::CrossSublayer && s.sel.step != Step::FinalNorm;
     ImGui::SameLine();
     if (wrapped_chip(b.decoder && c.arch != Arch::EncoderOnly ? "masked self-attention##sub" : "self-attention##sub", !b.cross && !ffn_step, true)) {
       b.cross = false;
@@ -242,8 +242,40 @@ void DrawStepperPanel(AppState& s) {
     a.pinned_row = &s.sel.pinned_row;
   }
   a.signed_scale = view.step != Step::Softmax;
-  a.max_cell = 28.0f;
+  // Companions drawn beside or below the step's tensor: the same rows through the KV cache (decode.*, when the
+  // session decodes), or the PE that +PE adds.
+  const Mat* decoded = view.step == Step::Softmax ? s.trace->tensors.find("decode." + view.tensor) : nullptr;
+  const Mat* pe = view.step == Step::AddPE ? s.trace->tensors.find((b.decoder ? "decoder" : "encoder") + std::string(".embed.PE")) : nullptr;
+  // Cells as large as the height left allows (so the tensor is on screen at 1280×720 in presentation mode too).
+  const float reserve = ImGui::GetFontSize() * (attention_matrix ? 4.5f : 2.5f);
+  const float height = ImGui::GetContentRegionAvail().y * (pe ? 0.5f : 1.0f) - ImGui::GetFontSize() * (pe ? 3.0f : 2.0f);
+  a.max_cell = std::clamp((height - reserve) / static_cast<float>(std::max<Eigen::Index>(1, M->rows())), 3.0f, 28.0f);
+  if (decoded) a.max_width = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
+  if (decoded) ImGui::BeginGroup();
   DrawHeatmap(s, a);
+  if (decoded) {
+    ImGui::EndGroup();
+    ImGui::SameLine(0, 16);
+    ImGui::BeginGroup();
+    static const std::string kDecodeNote = "the same rows, one token at a time through the KV cache";
+    HeatmapArgs d = a;
+    d.key = "decode." + view.tensor;
+    d.M = decoded;
+    d.name = d.key;
+    d.S = d.S_scaled = d.S_masked = d.P = nullptr;
+    d.pinned_row = nullptr;
+    d.row_labels = &query_tokens(s, b);  // the fed tokens: the parallel pass runs over the same ones
+    DrawHeatmap(s, d);
+    ImGui::TextDisabled("%s", kDecodeNote.c_str());
+    ImGui::EndGroup();
+  }
+  if (pe) {
+    ImGui::TextDisabled("the positional encoding PE that was added:");
+    HeatmapArgs pa = a;
+    pa.key = pa.name = (b.decoder ? "decoder" : "encoder") + std::string(".embed.PE");
+    pa.M = pe;
+    DrawHeatmap(s, pa);
+  }
   // BatchNorm's statistics span the batch: one mean and one variance per feature.
   if (c.norm == NormKind::BatchNorm && (view.step == Step::NormIn || view.step == Step::NormOut || view.step == Step::FFNNormIn ||
                                         view.step == Step::FFNNormOut || view.step == Step::FinalNorm))
