@@ -4,7 +4,6 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
-#include <iterator>
 
 #include "core/network.h"
 #include "core/trainer.h"
@@ -21,14 +20,7 @@ const char* stage_title(Stage s) {
   return titles[static_cast<int>(s)];
 }
 
-const char* step_title(Step s) {
-  // The two norms of a sublayer share a name: a model has one of them (Pre-Norm before, Post-Norm after).
-  static const char* titles[] = {"embed",      "+PE",       "input",    "self-attention", "norm",   "Q,K,V",     "QKᵀ",
-                                 "÷√d_k",      "+mask",     "softmax",  "·V",       "concat·W_O", "+residual", "norm",
-                                 "cross-attention", "FFN norm",   "x·W_1",     "activation", "FFN",    "+residual", "FFN norm",  "final norm"};
-  static_assert(std::size(titles) == static_cast<size_t>(Step::Count));
-  return titles[static_cast<int>(s)];
-}
+const char* step_title(Step s) { return name(s); }
 
 std::string BlockRef::path() const {
   return std::string(decoder ? "decoder." : "encoder.") + std::to_string(layer) + (cross ? ".cross_attn" : ".self_attn");

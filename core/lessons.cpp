@@ -384,13 +384,19 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
     if (auto e = add_gradients(*s, *t)) say("gradients: " + e->message());
   for (const std::string& w : t->warnings)
     if (w.find("trained") != std::string::npos || w.find("never saw") != std::string::npos) say("weights: " + w);
-  const auto check_view = [&](const LessonView& v, const Trace& trace) {
+  const auto check_view = [&](const LessonView& v, const Trace& trace, const ModelConfig& model) {
     if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say("panel \"" + v.panel + "\" is not a tab");
     if (!v.block.empty() && !trace.tensors.contains(v.block + ".head." + std::to_string(v.head) + ".P"))
       say("view: " + v.block + " head " + std::to_string(v.head) + " does not exist in this model");
-    if (v.head < 0 || v.head >= s->model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
+    if (v.head < 0 || v.head >= model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
+    if (!v.step.empty()) {  // a step of the layer stepper, as this model wires it
+      const std::string block = v.block.empty() ? (trace.tensors.contains("encoder.0.self_attn.M") ? "encoder.0.self_attn" : "decoder.0.self_attn") : v.block;
+      bool found = false;
+      for (const LayerStepView& st : layer_steps(model, block, std::max(0, v.head))) found = found || v.step == name(st.step);
+      if (!found) say("view: step \"" + v.step + "\" is not a step of " + block + " in this model");
+    }
   };
-  check_view(l.view, *t);
+  check_view(l.view, *t, s->model);
   const auto check_highlights = [&](const std::vector<Highlight>& highlights, const Trace& trace) {
     for (const Highlight& h : highlights) {
       const Mat* M = trace.tensors.find(h.tensor);
@@ -436,7 +442,7 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
       say("try step \"" + step.text.en.substr(0, 50) + "\" does not run: " + st.error().message());
       break;
     }
-    if (step.view) check_view(*step.view, *st);
+    if (step.view) check_view(*step.view, *st, current.model);
     if (!step.highlights.empty()) {
       Trace with_gradients = std::move(*st);
       if (current.decode_steps == 0) add_gradients(current, with_gradients);  // a step may point at dL/d…

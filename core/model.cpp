@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 
@@ -740,6 +741,15 @@ std::vector<LayerStepView> layer_steps(const ModelConfig& c, const std::string& 
   if (post) v.push_back({LayerStep::FFNNormOut, layer + ".ffn.norm", nk + " after the FFN (Post-Norm)"});
   if (pre && l == c.layers - 1) v.push_back({LayerStep::FinalNorm, stack + ".final_norm", "final " + nk + " of the " + stack});
   return v;
+}
+
+const char* name(LayerStep s) {
+  static const char* names[] = {"embed",       "+PE",      "input",      "self-attention", "norm",       "Q,K,V",     "QKᵀ",
+                                "÷√d_k",       "+mask",    "softmax",    "·V",             "concat·W_O", "+residual", "norm",
+                                "cross-attention", "FFN norm", "x·W_1", "activation",     "FFN",        "+residual", "FFN norm",
+                                "final norm"};
+  static_assert(std::size(names) == static_cast<size_t>(LayerStep::Count));
+  return names[static_cast<int>(s)];
 }
 
 // [SECTION] Sampling

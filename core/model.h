@@ -78,6 +78,9 @@ struct LayerStepView {
 };
 // block: an attention block path such as "decoder.1.cross_attn".
 std::vector<LayerStepView> layer_steps(const ModelConfig&, const std::string& block, int head);
+// A stable name per step, as lessons' views write it ("softmax", "norm", "activation", "final norm", ...). The two
+// norms of a sublayer share one name: a model has one of them (Pre-Norm before, Post-Norm after).
+const char* name(LayerStep);
 
 // [SECTION] Decoding: sampling and step-by-step generation through the KV cache
 // Sampling of the next token (Holtzman et al. 2020 for top-p):

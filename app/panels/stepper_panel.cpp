@@ -134,12 +134,12 @@ void residual_stream(AppState& s) {
   if (!out) out = t.tensors.find(stack + "." + std::to_string(c.layers - 1) + ".output");
   if (out) bars.push_back({"stack out", mean_norm(*out)});
   if (bars.empty()) return;
-  ImGui::TextDisabled("Residual stream of the %s: mean ‖x_i‖ per layer input (click a bar to select the layer)", stack.c_str());
+  ImGui::TextDisabled("Residual stream of the %s: mean ||x_i|| per layer input (click a bar to select the layer)", stack.c_str());
   float top = 1e-6f;
   for (const auto& b : bars) top = std::max(top, b.second);
   const float bar_w = std::min(110.0f * ImGui::GetIO().FontGlobalScale, (ImGui::GetContentRegionAvail().x - 10.0f) / bars.size());
   const float h = ImGui::GetFontSize() * 2.2f;
-  const ImVec2 o = ImGui::GetCursorScreenPos();
+  const ImVec2 o(ImGui::GetCursorScreenPos().x, ImGui::GetCursorScreenPos().y + ImGui::GetFontSize());  // room for the tallest value
   ImDrawList* list = ImGui::GetWindowDrawList();
   for (size_t i = 0; i < bars.size(); ++i) {
     const float x0 = o.x + i * bar_w, fill = h * bars[i].second / top;
@@ -147,11 +147,11 @@ void residual_stream(AppState& s) {
     list->AddRectFilled(ImVec2(x0 + 4, o.y + h - fill), ImVec2(x0 + bar_w - 4, o.y + h),
                         selected ? ImGui::GetColorU32(ImGuiCol_PlotHistogramHovered) : ImGui::GetColorU32(ImGuiCol_PlotHistogram));
     const std::string value = fmt(bars[i].second, "%.2f");
-    list->AddText(ImVec2(x0 + 6, o.y + h - fill - ImGui::GetFontSize() * 0.0f), ImGui::GetColorU32(ImGuiCol_Text), value.c_str());
+    list->AddText(ImVec2(x0 + 6, o.y + h - fill - ImGui::GetFontSize()), ImGui::GetColorU32(ImGuiCol_Text), value.c_str());
     list->AddText(ImVec2(x0 + 6, o.y + h + 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), bars[i].first.c_str());
-    ImGui::SetCursorScreenPos(ImVec2(x0, o.y));
+    ImGui::SetCursorScreenPos(ImVec2(x0, o.y - ImGui::GetFontSize()));
     ImGui::PushID(static_cast<int>(i));
-    if (ImGui::InvisibleButton("bar", ImVec2(bar_w, h + ImGui::GetFontSize() + 2)) && static_cast<int>(i) < c.layers) s.sel.block.layer = static_cast<int>(i);
+    if (ImGui::InvisibleButton("bar", ImVec2(bar_w, h + 2 * ImGui::GetFontSize() + 2)) && static_cast<int>(i) < c.layers) s.sel.block.layer = static_cast<int>(i);
     ImGui::PopID();
   }
   ImGui::SetCursorScreenPos(ImVec2(o.x, o.y + h + ImGui::GetFontSize() + 6));
