@@ -42,6 +42,12 @@ void bars(const char* id, const std::vector<std::pair<int, float>>& entries, con
   DrawRowBars(id, values, labels, width);
 }
 
+// SameLine when the next control (about `width` pixels) still fits on this line, else a new line.
+void next_to(float width) {
+  ImGui::SameLine(0, 16);
+  if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
+}
+
 void reset_generation(OutputState& o, const std::string& note = "") {
   o.generator.reset();
   o.generated.clear();
@@ -162,18 +168,18 @@ void DrawOutputPanel(AppState& s) {
   if (ImGui::SliderInt("row", &row, 0, std::max(0, n - 1))) o.row = row;
   ImGui::SameLine();
   ImGui::TextDisabled("after \"%s\"", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)].c_str() : "?");
-  ImGui::SameLine(0, 24);
+  next_to(ImGui::GetFontSize() * 13);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   ImGui::SliderFloat("temperature", &o.sampling.temperature, 0.0f, 3.0f, "%.2f");
   hover_tip("T divides the logits before the softmax: T < 1 sharpens, T > 1 flattens, T = 0 is greedy (the argmax).");
-  ImGui::SameLine();
+  next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
   ImGui::SliderInt("top-k", &o.sampling.top_k, 0, std::min(50, t.vocab.size()), o.sampling.top_k == 0 ? "off" : "%d");
-  ImGui::SameLine();
+  next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
   ImGui::SliderFloat("top-p", &o.sampling.top_p, 0.05f, 1.0f, o.sampling.top_p >= 1.0f ? "off" : "%.2f");
   hover_tip(kTopP);
-  ImGui::SameLine();
+  next_to(ImGui::GetFontSize() * 9);
   int seed = static_cast<int>(o.seed);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);
   if (ImGui::InputInt("seed", &seed, 0)) o.seed = static_cast<uint64_t>(std::max(0, seed));
@@ -182,37 +188,39 @@ void DrawOutputPanel(AppState& s) {
     return;
   }
 
-  // output.probs, every column labelled with its token.
+  // output.probs, every column labelled with its token, on the left; the chosen row's bars on the right, so the
+  // matrix can use the whole height (its labels stay readable in presentation mode).
+  const float avail_w = ImGui::GetContentRegionAvail().x;
+  const float bars_w = std::min(avail_w * 0.42f, ImGui::GetFontSize() * 24.0f);
   HeatmapArgs a;
   a.key = "output.probs";
   a.M = probs;
   a.name = "output.probs";
   a.row_labels = &rows;
   a.col_labels = &t.vocab.tokens();
-  a.row_axis = decoder ? "position" : "position";
+  a.row_axis = "position";
   a.col_axis = "token";
-  // At most about half the height left, so the bars below stay on screen.
-  const float height = ImGui::GetContentRegionAvail().y * 0.5f - ImGui::GetFontSize() * 6.0f;
+  a.max_width = avail_w - bars_w - 16.0f;
+  const float height = ImGui::GetContentRegionAvail().y - ImGui::GetFontSize() * 8.0f;
   a.max_cell = std::clamp(height / static_cast<float>(std::max<Eigen::Index>(1, probs->rows())), 3.0f, 24.0f);
   a.highlight_row = row;
+  ImGui::BeginGroup();
   const HeatmapHover hover = DrawHeatmap(s, a);
   if (hover.row >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) o.row = hover.row;
+  ImGui::EndGroup();
 
   // The chosen row: the model's top tokens, and what sampling would draw from.
   const RowVec p = probs->row(row);
   const RowVec q = sampling_distribution(logits->row(row), o.sampling);
-  const int k = std::min(8, t.vocab.size());
-  const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
-  ImGui::BeginGroup();
-  ImGui::Text("Top %d of row %d (the model, T = 1)", k, row);
-  bars("model-top", top(p, k), t.vocab, half);
-  ImGui::EndGroup();
+  const int k = std::min(5, t.vocab.size());
   ImGui::SameLine(0, 16);
   ImGui::BeginGroup();
+  ImGui::Text("Top %d of row %d (the model, T = 1)", k, row);
+  bars("model-top", top(p, k), t.vocab, bars_w);
   const auto kept = top(q, t.vocab.size());
   const long survivors = std::count_if(kept.begin(), kept.end(), [](const auto& e) { return e.second > 0.0f; });
-  ImGui::Text("Sampling from it: %ld token%s kept, renormalised", survivors, survivors == 1 ? "" : "s");
-  bars("sample-top", top(q, std::min<int>(k, static_cast<int>(survivors))), t.vocab, half);
+  ImGui::Text("Sampling: %ld token%s kept, renormalised", survivors, survivors == 1 ? "" : "s");
+  bars("sample-top", top(q, std::min<int>(k, static_cast<int>(survivors))), t.vocab, bars_w);
   ImGui::EndGroup();
 
   generation(s);
