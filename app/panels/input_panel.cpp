@@ -66,10 +66,13 @@ void DrawInputPanel(AppState& s) {
     if (!task.empty()) {
       const std::optional<std::string> now = task_target(task, session.input.text, session.tokenizer);
       if (now && *now == session.input.target) {
-        ImGui::TextDisabled("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
+        ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+        ImGui::TextWrapped("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
+        ImGui::PopStyleColor();
       } else if (now) {
-        ImGui::TextColored(ImVec4(1.0f, 0.75f, 0.35f, 1.0f), "target edited: the model was trained to %s the source", task.c_str());
-        ImGui::SameLine();
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.75f, 0.35f, 1.0f));
+        ImGui::TextWrapped("target edited: the model was trained to %s the source", task.c_str());
+        ImGui::PopStyleColor();
         if (ImGui::SmallButton("use the task's target")) {
           session.input.target = *now;
           s.dirty = true;
