@@ -80,7 +80,6 @@ struct LessonState {
 struct OutputState {
   SamplingOptions sampling;
   uint64_t seed = 1;
-  int row = -1;            // the output row whose distribution is shown; −1: the last (decoder) or the first
   int max_new = 16;        // tokens a Generate run appends at most
   bool running = false;    // Generate: one token per frame until Stop, [EOS] or max_new
   std::shared_ptr<Generator> generator;  // null until Generate/Step

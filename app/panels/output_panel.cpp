@@ -160,12 +160,13 @@ void DrawOutputPanel(AppState& s) {
   const bool decoder = c.arch != Arch::EncoderOnly;
   const std::vector<std::string>& rows = c.arch == Arch::EncoderDecoder ? t.target_tokens : t.source_tokens;
   const int n = static_cast<int>(probs->rows());
-  int row = o.row < 0 || o.row >= n ? (decoder ? n - 1 : 0) : o.row;
+  // The row is the selection's pinned token (shared with the attention views: the same positions), else the last.
+  int row = s.sel.pinned_row < 0 || s.sel.pinned_row >= n ? (decoder ? n - 1 : 0) : s.sel.pinned_row;
 
   // Controls: the row, then the sampling settings.
   ImGui::TextWrapped("%s", decoder ? kDecoderIntro : kEncoderIntro);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
-  if (ImGui::SliderInt("row", &row, 0, std::max(0, n - 1))) o.row = row;
+  if (ImGui::SliderInt("row", &row, 0, std::max(0, n - 1))) s.sel.pinned_row = row;
   ImGui::SameLine();
   ImGui::TextDisabled("after \"%s\"", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)].c_str() : "?");
   next_to(ImGui::GetFontSize() * 13);
@@ -206,7 +207,7 @@ void DrawOutputPanel(AppState& s) {
   a.highlight_row = row;
   ImGui::BeginGroup();
   const HeatmapHover hover = DrawHeatmap(s, a);
-  if (hover.row >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) o.row = hover.row;
+  if (hover.row >= 0 && ImGui::IsMouseClicked(ImGuiMouseButton_Left)) s.sel.pinned_row = hover.row;
   ImGui::EndGroup();
 
   // The chosen row: the model's top tokens, and what sampling would draw from.
