@@ -21,11 +21,7 @@ const char* stage_title(Stage s) {
   return titles[static_cast<int>(s)];
 }
 
-const char* step_title(Step s) {
-  static const char* titles[] = {"embed", "+PE",  "Q,K,V", "QKᵀ",       "÷√d_k", "+mask", "softmax",
-                                 "·V",    "concat·W_O", "+residual", "norm",  "FFN",   "+residual", "norm"};
-  return titles[static_cast<int>(s)];
-}
+const char* step_title(Step s) { return name(s); }
 
 std::string BlockRef::path() const {
   return std::string(decoder ? "decoder." : "encoder.") + std::to_string(layer) + (cross ? ".cross_attn" : ".self_attn");

@@ -24,9 +24,9 @@ enum class Stage { S, S_scaled, S_masked, P, O, Count };
 const char* stage_name(Stage);   // tensor suffix: "S", "S_scaled", ...
 const char* stage_title(Stage);  // for people: "QKᵀ (raw scores)", ...
 
-// The layer stepper's sub-steps, in the order of the forward pass.
-enum class Step { Embed, AddPE, Project, Scores, Scale, Mask, Softmax, WeightedSum, ConcatWO, Residual1, Norm1, FFN, Residual2, Norm2, Count };
-const char* step_title(Step);
+// The layer stepper's sub-steps: which of them a model has, and in which order, is core::layer_steps(config).
+using Step = LayerStep;
+const char* step_title(Step);  // a stable name for lessons' "step": "softmax", "norm", "activation", ...
 
 // Which attention block is selected: a stack, a layer, self or cross.
 struct BlockRef {
@@ -88,6 +88,19 @@ struct LessonState {
   bool quit_after_export = false;
 };
 
+// The Output tab (app/panels/output_panel.cpp): sampling settings and a generation in progress.
+struct OutputState {
+  SamplingOptions sampling;
+  uint64_t seed = 1;
+  int max_new = 16;        // tokens a Generate run appends at most
+  bool running = false;    // Generate: one token per frame until Stop, [EOS] or max_new
+  std::shared_ptr<Generator> generator;  // null until Generate/Step
+  std::vector<int> generated;            // token ids appended so far
+  Rng rng{1};
+  uint64_t started_generation = 0;       // the trace generation it started from (a new session restarts it)
+  std::string note;                      // why generation stopped, or an error
+};
+
 struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
@@ -132,6 +145,7 @@ struct AppState {
   std::vector<DrawnHeatmap> drawn_heatmaps;
   std::vector<DrawnWidget> drawn_widgets;
   std::map<std::string, HeatmapView> heatmap_views;  // zoom and pan per heatmap view (app/widgets/heatmap.cpp)
+  OutputState output;  // the Output tab
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };

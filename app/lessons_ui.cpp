@@ -73,11 +73,13 @@ void apply_view(AppState& s, const LessonView& v) {
     if (parse_block(v.block, b)) s.sel.block = b;
   }
   s.sel.head = v.head;
-  for (int i = 0; i < static_cast<int>(Step::Count); ++i)  // "norm" and "+residual" name the attention sublayer's (the first)
-    if (!v.step.empty() && v.step == step_title(static_cast<Step>(i))) {
-      s.sel.step = static_cast<Step>(i);
-      break;
-    }
+  // A step of the block as this config wires it; "norm" and "+residual" name the attention sublayer's (the first).
+  if (!v.step.empty())
+    for (const LayerStepView& st : layer_steps(s.session.model, s.sel.block.path(), s.sel.head))
+      if (v.step == step_title(st.step)) {
+        s.sel.step = st.step;
+        break;
+      }
   for (int i = 0; i < static_cast<int>(Stage::Count); ++i)
     if (!v.stage.empty() && v.stage == stage_name(static_cast<Stage>(i))) s.sel.stage = static_cast<Stage>(i);
   s.sel.pinned_row = v.pinned_row;
@@ -146,7 +148,7 @@ void open_lesson(AppState& s, int index, int step) {
   s.dirty = true;
   s.error.reset();
   apply_view(s, view);
-  s.highlights = l.highlights;
+  s.highlights = step == 0 ? l.highlights : l.steps[static_cast<size_t>(step - 1)].highlights;
   s.lessons.active = index;
   s.lessons.selected = index;
   s.lessons.step = step;
@@ -192,7 +194,7 @@ void DrawLessonStrip(AppState& s) {
   const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
   const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
   ImGui::PushStyleColor(ImGuiCol_ChildBg, ImGui::GetStyleColorVec4(ImGuiCol_FrameBg));
-  const float lines = L.step == 0 ? 3.7f + 0.9f * static_cast<float>(l.highlights.size()) : 3.5f;
+  const float lines = (L.step == 0 ? 3.7f : 3.5f) + 0.9f * static_cast<float>(s.highlights.size());
   ImGui::BeginChild("lesson_strip", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * lines + 12.0f), true);
   ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
   ImGui::SameLine();
@@ -222,6 +224,11 @@ void DrawLessonStrip(AppState& s) {
     ImGui::TextColored(accent, "%s %d:", tr(s, "lessons.try"), L.step);
     ImGui::SameLine();
     ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
+    for (const Highlight& h : t.highlights) {
+      ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
+      ImGui::SameLine();
+      ImGui::TextWrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+    }
   }
   ImGui::TextDisabled("%s", tr(s, "lessons.keys"));
   ImGui::EndChild();

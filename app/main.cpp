@@ -312,13 +312,14 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   // Frames still to draw after the last event: ImGui settles hover and layout over a couple of frames.
   constexpr int kFramesAfterEvent = 3;
-  constexpr double kIdleWakeSeconds = 1.0;  // a safety net: nothing on screen changes while idle
+  constexpr double kIdleWakeSeconds = 5.0;  // a safety net: nothing on screen changes while idle
   int frames_to_draw = kFramesAfterEvent;
   unsigned long long events_seen = input_event_count();
   for (int frame = 0; !glfwWindowShouldClose(window) && !ui.quit; ++frame) {
     // Sleep until something happens, unless something moves on screen or a scripted run is rendering.
     const bool training = state.training && !state.training->idle();
-    const bool busy = o.scripted() || state.dirty || state.animating || training || state.lessons.export_step >= 0 || ui.dialog.waiting() ||
+    const bool busy = o.scripted() || state.dirty || state.animating || training || state.output.running || state.lessons.export_step >= 0 ||
+                      ui.dialog.waiting() ||
                       key_events_pending() || !ui.pending_screenshot.empty();
     if (busy || frames_to_draw > 0) glfwPollEvents();
     else glfwWaitEventsTimeout(kIdleWakeSeconds);

@@ -36,6 +36,7 @@ const Tab kTabList[] = {
     {"parameters", "Parameters & cost", DrawParametersPanel},
     {"gradients", "Gradients", DrawGradientsPanel},
     {"train", "Train", DrawTrainPanel},
+    {"output", "Output", DrawOutputPanel},
 };
 constexpr int kTabCount = static_cast<int>(std::size(kTabList));
 

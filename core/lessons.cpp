@@ -95,6 +95,22 @@ std::string patch_of(const json& j, const std::string& where) {
   return j.dump();
 }
 
+std::vector<Highlight> highlights_of(const json& list, const std::string& where) {
+  std::vector<Highlight> out;
+  if (!list.is_array()) throw Bad{where + " must be a list"};
+  for (const json& h : list) {
+    only_keys(h, {"tensor", "row", "col", "note"}, where);
+    Highlight hl;
+    hl.tensor = h.at("tensor").get<std::string>();
+    hl.row = int_of(h, "row", -1, where);
+    hl.col = int_of(h, "col", -1, where);
+    if (hl.row < -1 || hl.col < -1) throw Bad{where + ": row and col are −1 (all) or an index"};
+    if (h.contains("note")) hl.note = text_of(h["note"], where + ".note");
+    out.push_back(std::move(hl));
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<Lesson> parse_lesson(const std::string& json_text, const std::string& file) {
@@ -117,16 +133,7 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
     l.explanation = text_of(j.value("explanation", json()), l.id + ".explanation");
     l.session_json = j.contains("session") ? patch_of(j["session"], l.id + ".session") : "{}";
     if (j.contains("view")) l.view = view_of(j["view"], l.id + ".view");
-    for (const json& h : j.value("highlight", json::array())) {
-      only_keys(h, {"tensor", "row", "col", "note"}, l.id + ".highlight");
-      Highlight hl;
-      hl.tensor = h.at("tensor").get<std::string>();
-      hl.row = int_of(h, "row", -1, l.id + ".highlight");
-      hl.col = int_of(h, "col", -1, l.id + ".highlight");
-      if (hl.row < -1 || hl.col < -1) throw Bad{l.id + ".highlight: row and col are −1 (all) or an index"};
-      if (h.contains("note")) hl.note = text_of(h["note"], l.id + ".highlight.note");
-      l.highlights.push_back(std::move(hl));
-    }
+    l.highlights = highlights_of(j.value("highlight", json::array()), l.id + ".highlight");
     const json figures = j.value("figures", json::object());  // a named copy: items() must not outlive it
     for (const auto& [key, f] : figures.items()) {
       only_keys(f, {"kind", "values", "scale", "index", "head", "stat", "tensor", "preset", "row", "col", "format", "set", "expect"},
@@ -154,11 +161,12 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
       l.figures[key] = std::move(fig);
     }
     for (const json& step : j.value("try", json::array())) {
-      only_keys(step, {"text", "set", "view"}, l.id + ".try");
+      only_keys(step, {"text", "set", "view", "highlight"}, l.id + ".try");
       TryStep t;
       t.text = text_of(step.at("text"), l.id + ".try.text");
       if (step.contains("set")) t.set = patch_of(step["set"], l.id + ".try.set");
       if (step.contains("view")) t.view = view_of(step["view"], l.id + ".try.view");
+      if (step.contains("highlight")) t.highlights = highlights_of(step["highlight"], l.id + ".try.highlight");
       l.steps.push_back(std::move(t));
     }
     return l;
@@ -333,7 +341,11 @@ std::vector<const Text*> lesson_texts(const Lesson& l) {
   std::vector<const Text*> out{&l.title, &l.question, &l.short_answer, &l.explanation};
   for (const Highlight& h : l.highlights)
     if (!h.note.en.empty()) out.push_back(&h.note);
-  for (const TryStep& t : l.steps) out.push_back(&t.text);
+  for (const TryStep& t : l.steps) {
+    out.push_back(&t.text);
+    for (const Highlight& h : t.highlights)
+      if (!h.note.en.empty()) out.push_back(&h.note);
+  }
   return out;
 }
 
@@ -373,23 +385,33 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
     if (auto e = add_gradients(*s, *t)) say("gradients: " + e->message());
   for (const std::string& w : t->warnings)
     if (w.find("trained") != std::string::npos || w.find("never saw") != std::string::npos) say("weights: " + w);
-  const auto check_view = [&](const LessonView& v, const Trace& trace) {
+  const auto check_view = [&](const LessonView& v, const Trace& trace, const ModelConfig& model) {
     if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say("panel \"" + v.panel + "\" is not a tab");
     if (!v.block.empty() && !trace.tensors.contains(v.block + ".head." + std::to_string(v.head) + ".P"))
       say("view: " + v.block + " head " + std::to_string(v.head) + " does not exist in this model");
-    if (v.head < 0 || v.head >= s->model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
-  };
-  check_view(l.view, *t);
-  for (const Highlight& h : l.highlights) {
-    const Mat* M = t->tensors.find(h.tensor);
-    if (!M) M = t->weights->find(h.tensor);
-    if (!M) {
-      say("highlighted tensor " + h.tensor + " does not exist");
-      continue;
+    if (v.head < 0 || v.head >= model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
+    if (!v.step.empty()) {  // a step of the layer stepper, as this model wires it
+      const std::string block = v.block.empty() ? (trace.tensors.contains("encoder.0.self_attn.M") ? "encoder.0.self_attn" : "decoder.0.self_attn") : v.block;
+      bool found = false;
+      for (const LayerStepView& st : layer_steps(model, block, std::max(0, v.head))) found = found || v.step == name(st.step);
+      if (!found) say("view: step \"" + v.step + "\" is not a step of " + block + " in this model");
     }
-    if (h.row >= M->rows() || h.col >= M->cols())
-      say("highlight " + h.tensor + " [" + std::to_string(h.row) + ", " + std::to_string(h.col) + "] is outside " + std::to_string(M->rows()) + "×" + std::to_string(M->cols()));
-  }
+  };
+  check_view(l.view, *t, s->model);
+  const auto check_highlights = [&](const std::vector<Highlight>& highlights, const Trace& trace) {
+    for (const Highlight& h : highlights) {
+      const Mat* M = trace.tensors.find(h.tensor);
+      if (!M) M = trace.weights->find(h.tensor);
+      if (!M) {
+        say("highlighted tensor " + h.tensor + " does not exist");
+        continue;
+      }
+      if (h.row >= M->rows() || h.col >= M->cols())
+        say("highlight " + h.tensor + " [" + std::to_string(h.row) + ", " + std::to_string(h.col) + "] is outside " + std::to_string(M->rows()) + "×" +
+            std::to_string(M->cols()));
+    }
+  };
+  check_highlights(l.highlights, *t);
   for (const Text* text : lesson_texts(l)) {
     std::vector<std::string> en = placeholders(text->en), zh = placeholders(text->zh);
     std::sort(en.begin(), en.end());
@@ -421,7 +443,12 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
       say("try step \"" + step.text.en.substr(0, 50) + "\" does not run: " + st.error().message());
       break;
     }
-    if (step.view) check_view(*step.view, *st);
+    if (step.view) check_view(*step.view, *st, current.model);
+    if (!step.highlights.empty()) {
+      Trace with_gradients = std::move(*st);
+      if (current.decode_steps == 0) add_gradients(current, with_gradients);  // a step may point at dL/d…
+      check_highlights(step.highlights, with_gradients);
+    }
   }
   return problems;
 }

@@ -64,6 +64,9 @@ struct TryStep {
   Text text;
   std::string set;  // JSON merge patch applied to the current session ("" = only read)
   std::optional<LessonView> view;
+  // What this step points at. The lesson's own highlights belong to its opening state (step 0); a step shows
+  // only its own, so every outline on screen is drawn by the step's view.
+  std::vector<Highlight> highlights;
 };
 
 struct Lesson {
@@ -102,7 +105,7 @@ std::vector<std::string> placeholders(const std::string& text);
 std::vector<std::string> check_lesson(const Lesson&, const std::string& weights_dir);
 // The tabs a lesson's view may open: the app's tab names (app/ui.cpp kTabList) other than the Lessons tab.
 inline const std::vector<std::string> kLessonPanels = {"stepper",   "attention",  "qkv",       "scaling", "masks",
-                                                       "positions", "parameters", "gradients", "train"};
+                                                       "positions", "parameters", "gradients", "train", "output"};
 // The texts of a lesson (title, question, answers, notes, steps), for checks and search.
 std::vector<const Text*> lesson_texts(const Lesson&);
 

@@ -2,10 +2,12 @@
 //   embed → +PE → Q,K,V → QKᵀ → ÷√d_k → +mask → softmax → ·V → concat·W_O → +residual → norm → FFN → +residual → norm
 #include "core/model.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 
@@ -509,6 +511,111 @@ void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>&
 
 }  // namespace
 
+// [SECTION] Step-by-step generation through the KV cache
+struct Generator::Impl {
+  Impl(const Session& session, std::shared_ptr<const TensorMap> weights)
+      : s(inference(session)), W(std::move(weights)), f(s, *W), batch(tokenize_batch(s)) {}
+  static Session inference(Session s) {
+    s.mode = Mode::Eval;  // decoding is inference: no dropout
+    s.extra_batch.clear();
+    return s;
+  }
+  Session s;
+  std::shared_ptr<const TensorMap> W;
+  Forward f;
+  TokenizedBatch batch;
+  Vocab vocab;
+  std::vector<std::vector<LayerCache>> caches;
+  Mat memory;
+  std::vector<std::vector<bool>> src_pad;
+  std::vector<int> ids;  // every token fed so far
+  int prompt_len = 0;
+  RowVec logits;
+  std::map<std::string, RowVec> last;
+  std::map<std::string, std::vector<RowVec>> rows;
+
+  // One position through the decoder stack: its query attends to every cached key.   -> logits [V]
+  void feed(int id) {
+    const int pos = static_cast<int>(ids.size());
+    ids.push_back(id);
+    const RecordFn ignore = [](const std::string&, Mat) {};
+    const std::vector<RecordFn> rec{[this](const std::string& path, Mat value) {
+      if (path.size() > 2 && path.compare(path.size() - 2, 2, ".P") == 0) {
+        last[path] = value.row(0);
+        rows[path].push_back(value.row(0));
+      }
+    }};
+    const std::vector<int> marked = s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
+    const Mat X = f.embed("decoder", {{id}}, pos, {ignore});
+    const Mat H = f.stack("decoder", X, 1, pos, caches, s.model.arch == Arch::EncoderDecoder ? &memory : nullptr, {pad_flags(ids, marked)},
+                          src_pad, s.decoder_mask, rec, ignore);
+    logits = H.row(0) * W->at("embed.E").transpose();
+  }
+};
+
+Generator::Generator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Generator::~Generator() = default;
+
+Result<std::unique_ptr<Generator>> Generator::start(const Session& s, WeightCache* cache) {
+  if (auto e = validate(s)) return *e;
+  const TokenizedBatch tb = tokenize_batch(s);
+  std::shared_ptr<const TensorMap> W;
+  if (!s.weights.empty()) {
+    WeightCache local;
+    std::vector<std::string> warnings;
+    Result<std::shared_ptr<const TensorMap>> trained = (cache ? cache : &local)->get_trained(s.weights, s.model, tb.vocab, s.seed, &warnings);
+    if (!trained) return trained.error();
+    W = *trained;
+  } else {
+    W = cache ? cache->get(s.model, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(s.model, tb.vocab, s.seed));
+  }
+  return start_with(s, std::move(W));
+}
+
+Result<std::unique_ptr<Generator>> Generator::start_with(const Session& s, std::shared_ptr<const TensorMap> weights) {
+  if (s.model.arch == Arch::EncoderOnly)
+    return Error{"an encoder-only model does not generate: it has no decoder", "choose decoder-only or encoder-decoder"};
+  auto impl = std::make_unique<Impl>(s, std::move(weights));
+  Impl& g = *impl;
+  g.vocab = g.batch.vocab;
+  g.caches.assign(1, std::vector<LayerCache>(g.s.model.layers));
+  g.src_pad.push_back(pad_flags(g.batch.source_ids[0], g.s.padding_positions));
+  if (g.s.model.arch == Arch::EncoderDecoder) {  // the encoder runs once; cross-attention caches its K, V on first use
+    const RecordFn ignore = [](const std::string&, Mat) {};
+    auto enc_caches = std::vector<std::vector<LayerCache>>(1, std::vector<LayerCache>(g.s.model.layers));
+    const int n_src = static_cast<int>(g.batch.source_ids[0].size());
+    const Mat X = g.f.embed("encoder", {g.batch.source_ids[0]}, 0, {ignore});
+    g.memory = g.f.stack("encoder", X, n_src, 0, enc_caches, nullptr, g.src_pad, g.src_pad, g.s.encoder_mask, {ignore}, ignore);
+  }
+  const std::vector<int> prompt = g.s.model.arch == Arch::DecoderOnly ? g.batch.source_ids[0] : g.batch.target_ids[0];
+  if (prompt.empty()) return Error{"the prompt is empty: there is nothing to continue", "type a prompt first"};
+  if (static_cast<int>(prompt.size()) > g.s.model.max_len) return Error{"the prompt is longer than max_len", "shorten it"};
+  for (int id : prompt) g.feed(id);
+  g.prompt_len = static_cast<int>(prompt.size());
+  return std::unique_ptr<Generator>(new Generator(std::move(impl)));
+}
+
+const RowVec& Generator::logits() const { return impl_->logits; }
+bool Generator::feed(int id) {
+  QKV_ASSERT(id >= 0 && id < impl_->vocab.size());
+  if (static_cast<int>(impl_->ids.size()) >= impl_->s.model.max_len) return false;
+  impl_->feed(id);
+  return true;
+}
+const std::vector<int>& Generator::ids() const { return impl_->ids; }
+const Vocab& Generator::vocab() const { return impl_->vocab; }
+int Generator::prompt_length() const { return impl_->prompt_len; }
+const std::map<std::string, RowVec>& Generator::last_rows() const { return impl_->last; }
+std::map<std::string, Mat> Generator::all_rows() const {
+  std::map<std::string, Mat> out;
+  for (const auto& [path, list] : impl_->rows) {
+    Mat P_rows = Mat::Zero(static_cast<Eigen::Index>(list.size()), list.back().size());
+    for (size_t r = 0; r < list.size(); ++r) P_rows.row(static_cast<Eigen::Index>(r)).head(list[r].size()) = list[r];
+    out[path] = std::move(P_rows);
+  }
+  return out;
+}
+
 Result<Trace> run(const Session& s, WeightCache* cache) {
   if (auto e = validate(s)) return *e;
   if (s.decode_steps > 0 && !s.extra_batch.empty())
@@ -558,39 +665,18 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
   std::vector<std::vector<int>> dec_ids = c.arch == Arch::DecoderOnly ? tb.source_ids : tb.target_ids;
   if (c.arch != Arch::EncoderOnly && s.decode_steps > 0) {
     // Greedy decoding with a KV cache: one token at a time, each query attending to the cached keys/values.
-    f.collect_flags = false;
-    const Mat& E = t.weights->at("embed.E");
-    std::vector<int> ids = dec_ids[0];
-    const size_t prompt_len = ids.size();
-    auto caches = fresh_caches(1);
-    std::map<std::string, std::vector<RowVec>> rows;  // attention rows per head path, one per position
-    const std::vector<RecordFn> rec_decode{[&rows](const std::string& path, Mat value) {
-      if (path.size() > 2 && path.compare(path.size() - 2, 2, ".P") == 0) rows[path].push_back(value.row(0));
-    }};
-    const RecordFn ignore = [](const std::string&, Mat) {};
-    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
-    for (size_t pos = 0; pos < ids.size() && pos < prompt_len + s.decode_steps - 1; ++pos) {
-      const Mat X = f.embed("decoder", {{ids[pos]}}, static_cast<int>(pos), {ignore});
-      const std::vector<int> seen(ids.begin(), ids.begin() + static_cast<long>(pos) + 1);
-      const Mat H = f.stack("decoder", X, 1, static_cast<int>(pos), caches, memory_ptr ? &memory : nullptr, {pad_flags(seen, marked)},
-                            src_pad, s.decoder_mask, rec_decode, ignore);
-      if (pos + 1 >= prompt_len) {
-        const RowVec logits = H.row(0) * E.transpose();
-        Eigen::Index next = 0;
-        logits.maxCoeff(&next);
-        ids.push_back(static_cast<int>(next));
-      }
+    Result<std::unique_ptr<Generator>> g = Generator::start_with(s, t.weights);
+    if (!g) return g.error();
+    Generator& gen = **g;
+    for (int k = 0; k < s.decode_steps; ++k) {
+      Eigen::Index next = 0;
+      gen.logits().maxCoeff(&next);
+      t.decoded_tokens.push_back(tb.vocab.token(static_cast<int>(next)));
+      if (k + 1 < s.decode_steps) gen.feed(static_cast<int>(next));
     }
     // The parallel pass below runs over every token that was fed back in: the prompt and all but the last generated.
-    for (size_t k = prompt_len; k < ids.size(); ++k) t.decoded_tokens.push_back(tb.vocab.token(ids[k]));
-    ids.pop_back();
-    dec_ids[0] = ids;
-    for (auto& [path, list] : rows) {
-      Mat P_rows = Mat::Zero(static_cast<Eigen::Index>(list.size()), list.back().size());
-      for (size_t r = 0; r < list.size(); ++r) P_rows.row(static_cast<Eigen::Index>(r)).head(list[r].size()) = list[r];
-      t.tensors.put("decode." + path, P_rows);
-    }
-    f.collect_flags = true;
+    dec_ids[0] = gen.ids();
+    for (auto& [path, P_rows] : gen.all_rows()) t.tensors.put("decode." + path, std::move(P_rows));
   }
   if (c.arch != Arch::EncoderOnly) {
     const int n_dec = static_cast<int>(dec_ids[0].size());
@@ -616,4 +702,131 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
   return t;
 }
 
+
+// [SECTION] The layer stepper's sub-steps
+std::vector<LayerStepView> layer_steps(const ModelConfig& c, const std::string& block, int head) {
+  // block = <stack>.<l>.<self_attn|cross_attn>
+  const size_t a = block.find('.'), b = block.find('.', a + 1);
+  QKV_ASSERT(a != std::string::npos && b != std::string::npos);
+  const std::string stack = block.substr(0, a), layer = block.substr(0, b), kind = block.substr(b + 1);
+  const int l = std::atoi(block.c_str() + a + 1);
+  const bool cross = kind == "cross_attn";
+  const bool has_cross = stack == "decoder" && c.arch == Arch::EncoderDecoder;
+  const bool norm = c.norm != NormKind::None;
+  const bool pre = norm && c.norm_placement == NormPlacement::Pre, post = norm && c.norm_placement == NormPlacement::Post;
+  const std::string nk = name(c.norm), hp = block + ".head." + std::to_string(head) + ".";
+  // A sublayer's output as the next one reads it: Post-Norm's norm, else the residual sum (or F(x) alone).
+  const auto sublayer_out = [&](const std::string& p) { return p + (post ? ".norm" : ".residual"); };
+  std::vector<LayerStepView> v;
+  v.push_back({LayerStep::Embed, stack + ".embed.E_x", "embed"});
+  v.push_back({LayerStep::AddPE, stack + ".embed.X", "+PE"});
+  v.push_back({LayerStep::Input, layer + ".input", "layer " + std::to_string(l) + " input"});
+  if (cross) v.push_back({LayerStep::SelfSublayer, sublayer_out(layer + ".self_attn"), "masked self-attention (output)"});
+  if (pre) v.push_back({LayerStep::NormIn, block + ".norm", nk + " before attention (Pre-Norm)"});
+  v.push_back({LayerStep::Project, hp + "Q", "Q,K,V"});
+  v.push_back({LayerStep::Scores, hp + "S", "QKᵀ"});
+  v.push_back({LayerStep::Scale, hp + "S_scaled", c.score_scale == ScoreScale::InvSqrtDk ? "÷√d_k" : "÷√d_k (off)"});
+  v.push_back({LayerStep::Mask, hp + "S_masked", "+mask"});
+  v.push_back({LayerStep::Softmax, hp + "P", "softmax"});
+  v.push_back({LayerStep::WeightedSum, hp + "O", "·V"});
+  v.push_back({LayerStep::ConcatWO, block + ".out", "concat·W_O"});
+  if (c.residual) v.push_back({LayerStep::Residual, block + ".residual", "+residual"});
+  if (post) v.push_back({LayerStep::NormOut, block + ".norm", nk + " after attention (Post-Norm)"});
+  if (!cross && has_cross) v.push_back({LayerStep::CrossSublayer, sublayer_out(layer + ".cross_attn"), "cross-attention (output)"});
+  if (pre) v.push_back({LayerStep::FFNNormIn, layer + ".ffn.norm", nk + " before the FFN (Pre-Norm)"});
+  v.push_back({LayerStep::FFNHidden, layer + ".ffn.hidden", "x·W_1 + b_1"});
+  v.push_back({LayerStep::FFNAct, layer + ".ffn.act", name(c.activation)});
+  v.push_back({LayerStep::FFNOut, layer + ".ffn.out", "FFN"});
+  if (c.residual) v.push_back({LayerStep::FFNResidual, layer + ".ffn.residual", "+residual"});
+  if (post) v.push_back({LayerStep::FFNNormOut, layer + ".ffn.norm", nk + " after the FFN (Post-Norm)"});
+  if (pre && l == c.layers - 1) v.push_back({LayerStep::FinalNorm, stack + ".final_norm", "final " + nk + " of the " + stack});
+  return v;
+}
+
+const char* name(LayerStep s) {
+  static const char* names[] = {"embed",       "+PE",      "input",      "self-attention", "norm",       "Q,K,V",     "QKᵀ",
+                                "÷√d_k",       "+mask",    "softmax",    "·V",             "concat·W_O", "+residual", "norm",
+                                "cross-attention", "FFN norm", "x·W_1", "activation",     "FFN",        "+residual", "FFN norm",
+                                "final norm"};
+  static_assert(std::size(names) == static_cast<size_t>(LayerStep::Count));
+  return names[static_cast<int>(s)];
+}
+
+// [SECTION] Sampling
+std::optional<Error> validate(const SamplingOptions& o) {
+  if (!(o.temperature >= 0.0f) || !std::isfinite(o.temperature)) return Error{"temperature must be 0 or more", "0 is greedy, 1 leaves the model's probabilities unchanged"};
+  if (o.top_k < 0) return Error{"top-k must be 0 (off) or a positive count", "try 5"};
+  if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) return Error{"top-p must be in (0, 1]", "1 turns nucleus sampling off; try 0.9"};
+  return std::nullopt;
+}
+
+RowVec sampling_distribution(const RowVec& logits, const SamplingOptions& o) {
+  const Eigen::Index V = logits.size();
+  QKV_ASSERT(V > 0);
+  RowVec p = RowVec::Zero(V);
+  // Tokens by decreasing logit; ties keep the lower id first.
+  std::vector<int> order(static_cast<size_t>(V));
+  for (int i = 0; i < V; ++i) order[static_cast<size_t>(i)] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int x, int y) { return logits(x) > logits(y); });
+  if (o.temperature <= 0.0f) {  // greedy
+    p(order[0]) = 1.0f;
+    return p;
+  }
+  // p = softmax(logits / T), subtracting the max.
+  const double mx = logits(order[0]);
+  std::vector<double> e(static_cast<size_t>(V));
+  for (int i = 0; i < V; ++i) e[static_cast<size_t>(i)] = std::exp((static_cast<double>(logits(i)) - mx) / o.temperature);
+  // Top-k: the k most likely.
+  size_t keep = order.size();
+  if (o.top_k > 0) keep = std::min(keep, static_cast<size_t>(o.top_k));
+  // Top-p on the top-k distribution: the shortest prefix whose mass reaches top_p.
+  if (o.top_p < 1.0f) {
+    double kept_sum = 0.0;
+    for (size_t r = 0; r < keep; ++r) kept_sum += e[static_cast<size_t>(order[r])];
+    double mass = 0.0;
+    size_t r = 0;
+    while (r < keep) {
+      mass += e[static_cast<size_t>(order[r])] / kept_sum;
+      ++r;
+      if (mass >= o.top_p - 1e-12) break;
+    }
+    keep = std::max<size_t>(r, 1);
+  }
+  double kept = 0.0;
+  for (size_t r = 0; r < keep; ++r) kept += e[static_cast<size_t>(order[r])];
+  for (size_t r = 0; r < keep; ++r) p(order[r]) = static_cast<float>(e[static_cast<size_t>(order[r])] / kept);
+  return p;
+}
+
+int sample_token(const RowVec& distribution, Rng& rng) {
+  const double u = rng.uniform() * distribution.cast<double>().sum();
+  double c = 0.0;
+  int last = 0;
+  for (int i = 0; i < distribution.size(); ++i) {
+    if (distribution(i) <= 0.0f) continue;
+    last = i;
+    c += distribution(i);
+    if (u < c) return i;
+  }
+  return last;  // rounding: the last token with mass
+}
+
+// [SECTION] Targets of a trained task
+std::optional<std::string> task_target(const std::string& task, const std::string& source, TokenizerKind tokenizer) {
+  if (task != "copy" && task != "reverse" && task != "sort") return std::nullopt;
+  std::vector<std::string> tokens = tokenize(source, tokenizer);
+  if (task == "reverse") std::reverse(tokens.begin(), tokens.end());
+  if (task == "sort") std::sort(tokens.begin(), tokens.end());
+  std::string out;
+  for (size_t i = 0; i < tokens.size(); ++i) out += (tokenizer == TokenizerKind::Words && i ? " " : "") + tokens[i];
+  return out;
+}
+
+
+std::string follow_task_target(const std::string& task, const std::string& old_source, const std::string& new_source, const std::string& target,
+                               TokenizerKind tokenizer) {
+  const std::optional<std::string> before = task_target(task, old_source, tokenizer);
+  if (!before || *before != target) return target;
+  return task_target(task, new_source, tokenizer).value_or(target);
+}
 }  // namespace qkv

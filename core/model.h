@@ -1,7 +1,11 @@
 // QKV Lab core — the model: weights made from the seed, and core::run, the only way numbers are made.
 #pragma once
 
+#include <map>
+#include <memory>
+
 #include "core/config.h"
+#include "core/rng.h"
 #include "core/trace.h"
 
 namespace qkv {
@@ -34,7 +38,9 @@ class WeightCache {
   void set_trained(const std::string& name, std::shared_ptr<const TrainedWeights> weights);
   // Folders a relative Session::weights path is looked up in (the app adds its assets/weights/).
   std::vector<std::string> search_dirs;
-  int builds() const { return builds_; }  // how many times weights were drawn (for tests and the status bar)
+  int builds() const { return builds_; }
+  // The trained weights file last read (or given to set_trained), with its task; null before any.
+  std::shared_ptr<const TrainedWeights> trained() const { return trained_; }  // how many times weights were drawn (for tests and the status bar)
 
  private:
   std::string key_;
@@ -54,5 +60,76 @@ std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>&
 // With decoding, the parallel (teacher-forced) pass runs over the prompt plus the generated tokens that were
 // fed back, and decode.<path> holds the same attention rows computed one token at a time.
 Result<Trace> run(const Session&, WeightCache* cache = nullptr);
+
+// [SECTION] The layer stepper's sub-steps, as the config wires them
+// One attention block (self or cross) of one layer, with the layer's FFN: the steps a reader walks through, in
+// the order the forward pass runs them. Pre-Norm puts each norm before its sublayer and ends the stack with
+// the final norm; Post-Norm puts it after the residual sum; without residuals there is no sum; without a norm
+// there are no norm steps. In an encoder–decoder's decoder the other attention sublayer appears as one step
+// (SelfSublayer before a cross-attention block, CrossSublayer after a self-attention block).
+enum class LayerStep {
+  Embed, AddPE, Input, SelfSublayer, NormIn, Project, Scores, Scale, Mask, Softmax, WeightedSum, ConcatWO, Residual, NormOut,
+  CrossSublayer, FFNNormIn, FFNHidden, FFNAct, FFNOut, FFNResidual, FFNNormOut, FinalNorm, Count
+};
+struct LayerStepView {
+  LayerStep step;
+  std::string tensor;  // the trace path the step produces (per-head steps: of `head`)
+  std::string label;   // for people, e.g. "LayerNorm before the FFN (Pre-Norm)"
+};
+// block: an attention block path such as "decoder.1.cross_attn".
+std::vector<LayerStepView> layer_steps(const ModelConfig&, const std::string& block, int head);
+// A stable name per step, as lessons' views write it ("softmax", "norm", "activation", "final norm", ...). The two
+// norms of a sublayer share one name: a model has one of them (Pre-Norm before, Post-Norm after).
+const char* name(LayerStep);
+
+// [SECTION] Decoding: sampling and step-by-step generation through the KV cache
+// Sampling of the next token (Holtzman et al. 2020 for top-p):
+//   p = softmax(logits / T); keep the k most likely (top_k > 0); then keep the smallest set of most likely
+//   tokens whose mass reaches top_p (top_p < 1); renormalise. T = 0 is greedy: all mass on the argmax.
+// Ties keep the lower token id first. At least one token always survives.
+struct SamplingOptions {
+  float temperature = 1.0f;  // T ≥ 0
+  int top_k = 0;             // 0: off
+  float top_p = 1.0f;        // (0, 1]; 1: off
+};
+std::optional<Error> validate(const SamplingOptions&);
+RowVec sampling_distribution(const RowVec& logits, const SamplingOptions&);  // [V] -> [V], sums to 1
+// Draws a token id from a distribution (inverse CDF with one uniform of rng).
+int sample_token(const RowVec& distribution, Rng& rng);
+
+// Autoregressive decoding of a decoder-only or encoder–decoder session, one token at a time: each new token's
+// query attends to the cached keys and values of every earlier position (the prompt first fills the cache).
+class Generator {
+ public:
+  // Runs the encoder (encoder–decoder) and feeds the prompt: the decoder-only input, or [BOS] + target.
+  static Result<std::unique_ptr<Generator>> start(const Session&, WeightCache* cache = nullptr);
+  // The same with the weights already made (core::run's greedy decoding uses this).
+  static Result<std::unique_ptr<Generator>> start_with(const Session&, std::shared_ptr<const TensorMap> weights);
+  ~Generator();
+  const RowVec& logits() const;  // [V] of the last fed position: the next token's scores
+  // Appends a token and runs its one position through the cache; false (nothing fed) once max_len positions are used.
+  bool feed(int id);
+  const std::vector<int>& ids() const;
+  const Vocab& vocab() const;
+  int prompt_length() const;
+  // Attention rows of the last fed position: path (e.g. "decoder.0.self_attn.head.1.P") -> [m] over every key so far.
+  const std::map<std::string, RowVec>& last_rows() const;
+  // Every fed position's rows, stacked: path -> [positions, m] (zero-padded on the right).
+  std::map<std::string, Mat> all_rows() const;
+
+ private:
+  struct Impl;
+  explicit Generator(std::unique_ptr<Impl>);
+  std::unique_ptr<Impl> impl_;
+};
+
+// [SECTION] Targets of a trained task
+// The decoder target a model trained on `task` (copy / reverse / sort, core/trainer.h) expects for `source`,
+// token by token with the session's tokenizer; nullopt for other tasks (next-token) or an unknown one.
+std::optional<std::string> task_target(const std::string& task, const std::string& source, TokenizerKind);
+// The target after the source changes from old_source to new_source: the task's target of the new source while
+// `target` was the task's target of the old one (it follows the source); otherwise `target` (the user edited it).
+std::string follow_task_target(const std::string& task, const std::string& old_source, const std::string& new_source, const std::string& target,
+                               TokenizerKind);
 
 }  // namespace qkv

@@ -101,5 +101,26 @@ TEST(Lessons, AWrongQuotedFigureIsReported) {
   EXPECT_NE(problems[1].find("is 0.50 on the core, but the lesson says 0.43"), std::string::npos);
 }
 
+
+// A view names a stepper step this model has, and a try step's highlights are parsed and checked on its own state.
+TEST(Lessons, StepNamesFollowTheWiringAndStepHighlightsAreChecked) {
+  const std::string head = R"({"id": "v", "number": 98, "title": {"en": "T", "zh": "题"}, "question": {"en": "Q", "zh": "问"},
+    "short_answer": {"en": "A", "zh": "答"}, "explanation": {"en": "E", "zh": "解"}, "session": {"text": "a b c", "model": {"layers": 1}},)";
+  // Post-Norm has no "FFN norm" before the FFN... but it has one after it; a Pre-Norm-only step is refused.
+  Result<Lesson> post = parse_lesson(head + R"("view": {"panel": "stepper", "step": "final norm"}})");
+  ASSERT_TRUE(post) << post.error().message();
+  std::vector<std::string> problems = check_lesson(*post, kAssets + "/weights");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("step \"final norm\" is not a step"), std::string::npos) << problems[0];
+  // After a try step switches to Pre-Norm, the same step exists; its highlight must exist in that state.
+  Result<Lesson> pre = parse_lesson(head + R"("try": [{"text": {"en": "t", "zh": "试"}, "set": {"model": {"norm_placement": "pre"}},
+      "view": {"panel": "stepper", "step": "final norm"}, "highlight": [{"tensor": "encoder.final_norm"}, {"tensor": "encoder.nothing"}]}]})");
+  ASSERT_TRUE(pre) << pre.error().message();
+  ASSERT_EQ(pre->steps[0].highlights.size(), 2u);
+  problems = check_lesson(*pre, kAssets + "/weights");
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("encoder.nothing does not exist"), std::string::npos) << problems[0];
+}
+
 }  // namespace
 }  // namespace qkv

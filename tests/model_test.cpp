@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/counters.h"
+#include "core/ops.h"
 #include "core/positional.h"
 
 namespace qkv {
@@ -481,5 +482,230 @@ TEST(WeightCache, TogglesReuseWeightsAndShapeChangesRedrawThem) {
   EXPECT_EQ(c.weights->at("embed.E").rows(), 3 + 4);
 }
 
+}  // namespace
+}  // namespace qkv
+
+// [SECTION] The layer stepper's steps follow the wiring (issue 9, item 5)
+namespace qkv {
+namespace {
+
+const LayerStepView* find_step(const std::vector<LayerStepView>& v, LayerStep k) {
+  for (const LayerStepView& s : v)
+    if (s.step == k) return &s;
+  return nullptr;
+}
+
+Mat norm_of(const Trace& t, const ModelConfig& c, const std::string& p, const Mat& X) {
+  const Mat* beta = t.weights->find(p + ".beta");
+  return apply_norm(c.norm, X, t.weights->at(p + ".gamma").row(0), beta ? RowVec(beta->row(0)) : RowVec(RowVec::Zero(c.d_model)), c.norm_eps);
+}
+
+void expect_close(const Mat& a, const Mat& b, const std::string& what) {
+  ASSERT_EQ(a.rows(), b.rows()) << what;
+  ASSERT_EQ(a.cols(), b.cols()) << what;
+  EXPECT_LT((a - b).cwiseAbs().maxCoeff(), 1e-4f * (1.0f + b.cwiseAbs().maxCoeff())) << what;
+}
+
+// Each step's tensor is what its label says: it exists, and the wiring between steps holds — the attention's
+// input projects to Q, the FFN's input makes the hidden layer, the residual adds the sublayer's input, a norm
+// step is the norm of the step it follows (Post-Norm) or of the sublayer input (Pre-Norm), and a Pre-Norm
+// stack ends with its final norm.
+void check_wiring(NormPlacement placement, bool residual, Arch arch, const std::string& block) {
+  Session s = small_session(arch);
+  s.model.norm_placement = placement;
+  s.model.residual = residual;
+  s.model.layers = 2;
+  const std::string label = std::string(name(placement)) + (residual ? " +res " : " nores ") + block;
+  const Trace t = run_ok(s);
+  const ModelConfig& c = s.model;
+  const std::vector<LayerStepView> v = layer_steps(c, block, 1);
+  for (const LayerStepView& st : v) EXPECT_TRUE(t.tensors.contains(st.tensor)) << label << ": " << st.label << " -> " << st.tensor;
+  const auto at = [&](LayerStep k) -> const Mat& { return t.tensors.at(find_step(v, k)->tensor); };
+  const auto index = [&](LayerStep k) { return static_cast<int>(find_step(v, k) - v.data()); };
+  const bool pre = placement == NormPlacement::Pre;
+  // Steps the wiring has, and only those.
+  EXPECT_EQ(find_step(v, LayerStep::NormIn) != nullptr, pre) << label;
+  EXPECT_EQ(find_step(v, LayerStep::FFNNormIn) != nullptr, pre) << label;
+  EXPECT_EQ(find_step(v, LayerStep::NormOut) != nullptr, !pre) << label;
+  EXPECT_EQ(find_step(v, LayerStep::FFNNormOut) != nullptr, !pre) << label;
+  EXPECT_EQ(find_step(v, LayerStep::Residual) != nullptr, residual) << label;
+  EXPECT_EQ(find_step(v, LayerStep::FFNResidual) != nullptr, residual) << label;
+  const bool last_layer = block.find(".1.") != std::string::npos;
+  EXPECT_EQ(find_step(v, LayerStep::FinalNorm) != nullptr, pre && last_layer) << label;
+  for (size_t i = 1; i < v.size(); ++i) EXPECT_LT(v[i - 1].step, v[i].step) << label << ": steps in forward order";
+  // Q of head 1 = (the step before the projection)·W_Q + b_Q, columns of head 1.
+  const int dk = c.head_dk();
+  const Mat& attn_in = t.tensors.at(v[index(LayerStep::Project) - 1].tensor);
+  Mat Q = attn_in * t.weights->at(block + ".W_Q");
+  Q.rowwise() += t.weights->at(block + ".b_Q").row(0);
+  expect_close(at(LayerStep::Project), Q.middleCols(dk, dk), label + ": Q from the step before it");
+  // The FFN's hidden layer = (the step before it)·W_1 + b_1; the activation follows.
+  const std::string layer = block.substr(0, block.find('.', block.find('.') + 1));
+  const Mat& ffn_in = t.tensors.at(v[index(LayerStep::FFNHidden) - 1].tensor);
+  Mat hidden = ffn_in * t.weights->at(layer + ".ffn.W_1");
+  hidden.rowwise() += t.weights->at(layer + ".ffn.b_1").row(0);
+  expect_close(at(LayerStep::FFNHidden), hidden, label + ": hidden from the step before it");
+  expect_close(at(LayerStep::FFNAct), relu(hidden), label + ": act = ReLU(hidden)");
+  // The residual adds the sublayer's input (the step before the sublayer's first step).
+  const int attn_first = pre ? index(LayerStep::NormIn) : index(LayerStep::Project);
+  const Mat& sub_in = t.tensors.at(v[attn_first - 1].tensor);
+  if (residual) expect_close(at(LayerStep::Residual), sub_in + at(LayerStep::ConcatWO), label + ": x + Attention");
+  const int ffn_first = pre ? index(LayerStep::FFNNormIn) : index(LayerStep::FFNHidden);
+  const Mat& ffn_sub_in = t.tensors.at(v[ffn_first - 1].tensor);
+  if (residual) expect_close(at(LayerStep::FFNResidual), ffn_sub_in + at(LayerStep::FFNOut), label + ": x + FFN");
+  if (pre) {
+    expect_close(at(LayerStep::NormIn), norm_of(t, c, block + ".norm", sub_in), label + ": the norm before attention");
+    expect_close(at(LayerStep::FFNNormIn), norm_of(t, c, layer + ".ffn.norm", ffn_sub_in), label + ": the norm before the FFN");
+    EXPECT_NE(find_step(v, LayerStep::FFNNormIn)->label.find("before the FFN"), std::string::npos);
+  } else {
+    expect_close(at(LayerStep::NormOut), norm_of(t, c, block + ".norm", t.tensors.at(v[index(LayerStep::NormOut) - 1].tensor)), label + ": norm after");
+    expect_close(at(LayerStep::FFNNormOut), norm_of(t, c, layer + ".ffn.norm", t.tensors.at(v[index(LayerStep::FFNNormOut) - 1].tensor)),
+                 label + ": norm after the FFN");
+    EXPECT_NE(find_step(v, LayerStep::FFNNormOut)->label.find("after the FFN"), std::string::npos);
+    EXPECT_EQ(v.back().step, LayerStep::FFNNormOut) << label;
+  }
+  if (pre && last_layer) {
+    EXPECT_EQ(v.back().step, LayerStep::FinalNorm) << label;
+    const std::string stack = block.substr(0, block.find('.'));
+    expect_close(at(LayerStep::FinalNorm), norm_of(t, c, stack + ".final_norm", t.tensors.at(v[v.size() - 2].tensor)), label + ": final norm");
+  }
+}
+
+TEST(LayerSteps, FollowTheWiringOfPreAndPostNormWithAndWithoutResiduals) {
+  for (NormPlacement placement : {NormPlacement::Post, NormPlacement::Pre})
+    for (bool residual : {true, false}) {
+      check_wiring(placement, residual, Arch::EncoderOnly, "encoder.0.self_attn");
+      check_wiring(placement, residual, Arch::EncoderOnly, "encoder.1.self_attn");
+      check_wiring(placement, residual, Arch::DecoderOnly, "decoder.1.self_attn");
+      check_wiring(placement, residual, Arch::EncoderDecoder, "decoder.1.cross_attn");
+      check_wiring(placement, residual, Arch::EncoderDecoder, "decoder.0.self_attn");
+    }
+}
+
+TEST(LayerSteps, NoNormMeansNoNormSteps) {
+  ModelConfig c;
+  c.norm = NormKind::None;
+  for (NormPlacement placement : {NormPlacement::Post, NormPlacement::Pre}) {
+    c.norm_placement = placement;
+    for (const LayerStepView& st : layer_steps(c, "encoder.1.self_attn", 0))
+      EXPECT_TRUE(st.step != LayerStep::NormIn && st.step != LayerStep::NormOut && st.step != LayerStep::FFNNormIn &&
+                  st.step != LayerStep::FFNNormOut && st.step != LayerStep::FinalNorm)
+          << st.label;
+  }
+}
+
+// [SECTION] Sampling (issue 9, item 20): hand-computed distributions.
+TEST(Sampling, TemperatureTopKTopPByHand) {
+  const RowVec logits = (RowVec(4) << std::log(0.1f), std::log(0.4f), std::log(0.2f), std::log(0.3f)).finished();  // p = .1 .4 .2 .3
+  RowVec p = sampling_distribution(logits, {});
+  EXPECT_NEAR(p(0), 0.1f, 1e-6f);
+  EXPECT_NEAR(p(1), 0.4f, 1e-6f);
+  // T = 2: p ∝ sqrt(p): √.1 √.4 √.2 √.3 = .3162 .6325 .4472 .5477, sum 1.9436
+  p = sampling_distribution(logits, {2.0f, 0, 1.0f});
+  EXPECT_NEAR(p(0), 0.3162f / 1.9436f, 1e-4f);
+  EXPECT_NEAR(p(1), 0.6325f / 1.9436f, 1e-4f);
+  // T = 0: greedy.
+  p = sampling_distribution(logits, {0.0f, 0, 1.0f});
+  EXPECT_EQ(p, (RowVec(4) << 0, 1, 0, 0).finished());
+  // top-k = 2 keeps .4 and .3 -> 4/7, 3/7.
+  p = sampling_distribution(logits, {1.0f, 2, 1.0f});
+  EXPECT_NEAR(p(1), 4.0f / 7.0f, 1e-6f);
+  EXPECT_NEAR(p(3), 3.0f / 7.0f, 1e-6f);
+  EXPECT_EQ(p(0), 0.0f);
+  EXPECT_EQ(p(2), 0.0f);
+  // top-p = 0.7: .4 + .3 = .7 reaches it -> the same two; top-p = 0.75 needs .2 as well -> .4/.9 .3/.9 .2/.9.
+  p = sampling_distribution(logits, {1.0f, 0, 0.7f});
+  EXPECT_NEAR(p(1), 4.0f / 7.0f, 1e-6f);
+  EXPECT_EQ(p(2), 0.0f);
+  p = sampling_distribution(logits, {1.0f, 0, 0.75f});
+  EXPECT_NEAR(p(2), 0.2f / 0.9f, 1e-6f);
+  EXPECT_EQ(p(0), 0.0f);
+  // top-p on the top-k distribution: k = 3 (.4 .3 .2 -> 4/9 3/9 2/9), p = 0.5 -> 4/9 < .5, so two: 4/7, 3/7.
+  p = sampling_distribution(logits, {1.0f, 3, 0.5f});
+  EXPECT_NEAR(p(1), 4.0f / 7.0f, 1e-6f);
+  EXPECT_EQ(p(2), 0.0f);
+  // A tiny top-p keeps the argmax alone.
+  p = sampling_distribution(logits, {1.0f, 0, 0.01f});
+  EXPECT_EQ(p(1), 1.0f);
+  EXPECT_TRUE(validate(SamplingOptions{-1.0f, 0, 1.0f}).has_value());
+  EXPECT_TRUE(validate(SamplingOptions{1.0f, 0, 0.0f}).has_value());
+  EXPECT_TRUE(validate(SamplingOptions{1.0f, -2, 1.0f}).has_value());
+  EXPECT_FALSE(validate(SamplingOptions{}).has_value());
+}
+
+TEST(Sampling, DrawsFollowTheDistributionAndTheSeed) {
+  const RowVec p = (RowVec(4) << 0.1f, 0.4f, 0.0f, 0.5f).finished();
+  Rng rng(7);
+  std::vector<int> counts(4);
+  for (int i = 0; i < 20000; ++i) ++counts[static_cast<size_t>(sample_token(p, rng))];
+  EXPECT_EQ(counts[2], 0);  // no mass, never drawn
+  EXPECT_NEAR(counts[0] / 20000.0, 0.1, 0.01);
+  EXPECT_NEAR(counts[1] / 20000.0, 0.4, 0.015);
+  EXPECT_NEAR(counts[3] / 20000.0, 0.5, 0.015);
+  Rng a(3), b(3);
+  for (int i = 0; i < 50; ++i) EXPECT_EQ(sample_token(p, a), sample_token(p, b));  // same seed, same tokens
+}
+
+// Step-by-step generation through the KV cache gives the parallel pass's attention rows and core::run's greedy tokens.
+TEST(Generator, StepByStepMatchesTheParallelPassAndGreedyRun) {
+  for (Arch arch : {Arch::DecoderOnly, Arch::EncoderDecoder}) {
+    Session s = small_session(arch);
+    s.model.pe = arch == Arch::DecoderOnly ? PosEncoding::RoPE : PosEncoding::Sinusoidal;
+    Result<std::unique_ptr<Generator>> g = Generator::start(s);
+    ASSERT_TRUE(g) << g.error().message();
+    Generator& gen = **g;
+    std::vector<std::string> greedy;
+    for (int k = 0; k < 4; ++k) {
+      const RowVec p = sampling_distribution(gen.logits(), {0.0f, 0, 1.0f});
+      Eigen::Index next = 0;
+      p.maxCoeff(&next);
+      greedy.push_back(gen.vocab().token(static_cast<int>(next)));
+      ASSERT_TRUE(gen.feed(static_cast<int>(next)));
+    }
+    Session d = s;
+    d.decode_steps = 4;
+    const Trace t = run_ok(d);
+    EXPECT_EQ(greedy, t.decoded_tokens) << name(arch);
+    // The last fed position's row through the cache equals the parallel pass's row over the same tokens.
+    Session full = s;
+    std::vector<std::string> fed;
+    for (int id : gen.ids()) fed.push_back(gen.vocab().token(id));
+    const int n = static_cast<int>(gen.ids().size());
+    const Mat P_cache = gen.all_rows().at("decoder.1.self_attn.head.0.P");
+    EXPECT_EQ(P_cache.rows(), n);
+    EXPECT_EQ(gen.last_rows().at("decoder.1.self_attn.head.0.P").size(), n);
+    const Mat& P_parallel = t.tensors.at("decoder.1.self_attn.head.0.P");
+    ASSERT_EQ(P_parallel.rows(), n - 1);  // run() feeds back all but the last generated token
+    EXPECT_LT((P_cache.topLeftCorner(n - 1, n - 1) - P_parallel).cwiseAbs().maxCoeff(), 1e-5f) << name(arch);
+  }
+  Session enc;
+  EXPECT_FALSE(Generator::start(enc));  // an encoder-only model does not generate
+}
+
+// [SECTION] The target of a trained task (issue 9, item 9)
+TEST(TaskTarget, ReverseCopySortTokenByToken) {
+  EXPECT_EQ(task_target("reverse", "attention", TokenizerKind::Chars).value(), "noitnetta");
+  EXPECT_EQ(task_target("reverse", "cat", TokenizerKind::Chars).value(), "tac");
+  EXPECT_EQ(task_target("copy", "cab", TokenizerKind::Chars).value(), "cab");
+  EXPECT_EQ(task_target("sort", "cab", TokenizerKind::Chars).value(), "abc");
+  EXPECT_EQ(task_target("reverse", "the cat sat", TokenizerKind::Words).value(), "sat cat the");
+  EXPECT_EQ(task_target("reverse", "", TokenizerKind::Chars).value(), "");
+  EXPECT_FALSE(task_target("next-token", "the cat", TokenizerKind::Words).has_value());
+  EXPECT_FALSE(task_target("", "the cat", TokenizerKind::Words).has_value());
+}
+
+}  // namespace
+}  // namespace qkv
+
+namespace qkv {
+namespace {
+// Typing a new source on a trained task model: the target follows while it was the task's, and stays once edited.
+TEST(TaskTarget, FollowsTheSourceUntilTheUserEditsIt) {
+  const TokenizerKind chars = TokenizerKind::Chars;
+  EXPECT_EQ(follow_task_target("reverse", "attention", "cat", "noitnetta", chars), "tac");  // the README's "type a word"
+  EXPECT_EQ(follow_task_target("reverse", "attention", "cat", "xyz", chars), "xyz");       // edited: left alone
+  EXPECT_EQ(follow_task_target("sort", "cab", "dcab", "abc", chars), "abcd");
+  EXPECT_EQ(follow_task_target("next-token", "a", "b", "t", chars), "t");  // no derivable target
+}
 }  // namespace
 }  // namespace qkv

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 
+#include "core/trainer.h"
+
 namespace qkv::app {
 namespace {
 
@@ -36,19 +38,47 @@ void token_chips(AppState& s, const std::vector<std::string>& tokens, bool edita
   ImGui::PopID();
 }
 
+// The task the session's trained weights were trained on (copy / reverse / sort …), or "" for seeded weights.
+std::string trained_task(const AppState& s) {
+  if (s.session.weights.empty() || s.session.model.arch != Arch::EncoderDecoder) return "";
+  const std::shared_ptr<const TrainedWeights> trained = s.weights.trained();
+  return trained ? trained->task : "";
+}
+
 }  // namespace
 
 void DrawInputPanel(AppState& s) {
   Session& session = s.session;
+  // A model trained on a task expects the task's target: while the target is the task applied to the source,
+  // typing a new source updates it; a target the user typed differently stays until "use the task's target".
+  const std::string task = trained_task(s);
+  const std::string old_source = session.input.text;
   ImGui::TextUnformatted("Source text");
   if (ImGui::InputTextMultiline("##source", &session.input.text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) {
     session.padding_positions.clear();  // positions refer to the old tokens
+    if (!task.empty()) session.input.target = follow_task_target(task, old_source, session.input.text, session.input.target, session.tokenizer);
     s.dirty = true;
   }
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Type a sentence: every number updates as you type. [PAD] [BOS] [EOS] are special tokens.");
   if (session.model.arch == Arch::EncoderDecoder) {
     ImGui::TextUnformatted("Target text (decoder input, after [BOS])");
     if (ImGui::InputText("##target", &session.input.target)) s.dirty = true;
+    if (!task.empty()) {
+      const std::optional<std::string> now = task_target(task, session.input.text, session.tokenizer);
+      if (now && *now == session.input.target) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
+        ImGui::TextWrapped("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
+        ImGui::PopStyleColor();
+      } else if (now) {
+        ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.75f, 0.35f, 1.0f));
+        ImGui::TextWrapped("target edited: the model was trained to %s the source", task.c_str());
+        ImGui::PopStyleColor();
+        if (ImGui::SmallButton("use the task's target")) {
+          session.input.target = *now;
+          s.dirty = true;
+        }
+      }
+    }
   }
   int tokenizer = static_cast<int>(session.tokenizer);
   ImGui::TextUnformatted("Tokens:");

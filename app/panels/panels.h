@@ -16,6 +16,7 @@ void DrawMaskPanel(AppState&);       // none / causal / padding / custom cells; 
 void DrawPositionsPanel(AppState&);  // sin/cos curves, the PE matrix, ⟨p_m,p_n⟩, base; sinusoidal/learned/RoPE/ALiBi
 void DrawParametersPanel(AppState&); // parameters and FLOPs per component, presets, attention memory against n
 void DrawGradientsPanel(AppState&);  // dL/dS, dL/dP, the softmax Jacobian, gradient norms, why √d_k, Pre/Post-Norm
-void DrawTrainPanel(AppState&);      // train a toy task live: loss curve with a ghost, heads forming, pause/step/reset
+void DrawTrainPanel(AppState&);
+void DrawOutputPanel(AppState&);     // output probabilities with token labels, top-k bars, sampling, step-by-step generation      // train a toy task live: loss curve with a ghost, heads forming, pause/step/reset
 
 }  // namespace qkv::app

@@ -1,3 +1,6 @@
+// QKV Lab app — the layer stepper: one attention block and its layer's FFN, step by step, in the order the
+// config wires them (core::layer_steps: Pre- or Post-Norm, with or without residuals, the final norm of a
+// Pre-Norm stack), each step's tensor as a heatmap with its formula, and the residual stream across layers.
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
@@ -5,66 +8,73 @@
 
 #include <imgui.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
 namespace qkv::app {
 namespace {
 
-struct StepView {
-  std::string path;     // the tensor this step produces
-  std::string formula;  // with its dimensions
-  bool signed_scale = true;
-  bool per_head = false;
-};
+std::vector<LayerStepView> current_steps(const AppState& s) { return layer_steps(s.session.model, s.sel.block.path(), s.sel.head); }
 
-StepView describe(const AppState& s, Step step) {
+// The formula of a step, with the live dimensions.
+std::string formula(const AppState& s, const LayerStepView& v) {
   const ModelConfig& c = s.session.model;
   const BlockRef& b = s.sel.block;
-  const std::string stack = b.decoder ? "decoder" : "encoder";
-  const std::string block = b.path();
-  const std::string layer = stack + "." + std::to_string(b.layer);
-  const std::string head = block + ".head." + std::to_string(s.sel.head) + ".";
   const long n = static_cast<long>(query_tokens(s, b).size()), m = static_cast<long>(key_tokens(s, b).size());
-  const long d = c.d_model, dk = c.head_dk(), dv = c.head_dv(), h = c.heads;
-  char scale[96];
+  const long d = c.d_model, dk = c.head_dk(), dv = c.head_dv(), h = c.heads, ff = c.d_ff;
+  const bool pre = c.norm_placement == NormPlacement::Pre;
+  const std::string nk = name(c.norm);
+  char scale[128];
   if (c.score_scale == ScoreScale::InvSqrtDk)
     std::snprintf(scale, sizeof scale, "S_scaled = S / (√d_k·τ) = S / (√%ld · %.2f) = S × %.4f", dk, c.temperature,
                   1.0 / (std::sqrt(static_cast<double>(dk)) * c.temperature));
   else
     std::snprintf(scale, sizeof scale, "scaling is off: S_scaled = S / τ = S / %.2f (variance ≈ d_k = %ld)", c.temperature, dk);
-  switch (step) {
-    case Step::Embed:
-      return {stack + ".embed.E_x", std::string("E_x = E[token]") + (c.scale_embeddings ? " · √d_model" : "") + "   " + dims(n, d)};
+  const std::string sub = b.cross ? "CrossAttention" : "Attention";
+  switch (v.step) {
+    case Step::Embed: return std::string("E_x = E[token]") + (c.scale_embeddings ? " · √d_model" : "") + "   " + dims(n, d);
     case Step::AddPE:
       if (c.pe == PosEncoding::RoPE || c.pe == PosEncoding::ALiBi || c.pe == PosEncoding::None)
-        return {stack + ".embed.X", std::string("X = E_x   ") + dims(n, d) + "   (" + name(c.pe) + ": nothing is added to the embeddings)"};
-      return {stack + ".embed.X", "X = E_x + PE   " + dims(n, d) + " + " + dims(n, d)};
+        return std::string("X = E_x   ") + dims(n, d) + "   (" + name(c.pe) + ": nothing is added to the embeddings)";
+      return "X = E_x + PE   " + dims(n, d) + " + " + dims(n, d);
+    case Step::Input:
+      return "the residual stream entering layer " + std::to_string(b.layer) + "   " + dims(n, d) +
+             (b.layer == 0 ? "   (= X of the embeddings)" : "   (= the output of layer " + std::to_string(b.layer - 1) + ")");
+    case Step::SelfSublayer: return "the masked self-attention sublayer's output: the cross-attention's input   " + dims(n, d);
+    case Step::CrossSublayer: return "the cross-attention sublayer's output (Q: decoder, K/V: encoder): the FFN's input   " + dims(n, d);
+    case Step::NormIn: return nk + "(x): Pre-Norm normalises the sublayer's input; the residual adds the raw x   " + dims(n, d);
     case Step::Project:
-      return {head + "Q", "Q = X·W_Q   " + dims(n, d) + "·" + dims(d, dk) + " = " + dims(n, dk) + "   (K, V alike: " + dims(m, dk) + ", " + dims(m, dv) + ")", true, true};
-    case Step::Scores: return {head + "S", "S = Q·Kᵀ   " + dims(n, dk) + "·" + dims(dk, m) + " = " + dims(n, m), true, true};
-    case Step::Scale: return {head + "S_scaled", scale, true, true};
-    case Step::Mask: return {head + "S_masked", "S_masked = S_scaled + M   (M = 0 where allowed, −∞ where masked)   " + dims(n, m), true, true};
-    case Step::Softmax: return {head + "P", "P = softmax(S_masked), row by row: every row sums to 1   " + dims(n, m), false, true};
-    case Step::WeightedSum: return {head + "O", "O = P·V   " + dims(n, m) + "·" + dims(m, dv) + " = " + dims(n, dv), true, true};
-    case Step::ConcatWO:
-      return {block + ".out", "concat(O_1 … O_h)·W_O   " + dims(n, h * dv) + "·" + dims(h * dv, d) + " = " + dims(n, d)};
-    case Step::Residual1:
-      return {block + ".residual", c.residual ? "x + Attention(x)   " + dims(n, d) : "residual off: Attention(x) alone   " + dims(n, d)};
-    case Step::Norm1:
-      return {block + ".norm", std::string(name(c.norm)) + (c.norm_placement == NormPlacement::Pre ? " of the block input (Pre-Norm)" : " of the residual sum (Post-Norm)")};
-    case Step::FFN:
-      return {layer + ".ffn.out", std::string("FFN(x) = ") + name(c.activation) + "(x·W_1 + b_1)·W_2 + b_2   " + dims(n, d) + " → " + dims(n, c.d_ff) + " → " + dims(n, d)};
-    case Step::Residual2: return {layer + ".ffn.residual", c.residual ? "x + FFN(x)   " + dims(n, d) : "residual off: FFN(x) alone"};
-    case Step::Norm2: return {layer + ".ffn.norm", std::string(name(c.norm)) + " after the FFN"};
+      return "Q = X·W_Q   " + dims(n, d) + "·" + dims(d, dk) + " = " + dims(n, dk) + "   (K, V alike: " + dims(m, dk) + ", " + dims(m, dv) + ")";
+    case Step::Scores: return "S = Q·Kᵀ   " + dims(n, dk) + "·" + dims(dk, m) + " = " + dims(n, m);
+    case Step::Scale: return scale;
+    case Step::Mask: return "S_masked = S_scaled + M   (M = 0 where allowed, −∞ where masked)   " + dims(n, m);
+    case Step::Softmax: return "P = softmax(S_masked), row by row: every row sums to 1   " + dims(n, m);
+    case Step::WeightedSum: return "O = P·V   " + dims(n, m) + "·" + dims(m, dv) + " = " + dims(n, dv);
+    case Step::ConcatWO: return "concat(O_1 … O_h)·W_O   " + dims(n, h * dv) + "·" + dims(h * dv, d) + " = " + dims(n, d);
+    case Step::Residual: return (pre ? "x + " + sub + "(" + nk + "(x))   " : "x + " + sub + "(x)   ") + dims(n, d);
+    case Step::NormOut: return nk + "(x + " + sub + "(x)): Post-Norm normalises the residual sum   " + dims(n, d);
+    case Step::FFNNormIn: return nk + "(x): the FFN's input norm (Pre-Norm)   " + dims(n, d);
+    case Step::FFNHidden: return "hidden = x·W_1 + b_1   " + dims(n, d) + "·" + dims(d, ff) + " = " + dims(n, ff) + "   (before the activation)";
+    case Step::FFNAct:
+      return std::string(c.activation == Activation::ReLU ? "ReLU(hidden) = max(0, hidden): every negative value becomes 0   "
+                                                           : "GELU(hidden) = hidden·Φ(hidden): small negative values pass, shrunk   ") +
+             dims(n, ff);
+    case Step::FFNOut: return "FFN(x) = act(x·W_1 + b_1)·W_2 + b_2   " + dims(n, ff) + "·" + dims(ff, d) + " = " + dims(n, d);
+    case Step::FFNResidual: return (pre ? "x + FFN(" + nk + "(x))   " : "x + FFN(x)   ") + dims(n, d);
+    case Step::FFNNormOut: return nk + "(x + FFN(x)): the layer's output (Post-Norm)   " + dims(n, d);
+    case Step::FinalNorm: return nk + " of the last layer's output: Pre-Norm stacks end with one more norm   " + dims(n, d);
     case Step::Count: break;
   }
   return {};
 }
 
+bool per_head(Step s) { return s >= Step::Project && s <= Step::WeightedSum; }
+
 // Steps that show one head's n×m matrix set the Attention panel's stage too.
-void follow_step(AppState& s) {
-  switch (s.sel.step) {
+void select_step(AppState& s, Step step) {
+  s.sel.step = step;
+  switch (step) {
     case Step::Scores: s.sel.stage = Stage::S; break;
     case Step::Scale: s.sel.stage = Stage::S_scaled; break;
     case Step::Mask: s.sel.stage = Stage::S_masked; break;
@@ -72,6 +82,13 @@ void follow_step(AppState& s) {
     case Step::WeightedSum: s.sel.stage = Stage::O; break;
     default: break;
   }
+}
+
+// The selected step's index in the list; a step this wiring lacks snaps to the next one that exists.
+int step_index(const std::vector<LayerStepView>& steps, Step step) {
+  for (size_t i = 0; i < steps.size(); ++i)
+    if (steps[i].step >= step) return static_cast<int>(i);
+  return static_cast<int>(steps.size()) - 1;
 }
 
 void move_layer(AppState& s, int delta) {
@@ -84,16 +101,74 @@ void move_layer(AppState& s, int delta) {
     }
 }
 
+// SmallButtons that wrap to the next line instead of running off the panel.
+bool wrapped_chip(const std::string& label, bool selected, bool first, const char* arrow = nullptr) {
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const float w = ImGui::CalcTextSize(label.c_str(), nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2 +
+                  (arrow ? ImGui::CalcTextSize(arrow).x + 4.0f : 0.0f);
+  if (!first) {
+    ImGui::SameLine(0, 2);
+    if (ImGui::GetCursorScreenPos().x + w > right) ImGui::NewLine();
+  }
+  if (arrow && !first) {
+    ImGui::TextDisabled("%s", arrow);
+    ImGui::SameLine(0, 2);
+  }
+  if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
+  const bool clicked = ImGui::SmallButton(label.c_str());
+  if (selected) ImGui::PopStyleColor();
+  return clicked;
+}
+
+// The residual stream across layers: the mean token norm ‖x_i‖ entering each layer and leaving the stack,
+// as bars; the selected layer's bar is highlighted, and clicking a bar selects that layer.
+void residual_stream(AppState& s) {
+  const Trace& t = *s.trace;
+  const ModelConfig& c = s.session.model;
+  const std::string stack = s.sel.block.decoder ? "decoder" : "encoder";
+  std::vector<std::pair<std::string, float>> bars;
+  const auto mean_norm = [](const Mat& X) { return X.rows() ? static_cast<float>(X.rowwise().norm().mean()) : 0.0f; };
+  for (int l = 0; l < c.layers; ++l)
+    if (const Mat* X = t.tensors.find(stack + "." + std::to_string(l) + ".input")) bars.push_back({"layer " + std::to_string(l) + " in", mean_norm(*X)});
+  const Mat* out = t.tensors.find(stack + ".final_norm");
+  if (!out) out = t.tensors.find(stack + "." + std::to_string(c.layers - 1) + ".output");
+  if (out) bars.push_back({"stack out", mean_norm(*out)});
+  if (bars.empty()) return;
+  ImGui::TextDisabled("Residual stream of the %s: mean ||x_i|| per layer input (click a bar to select the layer)", stack.c_str());
+  float top = 1e-6f;
+  for (const auto& b : bars) top = std::max(top, b.second);
+  const float bar_w = std::min(110.0f * ImGui::GetIO().FontGlobalScale, (ImGui::GetContentRegionAvail().x - 10.0f) / bars.size());
+  const float h = ImGui::GetFontSize() * 2.2f;
+  const ImVec2 o(ImGui::GetCursorScreenPos().x, ImGui::GetCursorScreenPos().y + ImGui::GetFontSize());  // room for the tallest value
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  for (size_t i = 0; i < bars.size(); ++i) {
+    const float x0 = o.x + i * bar_w, fill = h * bars[i].second / top;
+    const bool selected = static_cast<int>(i) == s.sel.block.layer;
+    list->AddRectFilled(ImVec2(x0 + 4, o.y + h - fill), ImVec2(x0 + bar_w - 4, o.y + h),
+                        selected ? ImGui::GetColorU32(ImGuiCol_PlotHistogramHovered) : ImGui::GetColorU32(ImGuiCol_PlotHistogram));
+    const std::string value = fmt(bars[i].second, "%.2f");
+    list->AddText(ImVec2(x0 + 6, o.y + h - fill - ImGui::GetFontSize()), ImGui::GetColorU32(ImGuiCol_Text), value.c_str());
+    list->AddText(ImVec2(x0 + 6, o.y + h + 2), ImGui::GetColorU32(ImGuiCol_TextDisabled), bars[i].first.c_str());
+    ImGui::SetCursorScreenPos(ImVec2(x0, o.y - ImGui::GetFontSize()));
+    ImGui::PushID(static_cast<int>(i));
+    if (ImGui::InvisibleButton("bar", ImVec2(bar_w, h + 2 * ImGui::GetFontSize() + 2)) && static_cast<int>(i) < c.layers) s.sel.block.layer = static_cast<int>(i);
+    ImGui::PopID();
+  }
+  ImGui::SetCursorScreenPos(ImVec2(o.x, o.y + h + ImGui::GetFontSize() + 6));
+  ImGui::Dummy(ImVec2(1, 1));
+}
+
 }  // namespace
 
 void DrawStepperPanel(AppState& s) {
   if (!s.trace) return;
+  const std::vector<LayerStepView> steps = current_steps(s);
+  int index = step_index(steps, s.sel.step);
   // Keys: ←/→ sub-steps, ↑/↓ attention blocks (layers), unless the user is typing.
   // In presentation mode the arrows step through the lesson instead (app/lessons_ui.cpp).
   if (!ImGui::GetIO().WantTextInput && !s.lessons.presentation) {
-    const int step = static_cast<int>(s.sel.step), last = static_cast<int>(Step::Count) - 1;
-    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow)) && step < last) s.sel.step = static_cast<Step>(step + 1), follow_step(s);
-    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow)) && step > 0) s.sel.step = static_cast<Step>(step - 1), follow_step(s);
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_RightArrow)) && index + 1 < static_cast<int>(steps.size())) ++index, select_step(s, steps[index].step);
+    if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_LeftArrow)) && index > 0) --index, select_step(s, steps[index].step);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_DownArrow))) move_layer(s, +1);
     if (ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_UpArrow))) move_layer(s, -1);
   }
@@ -101,73 +176,57 @@ void DrawStepperPanel(AppState& s) {
   ImGui::SameLine();
   HeadSelector(s);
   ImGui::SameLine();
-  if (ImGui::ArrowButton("prev", ImGuiDir_Left) && s.sel.step != Step::Embed) s.sel.step = static_cast<Step>(static_cast<int>(s.sel.step) - 1), follow_step(s);
+  if (ImGui::ArrowButton("prev", ImGuiDir_Left) && index > 0) --index, select_step(s, steps[index].step);
   ImGui::SameLine();
-  if (ImGui::ArrowButton("next", ImGuiDir_Right) && s.sel.step != Step::Norm2) s.sel.step = static_cast<Step>(static_cast<int>(s.sel.step) + 1), follow_step(s);
+  if (ImGui::ArrowButton("next", ImGuiDir_Right) && index + 1 < static_cast<int>(steps.size())) ++index, select_step(s, steps[index].step);
   ImGui::SameLine();
   ImGui::TextDisabled("(← → steps, ↑ ↓ layers)");
 
-  // The layer's sublayers (self-attention, cross-attention in an encoder–decoder's decoder, FFN) as a diagram;
-  // clicking one selects it.
+  // The layer's sublayers as the config wires them; clicking one selects it.
+  const ModelConfig& c = s.session.model;
   {
-    const ModelConfig& c = s.session.model;
     BlockRef& b = s.sel.block;
-    ImGui::TextDisabled("%s layer %d:", b.decoder ? "decoder" : "encoder", b.layer);
-    const auto chip = [&](const char* label, bool selected, auto on_click) {
-      ImGui::SameLine();
-      if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
-      if (ImGui::SmallButton(label)) on_click();
-      if (selected) ImGui::PopStyleColor();
-    };
-    const bool ffn_step = s.sel.step >= Step::FFN;
-    chip(b.decoder && c.arch != Arch::EncoderOnly ? "masked self-attention##sub" : "self-attention##sub", !b.cross && !ffn_step, [&] {
+    const bool pre = c.norm != NormKind::None && c.norm_placement == NormPlacement::Pre;
+    ImGui::TextDisabled("%s layer %d (%s%s):", b.decoder ? "decoder" : "encoder", b.layer,
+                        c.norm == NormKind::None ? "no norm" : pre ? "Pre-Norm" : "Post-Norm", c.residual ? "" : ", no residual");
+    const bool ffn_step = s.sel.step >= Step::CrossSublayer && s.sel.step != Step::FinalNorm;
+    ImGui::SameLine();
+    if (wrapped_chip(b.decoder && c.arch != Arch::EncoderOnly ? "masked self-attention##sub" : "self-attention##sub", !b.cross && !ffn_step, true)) {
       b.cross = false;
-      if (s.sel.step >= Step::FFN) s.sel.step = Step::Softmax, follow_step(s);
-    });
-    if (b.decoder && c.arch == Arch::EncoderDecoder) {
-      ImGui::SameLine(0, 2);
-      ImGui::TextDisabled("→");
-      chip("cross-attention (Q: decoder, K/V: encoder)##sub", b.cross && !ffn_step, [&] {
-        b.cross = true;
-        if (s.sel.step >= Step::FFN) s.sel.step = Step::Softmax, follow_step(s);
-      });
+      if (ffn_step) select_step(s, Step::Softmax);
     }
-    ImGui::SameLine(0, 2);
-    ImGui::TextDisabled("→");
-    chip("FFN##sub", ffn_step, [&] { s.sel.step = Step::FFN; });
+    if (b.decoder && c.arch == Arch::EncoderDecoder &&
+        wrapped_chip("cross-attention (Q: decoder, K/V: encoder)##sub", b.cross && !ffn_step, false, "→")) {
+      b.cross = true;
+      if (ffn_step) select_step(s, Step::Softmax);
+    }
+    if (wrapped_chip("FFN##sub", ffn_step, false, "→")) select_step(s, pre ? Step::FFNNormIn : Step::FFNHidden);
+    if (pre && b.layer == c.layers - 1 && wrapped_chip("final norm##sub", s.sel.step == Step::FinalNorm, false, "→")) select_step(s, Step::FinalNorm);
   }
 
-  // The diagram: every sub-step of the block as a chip, the selected one highlighted.
-  for (int i = 0; i < static_cast<int>(Step::Count); ++i) {
-    const Step step = static_cast<Step>(i);
-    if (i > 0) {
-      ImGui::SameLine(0, 2);
-      ImGui::TextDisabled("→");
-      ImGui::SameLine(0, 2);
+  // Every sub-step of the block as a chip, the selected one highlighted.
+  for (int i = 0; i < static_cast<int>(steps.size()); ++i)
+    if (wrapped_chip(steps[i].label + "##step" + std::to_string(i), i == index, i == 0, "→")) {
+      index = i;
+      select_step(s, steps[i].step);
     }
-    const bool selected = step == s.sel.step;
-    if (selected) ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(ImGuiCol_ButtonActive));
-    if (ImGui::SmallButton((std::string(step_title(step)) + "##step" + std::to_string(i)).c_str())) {
-      s.sel.step = step;
-      follow_step(s);
-    }
-    if (selected) ImGui::PopStyleColor();
-  }
-  const StepView view = describe(s, s.sel.step);
+  const LayerStepView& view = steps[index];
   ImGui::Spacing();
-  ImGui::TextUnformatted(view.formula.c_str());
-  const Mat* M = s.trace->tensors.find(view.path);
+  ImGui::TextWrapped("%s", formula(s, view).c_str());
+  if (view.step == Step::Input) residual_stream(s);
+  const Mat* M = s.trace->tensors.find(view.tensor);
   if (!M) {
-    ImGui::TextDisabled("%s is not part of this model (for example no norm, or not this stack)", view.path.c_str());
+    ImGui::TextDisabled("%s is not in this trace", view.tensor.c_str());
     return;
   }
   const BlockRef& b = s.sel.block;
-  const bool attention_matrix = view.per_head && M->cols() == static_cast<long>(key_tokens(s, b).size()) && s.sel.step != Step::WeightedSum &&
-                                s.sel.step != Step::Project;
+  // The FFN's steps and the stack's last norm are per layer; the attention rows follow the selected block.
+  const bool attention_matrix = per_head(view.step) && view.step != Step::WeightedSum && view.step != Step::Project &&
+                                M->cols() == static_cast<long>(key_tokens(s, b).size());
   HeatmapArgs a;
-  a.key = view.path;
+  a.key = view.tensor;
   a.M = M;
-  a.name = view.path;
+  a.name = view.tensor;
   a.row_labels = &query_tokens(s, b);
   a.row_axis = "tokens";
   a.col_axis = "features";
@@ -182,9 +241,60 @@ void DrawStepperPanel(AppState& s) {
     a.P = s.trace->tensors.find(head + "P");
     a.pinned_row = &s.sel.pinned_row;
   }
-  a.signed_scale = view.signed_scale;
-  a.max_cell = 28.0f;
+  a.signed_scale = view.step != Step::Softmax;
+  // Companions drawn beside or below the step's tensor: the same rows through the KV cache (decode.*, when the
+  // session decodes), or the PE that +PE adds.
+  const Mat* decoded = view.step == Step::Softmax ? s.trace->tensors.find("decode." + view.tensor) : nullptr;
+  const Mat* pe = view.step == Step::AddPE ? s.trace->tensors.find((b.decoder ? "decoder" : "encoder") + std::string(".embed.PE")) : nullptr;
+  // Cells as large as the height left allows (so the tensor is on screen at 1280×720 in presentation mode too).
+  const float reserve = ImGui::GetFontSize() * (attention_matrix ? 4.5f : 2.5f);
+  const float height = ImGui::GetContentRegionAvail().y * (pe ? 0.5f : 1.0f) - ImGui::GetFontSize() * (pe ? 3.0f : 2.0f);
+  a.max_cell = std::clamp((height - reserve) / static_cast<float>(std::max<Eigen::Index>(1, M->rows())), 3.0f, 28.0f);
+  if (decoded) a.max_width = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
+  if (decoded) ImGui::BeginGroup();
   DrawHeatmap(s, a);
+  if (decoded) {
+    ImGui::EndGroup();
+    ImGui::SameLine(0, 16);
+    ImGui::BeginGroup();
+    static const std::string kDecodeNote = "the same rows, one token at a time through the KV cache";
+    HeatmapArgs d = a;
+    d.key = "decode." + view.tensor;
+    d.M = decoded;
+    d.name = d.key;
+    d.S = d.S_scaled = d.S_masked = d.P = nullptr;
+    d.pinned_row = nullptr;
+    d.row_labels = &query_tokens(s, b);  // the fed tokens: the parallel pass runs over the same ones
+    DrawHeatmap(s, d);
+    ImGui::TextDisabled("%s", kDecodeNote.c_str());
+    ImGui::EndGroup();
+  }
+  if (pe) {
+    ImGui::TextDisabled("the positional encoding PE that was added:");
+    HeatmapArgs pa = a;
+    pa.key = pa.name = (b.decoder ? "decoder" : "encoder") + std::string(".embed.PE");
+    pa.M = pe;
+    DrawHeatmap(s, pa);
+  }
+  // BatchNorm's statistics span the batch: one mean and one variance per feature.
+  if (c.norm == NormKind::BatchNorm && (view.step == Step::NormIn || view.step == Step::NormOut || view.step == Step::FFNNormIn ||
+                                        view.step == Step::FFNNormOut || view.step == Step::FinalNorm))
+    for (const char* stat : {".batch_mean", ".batch_var"}) {
+      const std::string path = view.tensor + stat;
+      if (const Mat* B = s.trace->tensors.find(path)) {
+        static const std::vector<std::string> kBatch{"batch"};
+        HeatmapArgs bs;
+        bs.key = path;
+        bs.M = B;
+        bs.name = path + " (over every token of the batch)";
+        bs.row_labels = &kBatch;
+        bs.row_axis = "";
+        bs.col_axis = "features";
+        bs.signed_scale = true;
+        bs.max_cell = 28.0f;
+        DrawHeatmap(s, bs);
+      }
+    }
   // A pinned query row of P as bars: where that token looks.
   const Mat* P = attention_matrix ? a.P : nullptr;
   if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
