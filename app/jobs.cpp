@@ -46,7 +46,7 @@ void JobThreads::start(std::string key, std::function<void(JobControl&)> work) {
   w.thread = std::thread([control, work = std::move(work)] {
 #if defined(__linux__)
     // Below the UI thread: on a busy machine the frames come first (Linux: the nice value is per thread).
-    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
+    setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 5);
 #endif
     work(*control);
     control->finished_.store(true);

@@ -386,8 +386,8 @@ int main(int argc, char** argv) {
       }
       ui.pending_screenshot.clear();
     }
-    // Background jobs are waited for (at most a minute): the screenshot shows their results.
-    const bool jobs_waited = state.jobs_running == 0 || std::chrono::steady_clock::now() - run_start > std::chrono::seconds(60);
+    // Background jobs are waited for (at most two minutes): the screenshot shows their results.
+    const bool jobs_waited = state.jobs_running == 0 || std::chrono::steady_clock::now() - run_start > std::chrono::seconds(120);
     if (!o.screenshot.empty() && frame + 1 >= o.frames && jobs_waited) {
       GLenum err = glGetError();
       if (err != GL_NO_ERROR) {

@@ -56,18 +56,18 @@ bool update_sweep(AppState& s) {
     // Internal runs never show a raw error on screen; stderr keeps it for tests and bug reports.
     if (!sweep_cache.result.error.empty()) std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.result.error.c_str());
   }
-  std::string key = to_json(s.session);
+  const std::string key = to_json(s.session);
   if (key == sweep_cache.key) {
     sweep_cache.job.cancel();  // an edit was undone: the running job is for a session no longer wanted
   } else if (sweep_cache.job.key() != key) {
     const Session session = s.session;
-    sweep_cache.job.start(std::move(key), [session](JobControl& c) { return labs::scaling_sweep(session, c.progress()); });
+    sweep_cache.job.start(key, [session](JobControl& c) { return labs::scaling_sweep(session, c.progress()); });
   }
   if (sweep_cache.job.running()) {
     s.animating = true;  // the progress moves, and the result must show when it arrives
     ++s.jobs_running;
   }
-  return sweep_cache.key != to_json(s.session);
+  return sweep_cache.key != key;
 }
 
 void wrapped_disabled(const std::string& text);
