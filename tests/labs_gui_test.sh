@@ -71,6 +71,17 @@ print('longest frame', round(ms, 1), 'ms')
 sys.exit(0 if ms < $bound else 1)"
 done
 
+# An edit while the sweep runs (d_model typed in frame 3; the first sweep takes about 0.5 s): the outdated job is
+# cancelled, a new one runs, and what is finally drawn is the edited session's sweep (the plot's layout entry is
+# only written for a result that is not stale).
+"$app" --panel scaling --click d_model --type 64 --screenshot "$work/edit.png" --state-json "$work/edit-state.json" \
+       --layout-json "$work/edit-layout.json" --frames 8 --width 1440 --height 900 2> /dev/null
+check "an edit mid-sweep: the sweep of the edited session (d_model = 64) is drawn" "$py" -c "
+import json, sys
+j = json.load(open('$work/edit-state.json'))
+drawn = {e['key'] for e in json.load(open('$work/edit-layout.json'))}
+sys.exit(0 if j['model']['d_model'] == 64 and j['error'] is None and 'plot:scaling.dk-sweep' in drawn else 1)"
+
 # Quitting while the "why √d_k" sweep runs (Ctrl+Q in frame 1) ends the app at once: the job is cancelled between
 # runs and joined, never waited for to the end (the whole sweep takes over 4 s).
 start=$(date +%s%N)
