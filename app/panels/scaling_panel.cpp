@@ -179,7 +179,7 @@ void draw_histogram(const AppState& s, const std::string& head, float width) {
     if (std::isfinite(S_masked->data()[k])) values.push_back(S_scaled->data()[k]);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
   text_wrapped("S_scaled [%lld × %lld], its %zu unmasked cells: mean %.3f, variance %.3f", static_cast<long long>(S_scaled->rows()),
-              static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
+               static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
   ImGui::PopTextWrapPos();
   hover_tip("What the softmax sees (before the mask). With √d_k on, the variance stays near 1 for any d_k; off, it grows with d_k.");
   if (values.empty()) {
