@@ -141,6 +141,10 @@ struct AppState {
   // Something moves on screen without input (training, generation, an export, a file dialog): the main loop
   // keeps drawing frames instead of sleeping until the next event. Panels set it while drawn; reset each frame.
   bool animating = false;
+  // Background jobs (app/jobs.h) the drawn panels are waiting for; reset each frame. A scripted screenshot waits
+  // for them, so it shows the finished result, not "computing…".
+  int jobs_running = 0;
+  double longest_frame_ms = 0.0;  // the slowest frame so far (tests: no frame is blocked by a lab's sweep)
 
   std::vector<DrawnHeatmap> drawn_heatmaps;
   std::vector<DrawnWidget> drawn_widgets;

@@ -382,6 +382,7 @@ void lesson_export_tick(AppState& s, UiFrame& f) {
     --L.export_wait;
     return;
   }
+  if (L.export_wait == 0 && s.jobs_running > 0) return;  // a lab still computes what this step shows
   if (L.export_wait == 0) {  // this frame is captured after it renders
     char number[16];
     std::snprintf(number, sizeof number, "/%02d-", l.number);

@@ -10,6 +10,7 @@
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/screenshot.h"
 #include "app/gl/texture.h"
+#include "app/jobs.h"
 #include "app/lessons_ui.h"
 #include "app/platform/events.h"
 #include "app/training.h"
@@ -30,6 +31,7 @@
 #include <chrono>
 #include <cstdio>
 #include <sstream>
+#include <thread>
 
 namespace {
 
@@ -221,6 +223,7 @@ std::string state_json(const AppState& s, const UiFrame& ui, int width, int heig
       {"tab", s.lab_tab >= 0 && s.lab_tab < static_cast<int>(tabs().size()) ? tabs()[static_cast<size_t>(s.lab_tab)].name : ""},
       {"tabs_drawn", tabs_drawn},
       {"overflowing_windows", overflowing},
+      {"longest_frame_ms", s.longest_frame_ms},
       {"block", s.sel.block.path()},
       {"head", s.sel.head},
       {"step", step_title(s.sel.step)},
@@ -315,6 +318,7 @@ int main(int argc, char** argv) {
   constexpr double kIdleWakeSeconds = 5.0;  // a safety net: nothing on screen changes while idle
   int frames_to_draw = kFramesAfterEvent;
   unsigned long long events_seen = input_event_count();
+  const auto run_start = std::chrono::steady_clock::now();
   for (int frame = 0; !glfwWindowShouldClose(window) && !ui.quit; ++frame) {
     // Sleep until something happens, unless something moves on screen or a scripted run is rendering.
     const bool training = state.training && !state.training->idle();
@@ -350,6 +354,7 @@ int main(int argc, char** argv) {
     recompute_if_dirty(state);
     full_screen.follow(window, state, o.scripted());
     state.animating = false;
+    state.jobs_running = 0;
     // The first frame is drawn twice: ImGui lays out new windows and the tab strip in a frame it does not show,
     // so the first frame on screen (and a --frames 1 screenshot) is complete.
     for (int pass = frame == 0 ? 0 : 1; pass < 2; ++pass) {
@@ -382,7 +387,9 @@ int main(int argc, char** argv) {
       }
       ui.pending_screenshot.clear();
     }
-    if (!o.screenshot.empty() && frame + 1 >= o.frames) {
+    // Background jobs are waited for (at most two minutes): the screenshot shows their results.
+    const bool jobs_waited = state.jobs_running == 0 || std::chrono::steady_clock::now() - run_start > std::chrono::seconds(120);
+    if (!o.screenshot.empty() && frame + 1 >= o.frames && jobs_waited) {
       GLenum err = glGetError();
       if (err != GL_NO_ERROR) {
         for (; err != GL_NO_ERROR; err = glGetError()) std::fprintf(stderr, "qkvlab: GL error 0x%x\n", err);
@@ -398,7 +405,11 @@ int main(int argc, char** argv) {
     }
     glfwSwapBuffers(window);
     state.frame_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();
+    state.longest_frame_ms = std::max(state.longest_frame_ms, state.frame_ms);
+    // Waiting for a job, a scripted run leaves the cores to it rather than spinning frames (no vsync there).
+    if (o.scripted() && state.jobs_running > 0) std::this_thread::sleep_for(std::chrono::milliseconds(15));
   }
+  cancel_all_jobs();  // a lab's sweep still running stops at its next run; no worker outlives main
   if (io.IniFilename) ImGui::SaveIniSettingsToDisk(io.IniFilename);
   ImGui_ImplOpenGL3_Shutdown();
   ImGui_ImplGlfw_Shutdown();

@@ -3,8 +3,14 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "app/jobs.h"
 
 #include "core/model.h"
 #include "core/trainer.h"
@@ -182,5 +188,166 @@ TEST(Labs, WhySqrtDkOnTrainedWeightsRunsSeededAndSaysSo) {
   EXPECT_TRUE(std::isfinite(r.scaled[0].mean));
 }
 
+// [SECTION] Progress and cancellation (the app runs the sweeps on a worker thread, app/jobs.h)
+
+TEST(Labs, ScalingSweepReportsEveryRunAndStopsWhenCancelled) {
+  const Session s = shipped_session();
+  std::vector<std::pair<int, int>> calls;
+  const ScalingSweep full = scaling_sweep(s, [&](int done, int total) {
+    calls.emplace_back(done, total);
+    return true;
+  });
+  EXPECT_FALSE(full.cancelled);
+  // Before each of the 16 runs (0 … 15 done), and once at the end (16 of 16).
+  ASSERT_EQ(calls.size(), static_cast<size_t>(2 * kScalingCount + 1));
+  for (size_t i = 0; i < calls.size(); ++i) {
+    EXPECT_EQ(calls[i].first, static_cast<int>(i));
+    EXPECT_EQ(calls[i].second, 2 * kScalingCount);
+  }
+  // Cancelled after 3 runs: no fourth run, d_k = 2 (both) and d_k = 4 (scaled) measured, nothing later.
+  int asked = 0;
+  const ScalingSweep cut = scaling_sweep(s, [&](int done, int) {
+    ++asked;
+    return done < 3;
+  });
+  EXPECT_TRUE(cut.cancelled);
+  EXPECT_EQ(asked, 4);
+  EXPECT_TRUE(cut.scaled[0].count("encoder.0.self_attn"));
+  EXPECT_TRUE(cut.unscaled[0].count("encoder.0.self_attn"));
+  EXPECT_TRUE(cut.scaled[1].count("encoder.0.self_attn"));
+  EXPECT_TRUE(cut.unscaled[1].empty());
+  for (int k = 2; k < kScalingCount; ++k) EXPECT_TRUE(cut.scaled[k].empty() && cut.unscaled[k].empty()) << kScalingDk[k];
+  // The uncancelled result is the one without a callback.
+  const ScalingSweep plain = scaling_sweep(s);
+  EXPECT_FALSE(plain.cancelled);
+  EXPECT_EQ(plain.scaled[3].at("encoder.0.self_attn").entropy, full.scaled[3].at("encoder.0.self_attn").entropy);
+}
+
+TEST(Labs, WhySqrtDkReportsProgressAndStopsEarlyWhenCancelled) {
+  Session s;
+  s.model.layers = 1;
+  s.model.heads = 2;
+  s.input.text = "the cat sat on the mat";
+  const int seeds = 2, total = 2 * kGradCount * seeds;
+  int last_done = -1, last_total = 0, calls = 0;
+  bool monotone = true;
+  const DkGradientSweep full = dk_gradient_sweep(s, seeds, [&](int done, int all) {
+    monotone = monotone && done >= last_done;
+    last_done = done, last_total = all, ++calls;
+    return true;
+  });
+  EXPECT_FALSE(full.cancelled);
+  EXPECT_TRUE(monotone);
+  EXPECT_EQ(last_total, total);
+  EXPECT_EQ(last_done, total) << "the last call says every run is done";
+  EXPECT_GE(calls, total);
+  // Cancelled once 5 runs are done: d_k = 4 is measured (both seeds), d_k = 8 at most partly, the rest never run,
+  // and the sweep returns at once (far sooner than the full one).
+  const auto start = std::chrono::steady_clock::now();
+  int runs_started = 0;
+  const DkGradientSweep cut = dk_gradient_sweep(s, seeds, [&](int done, int) {
+    runs_started = done;
+    return done < 5;
+  });
+  const double cut_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(cut.cancelled);
+  EXPECT_EQ(runs_started, 5);
+  EXPECT_EQ(cut.scaled[0].seeds, seeds);
+  EXPECT_EQ(cut.unscaled[0].seeds, seeds);
+  for (int k = 2; k < kGradCount; ++k) EXPECT_FALSE(std::isfinite(cut.scaled[k].mean)) << "d_k = " << kGradDk[k];
+  EXPECT_LT(cut_ms, full.ms) << "cancelled " << cut_ms << " ms, full " << full.ms << " ms";
+}
+
 }  // namespace
+
+// [SECTION] The app's background job (app/jobs.h): progress, the result once, cancellation, no hang at exit
+
+TEST(Jobs, DeliversTheResultOnceWithItsKeyAndProgress) {
+  qkv::app::Job<int> job;
+  EXPECT_FALSE(job.running());
+  job.start("a", [](qkv::app::JobControl& c) {
+    c.report(3, 4);
+    return 42;
+  });
+  std::optional<qkv::app::Job<int>::Done> done;
+  for (int i = 0; i < 2000 && !done; ++i) {
+    done = job.take();
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->key, "a");
+  EXPECT_EQ(done->value, 42);
+  EXPECT_FALSE(job.take()) << "a result is delivered once";
+  EXPECT_FALSE(job.running());
+}
+
+TEST(Jobs, ANewJobCancelsTheRunningOneAndItsResultIsDropped) {
+  qkv::app::Job<std::string> job;
+  std::atomic<bool> first_saw_cancel{false};
+  job.start("old", [&](qkv::app::JobControl& c) {
+    while (!c.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    first_saw_cancel = true;
+    return std::string("old result");
+  });
+  EXPECT_TRUE(job.running());
+  EXPECT_EQ(job.key(), "old");
+  const auto start = std::chrono::steady_clock::now();
+  job.start("new", [](qkv::app::JobControl& c) {
+    // Through the core's Progress callback: it reports and says "go on".
+    EXPECT_TRUE(c.progress()(1, 2));
+    return std::string("new result");
+  });
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(50)) << "start never waits for the old job";
+  std::optional<qkv::app::Job<std::string>::Done> done;
+  for (int i = 0; i < 2000 && !done; ++i) {
+    done = job.take();
+    if (!done) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->key, "new");
+  EXPECT_EQ(done->value, "new result");
+  for (int i = 0; i < 2000 && !first_saw_cancel; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(first_saw_cancel);
+}
+
+TEST(Jobs, DestroyingARunningJobCancelsItAndDoesNotWaitForTheWholeComputation) {
+  std::atomic<int> steps{0};
+  const auto start = std::chrono::steady_clock::now();
+  {
+    qkv::app::Job<int> job;
+    // A "sweep" of 10,000 runs of 1 ms each (10 s uncancelled) that checks the flag between runs.
+    job.start("long", [&](qkv::app::JobControl& c) {
+      const auto progress = c.progress();
+      for (int i = 0; i < 10000; ++i) {
+        if (!progress(i, 10000)) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        ++steps;
+      }
+      return steps.load();
+    });
+    while (steps < 5) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    EXPECT_GT(job.done(), 0);
+    EXPECT_EQ(job.total(), 10000);
+  }  // the destructor cancels and joins
+  const auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_LT(ms, 2000.0);
+  EXPECT_LT(steps.load(), 5000);
+}
+
+TEST(Jobs, CancelAllJobsStopsEveryRunningJobBeforeItEnds) {
+  qkv::app::Job<int> a, b;
+  std::atomic<int> stopped{0};
+  const auto forever = [&](qkv::app::JobControl& c) {
+    while (!c.cancelled()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    ++stopped;
+    return 0;
+  };
+  a.start("a", forever);
+  b.start("b", forever);
+  qkv::app::cancel_all_jobs();
+  EXPECT_EQ(stopped.load(), 2) << "both joined when it returns";
+  EXPECT_FALSE(a.running());
+  EXPECT_FALSE(a.take()) << "a cancelled job has no result";
+}
+
 }  // namespace qkv::labs

@@ -14,11 +14,13 @@
 // [SECTION] The gradient into the embedding table
 // [SECTION] Why √d_k (a sweep of d_k)
 // [SECTION] Pre- vs Post-Norm, residual on/off
+#include "app/jobs.h"
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 #include "core/labs/scaling.h"
 #include "core/network.h"
 
@@ -29,7 +31,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <future>
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -39,19 +41,17 @@ namespace {
 
 // [SECTION] Helpers
 
-const ImVec4 kRed(1.0f, 0.45f, 0.4f, 1.0f);
-
 double frobenius(const Mat& M) { return M.cast<double>().norm(); }
 
 void wrapped_disabled(const char* text) {
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("%s", text);
+  text_wrapped_unformatted(text);
   ImGui::PopStyleColor();
 }
 
 void wrapped_colored(const ImVec4& color, const std::string& text) {
   ImGui::PushStyleColor(ImGuiCol_Text, color);
-  ImGui::TextWrapped("%s", text.c_str());
+  text_wrapped_unformatted(text);
   ImGui::PopStyleColor();
 }
 
@@ -234,10 +234,10 @@ void draw_loss_controls(AppState& s, const std::string& key) {
   else
     hover_tip("Mean over the rows that have a target of −Σ_v q_v·log softmax(logits)_v; log V is what a uniform guess scores");
   if (!std::isfinite(L))
-    wrapped_colored(kRed, "The loss is not finite: some score overflowed (a tiny temperature τ or huge weights), so every gradient "
-                          "below is meaningless. Raise τ or turn √d_k scaling back on.");
+    error_text("The loss is not finite: some score overflowed (a tiny temperature τ or huge weights), so every gradient below is "
+               "meaningless. Raise τ or turn √d_k scaling back on.");
   if (s.error)
-    wrapped_colored(kRed, "Not applied: " + s.error->message() + ". Everything below still shows the last valid model.");
+    error_text("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
 }
 
 // [SECTION] ∂L/∂P and ∂L/∂S of the selected head
@@ -334,7 +334,7 @@ void draw_head_gradients(AppState& s, const std::string& head, double scale) {
   } else {
     check_mark(false, "A masked cell received gradient: that would be a bug");
     ImGui::SameLine();
-    ImGui::TextColored(kRed, "masked cells: %d of %ld — %d have ∂L/∂S ≠ 0 (largest |∂L/∂S| %s): this is a bug", masked, cells, leaked,
+    error_text("masked cells: %d of %ld — %d have ∂L/∂S ≠ 0 (largest |∂L/∂S| %s): this is a bug", masked, cells, leaked,
                        sci(worst).c_str());
   }
   const double nP = frobenius(*dP), nS = frobenius(*dS), nZ = nS / scale;
@@ -406,7 +406,7 @@ void draw_jacobian(AppState& s, const std::string& head, double scale) {
     for (int j = 0; j < m && r < S_masked->rows(); ++j) allowed += std::isfinite((*S_masked)(r, j)) ? 1 : 0;
   const double jn = frobenius(J);
   if (p.sum() == 0.0f) {
-    ImGui::TextWrapped("Every key of this row is masked: p = 0, so J = 0 and no gradient reaches its scores.");
+    text_wrapped("Every key of this row is masked: p = 0, so J = 0 and no gradient reaches its scores.");
   } else {
     ImGui::Text("entropy %.3f nats (uniform over its %d keys: %.3f)   max p = %.4f   ‖J‖_F = %s", std::max(0.0, entropy), allowed,
                 std::log(static_cast<double>(std::max(allowed, 1))), p.maxCoeff(), sci(jn).c_str());
@@ -669,41 +669,37 @@ void draw_embedding_gradient(AppState& s) {
 
 // [SECTION] Why √d_k (a sweep of d_k)
 
-// A result computed from a copy of the session on a worker thread (core::run is pure), keyed by the session's
-// JSON. The first result is waited for, so the tab opens complete; later ones arrive while the previous result
-// stays on screen, so editing the session never stalls a frame for the sweep's runs.
+// The sweeps run copies of the session on a worker thread (app/jobs.h; core::run is pure), keyed by the session's
+// JSON: no frame waits for them. Until the first result arrives the section shows its progress; later, the previous
+// result stays on screen, greyed, while the new one is computed, and a newer edit cancels an outdated job. The
+// jobs cancel and join when the app exits, so closing it mid-sweep waits for one run at most.
 template <typename R>
-struct AsyncResult {
-  std::string key;  // the session the result is for; empty: none yet
-  R result;
-  std::string pending_key;
-  std::future<R> job;
-
-  // Starts computing for `want` unless that is already done or under way; true while the result is outdated.
-  template <typename F>
-  bool update(const std::string& want, F&& compute) {
-    if (job.valid() && job.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
-      result = job.get();
-      key = pending_key;
-    }
-    if (want == key) return false;
-    if (job.valid()) return true;  // the next request starts when this one is done
-    pending_key = want;
-    job = std::async(std::launch::async, std::forward<F>(compute));
-    if (key.empty()) {
-      result = job.get();
-      key = pending_key;
-      return false;
-    }
-    return true;
+void update_sweep(AppState& s, KeyedResult<R>& sweep, const std::string& key, bool session_valid, std::function<R(JobControl&)> compute) {
+  sweep.update(key, session_valid, std::move(compute));
+  if (sweep.job.running()) {
+    s.animating = true;  // the progress moves, and the result must show when it arrives
+    ++s.jobs_running;
   }
-};
+}
+
+// "k of N runs" with a bar, while a job runs.
+template <typename R>
+void job_progress(const KeyedResult<R>& sweep, const char* what) {
+  if (!sweep.job.running()) return;
+  const int done = sweep.job.done(), total = sweep.job.total();
+  char overlay[64];
+  if (total > 0) std::snprintf(overlay, sizeof overlay, "%d of %d runs", done, total);
+  else std::snprintf(overlay, sizeof overlay, "starting");
+  wrapped_disabled(what);
+  ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f,
+                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay);
+}
 
 // The measurement itself is core::labs::dk_gradient_sweep: seeded weights, d_k = 4 … 256, several seeds.
 constexpr const int* kSweepDk = labs::kGradDk;
 constexpr int kSweepCount = labs::kGradCount;
 constexpr int kSweepSeeds = 4;
-AsyncResult<labs::DkGradientSweep> dk_sweep;
+KeyedResult<labs::DkGradientSweep> dk_sweep;
 
 float top_of(const std::vector<Series>& series) {
   float top = 1e-6f;
@@ -713,36 +709,47 @@ float top_of(const std::vector<Series>& series) {
   return top;
 }
 
-// What a sweep's result stands for when it is not the current session's.
-void stale_note(bool updating, bool session_valid) {
-  if (updating) ImGui::TextDisabled("Measuring the new settings… (showing the previous ones meanwhile)");
+// What a sweep's result stands for when it is not the current session's; true: draw it greyed.
+template <typename R>
+bool stale_note(const KeyedResult<R>& sweep, const std::string& key, bool session_valid) {
+  if (!sweep.stale(key)) return false;
+  if (sweep.job.running()) job_progress(sweep, "Recomputing for the new settings (showing the previous result meanwhile)…");
   else if (!session_valid) ImGui::TextDisabled("The session has edits that are not valid: showing the last valid one's measurement.");
+  return true;
 }
 
+void draw_dk_result(AppState& s);
+
 void draw_dk_sweep(AppState& s, const std::string& key, bool session_valid) {
-  bool updating = false;
-  if (session_valid) {
-    const Session session = s.session;
-    updating = dk_sweep.update(key, [session] { return labs::dk_gradient_sweep(session, kSweepSeeds); });
-  }
-  if (dk_sweep.key.empty()) {
-    ImGui::TextDisabled("The session is not valid: the sweep runs once it is.");
+  const Session session = s.session;
+  update_sweep<labs::DkGradientSweep>(s, dk_sweep, key, session_valid, [session](JobControl& c) {
+    return labs::dk_gradient_sweep(session, kSweepSeeds, c.progress());
+  });
+  if (!dk_sweep.has()) {
+    if (dk_sweep.job.running()) job_progress(dk_sweep, "Measuring on a worker thread…");
+    else ImGui::TextDisabled("The session is not valid: the sweep runs once it is.");
     return;
   }
-  stale_note(updating, session_valid);
-  const labs::DkGradientSweep& r = dk_sweep.result;
+  const bool stale = stale_note(dk_sweep, key, session_valid);
+  ImGui::PushStyleVar(ImGuiStyleVar_Alpha, ImGui::GetStyle().Alpha * (stale ? 0.45f : 1.0f));
+  draw_dk_result(s);
+  ImGui::PopStyleVar();
+}
+
+void draw_dk_result(AppState& s) {
+  const labs::DkGradientSweep& r = dk_sweep.value;
   if (r.skipped) {
     ImGui::TextDisabled("Skipped for speed: this input has more than %d tokens (%d runs of the model with gradients).", labs::kGradMaxTokens,
                         2 * kSweepCount * kSweepSeeds);
     return;
   }
-  ImGui::TextWrapped("The live model (same text, loss, d_model, layers, h = %d, τ = %.2f, masks) with d_k = 4 … 256, with and without "
-                     "÷√d_k, each run with its gradients; measured at %s per query row, averaged over its heads and rows and over %d "
-                     "seeds (the band: smallest to largest seed). %.0f ms, on a worker thread, again only when the session changes.",
-                     r.heads, r.temperature, r.block.c_str(), r.seeds, r.ms);
+  text_wrapped("The live model (same text, loss, d_model, layers, h = %d, τ = %.2f, masks) with d_k = 4 … 256, with and without "
+               "÷√d_k, each run with its gradients; measured at %s per query row, averaged over its heads and rows and over %d "
+               "seeds (the band: smallest to largest seed). %.0f ms, on a worker thread, again only when the session changes.",
+               r.heads, r.temperature, r.block.c_str(), r.seeds, r.ms);
   if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note.c_str());
   if (r.identity_replaced) wrapped_disabled("Identity projections fix d_k = d_model/h, so these runs learn W_Q, W_K instead.");
-  if (!r.error.empty()) wrapped_colored(kRed, "Not measured for every d_k (" + r.error + "); those points are left out.");
+  if (!r.error.empty()) error_text("Not measured for every d_k (%s); those points are left out.", r.error.c_str());
   if (r.additive)
     wrapped_disabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product of two d_k-vectors, so its spread need not grow "
                      "like √d_k, and the two curves may stay close.");
@@ -838,9 +845,9 @@ struct NormSweep {
   bool pattern = false;  // the loss is the first head's pattern: the layers above it get no gradient
   double ms = 0.0;
 };
-AsyncResult<NormSweep> norm_sweep;
+KeyedResult<NormSweep> norm_sweep;
 
-NormSweep compute_norm_sweep(const Session& session, const std::vector<std::string>& search_dirs) {
+NormSweep compute_norm_sweep(const Session& session, const std::vector<std::string>& search_dirs, JobControl& control) {
   const auto start = std::chrono::steady_clock::now();
   NormSweep out;
   out.norms = session.model.norm != NormKind::None;
@@ -855,6 +862,8 @@ NormSweep compute_norm_sweep(const Session& session, const std::vector<std::stri
   for (const NormPlacement placement : {NormPlacement::Post, NormPlacement::Pre}) {
     if (!out.norms && placement == NormPlacement::Pre) continue;
     for (const bool residual : {true, false}) {
+      control.report(static_cast<int>(out.variants.size()), out.norms ? 4 : 2);
+      if (control.cancelled()) return out;
       NormVariant v;
       v.placement = placement;
       v.residual = residual;
@@ -887,27 +896,32 @@ std::string variant_label(const NormVariant& v, bool norms) {
   return label + (v.residual ? ", residual" : ", no residual");
 }
 
+void draw_norm_result();
+
 void draw_norm_sweep(AppState& s, const std::string& key, bool session_valid) {
-  bool updating = false;
-  if (session_valid) {
-    const Session session = s.session;
-    const std::vector<std::string> dirs = s.weights.search_dirs;
-    updating = norm_sweep.update(key, [session, dirs] { return compute_norm_sweep(session, dirs); });
-  }
-  if (norm_sweep.key.empty()) {
-    ImGui::TextDisabled("The session is not valid: the comparison runs once it is.");
+  const Session session = s.session;
+  const std::vector<std::string> dirs = s.weights.search_dirs;
+  update_sweep<NormSweep>(s, norm_sweep, key, session_valid, [session, dirs](JobControl& c) { return compute_norm_sweep(session, dirs, c); });
+  if (!norm_sweep.has()) {
+    if (norm_sweep.job.running()) job_progress(norm_sweep, "Measuring on a worker thread…");
+    else ImGui::TextDisabled("The session is not valid: the comparison runs once it is.");
     return;
   }
-  stale_note(updating, session_valid);
-  const NormSweep& r = norm_sweep.result;
+  const bool stale = stale_note(norm_sweep, key, session_valid);
+  ImGui::PushStyleVar(ImGuiStyleVar_Alpha, ImGui::GetStyle().Alpha * (stale ? 0.45f : 1.0f));
+  draw_norm_result();
+  ImGui::PopStyleVar();
+}
+
+void draw_norm_result() {
+  const NormSweep& r = norm_sweep.value;
   const int L = r.layers;
   const std::string stack = first_stack(r.arch);
-  ImGui::TextWrapped("The live model (its weights, text and loss) run %s, each with its gradients: ‖∂L/∂x_l‖_F where x_l is the input "
-                     "of %s layer l, and at %d the output of its last layer.%s %.0f ms, again only when the session changes.",
-                     r.norms ? "with Post-Norm and Pre-Norm, residuals on and off" : "with residuals on and off", stack.c_str(), L,
-                     r.arch == Arch::EncoderDecoder ? " Encoder–decoder: the encoder stack (its gradient arrives through cross-attention)."
-                                                    : "",
-                     r.ms);
+  text_wrapped("The live model (its weights, text and loss) run %s, each with its gradients: ‖∂L/∂x_l‖_F where x_l is the input "
+               "of %s layer l, and at %d the output of its last layer.%s %.0f ms on a worker thread, again only when the session changes.",
+               r.norms ? "with Post-Norm and Pre-Norm, residuals on and off" : "with residuals on and off", stack.c_str(), L,
+               r.arch == Arch::EncoderDecoder ? " Encoder–decoder: the encoder stack (its gradient arrives through cross-attention)." : "",
+               r.ms);
   if (!r.norms) ImGui::TextDisabled("Norms are off (norm = none): Pre and Post are the same model, so only residual on/off is compared.");
   if (r.pattern)
     wrapped_colored(ImVec4(1.0f, 0.8f, 0.3f, 1.0f), "The pattern loss acts on the first attention head only, so every layer above it gets "
@@ -935,7 +949,7 @@ void draw_norm_sweep(AppState& s, const std::string& key, bool session_valid) {
     }
     series.push_back(std::move(line));
   }
-  if (!errors.empty()) wrapped_colored(kRed, "Not run: " + errors);
+  if (!errors.empty()) error_text("Not run: %s", errors.c_str());
   const float avail = ImGui::GetContentRegionAvail().x;
   const float w_plot = avail * 0.6f;
   ImGui::BeginGroup();
@@ -994,7 +1008,7 @@ void DrawGradientsPanel(AppState& s) {
   const Trace& t = *s.trace;
   if (!t.tensors.contains("loss")) {
     if (!s.gradient_error.empty()) {
-      wrapped_colored(kRed, "No gradients: " + s.gradient_error + ".");
+      error_text("No gradients: %s.", s.gradient_error.c_str());
       if (s.session.decode_steps > 0) {
         if (ImGui::Button("Turn decoding off (decode steps = 0)")) {
           s.session.decode_steps = 0;
@@ -1003,7 +1017,7 @@ void DrawGradientsPanel(AppState& s) {
         hover_tip("Gradients need the teacher-forced pass; greedy decoding generates tokens that have no target");
       }
     } else if (s.error) {
-      wrapped_colored(kRed, "Not applied: " + s.error->message() + ". Gradients are computed once the session is valid.");
+      error_text("Not applied: %s. Gradients are computed once the session is valid.", s.error->message().c_str());
     } else {
       ImGui::TextDisabled("Computing gradients…");
     }
@@ -1038,16 +1052,18 @@ void DrawGradientsPanel(AppState& s) {
 
   ImGui::Spacing();
   // A lesson step that points at a plot below the fold scrolls it to the top of the tab, once.
-  const auto scroll_here_if_requested = [&s](const char* section) {
+  // While the section's sweep is still computing, the tab is shorter than it will be and the scroll is clamped: the
+  // request stays until the result is drawn.
+  const auto scroll_here_if_requested = [&s](const char* section, bool pending) {
     if (s.request_section != section) return;
     ImGui::SetScrollHereY(0.0f);
     ImGui::SetNextItemOpen(true);
-    s.request_section.clear();
+    if (!pending) s.request_section.clear();
   };
-  scroll_here_if_requested("why-sqrt-dk");
+  scroll_here_if_requested("why-sqrt-dk", !dk_sweep.has() || dk_sweep.job.running());
   if (ImGui::CollapsingHeader("Why √d_k: the gradient through the softmax against d_k (measured)", ImGuiTreeNodeFlags_DefaultOpen))
     draw_dk_sweep(s, key, session_valid);
-  scroll_here_if_requested("layer-norms");
+  scroll_here_if_requested("layer-norms", !norm_sweep.has() || norm_sweep.job.running());
   if (ImGui::CollapsingHeader("Pre- vs Post-Norm, residual on/off: the gradient norm layer by layer", ImGuiTreeNodeFlags_DefaultOpen))
     draw_norm_sweep(s, key, session_valid);
   ImGui::EndChild();

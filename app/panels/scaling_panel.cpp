@@ -7,11 +7,13 @@
 // [SECTION] The selected head
 // [SECTION] The sweep plots
 // [SECTION] The worked example
+#include "app/jobs.h"
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 #include "core/labs/scaling.h"
 #include "core/ops.h"
 
@@ -30,26 +32,54 @@ namespace {
 
 // [SECTION] The d_k sweep (cached runs)
 
-// The sweep itself is core::labs::scaling_sweep (seeded 1-layer copies at d_k = 2 … 256). It is fully derived from
-// AppState (keyed by the session's JSON), so this file-local instance is a cache, not app data.
+// The sweep itself is core::labs::scaling_sweep (seeded 1-layer copies at d_k = 2 … 256, about half a second). It
+// runs on a worker thread (app/jobs.h) and is fully derived from AppState (keyed by the session's JSON), so this
+// file-local instance is a cache, not app data. Its Job cancels and joins at exit: the app never waits for a sweep.
 using labs::BlockSummary;
 using labs::SweepRun;
 constexpr const int* kSweepDk = labs::kScalingDk;
 constexpr int kSweepCount = labs::kScalingCount;
 
 struct SweepCache {
-  std::string key;
+  std::string key;  // the session `result` is for; empty: no result yet
   labs::ScalingSweep result;
+  Job<labs::ScalingSweep> job;
 };
 SweepCache sweep_cache;
 
-void update_sweep(const Session& session) {
-  std::string key = to_json(session);
-  if (key == sweep_cache.key) return;
-  sweep_cache.key = std::move(key);
-  sweep_cache.result = labs::scaling_sweep(session);
-  // Internal runs never show a raw error on screen; stderr keeps it for tests and bug reports.
-  if (!sweep_cache.result.error.empty()) std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.result.error.c_str());
+// Picks up a finished sweep and starts one for the session when it changed (cancelling an outdated one). True while
+// the result on screen is not the session's.
+bool update_sweep(AppState& s) {
+  if (auto done = sweep_cache.job.take()) {
+    sweep_cache.key = std::move(done->key);
+    sweep_cache.result = std::move(done->value);
+    // Internal runs never show a raw error on screen; stderr keeps it for tests and bug reports.
+    if (!sweep_cache.result.error.empty()) std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.result.error.c_str());
+  }
+  const std::string key = to_json(s.session);
+  if (key == sweep_cache.key) {
+    sweep_cache.job.cancel();  // an edit was undone: the running job is for a session no longer wanted
+  } else if (sweep_cache.job.key() != key) {
+    const Session session = s.session;
+    sweep_cache.job.start(key, [session](JobControl& c) { return labs::scaling_sweep(session, c.progress()); });
+  }
+  if (sweep_cache.job.running()) {
+    s.animating = true;  // the progress moves, and the result must show when it arrives
+    ++s.jobs_running;
+  }
+  return sweep_cache.key != key;
+}
+
+void wrapped_disabled(const std::string& text);
+
+// "k of N runs" and a bar for the running sweep.
+void sweep_progress(const char* what) {
+  const int done = sweep_cache.job.done(), total = sweep_cache.job.total();
+  char overlay[64];
+  std::snprintf(overlay, sizeof overlay, "%d of %d runs", done, total);
+  wrapped_disabled(what);
+  ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f,
+                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay);
 }
 
 float top_of(const std::vector<Series>& series) {
@@ -67,7 +97,7 @@ float lookup(const SweepRun& run, const std::string& block, float BlockSummary::
 
 void wrapped_disabled(const std::string& text) {
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("%s", text.c_str());
+  text_wrapped_unformatted(text);
   ImGui::PopStyleColor();
 }
 
@@ -130,11 +160,7 @@ void draw_controls(AppState& s) {
     const labs::VarianceBreakdown v = labs::variance_breakdown(*s.trace, head);
     if (v.ok) wrapped_disabled(labs::variance_caption(v, std::fabs(v.scale * std::sqrt(static_cast<double>(v.d_k)) * c.temperature - 1.0) < 1e-3));
   }
-  if (s.error) {
-    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
-    ImGui::TextWrapped("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
-    ImGui::PopStyleColor();
-  }
+  if (s.error) error_text("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
 }
 
 // [SECTION] The selected head
@@ -152,8 +178,8 @@ void draw_histogram(const AppState& s, const std::string& head, float width) {
   for (Eigen::Index k = 0; k < S_scaled->size(); ++k)
     if (std::isfinite(S_masked->data()[k])) values.push_back(S_scaled->data()[k]);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  ImGui::TextWrapped("S_scaled [%lld × %lld], its %zu unmasked cells: mean %.3f, variance %.3f", static_cast<long long>(S_scaled->rows()),
-              static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
+  text_wrapped("S_scaled [%lld × %lld], its %zu unmasked cells: mean %.3f, variance %.3f", static_cast<long long>(S_scaled->rows()),
+               static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
   ImGui::PopTextWrapPos();
   hover_tip("What the softmax sees (before the mask). With √d_k on, the variance stays near 1 for any d_k; off, it grows with d_k.");
   if (values.empty()) {
@@ -176,7 +202,7 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
   if (!st || !S_masked) return;
   const std::vector<std::string>& queries = query_tokens(s, s.sel.block);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  ImGui::TextWrapped("P rows: mean entropy %.3f nats, mean max weight %.3f", std::max(0.0f, st->mean_entropy), st->mean_max_weight);
+  text_wrapped("P rows: mean entropy %.3f nats, mean max weight %.3f", std::max(0.0f, st->mean_entropy), st->mean_max_weight);
   ImGui::PopTextWrapPos();
   hover_tip("Entropy 0 = one-hot (all weight on one key); log(#allowed keys) = uniform. Max weight near 1 = saturated softmax.");
   const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp;
@@ -215,23 +241,27 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
 
 // [SECTION] The sweep plots
 
-void draw_sweep(const AppState& s) {
-  update_sweep(s.session);
+void draw_sweep(AppState& s) {
+  const bool stale = update_sweep(s);
+  if (sweep_cache.key.empty()) {  // the first sweep: nothing to show yet
+    sweep_progress("Computing the sweep on a worker thread…");
+    return;
+  }
   const labs::ScalingSweep& r = sweep_cache.result;
   BlockRef b = s.sel.block;
   b.layer = 0;
   const std::string block = b.path();
-  ImGui::TextWrapped("A 1-layer copy of this model (h = %d, τ = %.2f, same text and masks) run at d_k = 2 … 256, with and without ÷√d_k: "
-                     "%s, mean over its %d heads and their query rows. Computed in %.0f ms, again only when the session changes.",
-                     s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, r.ms);
+  if (stale && sweep_cache.job.running()) sweep_progress("Recomputing for the new settings (the plots below are the previous ones)…");
+  // An outdated result stays on screen, greyed, until the new one arrives.
+  ImGui::PushStyleVar(ImGuiStyleVar_Alpha, ImGui::GetStyle().Alpha * (stale ? 0.45f : 1.0f));
+  text_wrapped("A 1-layer copy of this model (h = %d, τ = %.2f, same text and masks) run at d_k = 2 … 256, with and without ÷√d_k: "
+               "%s, mean over its %d heads and their query rows. Computed in %.0f ms on a worker thread, again only when the session "
+               "changes.",
+               s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, r.ms);
   if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note);
   if (r.identity_replaced)
-    ImGui::TextDisabled("Identity projections fix d_k = d_model/h, so the sweep's copy uses learned W_Q, W_K instead.");
-  if (!r.error.empty()) {
-    ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.45f, 0.4f, 1.0f));
-    ImGui::TextWrapped("Not measured for every d_k (%s); the plots leave those points out.", r.error.c_str());
-    ImGui::PopStyleColor();
-  }
+    wrapped_disabled("Identity projections fix d_k = d_model/h, so the sweep's copy uses learned W_Q, W_K instead.");
+  if (!r.error.empty()) error_text("Not measured for every d_k (%s); the plots leave those points out.", r.error.c_str());
   Series ent_on{"entropy, scaled", {}, {}, palette(0)}, ent_off{"entropy, unscaled", {}, {}, palette(5)};
   Series max_on{"max weight, scaled", {}, {}, palette(2)}, max_off{"max weight, unscaled", {}, {}, palette(3)};
   Series var{"Var(q·k) measured", {}, {}, palette(2)}, predicted{"d_k·E[q_i²]·E[k_i²]", {}, {}, palette(1)};
@@ -286,6 +316,10 @@ void draw_sweep(const AppState& s) {
   pa.y_max = 1.35f * top_of(left);  // headroom for the legend, drawn top right
   pa.y_min = 0.0f;
   DrawLinePlot(pa, left);
+  if (!stale) {  // where the finished sweep's plot is (--layout-json): tests check that it arrives
+    const ImVec2 p0 = ImGui::GetItemRectMin(), p1 = ImGui::GetItemRectMax();
+    s.drawn_heatmaps.push_back({"plot:scaling.dk-sweep", p0.x, p0.y, p1.x, p1.y, 0, 0});
+  }
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
   wrapped_disabled(entropy_caption(ent_on, ent_off));
   ImGui::PopTextWrapPos();
@@ -311,20 +345,23 @@ void draw_sweep(const AppState& s) {
     line += buf;
   }
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_right);
-  ImGui::TextDisabled("%s", line.c_str());
+  wrapped_disabled(line);
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("One number per d_k of the sweep (2 … 256), over the unmasked cells of S of every head. Constant means Var(q·k)\n"
                       "grows exactly like d_k; with few cells (short sentences) the estimate is noisy; — : fewer than 2 cells.");
-  if (s.session.model.scoring == Scoring::Additive)
-    ImGui::TextDisabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product, so its variance need not grow with d_k.");
-  else if (!std::isfinite(q_k))
-    ImGui::TextDisabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²] grows like d_k.");
-  else
-    ImGui::TextDisabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²]: exactly d_k when the entries have "
-                        "variance 1; here E[q_i²]·E[k_i²] ≈ %.2f, a constant. Dividing by √d_k removes the growth.",
-                        q_k);
+  if (s.session.model.scoring == Scoring::Additive) {
+    wrapped_disabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product, so its variance need not grow with d_k.");
+  } else if (!std::isfinite(q_k)) {
+    wrapped_disabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²] grows like d_k.");
+  } else {
+    char text[320];
+    std::snprintf(text, sizeof text, "q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²]: exactly d_k when the entries "
+                  "have variance 1; here E[q_i²]·E[k_i²] ≈ %.2f, a constant. Dividing by √d_k removes the growth.", q_k);
+    wrapped_disabled(text);
+  }
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
+  ImGui::PopStyleVar();
 }
 
 // [SECTION] The worked example
@@ -371,7 +408,7 @@ void draw_example() {
   DrawRowBars("scaled", P_scaled.row(0), labels, std::min(half, 420.0f));
   ImGui::EndGroup();
   ImGui::Text("largest weight %.4f → %.4f, entropy %.4f → %.4f nats", P_plain.maxCoeff(), P_scaled.maxCoeff(), H_plain[0], H_scaled[0]);
-  ImGui::TextWrapped("Dividing by √d shrinks every gap between the scores by the same factor, so the softmax gets flatter. In a real head "
+  text_wrapped("Dividing by √d shrinks every gap between the scores by the same factor, so the softmax gets flatter. In a real head "
                      "the gaps grow like √d_k, so without this division a wide head puts almost all its weight on one key (the curves above).");
 }
 

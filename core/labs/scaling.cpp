@@ -85,14 +85,22 @@ SweepRun summarize(const Trace& t) {
   return out;
 }
 
-ScalingSweep scaling_sweep(const Session& session) {
+ScalingSweep scaling_sweep(const Session& session, const Progress& progress) {
   const auto start = std::chrono::steady_clock::now();
   ScalingSweep out;
+  const int total = 2 * kScalingCount;
+  int done = 0;
   out.seeded_note = seeded_note_for(session);
   out.identity_replaced = session.model.projection == Projection::Identity;
   WeightCache weights;  // the scaled and unscaled runs at one d_k share their weights
   for (int k = 0; k < kScalingCount; ++k)
     for (const bool scaled : {true, false}) {
+      if (progress && !progress(done, total)) {
+        out.cancelled = true;
+        out.ms = ms_since(start);
+        return out;
+      }
+      ++done;
       Session copy = session;
       copy.weights.clear();  // trained weights fit one width only; a lab never reports a file error for its own runs
       copy.model.d_k = kScalingDk[k];
@@ -108,6 +116,7 @@ ScalingSweep scaling_sweep(const Session& session) {
       }
       (scaled ? out.scaled : out.unscaled)[k] = summarize(*t);
     }
+  if (progress) progress(done, total);
   out.ms = ms_since(start);
   return out;
 }
@@ -223,7 +232,7 @@ DkGradPoint pool(const std::vector<double>& per_seed, double max_weight_sum, int
 
 }  // namespace
 
-DkGradientSweep dk_gradient_sweep(const Session& session, int seeds) {
+DkGradientSweep dk_gradient_sweep(const Session& session, int seeds, const Progress& progress) {
   const auto start = std::chrono::steady_clock::now();
   DkGradientSweep out;
   out.heads = session.model.heads;
@@ -244,7 +253,13 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds) {
     }
   }
   out.block = std::string(session.model.arch == Arch::DecoderOnly ? "decoder" : "encoder") + ".0.self_attn";
+  const int total = 2 * kGradCount * out.seeds;
+  int done = 0;  // runs done or skipped
   for (int k = 0; k < kGradCount; ++k) {
+    if (progress && !progress(done, total)) {
+      out.cancelled = true;
+      break;
+    }
     Session base = session;
     base.weights.clear();  // trained weights fit one width only
     // Only d_k changes (W_Q, W_K: [d_model, h·d_k]); d_model, d_v and the rest stay the live model's, so every
@@ -255,10 +270,12 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds) {
     const std::string at = "d_k = " + std::to_string(kGradDk[k]) + ": ";
     if (sweep_params(base.model) > kGradMaxParams) {
       out.too_big.push_back(kGradDk[k]);
+      done += 2 * out.seeds;
       continue;
     }
     if (auto e = validate(base)) {
       if (out.error.empty()) out.error = at + e->message();
+      done += 2 * out.seeds;
       continue;
     }
     std::vector<double> per_seed[2];
@@ -267,6 +284,11 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds) {
     for (int seed = 0; seed < out.seeds; ++seed) {
       WeightCache weights;  // the scaled and unscaled runs of one seed share their weights
       for (const int scaled : {1, 0}) {
+        if (progress && !progress(done, total)) {
+          out.cancelled = true;
+          break;
+        }
+        ++done;
         Session copy = base;
         copy.seed = session.seed + static_cast<uint64_t>(seed);
         copy.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
@@ -284,10 +306,13 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds) {
         if (r.rows > 0) per_seed[scaled].push_back(r.ratio_sum / r.rows), rows[scaled] += r.rows;
         max_weight[scaled] += r.max_weight, max_weight_n[scaled] += r.heads;
       }
+      if (out.cancelled) break;
     }
     out.scaled[k] = pool(per_seed[1], max_weight[1], max_weight_n[1], rows[1]);
     out.unscaled[k] = pool(per_seed[0], max_weight[0], max_weight_n[0], rows[0]);
+    if (out.cancelled) break;
   }
+  if (progress && !out.cancelled) progress(done, total);
   out.ms = ms_since(start);
   return out;
 }

@@ -8,6 +8,7 @@
 // wants; the result's `seeded_note` says that they were replaced, so the UI can say so).
 #pragma once
 
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -16,6 +17,11 @@
 #include "core/trace.h"
 
 namespace qkv::labs {
+
+// Called before each run of a sweep and once at its end with (runs done, runs in all); returning false cancels the
+// sweep: it stops before its next run and returns what it has, with `cancelled` set. Lets a worker thread report
+// progress and drop a sweep whose session is outdated. Empty: run to the end.
+using Progress = std::function<bool(int done, int total)>;
 
 // [SECTION] The d_k sweep of the Scaling tab
 
@@ -45,10 +51,12 @@ struct ScalingSweep {
   std::string error;        // the first run that failed, with its d_k (empty: all ran)
   std::string seeded_note;  // non-empty when the session's trained weights were replaced by seeded ones
   bool identity_replaced = false;  // identity projections tie d_k to d_model/h: the copies learn W_Q, W_K
+  bool cancelled = false;          // `progress` stopped it: some runs are missing
   double ms = 0.0;
 };
-// A 1-layer copy of the session (same text, masks, h, τ; seeded weights) at each d_k, with and without ÷√d_k.
-ScalingSweep scaling_sweep(const Session&);
+// A 1-layer copy of the session (same text, masks, h, τ; seeded weights) at each d_k, with and without ÷√d_k
+// (2 × kScalingCount runs).
+ScalingSweep scaling_sweep(const Session&, const Progress& progress = {});
 
 // [SECTION] One head's score variance, and the caption that quotes it
 
@@ -96,11 +104,13 @@ struct DkGradientSweep {
   bool additive = false;
   bool identity_replaced = false;  // identity projections tie d_k to d_model/h: the copies learn W_Q, W_K
   bool skipped = false;      // too many tokens
+  bool cancelled = false;    // `progress` stopped it: some runs are missing
   double ms = 0.0;
 };
 // The session with d_k = 4 … 256 (d_model, d_v, layers, text and loss unchanged; seeded weights, seeds session.seed, +1, …),
 // each run with its gradients. Identity projections (which tie d_k to d_model/h) become learned ones.
-DkGradientSweep dk_gradient_sweep(const Session&, int seeds = 4);
+// 2 × kGradCount × seeds runs; `progress` counts them.
+DkGradientSweep dk_gradient_sweep(const Session&, int seeds = 4, const Progress& progress = {});
 // What the two curves show, from their numbers: "scaled 0.31 → 0.29, unscaled 0.30 → 0.02 (d_k = 4 → 256) …".
 std::string dk_gradient_caption(const DkGradientSweep&);
 
