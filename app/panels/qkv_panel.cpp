@@ -14,6 +14,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
 #include <imgui_internal.h>
@@ -278,8 +279,8 @@ void DrawQKVPanel(AppState& s) {
   if (const Mat* all = t.weights->find(block + ".w_a"); all && head_index < all->rows()) w_a = all->row(head_index);
 
   // X, in words, then the equations with the live sizes and each checked against the trace.
-  ImGui::TextWrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
-  if (b.cross) ImGui::TextWrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
+  text_wrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
+  if (b.cross) text_wrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
   const char* xq_name = b.cross ? "X_dec" : "X";
   const char* xkv_name = b.cross ? "X_enc" : "X";
   if (ImGui::BeginTable("equations", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
@@ -320,18 +321,18 @@ void DrawQKVPanel(AppState& s) {
   if (c.projection == Projection::TiedQK) {
     if (self && S->rows() == S->cols()) {
       const float asym = S->rows() ? (*S - S->transpose()).cwiseAbs().maxCoeff() : 0.0f;
-      ImGui::TextWrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
+      text_wrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
                          "in the trace).%s The mask and the softmax's row normalisation are what make P asymmetric.",
                          asym, additive ? "" : " Its diagonal S[i,i] = |q_i|² is never negative, so tokens lean towards themselves.");
     } else {
-      ImGui::TextWrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
+      text_wrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
     }
   } else if (c.projection == Projection::Identity) {
-    ImGui::TextWrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
+    text_wrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
                        head_index * d_k, (head_index + 1) * d_k - 1, (head_index + 1) * d_k > d_model ? " (columns past d_model are zero)" : "",
                        self ? " In self-attention Q = K = V, so S is symmetric." : "");
   }
-  if (rope) ImGui::TextWrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
+  if (rope) text_wrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
 
   const float avail = ImGui::GetContentRegionAvail().x;
   const float min_gap = ImGui::GetFontSize();
