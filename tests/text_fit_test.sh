@@ -5,7 +5,9 @@
 # - 1440×900 in English and in Chinese, on the session the app opens with;
 # - presentation mode at 1280×720 with lesson 5 open (large fonts, the lesson strip above the tabs);
 # - 1440×900 on a session whose text is 60 words long;
-# and the status bar with a message far longer than the window is not listed either (it ends in "…").
+# and the status bar with a message far longer than the window is not listed either (it ends in "…", the whole
+# message in a tooltip). Also: the panels below never call ImGui::TextWrapped, which breaks "0.960" as "0.↵960" and
+# Chinese only at spaces; they use text_wrapped (app/widgets/text_wrap.h, its line breaking tested in app_test.cpp).
 set -euo pipefail
 app=${QKVLAB_APP:?set QKVLAB_APP to the qkvlab binary}
 py=/usr/bin/python3
@@ -20,7 +22,20 @@ random.seed(2)
 words = "the cat sat on a mat while dogs bark at birds that sing loudly near old trees and rivers".split()
 text = " ".join(random.choice(words) for _ in range(60))
 json.dump({"text": text, "model": {"layers": 1, "heads": 4, "d_model": 32, "d_ff": 64}, "seed": 3}, open(f"{work}/long.json", "w"))
+# A session in a folder whose path is wider than the window: "Opened <path>" fills the status bar.
+import os
+deep = os.path.join(work, "a_folder_with_a_long_name_for_a_class_of_students_who_keep_their_sessions_in_nested_places",
+                    "and_another_level_of_folders_so_that_the_path_is_longer_than_any_screen_is_wide")
+os.makedirs(deep)
+json.dump({"text": "the cat sat on the mat", "model": {"layers": 1, "heads": 2, "d_model": 16, "d_ff": 32}, "seed": 3},
+          open(os.path.join(deep, "session.json"), "w"))
+print(os.path.join(deep, "session.json"), file=open(f"{work}/deep_path", "w"))
 PY
+
+src=$(cd "$(dirname "$0")/.." && pwd)
+wrapped=$(cd "$src" && grep -n "ImGui::TextWrapped" app/panels/attention_panel.cpp app/panels/mask_panel.cpp app/panels/qkv_panel.cpp \
+  app/panels/positions_panel.cpp app/panels/parameters_panel.cpp app/panels/train_panel.cpp app/panels/model_panel.cpp || true)
+if [ -n "$wrapped" ]; then echo "$wrapped"; echo "FAIL: ImGui::TextWrapped breaks numbers; use text_wrapped"; exit 1; fi
 
 fails=0
 # run NAME WIDTH HEIGHT ARGS...: a screenshot and its state json; fails when the app fails or a window overflows.
@@ -52,6 +67,14 @@ for panel in attention qkv masks positions parameters train; do
   run "$panel-present-zh" 1280 720 --presentation --lesson 5 --panel "$panel" --lang zh
   run "$panel-long" 1440 900 --session "$work/long.json" --panel "$panel"
 done
+
+# The status bar: a message wider than the window ends in "…" instead of running past the edge.
+deep=$(cat "$work/deep_path")
+run status-long 1440 900 --session "$deep" --panel attention
+"$py" - "$work/status-long.json" <<'PY' || fails=$((fails + 1))
+import json, sys
+if not json.load(open(sys.argv[1]))["message"].startswith("Opened "): sys.exit("FAIL status-long: no long message to show")
+PY
 
 if [ "$fails" -ne 0 ]; then echo "$fails run(s) cut text at a window's right edge"; exit 1; fi
 echo "text fits: no window is cut at its right edge"

@@ -43,8 +43,6 @@ bool mask_bit(const char* label, MaskFlags& flags, MaskFlags bit, const char* ti
   return changed;
 }
 
-float button_width(const char* label) { return ImGui::CalcTextSize(label).x + ImGui::GetStyle().FramePadding.x * 2.0f; }
-
 void draw_mask_controls(AppState& s) {
   const BlockRef& b = s.sel.block;
   MaskFlags& flags = block_mask(s.session, b);

@@ -167,12 +167,12 @@ void controls(AppState& s, TrainPanelState& p) {
     if (ImGui::Button("Pause  (F5)") || f5) run->pause();
   } else {
     if (ImGui::Button("Resume  (F5)") || f5) run->resume();
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Step  (F6)"), nullptr);
     if (ImGui::Button("Step  (F6)") || f6) run->step_once();
     hover_tip("One optimiser step, then pause again");
   }
   if (run) {
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Reset"), nullptr);
     if (ImGui::Button("Reset")) {
       if (snap.steps > 0) p.ghost = snap.curve;
       s.training.reset();
@@ -181,7 +181,7 @@ void controls(AppState& s, TrainPanelState& p) {
       return;
     }
     hover_tip("Stop and discard this run (its curves stay as the ghost); settings unlock");
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Use in the labs"), nullptr);
     if (ImGui::Button("Use in the labs")) use_in_lab(s, *run);
     hover_tip("Pause and open this model in every other tab (saved to ~/.config/qkvlab/trained/)");
   }
@@ -224,7 +224,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
   const int last = run.model().layers - 1;
   const std::string block = "decoder." + std::to_string(last) + (letters ? ".cross_attn" : ".self_attn");
   heading((block + " — every head on the example, redrawn from the latest weights").c_str());
-  ImGui::TextDisabled("%s", describe(run.config().task));
+  dim_text("%s", describe(run.config().task));
   const int h = run.model().heads;
   // As many heads per row as keep cells big enough for token labels (≈ 16 px + labels + legend), rows balanced.
   const float avail = ImGui::GetContentRegionAvail().x;
@@ -275,7 +275,7 @@ void DrawTrainPanel(AppState& s) {
   std::snprintf(progress, sizeof progress, "step %d / %d%s", snap.steps, snap.max_steps, snap.finished ? " — done" : snap.running ? "" : " — paused");
   ImGui::ProgressBar(static_cast<float>(snap.steps) / static_cast<float>(std::max(1, snap.max_steps)), ImVec2(-1, 0), progress);
   const float loss = snap.curve.loss.empty() ? 0.0f : snap.curve.loss.back();
-  ImGui::Text("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
+  text_wrapped("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
               fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
   hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
   if (!snap.error.empty()) error_text("%s", snap.error.c_str());

@@ -77,6 +77,10 @@ void wrapped_in_color(const ImVec4& color, std::string_view text) {
 
 }  // namespace
 
+float button_width(const char* label) {
+  return ImGui::CalcTextSize(label, nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2.0f;
+}
+
 void error_text(const char* fmt, ...) {
   va_list args;
   va_start(args, fmt);
