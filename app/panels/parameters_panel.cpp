@@ -114,13 +114,18 @@ Split split_flops(const CountSpec& spec) {
 
 void component_table(const char* id, const CountTable& t, const Split& split, int64_t n) {
   // ScrollX: wider than the panel (presentation fonts, a narrow window), the table scrolls instead of being cut.
-  // Its height is set to its rows (+ the scrollbar), as a scrolling table would otherwise fill the panel.
+  // Its height is set to its rows (+ the scrollbar when last frame needed one), as a scrolling table would
+  // otherwise fill the panel.
   const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_BordersOuterH |
                                 ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX;
   const ImGuiStyle& style = ImGui::GetStyle();
+  ImGuiStorage* storage = ImGui::GetStateStorage();  // the panel's, not the table's
+  const ImGuiID scrolls_id = ImGui::GetID((std::string(id) + " scrolls").c_str());
   const float row_h = ImGui::GetTextLineHeight() + style.CellPadding.y * 2.0f;
-  const float height = row_h * static_cast<float>(t.rows.size() + 2) + style.ScrollbarSize + style.CellPadding.y * 2.0f;
+  const float height = row_h * static_cast<float>(t.rows.size() + 2) + style.CellPadding.y * 2.0f +
+                       (storage->GetBool(scrolls_id, true) ? style.ScrollbarSize : 0.0f);
   if (!ImGui::BeginTable(id, 6, flags, ImVec2(0.0f, height))) return;
+  storage->SetBool(scrolls_id, ImGui::GetCurrentWindow()->ScrollbarX);
   const std::string flops_at = "FLOPs at n = " + std::to_string(n);
   ImGui::TableSetupColumn("component");
   ImGui::TableSetupColumn("parameters");
