@@ -1,4 +1,5 @@
 #include "app/lessons_ui.h"
+#include "app/widgets/text_wrap.h"
 
 #include <GLFW/glfw3.h>  // key codes: ImGui 1.86 indexes keys by the backend's codes
 #include <imgui.h>
@@ -113,7 +114,7 @@ void paragraphs(const std::string& text) {
   size_t start = 0;
   while (start <= text.size()) {
     const size_t end = text.find("\n\n", start);
-    ImGui::TextWrapped("%s", text.substr(start, end == std::string::npos ? std::string::npos : end - start).c_str());
+    text_wrapped("%s", text.substr(start, end == std::string::npos ? std::string::npos : end - start).c_str());
     if (end == std::string::npos) break;
     ImGui::Spacing();
     start = end + 2;
@@ -213,21 +214,21 @@ void DrawLessonStrip(AppState& s) {
     return;
   }
   if (L.step == 0) {
-    ImGui::TextWrapped("%s", rendered(s, l, "question", l.question).c_str());
+    text_wrapped("%s", rendered(s, l, "question", l.question).c_str());
     for (const Highlight& h : l.highlights) {
       ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
       ImGui::SameLine();
-      ImGui::TextWrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
     }
   } else {
     const TryStep& t = l.steps[static_cast<size_t>(L.step - 1)];
     ImGui::TextColored(accent, "%s %d:", tr(s, "lessons.try"), L.step);
     ImGui::SameLine();
-    ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
+    text_wrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
     for (const Highlight& h : t.highlights) {
       ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
       ImGui::SameLine();
-      ImGui::TextWrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
     }
   }
   ImGui::TextDisabled("%s", tr(s, "lessons.keys"));
@@ -240,7 +241,7 @@ void DrawLessonsPanel(AppState& s) {
   LessonState& L = s.lessons;
   if (L.lessons.empty()) {
     ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s (%s/lessons)", tr(s, "lessons.none"), assets_dir().c_str());
-    for (const std::string& e : L.load_errors) ImGui::TextWrapped("%s", e.c_str());
+    for (const std::string& e : L.load_errors) text_wrapped("%s", e.c_str());
     return;
   }
   int lang = static_cast<int>(L.lang);
@@ -274,8 +275,8 @@ void DrawLessonsPanel(AppState& s) {
     const Lesson& l = L.lessons[i];
     if (!matches(l, L.search)) continue;
     const bool done = L.done.count(l.id) != 0;
-    const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(L.lang) + "##" + l.id;
-    if (ImGui::Selectable(label.c_str(), L.selected == static_cast<int>(i))) {
+    const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(L.lang);
+    if (selectable_wrapped(("##" + l.id).c_str(), label, L.selected == static_cast<int>(i))) {
       L.selected = static_cast<int>(i);
       L.reveal = false;
     }
@@ -289,20 +290,19 @@ void DrawLessonsPanel(AppState& s) {
   L.selected = std::clamp(L.selected, 0, static_cast<int>(L.lessons.size()) - 1);
   const Lesson& l = L.lessons[static_cast<size_t>(L.selected)];
   const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
-  ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
+  colored_text(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
   if (!l.needs.empty()) {
-    ImGui::SameLine();
     std::string needs;
     for (const std::string& n : l.needs) needs += (needs.empty() ? "" : ", ") + n;
-    ImGui::TextDisabled("(%s %s)", tr(s, "lessons.needs"), needs.c_str());
+    dim_text("(%s %s)", tr(s, "lessons.needs"), needs.c_str());
   }
   heading(tr(s, "lessons.question"));
-  ImGui::TextWrapped("%s", rendered(s, l, "question", l.question).c_str());
+  text_wrapped("%s", rendered(s, l, "question", l.question).c_str());
   if (L.drill) ImGui::TextDisabled("%s", tr(s, "lessons.drill_help"));
   const bool show_answer = !L.drill || L.reveal;
   if (L.drill) {
     if (ImGui::Button(L.reveal ? tr(s, "lessons.hide") : tr(s, "lessons.reveal"))) L.reveal = !L.reveal;
-    ImGui::SameLine();
+    same_line_if_fits(button_width(tr(s, "lessons.drill_next")), nullptr);
     if (ImGui::Button(tr(s, "lessons.drill_next"))) {
       // The next lesson not yet marked done, after the current one.
       for (size_t k = 1; k <= L.lessons.size(); ++k) {
@@ -317,7 +317,7 @@ void DrawLessonsPanel(AppState& s) {
   }
   if (show_answer) {
     heading(tr(s, "lessons.short"));
-    ImGui::TextWrapped("%s", rendered(s, l, "short", l.short_answer).c_str());
+    text_wrapped("%s", rendered(s, l, "short", l.short_answer).c_str());
     heading(tr(s, "lessons.explanation"));
     paragraphs(rendered(s, l, "explanation", l.explanation));
     if (!l.steps.empty()) {
@@ -326,21 +326,21 @@ void DrawLessonsPanel(AppState& s) {
         ImGui::PushID(static_cast<int>(k));
         if (ImGui::SmallButton(std::to_string(k + 1).c_str())) open_lesson(s, L.selected, static_cast<int>(k + 1));
         ImGui::SameLine();
-        ImGui::TextWrapped("%s", rendered(s, l, ("try" + std::to_string(k + 1)).c_str(), l.steps[k].text).c_str());
+        text_wrapped("%s", rendered(s, l, ("try" + std::to_string(k + 1)).c_str(), l.steps[k].text).c_str());
         ImGui::PopID();
       }
     }
   }
   ImGui::Spacing();
   if (ImGui::Button(L.drill ? tr(s, "lessons.demo") : tr(s, "lessons.open"))) open_lesson(s, L.selected, 0);
-  ImGui::SameLine();
   const bool done = L.done.count(l.id) != 0;
+  same_line_if_fits(button_width(done ? tr(s, "lessons.undone") : tr(s, "lessons.done")), nullptr);
   if (ImGui::Button(done ? tr(s, "lessons.undone") : tr(s, "lessons.done"))) {
     if (done) L.done.erase(l.id);
     else L.done.insert(l.id);
     ImGui::MarkIniSettingsDirty();
   }
-  ImGui::SameLine();
+  same_line_if_fits(button_width(tr(s, "lessons.export")), nullptr);
   if (ImGui::Button(tr(s, "lessons.export"))) start_lesson_export(s, L.selected, "qkvlab-lesson-" + l.id, false);
   ImGui::EndChild();
 }

@@ -4,6 +4,7 @@
 #include "app/lessons_ui.h"
 
 #include "app/panels/panels.h"
+#include "app/widgets/common.h"
 #include "core/export.h"
 #include "core/files.h"
 
@@ -480,19 +481,29 @@ void draw_layout(AppState& s, UiFrame& f) {
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x, vp->WorkPos.y + vp->WorkSize.y - status_h));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x, status_h));
   if (begin_host_window("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
-    if (s.trace)
-      ImGui::Text("recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms, s.trace->tensors.size(),
-                  s.trace->source_tokens.size());
-    if (s.error) {
-      ImGui::SameLine();
-      ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "· not applied: %s", s.error->what.c_str());
-    } else if (s.trace && !s.trace->warnings.empty()) {
-      ImGui::SameLine();
-      ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.3f, 1.0f), "· %s", s.trace->warnings.front().c_str());
+    // One line: each part takes what the previous ones left; a part that does not fit ends in "…" and shows
+    // its whole text in a tooltip (a status line must not grow, and must not be cut silently).
+    bool first = true;
+    const auto part = [&](const ImVec4* color, const std::string& text) {
+      if (!first) ImGui::SameLine();
+      first = false;
+      const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+      const float room = std::max(ImGui::GetFontSize(), right - ImGui::GetCursorScreenPos().x);
+      if (color) ImGui::PushStyleColor(ImGuiCol_Text, *color);
+      text_ellipsis(text, room);
+      if (color) ImGui::PopStyleColor();
+    };
+    if (s.trace) {
+      char stats[160];
+      std::snprintf(stats, sizeof stats, "recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms,
+                    s.trace->tensors.size(), s.trace->source_tokens.size());
+      part(nullptr, stats);
     }
+    if (s.error) part(&kErrorColor, "· not applied: " + s.error->what);
+    else if (s.trace && !s.trace->warnings.empty()) part(&kWarningColor, "· " + s.trace->warnings.front());
     if (!s.message.empty()) {
-      ImGui::SameLine();
-      ImGui::TextDisabled("· %s", s.message.c_str());
+      const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
+      part(&dim, "· " + s.message);
     }
   }
   ImGui::End();

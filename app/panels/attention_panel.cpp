@@ -1,7 +1,9 @@
 #include "app/panels/panels.h"
+#include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/layout_math.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
 
@@ -35,7 +37,7 @@ void head_stats_line(const Trace& t, const std::string& head, float width) {
   if (!st) return;
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("entropy %.2f · max weight %.2f · score var %.2f", st->mean_entropy, st->mean_max_weight, st->score_variance);
+  text_wrapped("entropy %.2f · max weight %.2f · score var %.2f", st->mean_entropy, st->mean_max_weight, st->score_variance);
   ImGui::PopStyleColor();
   ImGui::PopTextWrapPos();
   if (ImGui::IsItemHovered())
@@ -49,17 +51,17 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
   ImGuiStorage* storage = ImGui::GetStateStorage();  // a view toggle of this tab, not app data
   const ImGuiID large_id = ImGui::GetID("one head large");
   bool large = storage->GetBool(large_id, false);
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFrameHeight(), "one head large");
   if (ImGui::Checkbox("one head large", &large)) storage->SetBool(large_id, large);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show only the selected head, as large as the panel allows");
   if (large) {
-    ImGui::SameLine();
+    same_line_if_fits(HeadSelectorWidth(), nullptr);
     HeadSelector(s);
   }
 
   const HeatmapArgs probe = head_args(s, t, block + ".head." + std::to_string(std::clamp(s.sel.head, 0, std::max(0, h - 1))), s.sel.stage, "");
   if (!probe.M) {
-    ImGui::TextDisabled("%s: not computed for this configuration", stage_name(s.sel.stage));
+    dim_text("%s: not computed for this configuration", stage_name(s.sel.stage));
     return;
   }
   const bool with_mean = h > 1 && !large;  // the mean of one head is that head: not shown
@@ -138,10 +140,9 @@ void DrawAttentionPanel(AppState& s) {
   if (!s.trace) return;
   const Trace& t = *s.trace;
   BlockSelector(s);
-  ImGui::SameLine();
   int stage = static_cast<int>(s.sel.stage);
   for (int i = 0; i < static_cast<int>(Stage::Count); ++i) {
-    ImGui::SameLine();
+    same_line_if_fits(ImGui::GetFrameHeight(), stage_title(static_cast<Stage>(i)));
     ImGui::RadioButton(stage_title(static_cast<Stage>(i)), &stage, i);
   }
   s.sel.stage = static_cast<Stage>(stage);
@@ -156,7 +157,9 @@ void DrawAttentionPanel(AppState& s) {
     const bool scaled_now = s.session.model.score_scale == ScoreScale::InvSqrtDk;
     const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
     ImGui::BeginGroup();
-    ImGui::Text("%s (current)", scaled_now ? "scaled by 1/√d_k" : "NOT scaled");
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+    text_wrapped("%s (current)", scaled_now ? "scaled by 1/√d_k" : "NOT scaled");
+    ImGui::PopTextWrapPos();
     HeatmapArgs a = head_args(s, t, head, Stage::P, "");
     a.name = "P";
     a.max_width = half;
@@ -167,7 +170,9 @@ void DrawAttentionPanel(AppState& s) {
     if (s.trace_other_scale) {
       ImGui::SameLine();
       ImGui::BeginGroup();
-      ImGui::Text("%s", scaled_now ? "NOT scaled" : "scaled by 1/√d_k");
+      ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+      text_wrapped_unformatted(scaled_now ? "NOT scaled" : "scaled by 1/√d_k");
+      ImGui::PopTextWrapPos();
       HeatmapArgs b = head_args(s, *s.trace_other_scale, head, Stage::P, "other:");
       b.name = "P";
       b.max_width = half;
@@ -184,12 +189,12 @@ void DrawAttentionPanel(AppState& s) {
   const Mat* P = t.tensors.find(head + ".P");
   if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
     ImGui::Separator();
-    ImGui::Text("head %d, query %d \"%s\": its weights over the keys (sum = 1)", s.sel.head, s.sel.pinned_row,
+    text_wrapped("head %d, query %d \"%s\": its weights over the keys (sum = 1)", s.sel.head, s.sel.pinned_row,
                 query_tokens(s, s.sel.block)[s.sel.pinned_row].c_str());
     DrawRowBars("pinned", P->row(s.sel.pinned_row), key_tokens(s, s.sel.block), ImGui::GetContentRegionAvail().x * 0.6f);
   } else {
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    ImGui::TextWrapped("Click a cell: select its head, pin its row as bars. Wheel (Ctrl+wheel if the tab scrolls): zoom; drag: pan.");
+    text_wrapped("Click a cell: select its head, pin its row as bars. Wheel (Ctrl+wheel if the tab scrolls): zoom; drag: pan.");
     ImGui::PopStyleColor();
   }
 }

@@ -1,4 +1,5 @@
 #include "app/panels/panels.h"
+#include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
 #include <imgui_stdlib.h>
@@ -67,11 +68,11 @@ void DrawInputPanel(AppState& s) {
       const std::optional<std::string> now = task_target(task, session.input.text, session.tokenizer);
       if (now && *now == session.input.target) {
         ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-        ImGui::TextWrapped("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
+        text_wrapped("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
         ImGui::PopStyleColor();
       } else if (now) {
         ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.75f, 0.35f, 1.0f));
-        ImGui::TextWrapped("target edited: the model was trained to %s the source", task.c_str());
+        text_wrapped("target edited: the model was trained to %s the source", task.c_str());
         ImGui::PopStyleColor();
         if (ImGui::SmallButton("use the task's target")) {
           session.input.target = *now;

@@ -8,6 +8,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 #include "core/ops.h"
 
 #include <imgui.h>
@@ -48,25 +49,24 @@ void draw_mask_controls(AppState& s) {
   ImGui::AlignTextToFramePadding();
   if (b.cross) {
     ImGui::TextUnformatted("cross-attention mask:");
-    ImGui::SameLine();
+    same_line_if_fits(ImGui::GetFrameHeight(), "padding (of the encoder mask)");
     if (mask_bit("padding (of the encoder mask)", flags, kMaskPadding,
                  "Cross-attention's keys are the source tokens: only their padding can be masked"))
       s.dirty = true;
-    ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextDisabled("Cross-attention uses only the padding bit of the encoder mask: every decoder query may look at every real source "
-                        "token (there is no future in the source), and causal and custom cells do not apply here.");
-    ImGui::PopTextWrapPos();
+    dim_text("Cross-attention uses only the padding bit of the encoder mask: every decoder query may look at every real source "
+             "token (there is no future in the source), and causal and custom cells do not apply here.");
     return;
   }
   ImGui::Text("%s mask:", b.decoder ? "decoder self-attention" : "encoder self-attention");
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFrameHeight(), "causal");
   bool changed = mask_bit("causal", flags, kMaskCausal, "Query i may only see keys j ≤ i");
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFrameHeight(), "padding");
   changed |= mask_bit("padding", flags, kMaskPadding, "No query may look at a [PAD] key (or a position marked as padding in the input)");
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFrameHeight(), "custom");
   changed |= mask_bit("custom", flags, kMaskCustom, "The cells you clicked below (shared by the self-attention of both stacks where custom is on)");
-  ImGui::SameLine();
-  ImGui::TextDisabled("= \"%s\"", mask_name(flags).c_str());
+  const std::string named = "= \"" + mask_name(flags) + "\"";
+  same_line_if_fits(0.0f, named.c_str());
+  dim_text("%s", named.c_str());
   if (changed) s.dirty = true;
 }
 
@@ -107,12 +107,12 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, floa
   const HeatmapHover hover = DrawHeatmap(s, left);
   if (!b.cross && hover.row >= 0) {
     if (hover.clicked) toggle_cell(s, hover.row, hover.col);
-    ImGui::TextDisabled("click: %s custom cell (%d, %d)", is_custom(s.session, hover.row, hover.col) ? "remove" : "add", hover.row, hover.col);
+    dim_text("click: %s custom cell (%d, %d)", is_custom(s.session, hover.row, hover.col) ? "remove" : "add", hover.row, hover.col);
   } else {
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    if (b.cross) ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P).");
-    else ImGui::TextWrapped("Grey hatch: masked (−∞ here, exactly 0 in P). Click a cell to mask it by hand (%zu custom cells).", s.session.custom_cells.size());
+    if (b.cross) text_wrapped("Grey hatch: masked (−∞ here, exactly 0 in P).");
+    else text_wrapped("Grey hatch: masked (−∞ here, exactly 0 in P). Click a cell to mask it by hand (%zu custom cells).", s.session.custom_cells.size());
     ImGui::PopStyleColor();
     ImGui::PopTextWrapPos();
   }
@@ -140,7 +140,7 @@ void draw_mask_notes(const BlockRef& b) {
                            "custom: click any cell of S_masked above to mask or unmask it by hand.",
                            "−∞, not −1e9: exp(−∞) = 0 exactly, so a masked key gets exactly zero weight and the others renormalise to sum 1."}) {
     ImGui::Bullet();
-    ImGui::TextWrapped("%s", line);
+    text_wrapped("%s", line);
   }
   ImGui::PopStyleColor();
 }
@@ -163,10 +163,10 @@ void draw_row_sums(const AppState& s, const std::string& head) {
   }
   ImGui::TextColored(bad == 0 ? kGreen : kRed, "%s", bad == 0 ? "row sums OK:" : "row sums WRONG:");
   ImGui::SameLine();
-  ImGui::Text("%d of %d rows of P sum to 1 (largest |Σ − 1| = %.1e)%s", ones, static_cast<int>(P->rows()), worst,
+  text_wrapped("%d of %d rows of P sum to 1 (largest |Σ − 1| = %.1e)%s", ones, static_cast<int>(P->rows()), worst,
               zeros ? (", " + std::to_string(zeros) + " fully masked row" + (zeros > 1 ? "s sum" : " sums") + " to 0").c_str() : "");
   hover_tip("Computed from the trace's P: every row sums to 1, or to 0 when its query has every key masked");
-  if (bad) ImGui::TextColored(kRed, "%d rows sum to neither 1 nor 0", bad);
+  if (bad) colored_text(kRed, "%d rows sum to neither 1 nor 0", bad);
 }
 
 void draw_row(AppState& s, const std::string& head, int& row) {
@@ -184,7 +184,7 @@ void draw_row(AppState& s, const std::string& head, int& row) {
   ImGui::SliderInt("query row", &row, 0, n - 1, "%d", ImGuiSliderFlags_AlwaysClamp);
   hover_tip("The query row to inspect below (highlighted in both heatmaps)");
   if (!b.cross) {
-    ImGui::SameLine();
+    same_line_if_fits(button_width("mask a whole row"), nullptr);
     if (ImGui::Button("mask a whole row")) {
       for (int j = 0; j < m; ++j)
         if (!is_custom(s.session, row, j)) s.session.custom_cells.push_back({row, j});
@@ -192,13 +192,13 @@ void draw_row(AppState& s, const std::string& head, int& row) {
       s.dirty = true;
     }
     hover_tip("Masks every key of this query: softmax over nothing. See below what the core does with it.");
-    ImGui::SameLine();
+    same_line_if_fits(button_width("unmask the row"), nullptr);
     if (ImGui::Button("unmask the row")) {
       std::erase_if(s.session.custom_cells, [&](const Cell& c) { return c.i == row; });
       s.dirty = true;
     }
     hover_tip("Removes this row's custom cells (causal and padding stay)");
-    ImGui::SameLine();
+    same_line_if_fits(button_width("clear custom cells"), nullptr);
     if (ImGui::Button("clear custom cells")) {
       s.session.custom_cells.clear();
       s.dirty = true;
@@ -224,43 +224,49 @@ void draw_row(AppState& s, const std::string& head, int& row) {
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - 16.0f;
   const std::string query = row < static_cast<int>(queries.size()) ? queries[row] : std::to_string(row);
   ImGui::BeginGroup();
-  ImGui::Text("P row %d \"%s\" with −∞: %d of %d keys allowed", row, query.c_str(), allowed, m);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::min(half, 460.0f));
+  text_wrapped("P row %d \"%s\" with −∞: %d of %d keys allowed", row, query.c_str(), allowed, m);
+  ImGui::PopTextWrapPos();
   DrawRowBars("row", P->row(row), keys, std::min(half, 460.0f));
   ImGui::EndGroup();
   if (fully_masked) {
     ImGui::SameLine(0, 32);
     ImGui::BeginGroup();
-    ImGui::Text("the same row if masked cells were −1e9 instead");
+    ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::min(half, 460.0f));
+    text_wrapped_unformatted("the same row if masked cells were −1e9 instead");
+    ImGui::PopTextWrapPos();
     DrawRowBars("row_finite", P_finite.row(0), keys, std::min(half, 460.0f));
     ImGui::EndGroup();
   } else {
     const float diff = (P->row(row) - P_finite.row(0)).cwiseAbs().maxCoeff();
-    ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextDisabled("With −1e9 instead of −∞ this row would differ by at most %.1e: exp(−1e9) underflows to 0 too. "
-                        "The two differ when a row is fully masked.", diff);
-    ImGui::PopTextWrapPos();
+    dim_text("With −1e9 instead of −∞ this row would differ by at most %.1e: exp(−1e9) underflows to 0 too. "
+             "The two differ when a row is fully masked.", diff);
   }
 
   if (fully_masked) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.8f, 0.3f, 1.0f));
-    ImGui::TextWrapped("Query %d has every key masked: softmax would divide 0 by 0 (NaN). The core gives the row all zeros — the token "
+    text_wrapped("Query %d has every key masked: softmax would divide 0 by 0 (NaN). The core gives the row all zeros — the token "
                        "attends to nothing, its output P·V is 0 — and warns:",
                        row);
     ImGui::PopStyleColor();
     for (const std::string& w : t.warnings)
-      if (w.rfind(head + ":", 0) == 0) ImGui::BulletText("%s", w.c_str());
-    ImGui::TextWrapped("With −1e9 the row would not be empty: all its keys tie at −1e9, so the weights become uniform (1/%d each) — "
+      if (w.rfind(head + ":", 0) == 0) {
+        ImGui::Bullet();
+        text_wrapped("%s", w.c_str());
+      }
+    text_wrapped("With −1e9 the row would not be empty: all its keys tie at −1e9, so the weights become uniform (1/%d each) — "
                        "the token attends to keys it was told to ignore.",
                        m);
   } else if (!st->fully_masked_rows.empty()) {
-    ImGui::TextDisabled("Fully masked rows of this head:");
+    dim_text("Fully masked rows of this head:");
     for (int r : st->fully_masked_rows) {
-      ImGui::SameLine();
-      if (ImGui::SmallButton(("row " + std::to_string(r)).c_str())) row = r;
+      const std::string label = "row " + std::to_string(r);
+      same_line_if_fits(ImGui::CalcTextSize(label.c_str()).x + ImGui::GetStyle().FramePadding.x * 2.0f, nullptr);
+      if (ImGui::SmallButton(label.c_str())) row = r;
     }
     hover_tip("Inspect this row");
   } else {
-    ImGui::TextDisabled(b.cross ? "No fully masked row here: a row is empty only when every source token is padding."
+    dim_text("%s", b.cross ? "No fully masked row here: a row is empty only when every source token is padding."
                                 : "No row is fully masked. Press \"mask a whole row\" to see what softmax over nothing does.");
   }
 }
@@ -290,10 +296,8 @@ void open_on_visible_mask(AppState& s) {
   }
   const int moved = storage->GetInt(moved_id, 0);
   if (moved && s.sel.block.decoder && !s.sel.block.cross && s.sel.block.layer == moved - 1) {
-    ImGui::PushTextWrapPos(0.0f);
-    ImGui::TextDisabled("decoder.%d.cross_attn masks nothing (no padding in the source): showing %s.", moved - 1, s.sel.block.path().c_str());
+    dim_text("decoder.%d.cross_attn masks nothing (no padding in the source): showing %s.", moved - 1, s.sel.block.path().c_str());
     hover_tip("Cross-attention masks only the source's padding. Pick it in the block list to see it anyway.");
-    ImGui::PopTextWrapPos();
   } else if (moved) {
     storage->SetInt(moved_id, 0);
   }
@@ -305,10 +309,10 @@ void DrawMaskPanel(AppState& s) {
   if (!s.trace) return;
   open_on_visible_mask(s);
   BlockSelector(s);
-  ImGui::SameLine();
+  same_line_if_fits(HeadSelectorWidth(), nullptr);
   HeadSelector(s);
   draw_mask_controls(s);
-  if (s.error) ImGui::TextColored(kRed, "Not applied: %s. The matrices show the last valid model.", s.error->message().c_str());
+  if (s.error) colored_text(kRed, "Not applied: %s. The matrices show the last valid model.", s.error->message().c_str());
 
   const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
   // The inspected row is this lab's own UI state, kept in ImGui's per-window storage (not app data).

@@ -59,7 +59,7 @@ bool mask_checkboxes(const char* id, MaskFlags& flags) {
   bool changed = false;
   for (auto [bit, label] : {std::pair{kMaskCausal, "causal"}, std::pair{kMaskPadding, "padding"}, std::pair{kMaskCustom, "custom"}}) {
     bool on = flags & bit;
-    if (bit != kMaskCausal) ImGui::SameLine();
+    if (bit != kMaskCausal) same_line_if_fits(ImGui::GetFrameHeight(), label);
     if (ImGui::Checkbox(label, &on)) {
       flags = on ? (flags | bit) : (flags & ~bit);
       changed = true;
@@ -141,7 +141,7 @@ void DrawModelPanel(AppState& s) {
     changed |= field(s, "encoder_mask", mask_checkboxes("encoder_mask", s.session.encoder_mask));
   }
   if (c.arch != Arch::EncoderOnly) {
-    ImGui::TextUnformatted(c.arch == Arch::EncoderDecoder ? "decoder self-attention mask" : "self-attention mask");
+    text_wrapped_unformatted(c.arch == Arch::EncoderDecoder ? "decoder self-attention mask" : "self-attention mask");
     changed |= field(s, "decoder_mask", mask_checkboxes("decoder_mask", s.session.decoder_mask));
   }
   heading("Positions and embeddings");

@@ -3,6 +3,7 @@
 // temperature / top-k / top-p, and Generate: tokens appended one per frame through the KV cache (core::Generator),
 // with the new token's attention row over every cached key.
 #include "app/panels/panels.h"
+#include "app/widgets/text_wrap.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
@@ -112,7 +113,7 @@ void generation(AppState& s) {
   ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
   ImGui::SliderInt("new tokens at most", &o.max_new, 1, 64);
-  if (!o.note.empty()) ImGui::TextWrapped("%s", o.note.c_str());
+  if (!o.note.empty()) text_wrapped("%s", o.note.c_str());
   if (!o.generator) {
     ImGui::TextDisabled("Generate samples with the settings above (temperature 0 = greedy), one token per frame; Step adds one.");
     return;
@@ -164,7 +165,7 @@ void DrawOutputPanel(AppState& s) {
   int row = s.sel.pinned_row < 0 || s.sel.pinned_row >= n ? (decoder ? n - 1 : 0) : s.sel.pinned_row;
 
   // Controls: the row, then the sampling settings.
-  ImGui::TextWrapped("%s", decoder ? kDecoderIntro : kEncoderIntro);
+  text_wrapped("%s", decoder ? kDecoderIntro : kEncoderIntro);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
   if (ImGui::SliderInt("row", &row, 0, std::max(0, n - 1))) s.sel.pinned_row = row;
   ImGui::SameLine();

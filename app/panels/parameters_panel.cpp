@@ -13,6 +13,7 @@
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/plot.h"
+#include "app/widgets/text_wrap.h"
 #include "core/counters.h"
 
 #include <imgui.h>
@@ -112,8 +113,19 @@ Split split_flops(const CountSpec& spec) {
 // [SECTION] The component table
 
 void component_table(const char* id, const CountTable& t, const Split& split, int64_t n) {
-  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_BordersOuterH | ImGuiTableFlags_SizingFixedFit;
-  if (!ImGui::BeginTable(id, 6, flags)) return;
+  // ScrollX: wider than the panel (presentation fonts, a narrow window), the table scrolls instead of being cut.
+  // Its height is set to its rows (+ the scrollbar when last frame needed one), as a scrolling table would
+  // otherwise fill the panel.
+  const ImGuiTableFlags flags = ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_BordersOuterH |
+                                ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_ScrollX;
+  const ImGuiStyle& style = ImGui::GetStyle();
+  ImGuiStorage* storage = ImGui::GetStateStorage();  // the panel's, not the table's
+  const ImGuiID scrolls_id = ImGui::GetID((std::string(id) + " scrolls").c_str());
+  const float row_h = ImGui::GetTextLineHeight() + style.CellPadding.y * 2.0f;
+  const float height = row_h * static_cast<float>(t.rows.size() + 2) + style.CellPadding.y * 2.0f +
+                       (storage->GetBool(scrolls_id, true) ? style.ScrollbarSize : 0.0f);
+  if (!ImGui::BeginTable(id, 6, flags, ImVec2(0.0f, height))) return;
+  storage->SetBool(scrolls_id, ImGui::GetCurrentWindow()->ScrollbarX);
   const std::string flops_at = "FLOPs at n = " + std::to_string(n);
   ImGui::TableSetupColumn("component");
   ImGui::TableSetupColumn("parameters");
@@ -323,26 +335,26 @@ void DrawParametersPanel(AppState& s) {
     split = split_flops(spec);
     const CountTable table = count_model(spec, n);
     heading("This model (the sidebar's settings)");
-    ImGui::TextDisabled("Parameters are learned numbers; FLOPs are for one forward pass over n tokens, a multiply-add counting 2 (core/counters.h).");
+    dim_text("Parameters are learned numbers; FLOPs are for one forward pass over n tokens, a multiply-add counting 2 (core/counters.h).");
     if (ImGui::IsItemHovered())
       ImGui::SetTooltip("Norms and activations cost %lld FLOPs per element, the softmax %lld per score; lookups, biases, residuals, scaling "
                         "and masks count 0",
                         static_cast<long long>(kElementwiseFlops), static_cast<long long>(kSoftmaxFlops));
-    ImGui::TextWrapped("%s, V = %lld tokens in the vocabulary (the specials and this text's words), n = %lld token%s%s.", model_line(c).c_str(),
+    text_wrapped("%s, V = %lld tokens in the vocabulary (the specials and this text's words), n = %lld token%s%s.", model_line(c).c_str(),
                        static_cast<long long>(vocab), static_cast<long long>(n), n == 1 ? "" : "s",
                        c.arch == Arch::EncoderDecoder ? " (the counter takes source and target to be n tokens each)" : "");
     component_table("current", table, split, n);
     if (spec.tie_output && spec.output_head)
-      ImGui::TextDisabled("output: logits = H·Eᵀ reuse the token embedding E, so the row has FLOPs but no parameters of its own.");
+      dim_text("output: logits = H·Eᵀ reuse the token embedding E, so the row has FLOPs but no parameters of its own.");
 
     int tensors = 0;
     const int64_t drawn = traced_parameters(t, c.projection, tensors);
     check_mark(drawn == table.total_params, "count_model's total against the weights core/model.cpp actually drew for this run");
     ImGui::SameLine();
-    ImGui::TextWrapped("the weights of the last run hold %s learned numbers in %d tensors%s", thousands(drawn).c_str(), tensors,
+    text_wrapped("the weights of the last run hold %s learned numbers in %d tensors%s", thousands(drawn).c_str(), tensors,
                        drawn == table.total_params ? ": the counter agrees" : ": the counter disagrees (a bug)");
-    if (c.projection == Projection::TiedQK) ImGui::TextDisabled("Tied W_K = W_Q: the shared matrix counts once.");
-    if (c.projection == Projection::Identity) ImGui::TextDisabled("Identity projections: W_Q, W_K, W_V are fixed, not learned; W_O stays.");
+    if (c.projection == Projection::TiedQK) dim_text("Tied W_K = W_Q: the shared matrix counts once.");
+    if (c.projection == Projection::Identity) dim_text("Identity projections: W_Q, W_K, W_V are fixed, not learned; W_O stays.");
 
     // Multi-head costs no parameters when each head gets d_model/h dimensions.
     if (c.d_k == 0 && c.d_v == 0 && c.heads > 1) {
@@ -358,7 +370,7 @@ void DrawParametersPanel(AppState& s) {
       const ComponentCount* lone = attention_row(single);
       if (many && lone && c.layers > 0) {
         const int64_t L = c.layers;
-        ImGui::TextWrapped("Multi-head does not add parameters when d_k = d_model/h: one self-attention block has %s parameters with h = %d "
+        text_wrapped("Multi-head does not add parameters when d_k = d_model/h: one self-attention block has %s parameters with h = %d "
                            "(d_k = %d) and %s with h = 1 (d_k = %d). Its FLOPs at n = %lld: %s against %s — only the softmax, h·n·m, grows "
                            "with h; so does the memory of the n×n matrices (h of them).",
                            thousands(many->params / L).c_str(), c.heads, c.head_dk(), thousands(lone->params / L).c_str(), one.model.head_dk(),
@@ -367,13 +379,14 @@ void DrawParametersPanel(AppState& s) {
     }
   } else {
     heading("This model (the sidebar's settings)");
-    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "Not counted: %s", invalid->message().c_str());
+    error_text("Not counted: %s", invalid->message().c_str());
   }
 
   // --- A published model.
   heading("A published model");
   if (!preset) return;
-  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 27);
+  ImGui::SetNextItemWidth(std::min(ImGui::GetFontSize() * 27, ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("preset").x -
+                                                                  ImGui::GetStyle().ItemInnerSpacing.x));
   if (ImGui::BeginCombo("preset", preset->title.c_str())) {
     for (size_t i = 0; i < all.size(); ++i)
       if (ImGui::Selectable(all[i].title.c_str(), static_cast<int>(i) == preset_index)) {
@@ -387,14 +400,14 @@ void DrawParametersPanel(AppState& s) {
   preset = &all[preset_index];
   const CountSpec& pspec = preset->spec;
   int preset_n = std::clamp(storage->GetInt(preset_n_id, pspec.model.max_len), 1, static_cast<int>(kMaxN));
-  ImGui::SameLine();
+  same_line_if_fits(ImGui::GetFontSize() * 12, "n for its FLOPs");
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
   if (ImGui::SliderInt("n for its FLOPs", &preset_n, 1, static_cast<int>(kMaxN), "%d tokens", ImGuiSliderFlags_Logarithmic))
     storage->SetInt(preset_n_id, preset_n);
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Sequence length of the forward pass whose FLOPs are counted (starts at the model's context, max_len)");
-  if (pspec.vocab_size > 0) ImGui::TextWrapped("%s, V = %s", model_line(pspec.model).c_str(), thousands(pspec.vocab_size).c_str());
+  if (pspec.vocab_size > 0) text_wrapped("%s, V = %s", model_line(pspec.model).c_str(), thousands(pspec.vocab_size).c_str());
   else
-    ImGui::TextWrapped("%s; no vocabulary: the tokens are %lld×%lld-pixel patches of %lld channels", model_line(pspec.model).c_str(),
+    text_wrapped("%s; no vocabulary: the tokens are %lld×%lld-pixel patches of %lld channels", model_line(pspec.model).c_str(),
                        static_cast<long long>(pspec.patch_size), static_cast<long long>(pspec.patch_size), static_cast<long long>(pspec.in_channels));
   const Split psplit = split_flops(pspec);
   const CountTable ptable = count_model(pspec, preset_n);
@@ -402,10 +415,10 @@ void DrawParametersPanel(AppState& s) {
   const bool equal = ptable.total_params == preset->published_total;
   check_mark(equal, "The counter's total against the published exact count");
   ImGui::SameLine();
-  ImGui::Text("computed %s, published %s%s", thousands(ptable.total_params).c_str(), thousands(preset->published_total).c_str(),
+  text_wrapped("computed %s, published %s%s", thousands(ptable.total_params).c_str(), thousands(preset->published_total).c_str(),
               equal ? ": equal" : ": different");
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("Source: %s", preset->source.c_str());
+  text_wrapped("Source: %s", preset->source.c_str());
   ImGui::PopStyleColor();
 
   // --- Against n.
@@ -457,13 +470,13 @@ void DrawParametersPanel(AppState& s) {
     const int64_t traced = traced_attention_bytes(t);
     check_mark(predicted == traced, "attention_matrix_bytes against the bytes of S, S_scaled, S_masked and P in the trace");
     ImGui::SameLine();
-    ImGui::TextWrapped("The matrices S, S/√d_k, S+M and P (float32, n×m per head and attention block, per sequence): this run needs %s (%s in the trace). At n = %lld that grows to %s for this model and %s for %s.",
+    text_wrapped("The matrices S, S/√d_k, S+M and P (float32, n×m per head and attention block, per sequence): this run needs %s (%s in the trace). At n = %lld that grows to %s for this model and %s for %s.",
                        bytes_text(static_cast<double>(predicted)).c_str(), bytes_text(static_cast<double>(traced)).c_str(),
                        static_cast<long long>(kMaxN), bytes_text(cc.mem.back()).c_str(), bytes_text(pc.mem.back()).c_str(), preset->name.c_str());
   }
   const double x_this = invalid || !split.exact ? NAN : crossover(split.total), x_preset = psplit.exact ? crossover(psplit.total) : NAN;
   if (std::isfinite(x_preset))
-    ImGui::TextWrapped("The n² part (QKᵀ, softmax, P·V) overtakes everything else at n ≈ %s for this model and n ≈ %.0f for %s: below it, the "
+    text_wrapped("The n² part (QKᵀ, softmax, P·V) overtakes everything else at n ≈ %s for this model and n ≈ %.0f for %s: below it, the "
                        "projections and the FFN cost most; above it, attention's every-token-with-every-token work does.",
                        std::isfinite(x_this) ? std::to_string(std::lround(x_this)).c_str() : "—", x_preset, preset->name.c_str());
   ImGui::Spacing();

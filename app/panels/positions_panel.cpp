@@ -9,6 +9,7 @@
 #include "app/widgets/heatmap.h"
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 #include "core/positional.h"
 #include "core/rng.h"
 
@@ -160,7 +161,7 @@ void plot_gap() { ImGui::Dummy(ImVec2(0.0f, ImGui::GetFontSize() * 0.4f)); }
 
 void wrapped_disabled(const char* text) {
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  ImGui::TextWrapped("%s", text);
+  text_wrapped("%s", text);
   ImGui::PopStyleColor();
 }
 
@@ -199,7 +200,7 @@ bool draw_controls(AppState& s, int& positions, int dims[kDimPickers], int n) {
   }
   hover_tip("How the model learns word order: sinusoidal (fixed table added), learned (trained table added), RoPE (rotates q, k), "
           "ALiBi (distance penalty on scores), none");
-  ImGui::SameLine();
+  qkv::app::same_line_if_fits(w, "base");
   ImGui::SetNextItemWidth(w);
   double base = std::clamp(c.pe_base, kBaseMin, kBaseMax);
   if (ImGui::SliderScalar("base", ImGuiDataType_Double, &base, &kBaseMin, &kBaseMax, "%.0f", ImGuiSliderFlags_Logarithmic)) {
@@ -220,10 +221,10 @@ bool draw_controls(AppState& s, int& positions, int dims[kDimPickers], int n) {
                 std::clamp(std::max(n, 64), 2, kMaxPositions));
   hover_tip(hint);
   for (int i = 0; i < kDimPickers; ++i) {
-    ImGui::SameLine();
-    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7.0f);
     char label[24], key[40];
     std::snprintf(label, sizeof label, "dim %c", 'a' + i);
+    qkv::app::same_line_if_fits(ImGui::GetFontSize() * 7.0f, label);
+    ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7.0f);
     std::snprintf(key, sizeof key, "positions-lab/dim%d", i);
     if (ImGui::SliderInt(label, &dims[i], 0, c.d_model - 1)) store(key, dims[i]);
     hover_tip("A column of PE to plot over positions: even columns are sines, odd ones the cosines of the same frequency");
@@ -259,7 +260,7 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
   const float target_h = ImGui::GetFontSize() * 28.0f;
   const float full_width = ImGui::GetContentRegionAvail().x;
   ImGui::BeginGroup();
-  ImGui::TextUnformatted("sinusoidal_table: values in [−1, 1]");
+  text_wrapped_unformatted("sinusoidal_table: values in [−1, 1]");
   HeatmapArgs a;
   a.M = &sin.table;
   a.key = "positions-lab:PE:" + sin.key;
@@ -279,7 +280,7 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
   const bool beside = same_line_if_fits(traced && labelled_width <= full_width ? labelled_width : ImGui::GetFontSize() * 20.0f);
   ImGui::BeginGroup();
   if (traced) {
-    ImGui::Text("traced for this sentence (%s stack): the rows added to E_x", stack.c_str());
+    text_wrapped("traced for this sentence (%s stack): the rows added to E_x", stack.c_str());
     HeatmapArgs b;
     b.M = traced;
     b.key = stack + ".embed.PE";
@@ -292,7 +293,7 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
     b.max_width = beside ? ImGui::GetContentRegionAvail().x : 0.0f;
     DrawHeatmap(s, b);
   } else {
-    ImGui::Text("%s.embed.PE: not in the trace", stack.c_str());
+    text_wrapped("%s.embed.PE: not in the trace", stack.c_str());
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22.0f);
     wrapped_disabled("Only sinusoidal and learned encodings add a vector to the embeddings; with this model's PE nothing is added, so "
                      "the table on the left is for reference.");
@@ -306,7 +307,7 @@ void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learn
   const int shown = std::min(P, kMaxSimilarityShown);
   const Mat G = sin.similarity.topLeftCorner(shown, shown);
   ImGui::BeginGroup();
-  if (shown < P) ImGui::TextDisabled("first %d of %d positions shown; the curves use all", shown, P);
+  if (shown < P) dim_text("first %d of %d positions shown; the curves use all", shown, P);
   HeatmapArgs a;
   a.M = &G;
   a.key = "positions-lab:PE·PEᵀ:" + sin.key;
@@ -335,7 +336,7 @@ void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learn
   fit_y_with_legend(pa, series, static_cast<int>(series.size()));
   plot_gap();
   DrawLinePlot(pa, series);
-  ImGui::Text("max over m, k of |p_m·p_m+k − p_0·p_k| = %.1e", sin.curves.max_deviation);
+  text_wrapped("max over m, k of |p_m·p_m+k − p_0·p_k| = %.1e", sin.curves.max_deviation);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetContentRegionAvail().x);
   if (d_model % 2 == 0)
     wrapped_disabled("So the similarity depends on the offset only: it is Σ_i cos(k·ω_i), because sin·sin + cos·cos is the cosine of "
@@ -421,10 +422,11 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   const Trace& t = *s.trace;
   const auto bullet = [&](PosEncoding kind, const char* text) {
     ImGui::Bullet();
-    if (c.pe == kind) ImGui::TextColored(ImGui::GetStyleColorVec4(ImGuiCol_PlotHistogram), "%s (this model):", name(kind));
-    else ImGui::Text("%s:", name(kind));
-    ImGui::SameLine();
-    ImGui::TextWrapped("%s", text);
+    // The name and its text wrap as one paragraph, so a long name cannot push the text past the edge.
+    const std::string head = std::string(name(kind)) + (c.pe == kind ? " (this model):" : ":");
+    if (c.pe == kind) ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_PlotHistogram));
+    text_wrapped("%s %s", head.c_str(), text);
+    if (c.pe == kind) ImGui::PopStyleColor();
   };
   bullet(PosEncoding::Sinusoidal,
          "fixed, no parameters; defined at every position, so it extrapolates past the longest sentence; p_m+k is p_m with each pair "
@@ -436,7 +438,7 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
     const Mat& T = learned->table;
     const float std_dev = std::sqrt(T.squaredNorm() / static_cast<float>(T.size()));
     ImGui::Indent();
-    ImGui::Text("pos.learned rows 0…%d from the trace's weights (untrained: random, empirical std %.3f)", static_cast<int>(T.rows()) - 1,
+    text_wrapped("pos.learned rows 0…%d from the trace's weights (untrained: random, empirical std %.3f)", static_cast<int>(T.rows()) - 1,
                 std_dev);
     HeatmapArgs a;
     a.M = &T;
@@ -465,7 +467,7 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
     ImGui::Unindent();
   } else {
     ImGui::Indent();
-    ImGui::TextDisabled("(choose pe = learned to see the model's table here)");
+    dim_text("(choose pe = learned to see the model's table here)");
     ImGui::Unindent();
   }
 
@@ -478,12 +480,16 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   ImGui::Spacing();
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetStyle().ItemSpacing.x * 2.0f;
   ImGui::BeginGroup();
-  ImGui::TextUnformatted("RoPE: the score depends on the offset only");
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+  text_wrapped_unformatted("RoPE: the score depends on the offset only");
+  ImGui::PopTextWrapPos();
   draw_rope_demo(s, half);
   ImGui::EndGroup();
   ImGui::SameLine(0.0f, ImGui::GetStyle().ItemSpacing.x * 4.0f);
   ImGui::BeginGroup();
-  ImGui::Text("ALiBi: bias against offset for h = %d", c.heads);
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
+  text_wrapped("ALiBi: bias against offset for h = %d", c.heads);
+  ImGui::PopTextWrapPos();
   draw_alibi_demo(s, half);
   ImGui::EndGroup();
 
@@ -491,8 +497,8 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   const std::string B_path = self_ref.path() + ".head." + std::to_string(s.sel.head) + ".B";
   if (const Mat* B = t.tensors.find(B_path)) {
     ImGui::Spacing();
-    ImGui::Text("This model's ALiBi bias in %s, as traced:", block_title(self_ref).c_str());
-    ImGui::SameLine();
+    text_wrapped("This model's ALiBi bias in %s, as traced:", block_title(self_ref).c_str());
+    qkv::app::same_line_if_fits(ImGui::GetFontSize() * 8.0f, nullptr);
     HeadSelector(s);
     HeatmapArgs a;
     a.M = B;
@@ -533,8 +539,8 @@ void DrawPositionsPanel(AppState& s) {
   for (int& dim : dims) dim = std::clamp(dim, 0, d - 1);
   const double base = c.pe_base > 1.0 && std::isfinite(c.pe_base) ? c.pe_base : 10000.0;
 
-  ImGui::Text("This model uses %s: %s", name(c.pe), pe_summary(c.pe));
-  if (s.error) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "The current edits are not applied (%s); traced tensors are from the last valid model.",
+  text_wrapped("This model uses %s: %s", name(c.pe), pe_summary(c.pe));
+  if (s.error) error_text("The current edits are not applied (%s); traced tensors are from the last valid model.",
                                   s.error->what.c_str());
   char why_base[320];
   if (d > 2)

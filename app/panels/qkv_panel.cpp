@@ -14,6 +14,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
 #include <imgui_internal.h>
@@ -136,7 +137,7 @@ void equation_row(const std::string& formula, const std::string& shapes, const s
     check_mark(ok, check_tip);
     ImGui::SameLine();
   }
-  ImGui::TextDisabled("%s", check.c_str());
+  dim_text("%s", check.c_str());
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", check_tip);
 }
 
@@ -177,17 +178,17 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
   const CellTerms c = cell_terms(Q, K, i, j, w_a);
   const float traced = S(i, j);
 
-  if (example) ImGui::TextDisabled("(an example cell — hover a cell of S to pick another)");
-  ImGui::Text("S[%d, %d]: query %d \"%s\" against key %d \"%s\"", i, j, i, qi.c_str(), j, kj.c_str());
+  if (example) dim_text("(an example cell — hover a cell of S to pick another)");
+  text_wrapped("S[%d, %d]: query %d \"%s\" against key %d \"%s\"", i, j, i, qi.c_str(), j, kj.c_str());
   if (c.additive)
-    ImGui::Text("S[%d,%d] = w_aᵀ tanh(q_%d + k_%d) = %s", i, j, i, j, fmt(c.value).c_str());
+    text_wrapped("S[%d,%d] = w_aᵀ tanh(q_%d + k_%d) = %s", i, j, i, j, fmt(c.value).c_str());
   else
-    ImGui::Text("S[%d,%d] = q_%d · k_%d = Σ_d Q[%d,d]·K[%d,d] = %s", i, j, i, j, i, j, fmt(c.value).c_str());
+    text_wrapped("S[%d,%d] = q_%d · k_%d = Σ_d Q[%d,d]·K[%d,d] = %s", i, j, i, j, i, j, fmt(c.value).c_str());
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Recomputed here from the highlighted row of Q and row of K");
   const float diff = std::fabs(c.value - traced);
   check_mark(diff <= 1e-4f * std::max(1.0f, std::fabs(traced)), "The score recomputed from the two rows equals the traced S (float32 rounding aside)");
   ImGui::SameLine();
-  ImGui::Text("traced S[%d,%d] = %s   (|difference| = %.1e)", i, j, fmt(traced).c_str(), diff);
+  text_wrapped("traced S[%d,%d] = %s   (|difference| = %.1e)", i, j, fmt(traced).c_str(), diff);
 
   // Where the score goes next, so the cell links to the softmax.
   const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
@@ -195,7 +196,7 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
   const Mat* P = t.tensors.find(head + ".P");
   if (S_scaled && S_masked && P && i < P->rows() && j < P->cols()) {
     const bool masked = std::isinf((*S_masked)(i, j)) && (*S_masked)(i, j) < 0;
-    ImGui::Text("then scaled %s, %s, weight P[%d,%d] = %s", fmt((*S_scaled)(i, j)).c_str(), masked ? "masked (−∞)" : "not masked", i, j,
+    text_wrapped("then scaled %s, %s, weight P[%d,%d] = %s", fmt((*S_scaled)(i, j)).c_str(), masked ? "masked (−∞)" : "not masked", i, j,
                         fmt((*P)(i, j)).c_str());
   }
 
@@ -229,7 +230,7 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
     }
     ImGui::EndTable();
   }
-  ImGui::TextDisabled("sum of the last column = %s", fmt(c.value).c_str());
+  dim_text("sum of the last column = %s", fmt(c.value).c_str());
 }
 
 }  // namespace
@@ -241,7 +242,7 @@ void DrawQKVPanel(AppState& s) {
   const Trace& t = *s.trace;
   const ModelConfig& c = s.session.model;
   BlockSelector(s);
-  ImGui::SameLine();
+  same_line_if_fits(HeadSelectorWidth(), nullptr);
   HeadSelector(s);
 
   const BlockRef& b = s.sel.block;
@@ -253,7 +254,7 @@ void DrawQKVPanel(AppState& s) {
   const Mat* V = t.tensors.find(head + ".V");
   const Mat* S = t.tensors.find(head + ".S");
   if (!Q || !K || !V || !S || !t.weights) {
-    ImGui::TextDisabled("%s is not in the last computed model (fix the model settings in red first).", head.c_str());
+    dim_text("%s is not in the last computed model (fix the model settings in red first).", head.c_str());
     return;
   }
   const BlockInputs in = block_inputs(c, b);
@@ -278,11 +279,15 @@ void DrawQKVPanel(AppState& s) {
   if (const Mat* all = t.weights->find(block + ".w_a"); all && head_index < all->rows()) w_a = all->row(head_index);
 
   // X, in words, then the equations with the live sizes and each checked against the trace.
-  ImGui::TextWrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
-  if (b.cross) ImGui::TextWrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
+  text_wrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
+  if (b.cross) text_wrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
   const char* xq_name = b.cross ? "X_dec" : "X";
   const char* xkv_name = b.cross ? "X_enc" : "X";
+  // The check column stretches and wraps, so a long check never runs past the panel's edge.
   if (ImGui::BeginTable("equations", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
+    ImGui::TableSetupColumn("formula", ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableSetupColumn("shapes", ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableSetupColumn("check", ImGuiTableColumnFlags_WidthStretch);
     for (int k = 0; k < 3; ++k) {
       Projection3& p = proj[k];
       const std::string bias = p.b.size() ? std::string(" + b_") + p.name : "";
@@ -320,25 +325,25 @@ void DrawQKVPanel(AppState& s) {
   if (c.projection == Projection::TiedQK) {
     if (self && S->rows() == S->cols()) {
       const float asym = S->rows() ? (*S - S->transpose()).cwiseAbs().maxCoeff() : 0.0f;
-      ImGui::TextWrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
+      text_wrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
                          "in the trace).%s The mask and the softmax's row normalisation are what make P asymmetric.",
                          asym, additive ? "" : " Its diagonal S[i,i] = |q_i|² is never negative, so tokens lean towards themselves.");
     } else {
-      ImGui::TextWrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
+      text_wrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
     }
   } else if (c.projection == Projection::Identity) {
-    ImGui::TextWrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
+    text_wrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
                        head_index * d_k, (head_index + 1) * d_k - 1, (head_index + 1) * d_k > d_model ? " (columns past d_model are zero)" : "",
                        self ? " In self-attention Q = K = V, so S is symmetric." : "");
   }
-  if (rope) ImGui::TextWrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
+  if (rope) text_wrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
 
   const float avail = ImGui::GetContentRegionAvail().x;
   const float min_gap = ImGui::GetFontSize();
 
   // Inputs: X (and, for cross-attention, the encoder's output below it), tokens by d_model.
   ImGui::Spacing();
-  ImGui::TextDisabled("Inputs: one row per token, d_model = %ld features", d_model);
+  dim_text("Inputs: one row per token, d_model = %ld features", d_model);
   ImGui::Separator();
   for (int k = 0; k < (b.cross ? 2 : 1); ++k) {
     HeatmapArgs a;
@@ -356,7 +361,7 @@ void DrawQKVPanel(AppState& s) {
 
   // The head's weights: tall and narrow, cells small enough that the three fit side by side.
   ImGui::Spacing();
-  ImGui::TextDisabled("Head %d's weights: columns %ld…%ld of W_Q and W_K, %ld…%ld of W_V (d_model rows each)", head_index, head_index * d_k,
+  dim_text("Head %d's weights: columns %ld…%ld of W_Q and W_K, %ld…%ld of W_V (d_model rows each)", head_index, head_index * d_k,
                       (head_index + 1) * d_k - 1, head_index * d_v, (head_index + 1) * d_v - 1);
   if (ImGui::IsItemHovered())
     ImGui::SetTooltip("All heads are computed with one matrix W_Q [d_model, h·d_k]; head i owns its own d_k columns of it");
@@ -397,7 +402,7 @@ void DrawQKVPanel(AppState& s) {
     hj = static_cast<int>(best);
   }
   ImGui::Spacing();
-  ImGui::TextDisabled("Projections: one row per token (q_i, k_j, v_j), d_k = %ld, d_v = %ld", d_k, d_v);
+  dim_text("Projections: one row per token (q_i, k_j, v_j), d_k = %ld, d_v = %ld", d_k, d_v);
   ImGui::Separator();
   const float label_w = 110.0f * ImGui::GetIO().FontGlobalScale, legend_w = 56.0f * ImGui::GetIO().FontGlobalScale;
   const float needed = label_w + legend_w + 8.0f * std::max(d_k, d_v) + 4.0f * min_gap;
@@ -425,7 +430,7 @@ void DrawQKVPanel(AppState& s) {
 
   // S, and the readout of its hovered cell.
   ImGui::Spacing();
-  ImGui::TextDisabled("Scores: hover a cell of S to see which row of Q and which row of K made it");
+  dim_text("Scores: hover a cell of S to see which row of Q and which row of K made it");
   ImGui::Separator();
   const float s_width = std::min(avail * 0.5f, 170.0f * ImGui::GetIO().FontGlobalScale + 28.0f * m);
   const float top = ImGui::GetCursorPosY();

@@ -2,6 +2,7 @@
 // config wires them (core::layer_steps: Pre- or Post-Norm, with or without residuals, the final norm of a
 // Pre-Norm stack), each step's tensor as a heatmap with its formula, and the residual stream across layers.
 #include "app/panels/panels.h"
+#include "app/widgets/text_wrap.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
@@ -212,7 +213,7 @@ void DrawStepperPanel(AppState& s) {
     }
   const LayerStepView& view = steps[index];
   ImGui::Spacing();
-  ImGui::TextWrapped("%s", formula(s, view).c_str());
+  text_wrapped("%s", formula(s, view).c_str());
   if (view.step == Step::Input) residual_stream(s);
   const Mat* M = s.trace->tensors.find(view.tensor);
   if (!M) {

@@ -99,16 +99,17 @@ void use_in_lab(AppState& s, TrainingRun& run) {
 
 void settings(AppState& s, TrainPanelState& p, bool locked) {
   TrainConfig& c = p.config;
+  const float em = ImGui::GetFontSize() / 16.0f;  // widths scale with the font (presentation mode)
   ImGui::BeginDisabled(locked);
-  ImGui::SetNextItemWidth(160);
+  ImGui::SetNextItemWidth(160 * em);
   if (ImGui::BeginCombo("task", name(c.task))) {
     for (int i = 0; i < static_cast<int>(Task::Count); ++i)
       if (ImGui::Selectable(name(static_cast<Task>(i)), static_cast<int>(c.task) == i)) c.task = static_cast<Task>(i);
     ImGui::EndCombo();
   }
   hover_tip("copy / reverse / sort: an encoder–decoder maps random letters; next-token: a decoder-only model reads a built-in text");
-  same_line_if_fits(110, "length");
-  ImGui::SetNextItemWidth(110);
+  same_line_if_fits(110 * em, "length");
+  ImGui::SetNextItemWidth(110 * em);
   int lengths[2] = {c.min_len, c.max_len};
   if (ImGui::InputInt2("length", lengths)) {
     for (int& v : lengths) v = std::clamp(v, 1, 32);
@@ -116,30 +117,30 @@ void settings(AppState& s, TrainPanelState& p, bool locked) {
   }
   hover_tip("Each training sequence has a length drawn from [min, max] tokens; shorter ones are padded (and masked)");
   if (c.task != Task::NextToken) {
-    same_line_if_fits(90, "letters");
-    ImGui::SetNextItemWidth(90);
+    same_line_if_fits(90 * em, "letters");
+    ImGui::SetNextItemWidth(90 * em);
     ImGui::SliderInt("letters", &c.alphabet, 2, 26);
     hover_tip("How many letters (a, b, c, …) the strings use");
   }
-  same_line_if_fits(90, "batch");
-  ImGui::SetNextItemWidth(90);
+  same_line_if_fits(90 * em, "batch");
+  ImGui::SetNextItemWidth(90 * em);
   ImGui::SliderInt("batch", &c.batch, 1, 128);
-  ImGui::SetNextItemWidth(110);
+  ImGui::SetNextItemWidth(110 * em);
   ImGui::SliderInt("warm-up", &c.warmup, 1, 4000);
   hover_tip("lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5): a linear rise for warm-up steps, then 1/√step decay");
   float factor = static_cast<float>(c.lr_factor), clip = static_cast<float>(c.clip_norm), smoothing = static_cast<float>(c.label_smoothing);
-  same_line_if_fits(90, "lr factor");
-  ImGui::SetNextItemWidth(90);
+  same_line_if_fits(90 * em, "lr factor");
+  ImGui::SetNextItemWidth(90 * em);
   if (ImGui::SliderFloat("lr factor", &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
-  same_line_if_fits(90, "clip |g|");
-  ImGui::SetNextItemWidth(90);
+  same_line_if_fits(90 * em, "clip |g|");
+  ImGui::SetNextItemWidth(90 * em);
   if (ImGui::SliderFloat("clip |g|", &clip, 0.0f, 5.0f, clip == 0.0f ? "off" : "%.2f")) c.clip_norm = clip;
   hover_tip("Rescale the whole gradient when its norm exceeds this (0 = no clipping)");
-  same_line_if_fits(90, "label smoothing");
-  ImGui::SetNextItemWidth(90);
+  same_line_if_fits(90 * em, "label smoothing");
+  ImGui::SetNextItemWidth(90 * em);
   if (ImGui::SliderFloat("label smoothing", &smoothing, 0.0f, 0.3f, "%.2f")) c.label_smoothing = smoothing;
-  same_line_if_fits(150, "steps");
-  ImGui::SetNextItemWidth(150);
+  same_line_if_fits(150 * em, "steps");
+  ImGui::SetNextItemWidth(150 * em);
   if (ImGui::InputInt("steps", &p.max_steps, 100, 1000)) p.max_steps = std::clamp(p.max_steps, 10, 100000);
   same_line_if_fits(ImGui::GetFrameHeight(), "freeze embeddings");
   ImGui::Checkbox("freeze embeddings", &c.freeze_embeddings);
@@ -167,12 +168,12 @@ void controls(AppState& s, TrainPanelState& p) {
     if (ImGui::Button("Pause  (F5)") || f5) run->pause();
   } else {
     if (ImGui::Button("Resume  (F5)") || f5) run->resume();
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Step  (F6)"), nullptr);
     if (ImGui::Button("Step  (F6)") || f6) run->step_once();
     hover_tip("One optimiser step, then pause again");
   }
   if (run) {
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Reset"), nullptr);
     if (ImGui::Button("Reset")) {
       if (snap.steps > 0) p.ghost = snap.curve;
       s.training.reset();
@@ -181,7 +182,7 @@ void controls(AppState& s, TrainPanelState& p) {
       return;
     }
     hover_tip("Stop and discard this run (its curves stay as the ghost); settings unlock");
-    ImGui::SameLine();
+    same_line_if_fits(button_width("Use in the labs"), nullptr);
     if (ImGui::Button("Use in the labs")) use_in_lab(s, *run);
     hover_tip("Pause and open this model in every other tab (saved to ~/.config/qkvlab/trained/)");
   }
@@ -224,7 +225,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
   const int last = run.model().layers - 1;
   const std::string block = "decoder." + std::to_string(last) + (letters ? ".cross_attn" : ".self_attn");
   heading((block + " — every head on the example, redrawn from the latest weights").c_str());
-  ImGui::TextDisabled("%s", describe(run.config().task));
+  dim_text("%s", describe(run.config().task));
   const int h = run.model().heads;
   // As many heads per row as keep cells big enough for token labels (≈ 16 px + labels + legend), rows balanced.
   const float avail = ImGui::GetContentRegionAvail().x;
@@ -275,7 +276,7 @@ void DrawTrainPanel(AppState& s) {
   std::snprintf(progress, sizeof progress, "step %d / %d%s", snap.steps, snap.max_steps, snap.finished ? " — done" : snap.running ? "" : " — paused");
   ImGui::ProgressBar(static_cast<float>(snap.steps) / static_cast<float>(std::max(1, snap.max_steps)), ImVec2(-1, 0), progress);
   const float loss = snap.curve.loss.empty() ? 0.0f : snap.curve.loss.back();
-  ImGui::Text("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
+  text_wrapped("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
               fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
   hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
   if (!snap.error.empty()) error_text("%s", snap.error.c_str());

@@ -4,6 +4,7 @@
 #include <imgui.h>
 
 #include <string>
+#include <string_view>
 
 namespace qkv::app {
 
@@ -12,7 +13,15 @@ inline const ImVec4 kWarningColor{1.0f, 0.8f, 0.3f, 1.0f};   // applied, but wor
 // ImGui::SameLine() when the next widget (item_width wide, with its label) still fits on this line, else
 // nothing: the widget starts a new line instead of being cut off at the window's edge.
 void same_line_if_fits(float item_width, const char* label);
+float button_width(const char* label);  // an ImGui::Button's width for this label, for same_line_if_fits
 void error_text(const char* fmt, ...) __attribute__((format(printf, 1, 2)));  // red, wrapped (never cut off)
+// ImGui::TextDisabled / TextColored, wrapped as text_wrapped does: for notes and captions that can be wider
+// than their panel (presentation fonts, Chinese, long numbers).
+void dim_text(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+void colored_text(const ImVec4& color, const char* fmt, ...) __attribute__((format(printf, 2, 3)));
+// One line that must stay one line (a status bar): cut with "…" where it would pass max_width, the whole
+// text in a tooltip when cut. Returns whether it was cut.
+bool text_ellipsis(std::string_view text, float max_width);
 
 void heading(const char* text);               // a dim title over a separator (ImGui 1.86 has no SeparatorText)
 void hover_tip(const char* text);             // tooltip for the last item

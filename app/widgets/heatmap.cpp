@@ -117,7 +117,9 @@ HeatmapChrome heatmap_chrome(const HeatmapArgs& a) {
 HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   HeatmapHover hover;
   if (!a.M || a.M->size() == 0) {
-    ImGui::TextDisabled("%s: not computed for this configuration", a.name.c_str());
+    if (a.max_width > 0) ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + a.max_width);
+    dim_text("%s: not computed for this configuration", a.name.c_str());
+    if (a.max_width > 0) ImGui::PopTextWrapPos();
     return hover;
   }
   const Mat& M = *a.M;

@@ -8,8 +8,12 @@ std::string block_title(const BlockRef& b) {
   return std::string(b.decoder ? "decoder" : "encoder") + " · layer " + std::to_string(b.layer) + (b.cross ? " · cross-attention" : " · self-attention");
 }
 
+float BlockSelectorWidth() { return ImGui::GetFontSize() * 17; }
+
+float HeadSelectorWidth() { return ImGui::GetFontSize() * 8 + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("head").x; }
+
 void BlockSelector(AppState& s) {
-  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 17);
+  ImGui::SetNextItemWidth(BlockSelectorWidth());
   if (ImGui::BeginCombo("##block", block_title(s.sel.block).c_str())) {
     for (const BlockRef& b : attention_blocks(s.session.model)) {
       const bool selected = b.path() == s.sel.block.path();

@@ -10,5 +10,8 @@ void BlockSelector(AppState&);
 // Head slider 0…h−1.
 void HeadSelector(AppState&);
 std::string block_title(const BlockRef&);
+// Their full widths (field and label), for same_line_if_fits before them.
+float BlockSelectorWidth();
+float HeadSelectorWidth();
 
 }  // namespace qkv::app

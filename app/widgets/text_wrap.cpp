@@ -122,6 +122,22 @@ void text_wrapped_unformatted(std::string_view text) {
   ImGui::PopTextWrapPos();
 }
 
+bool selectable_wrapped(const char* id, std::string_view text, bool selected) {
+  const float width = std::max(1.0f, ImGui::GetContentRegionAvail().x);
+  const ImFont* font = ImGui::GetFont();
+  const float size = ImGui::GetFontSize();
+  const auto measure = [&](std::string_view s) { return font->CalcTextSizeA(size, FLT_MAX, 0.0f, s.data(), s.data() + s.size()).x; };
+  const std::vector<std::string_view> lines = wrap_lines(text, width, measure);
+  const float line_h = ImGui::GetTextLineHeight();
+  const ImVec2 pos = ImGui::GetCursorScreenPos();
+  const bool clicked = ImGui::Selectable(id, selected, 0, ImVec2(width, line_h * static_cast<float>(lines.size())));
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  const ImU32 colour = ImGui::GetColorU32(ImGuiCol_Text);
+  for (size_t k = 0; k < lines.size(); ++k)
+    list->AddText(ImVec2(pos.x, pos.y + line_h * static_cast<float>(k)), colour, lines[k].data(), lines[k].data() + lines[k].size());
+  return clicked;
+}
+
 void text_wrapped(const char* fmt, ...) {
   char stack[1024];
   va_list args;

@@ -21,5 +21,8 @@ std::vector<std::string_view> wrap_lines(std::string_view text, float width, con
 // ImGui::PushTextWrapPos, else at the window's right edge).
 void text_wrapped(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
 void text_wrapped_unformatted(std::string_view text);
+// A full-width Selectable whose label wraps onto as many lines as it needs (a list of long titles never cuts
+// one off). id: the ImGui id ("##lesson-5").
+bool selectable_wrapped(const char* id, std::string_view text, bool selected);
 
 }  // namespace qkv::app
