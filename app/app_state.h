@@ -101,6 +101,8 @@ struct OutputState {
   std::string note;                      // why generation stopped, or an error
 };
 
+inline constexpr int kSettleFrames = 3;
+
 struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
@@ -122,6 +124,7 @@ struct AppState {
   std::vector<Highlight> highlights;  // cells the open lesson points at (outlined in heatmaps)
   int request_tab = -1;               // select this tab on the next frame (lessons, --panel)
   std::string request_section;        // the open lesson step's part of its tab: the panel scrolls it into view once
+  std::string scroll_to_tensor;       // a heatmap of this tensor scrolls itself into view when drawn (a lesson's highlight)
 
   // The live training run of the Train tab (a worker thread), kept across tab switches.
   std::shared_ptr<TrainingRun> training;
@@ -144,6 +147,9 @@ struct AppState {
   // Background jobs (app/jobs.h) the drawn panels are waiting for; reset each frame. A scripted screenshot waits
   // for them, so it shows the finished result, not "computing…".
   int jobs_running = 0;
+  // Frames drawn since the last frame in which a background job ran: scripted screenshots and lesson exports wait
+  // for kSettleFrames of them, so a result that arrived has also been laid out (a new scrollbar narrows the page).
+  int frames_since_jobs = 1000;
   double longest_frame_ms = 0.0;  // the slowest frame so far (tests: no frame is blocked by a lab's sweep)
 
   std::vector<DrawnHeatmap> drawn_heatmaps;

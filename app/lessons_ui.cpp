@@ -150,6 +150,9 @@ void open_lesson(AppState& s, int index, int step) {
   s.error.reset();
   apply_view(s, view);
   s.highlights = step == 0 ? l.highlights : l.steps[static_cast<size_t>(step - 1)].highlights;
+  // The first highlighted tensor scrolls into view where its tab is taller than the window (unless the step
+  // names a section of its own).
+  s.scroll_to_tensor = s.highlights.empty() || !s.request_section.empty() ? "" : s.highlights.front().tensor;
   s.lessons.active = index;
   s.lessons.selected = index;
   s.lessons.step = step;
@@ -382,7 +385,7 @@ void lesson_export_tick(AppState& s, UiFrame& f) {
     --L.export_wait;
     return;
   }
-  if (L.export_wait == 0 && s.jobs_running > 0) return;  // a lab still computes what this step shows
+  if (L.export_wait == 0 && s.frames_since_jobs < kSettleFrames) return;  // a lab still computes (or lays out) what this step shows
   if (L.export_wait == 0) {  // this frame is captured after it renders
     char number[16];
     std::snprintf(number, sizeof number, "/%02d-", l.number);

@@ -387,8 +387,11 @@ int main(int argc, char** argv) {
       }
       ui.pending_screenshot.clear();
     }
-    // Background jobs are waited for (at most two minutes): the screenshot shows their results.
-    const bool jobs_waited = state.jobs_running == 0 || std::chrono::steady_clock::now() - run_start > std::chrono::seconds(120);
+    // Background jobs are waited for (at most two minutes): the screenshot shows their results, laid out — the
+    // frames after a result arrives settle the layout it changed (a scrollbar that appears narrows the page).
+    if (state.jobs_running > 0) state.frames_since_jobs = 0;
+    else state.frames_since_jobs = std::min(state.frames_since_jobs + 1, 1000);
+    const bool jobs_waited = state.frames_since_jobs >= kSettleFrames || std::chrono::steady_clock::now() - run_start > std::chrono::seconds(120);
     if (!o.screenshot.empty() && frame + 1 >= o.frames && jobs_waited) {
       GLenum err = glGetError();
       if (err != GL_NO_ERROR) {

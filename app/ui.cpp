@@ -472,8 +472,11 @@ void draw_layout(AppState& s, UiFrame& f) {
   if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
     DrawLessonStrip(s);
     draw_tab_strip(s, f);
+    // The tab's content scrolls on its own: the lesson strip and the tabs stay on screen.
+    ImGui::BeginChild("tab_content", ImVec2(0, 0), false);
     if (!s.trace) ImGui::TextDisabled("Computing…");
     else kTabList[s.lab_tab].draw(s);
+    ImGui::EndChild();
   }
   ImGui::End();
 

@@ -73,7 +73,7 @@ echo "ok   d_model takes typing; a refusal is shown under the field"
 # 6. Idle: with nothing changing, the app sleeps (below 10% of a core; it used to redraw at about 65%).
 "$app" --width 1280 --height 800 > /dev/null 2>&1 &
 pid=$!
-sleep 4
+sleep 8  # start-up, the first frames and the labs' first jobs, on a machine that may be busy with other tests
 ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
 t0=$(ticks); sleep 4; t1=$(ticks)
 kill "$pid"; wait "$pid" 2>/dev/null || true

@@ -17,13 +17,10 @@ import sys
 
 # Highlights whose fix belongs to another branch of issue 9, in one place: (lesson, tensor) -> why. The lead
 # removes each entry once that branch is merged; a pending case is reported, not failed.
-PENDING = {
-    (30, "dL/dembed.E"): "the Gradients tab's embedding-gradient heatmap (Gradients helper)",
-    (15, "dL/ddecoder.0.input"): "the Gradients tab does not draw dL/d<layer>.input yet (Gradients helper)",
-}
+PENDING = {}
 # Heatmaps of the Attention, Masks and Q·K·V tabs that are drawn but run below the window
 # until the heatmap widget fills (and fits) the space it has (Heatmap helper, items 6 and 12).
-PENDING_LAYOUT = {(1, 0), (3, 0), (5, 1), (7, 0), (8, 0), (8, 2), (9, 0), (10, 0), (22, 0), (23, 0), (27, 0)}  # (lesson, step)
+PENDING_LAYOUT = set()  # (lesson, step)
 
 SIZES = [("1440x900", ["--width", "1440", "--height", "900"], 1440, 900),
          ("presentation-1280x720", ["--presentation", "--width", "1280", "--height", "720"], 1280, 720)]

@@ -12,6 +12,7 @@
 // [SECTION] The softmax Jacobian of the pinned row
 // [SECTION] Weight-gradient norms per head and layer
 // [SECTION] The gradient into the embedding table
+// [SECTION] The gradient reaching a layer's input (what the residual path carries back)
 // [SECTION] Why √d_k (a sweep of d_k)
 // [SECTION] Pre- vs Post-Norm, residual on/off
 #include "app/jobs.h"
@@ -667,6 +668,34 @@ void draw_embedding_gradient(AppState& s) {
   ImGui::Text("%d of %lld rows are non-zero   ‖∂L/∂embed.E‖_F = %s", used, static_cast<long long>(dE->rows()), sci(frobenius(*dE)).c_str());
 }
 
+// [SECTION] The gradient reaching a layer's input (what the residual path carries back)
+
+void draw_layer_input_gradient(AppState& s) {
+  const Trace& t = *s.trace;
+  const std::string layer = std::string(s.sel.block.decoder ? "decoder." : "encoder.") + std::to_string(s.sel.block.layer);
+  const std::string path = "dL/d" + layer + ".input";
+  const Mat* dX = t.tensors.find(path);
+  if (!dX) {
+    ImGui::TextDisabled("No gradient for %s.input in this trace.", layer.c_str());
+    return;
+  }
+  wrapped_disabled("One row per token, one column per feature of the residual stream entering this layer. With residual "
+                   "connections the gradient of the layer's output passes to its input unchanged (∂(x + F(x))/∂x = I + ∂F/∂x), "
+                   "so it stays large however deep the stack; turn residuals off in the sidebar and compare its norm.");
+  HeatmapArgs a;
+  a.key = path;
+  a.M = dX;
+  a.name = "∂L/∂" + layer + ".input";
+  a.row_labels = &query_tokens(s, s.sel.block);
+  a.row_axis = "token";
+  a.col_axis = "d_model";
+  a.signed_scale = true;
+  a.max_cell = 18.0f;
+  a.max_width = std::min(ImGui::GetContentRegionAvail().x, 18.0f * static_cast<float>(dX->cols()) + ImGui::GetFontSize() * 12.0f);
+  DrawHeatmap(s, a);
+  ImGui::Text("‖∂L/∂%s.input‖_F = %s", layer.c_str(), sci(frobenius(*dX)).c_str());
+}
+
 // [SECTION] Why √d_k (a sweep of d_k)
 
 // The sweeps run copies of the session on a worker thread (app/jobs.h; core::run is pure), keyed by the session's
@@ -1060,6 +1089,9 @@ void DrawGradientsPanel(AppState& s) {
     ImGui::SetNextItemOpen(true);
     if (!pending) s.request_section.clear();
   };
+  scroll_here_if_requested("layer-input", false);
+  heading("Gradient reaching the selected layer's input: ∂L/∂<layer>.input [n × d_model]");
+  draw_layer_input_gradient(s);
   scroll_here_if_requested("why-sqrt-dk", !dk_sweep.has() || dk_sweep.job.running());
   if (ImGui::CollapsingHeader("Why √d_k: the gradient through the softmax against d_k (measured)", ImGuiTreeNodeFlags_DefaultOpen))
     draw_dk_sweep(s, key, session_valid);

@@ -124,6 +124,13 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   }
   const Mat& M = *a.M;
   const int rows = static_cast<int>(M.rows()), cols = static_cast<int>(M.cols());
+  // A lesson's highlighted tensor brings itself into view (its panel may be taller than the window), once.
+  if (!s.scroll_to_tensor.empty() && a.key.size() >= s.scroll_to_tensor.size() &&
+      a.key.compare(a.key.size() - s.scroll_to_tensor.size(), s.scroll_to_tensor.size(), s.scroll_to_tensor) == 0) {
+    const float top = ImGui::GetCursorScreenPos().y, window_top = ImGui::GetWindowPos().y, window_bottom = window_top + ImGui::GetWindowHeight();
+    if (top < window_top || top + ImGui::GetFontSize() * 6.0f > window_bottom) ImGui::SetScrollHereY(0.05f);
+    s.scroll_to_tensor.clear();
+  }
   const Measure g = measure(a);
   const float font = ImGui::GetFontSize();
 
