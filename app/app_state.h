@@ -75,6 +75,7 @@ struct LessonState {
   int step = 0;     // 0: the opening state; k: after the lesson's first k "try" steps
   std::set<std::string> done;  // progress marks, persisted in imgui.ini
   bool presentation = false;   // full screen, large fonts, high contrast, editing chrome hidden
+  float strip_height = 0.0f;   // the lesson strip's height last frame (it fits its wrapped text)
   bool reveal = false;         // the explanation is shown (drill: the answer)
   bool drill = false;          // interview drill: question first, then the answer, then the demo
   std::string search;

@@ -198,19 +198,35 @@ void DrawLessonStrip(AppState& s) {
   const Lesson& l = L.lessons[static_cast<size_t>(L.active)];
   const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
   ImGui::PushStyleColor(ImGuiCol_ChildBg, ImGui::GetStyleColorVec4(ImGuiCol_FrameBg));
-  const float lines = (L.step == 0 ? 3.7f : 3.5f) + 0.9f * static_cast<float>(s.highlights.size());
-  ImGui::BeginChild("lesson_strip", ImVec2(0, ImGui::GetTextLineHeightWithSpacing() * lines + 12.0f), true);
-  ImGui::TextColored(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
+  // As tall as its text was last frame (the title, question and notes wrap), at most 40% of the window.
+  const float estimate = ImGui::GetTextLineHeightWithSpacing() * (3.5f + 0.9f * static_cast<float>(s.highlights.size())) + 12.0f;
+  const float height = std::min(L.strip_height > 0.0f ? L.strip_height : estimate, ImGui::GetMainViewport()->WorkSize.y * 0.4f);
+  ImGui::BeginChild("lesson_strip", ImVec2(0, height), true);
+  // The buttons sit at the top right; the title wraps in the space to their left (never under them).
+  const std::string prev = std::string("◀ ") + tr(s, "lessons.prev"), next = std::string(tr(s, "lessons.next")) + " ▶";
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const auto small_w = [&](const std::string& label) { return ImGui::CalcTextSize(label.c_str()).x + style.FramePadding.x * 2.0f; };
+  const float buttons_w = small_w(prev) + small_w(next) + small_w(tr(s, "lessons.close")) + style.ItemSpacing.x * 2.0f;
+  const ImVec2 top = ImGui::GetCursorPos();
+  const float right = ImGui::GetWindowContentRegionMax().x;
+  ImGui::SetCursorPos(ImVec2(std::max(top.x, right - buttons_w), top.y));
+  bool closed = false;
+  if (ImGui::SmallButton(prev.c_str())) go(s, -1);
+  hover_tip(tr(s, "lessons.keys"));
   ImGui::SameLine();
-  ImGui::TextDisabled("(%s %d / %zu)", tr(s, "lessons.step"), L.step, l.steps.size());
-  const float buttons_w = ImGui::CalcTextSize(tr(s, "lessons.prev")).x + ImGui::CalcTextSize(tr(s, "lessons.next")).x +
-                          ImGui::CalcTextSize(tr(s, "lessons.close")).x + 90.0f;
-  ImGui::SameLine(std::max(ImGui::GetCursorPosX(), ImGui::GetWindowContentRegionMax().x - buttons_w));
-  if (ImGui::SmallButton((std::string("◀ ") + tr(s, "lessons.prev")).c_str())) go(s, -1);
+  if (ImGui::SmallButton(next.c_str())) go(s, +1);
+  hover_tip(tr(s, "lessons.keys"));
   ImGui::SameLine();
-  if (ImGui::SmallButton((std::string(tr(s, "lessons.next")) + " ▶").c_str())) go(s, +1);
-  ImGui::SameLine();
-  if (ImGui::SmallButton(tr(s, "lessons.close"))) {
+  if (ImGui::SmallButton(tr(s, "lessons.close"))) closed = true;
+  const float buttons_bottom = ImGui::GetItemRectMax().y;
+  ImGui::SetCursorPos(top);
+  ImGui::PushTextWrapPos(std::max(top.x + 100.0f, right - buttons_w - style.ItemSpacing.x));
+  char step_text[64];
+  std::snprintf(step_text, sizeof step_text, "(%s %d/%zu)", tr(s, "lessons.step"), L.step, l.steps.size());
+  colored_text(accent, "%d. %s  %s", l.number, l.title.in(L.lang).c_str(), step_text);
+  ImGui::PopTextWrapPos();
+  if (ImGui::GetItemRectMax().y < buttons_bottom) ImGui::SetCursorScreenPos(ImVec2(ImGui::GetCursorScreenPos().x, buttons_bottom + style.ItemSpacing.y));
+  if (closed) {
     close_lesson(s);
     ImGui::EndChild();
     ImGui::PopStyleColor();
@@ -234,7 +250,7 @@ void DrawLessonStrip(AppState& s) {
       text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
     }
   }
-  ImGui::TextDisabled("%s", tr(s, "lessons.keys"));
+  L.strip_height = ImGui::GetCursorPosY() - ImGui::GetStyle().ItemSpacing.y + ImGui::GetStyle().WindowPadding.y * 2.0f;
   ImGui::EndChild();
   ImGui::PopStyleColor();
 }
