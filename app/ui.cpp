@@ -376,6 +376,8 @@ void draw_menu(AppState& s, UiFrame& f) {
     ImGui::Separator();
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
+    ImGui::TextUnformatted("Wheel (Ctrl+wheel where the tab scrolls): zoom a heatmap; drag: pan; double-click: the whole matrix");
+    ImGui::TextUnformatted("Output tab: next-token probabilities, sampling (temperature, top-k, top-p) and Generate through the KV cache");
     ImGui::TextUnformatted("Click a token chip: mark it as padding");
     ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
     ImGui::TextUnformatted("Train tab: the previous run stays as a dashed ghost curve");
