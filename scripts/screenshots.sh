@@ -30,7 +30,7 @@ default_shot() {  # default_shot NAME PANEL [MORE APP FLAGS]
 }
 default_shot trained attention
 default_shot output output
-default_shot trained-zh attention --lang zh
+default_shot lessons-zh lessons --lang zh
 default_shot train train --train-steps 400
 shot gradients gradients "{\"text\": \"the cat sat on the mat because it was tired\", \"model\": {\"arch\": \"decoder-only\", \"layers\": 2, \"heads\": 4, \"norm_placement\": \"pre\"}}" --block decoder.1.self_attn --head 1
 # Lessons: the Lessons tab, and presentation mode (English, and 简体中文 on a later step).
