@@ -636,6 +636,22 @@ void draw_norms(AppState& s) {
 
 // [SECTION] The gradient into the embedding table
 
+// A gradient matrix [rows × features] as a signed heatmap, at most 18 px per cell, under its tensor path.
+void draw_gradient_matrix(AppState& s, const std::string& path, const Mat& G, const std::string& name,
+                          const std::vector<std::string>* row_labels, const char* row_axis, const char* col_axis) {
+  HeatmapArgs a;
+  a.key = path;
+  a.M = &G;
+  a.name = name;
+  a.row_labels = row_labels;
+  a.row_axis = row_axis;
+  a.col_axis = col_axis;
+  a.signed_scale = true;
+  a.max_cell = 18.0f;
+  a.max_width = std::min(ImGui::GetContentRegionAvail().x, 18.0f * static_cast<float>(G.cols()) + ImGui::GetFontSize() * 12.0f);
+  DrawHeatmap(s, a);
+}
+
 void draw_embedding_gradient(AppState& s) {
   const Trace& t = *s.trace;
   const Mat* dE = t.tensors.find("dL/dembed.E");
@@ -654,17 +670,8 @@ void draw_embedding_gradient(AppState& s) {
                          "(logits = x·Eᵀ) and pushes down the tokens it should not predict."
                        : "One row per vocabulary token, one column per embedding dimension. Rows that are exactly 0 got no gradient: "
                          "their token is neither in the input nor reached through the output layer by this loss.");
-  HeatmapArgs a;
-  a.key = "dL/dembed.E";
-  a.M = dE;
-  a.name = "∂L/∂embed.E";
-  a.row_labels = static_cast<Eigen::Index>(vocab.size()) == dE->rows() ? &vocab : nullptr;
-  a.row_axis = "vocabulary token";
-  a.col_axis = "dimension";
-  a.signed_scale = true;
-  a.max_cell = 18.0f;
-  a.max_width = std::min(ImGui::GetContentRegionAvail().x, 18.0f * static_cast<float>(dE->cols()) + ImGui::GetFontSize() * 12.0f);
-  DrawHeatmap(s, a);
+  draw_gradient_matrix(s, "dL/dembed.E", *dE, "∂L/∂embed.E", static_cast<Eigen::Index>(vocab.size()) == dE->rows() ? &vocab : nullptr,
+                       "vocabulary token", "dimension");
   ImGui::Text("%d of %lld rows are non-zero   ‖∂L/∂embed.E‖_F = %s", used, static_cast<long long>(dE->rows()), sci(frobenius(*dE)).c_str());
 }
 
@@ -682,17 +689,7 @@ void draw_layer_input_gradient(AppState& s) {
   wrapped_disabled("One row per token, one column per feature of the residual stream entering this layer. With residual "
                    "connections the gradient of the layer's output passes to its input unchanged (∂(x + F(x))/∂x = I + ∂F/∂x), "
                    "so it stays large however deep the stack; turn residuals off in the sidebar and compare its norm.");
-  HeatmapArgs a;
-  a.key = path;
-  a.M = dX;
-  a.name = "∂L/∂" + layer + ".input";
-  a.row_labels = &query_tokens(s, s.sel.block);
-  a.row_axis = "token";
-  a.col_axis = "d_model";
-  a.signed_scale = true;
-  a.max_cell = 18.0f;
-  a.max_width = std::min(ImGui::GetContentRegionAvail().x, 18.0f * static_cast<float>(dX->cols()) + ImGui::GetFontSize() * 12.0f);
-  DrawHeatmap(s, a);
+  draw_gradient_matrix(s, path, *dX, "∂L/∂" + layer + ".input", &query_tokens(s, s.sel.block), "token", "d_model");
   ImGui::Text("‖∂L/∂%s.input‖_F = %s", layer.c_str(), sci(frobenius(*dX)).c_str());
 }
 
