@@ -156,7 +156,10 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   // The title never widens the widget beyond what it was offered (a grid column would spill off the window).
   const std::string full_title = shape_label(a.name, M, a.row_axis, a.col_axis);
   const float offered = std::max(total_w, a.max_width > 0 ? a.max_width : ImGui::GetContentRegionAvail().x);
-  const std::string title = truncated(full_title, offered);
+  // Too wide: the compact shape "P [10×9]" first (the axes are in the tooltip), then "…".
+  char compact[200];
+  std::snprintf(compact, sizeof compact, "%s [%lld×%lld]", a.name.c_str(), static_cast<long long>(M.rows()), static_cast<long long>(M.cols()));
+  const std::string title = ImGui::CalcTextSize(full_title.c_str()).x <= offered ? full_title : truncated(compact, offered);
   std::string note;
   if (row_step > 1 || col_step > 1) note = label_step_note(std::max(row_step, col_step));
   if (v.zoom > 1.0f) note += (note.empty() ? "" : " · ") + fmt(v.zoom, "%.1f") + "× zoom";
