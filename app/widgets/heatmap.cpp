@@ -90,6 +90,14 @@ Measure measure(const HeatmapArgs& a) {
 
 bool minus_inf(float v) { return std::isinf(v) && v < 0; }
 
+// Whether a heatmap (by its key) shows a lesson's tensor: the tensor itself, or a copy of it under a view prefix
+// ("other_scale/…"), but not its gradient (dL/d…). Outlines, kept labels and scrolling into view all ask this.
+bool shows_tensor(const std::string& key, const std::string& tensor) {
+  if (key == tensor) return true;
+  const bool suffix = key.size() > tensor.size() && key.compare(key.size() - tensor.size(), tensor.size(), tensor) == 0;
+  return suffix && key.rfind("dL/d", 0) != 0;
+}
+
 // A label drawn in full over whatever is under it (the hovered row's or column's token).
 void emphasised_text(ImDrawList* list, ImVec2 pos, const char* text, bool vertical) {
   const ImVec2 size = ImGui::CalcTextSize(text);
@@ -125,8 +133,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const Mat& M = *a.M;
   const int rows = static_cast<int>(M.rows()), cols = static_cast<int>(M.cols());
   // A lesson's highlighted tensor brings itself into view (its panel may be taller than the window), once.
-  if (!s.scroll_to_tensor.empty() && a.key.size() >= s.scroll_to_tensor.size() &&
-      a.key.compare(a.key.size() - s.scroll_to_tensor.size(), s.scroll_to_tensor.size(), s.scroll_to_tensor) == 0) {
+  if (!s.scroll_to_tensor.empty() && shows_tensor(a.key, s.scroll_to_tensor)) {
     const float top = ImGui::GetCursorScreenPos().y, window_top = ImGui::GetWindowPos().y, window_bottom = window_top + ImGui::GetWindowHeight();
     if (top < window_top || top + ImGui::GetFontSize() * 6.0f > window_bottom) ImGui::SetScrollHereY(0.05f);
     s.scroll_to_tensor.clear();
@@ -217,7 +224,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   if (a.highlight_row >= 0) keep_rows.push_back(a.highlight_row);
   if (a.highlight_col >= 0) keep_cols.push_back(a.highlight_col);
   for (const Highlight& h : s.highlights)
-    if (a.key.size() >= h.tensor.size() && a.key.compare(a.key.size() - h.tensor.size(), h.tensor.size(), h.tensor) == 0) {
+    if (shows_tensor(a.key, h.tensor)) {
       if (h.row >= 0) keep_rows.push_back(h.row);
       if (h.col >= 0) keep_cols.push_back(h.col);
     }
@@ -294,9 +301,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   // Cells the open lesson points at: a thick outline around the row, the column, the cell or the whole matrix.
   list->PushClipRect(ImVec2(grid0.x - 3, grid0.y - 3), ImVec2(grid1.x + 3, grid1.y + 3), true);
   for (const Highlight& h : s.highlights) {
-    // The tensor itself, or a copy of it under a view prefix ("other_scale/…"), but not its gradient (dL/d…).
-    const bool suffix = a.key.size() > h.tensor.size() && a.key.compare(a.key.size() - h.tensor.size(), h.tensor.size(), h.tensor) == 0;
-    if (a.key != h.tensor && !(suffix && a.key.rfind("dL/d", 0) != 0)) continue;
+    if (!shows_tensor(a.key, h.tensor)) continue;
     ImVec2 h0 = grid0, h1 = grid1;
     if (h.row >= 0 && h.row < rows) h0.y = row_y(h.row), h1.y = h0.y + cell_y;
     if (h.col >= 0 && h.col < cols) h0.x = col_x(h.col), h1.x = h0.x + cell_x;
