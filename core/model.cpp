@@ -266,6 +266,10 @@ class Forward {
 
   std::map<std::string, std::vector<int>> fully_masked;  // head path -> rows, for sequence 0 of the main pass
   bool collect_flags = false;
+  // Told (layers done, layers in all) before each layer; false stops the pass (cancelled() then says so).
+  const Progress* progress = nullptr;
+  int layers_total = 0;
+  bool cancelled() const { return cancelled_; }
 
   // Token embeddings plus positions for the new tokens of each sequence.   returns X: [B·n, d_model]
   Mat embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0, const std::vector<RecordFn>& rec) {
@@ -295,6 +299,11 @@ class Forward {
     const int B = static_cast<int>(key_pad.size());
     const int m = pos0 + n;
     for (int l = 0; l < c_.layers; ++l) {
+      if (progress && *progress && !(*progress)(layers_done_, layers_total)) {
+        cancelled_ = true;
+        return H;
+      }
+      ++layers_done_;
       const std::string p = stack + "." + std::to_string(l);
       record_rows(rec, p + ".input", H, n);
       H = sublayer(p + ".self_attn", H, n, rec, rec_batch, [&](const Mat& X) {
@@ -460,6 +469,8 @@ class Forward {
   float scale_ = 1.0f;
   std::vector<float> slopes_;
   Mat sinusoid_;
+  int layers_done_ = 0;
+  bool cancelled_ = false;
 };
 
 std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& ids) {
@@ -616,7 +627,12 @@ std::map<std::string, Mat> Generator::all_rows() const {
   return out;
 }
 
-Result<Trace> run(const Session& s, WeightCache* cache) {
+namespace {
+constexpr const char* kCancelledWhat = "the run was cancelled";
+}
+bool is_cancelled(const Error& e) { return e.what == kCancelledWhat; }
+
+Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress) {
   if (auto e = validate(s)) return *e;
   if (s.decode_steps > 0 && !s.extra_batch.empty())
     return Error{"decoding runs on one sequence, but the session has a batch of " + std::to_string(1 + s.extra_batch.size()),
@@ -634,6 +650,9 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
     t.weights = cache ? cache->get(c, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(c, tb.vocab, s.seed));
   }
   Forward f(s, *t.weights);
+  f.progress = &progress;
+  f.layers_total = c.layers * (c.arch == Arch::EncoderDecoder ? 2 : 1);
+  const Error cancelled{kCancelledWhat, "a newer edit replaced it"};
   const int B = static_cast<int>(tb.source_ids.size());
 
   std::vector<RecordFn> rec;
@@ -657,6 +676,7 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
     auto caches = fresh_caches(B);
     Mat X = f.embed("encoder", tb.source_ids, 0, rec);
     memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask, rec, rec_batch);
+    if (f.cancelled()) return cancelled;
     H_final = memory;
   }
   const Mat* memory_ptr = c.arch == Arch::EncoderDecoder ? &memory : nullptr;
@@ -686,7 +706,9 @@ Result<Trace> run(const Session& s, WeightCache* cache) {
     auto caches = fresh_caches(B);
     Mat X = f.embed("decoder", dec_ids, 0, rec);
     H_final = f.stack("decoder", X, n_dec, 0, caches, memory_ptr, dec_pad, src_pad, s.decoder_mask, rec, rec_batch);
+    if (f.cancelled()) return cancelled;
   }
+  if (progress && !progress(f.layers_total, f.layers_total)) return cancelled;
 
   // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
   const int n_out = c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size());

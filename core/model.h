@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/config.h"
+#include "core/progress.h"
 #include "core/rng.h"
 #include "core/trace.h"
 
@@ -59,7 +60,10 @@ std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>&
 // Validates the session, then runs the forward pass (and greedy KV-cache decoding when decode_steps > 0).
 // With decoding, the parallel (teacher-forced) pass runs over the prompt plus the generated tokens that were
 // fed back, and decode.<path> holds the same attention rows computed one token at a time.
-Result<Trace> run(const Session&, WeightCache* cache = nullptr);
+// `progress` is told (layers done, layers in all); returning false stops the run with an Error saying so.
+Result<Trace> run(const Session&, WeightCache* cache = nullptr, const Progress& progress = {});
+// The Error a cancelled run returns (is_cancelled tells it apart from a real one).
+bool is_cancelled(const Error&);
 
 // [SECTION] The layer stepper's sub-steps, as the config wires them
 // One attention block (self or cross) of one layer, with the layer's FFN: the steps a reader walks through, in

@@ -709,3 +709,29 @@ TEST(TaskTarget, FollowsTheSourceUntilTheUserEditsIt) {
 }
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(Model, ProgressCountsLayersAndCancellingStopsTheRun) {
+  Session s = small_session(Arch::EncoderDecoder);
+  s.input = {"the cat sat", "le chat"};
+  std::vector<std::pair<int, int>> calls;
+  Result<Trace> t = run(s, nullptr, [&](int done, int total) {
+    calls.emplace_back(done, total);
+    return true;
+  });
+  ASSERT_TRUE(t) << t.error().message();
+  // 2 encoder + 2 decoder layers: told before each, then once at the end.
+  ASSERT_EQ(calls.size(), 5u);
+  for (int k = 0; k < 5; ++k) EXPECT_EQ(calls[k], std::make_pair(k, 4));
+  int seen = 0;
+  Result<Trace> stopped = run(s, nullptr, [&](int, int) { return ++seen < 3; });
+  ASSERT_FALSE(stopped);
+  EXPECT_TRUE(is_cancelled(stopped.error()));
+  EXPECT_EQ(seen, 3);  // stopped before the third layer
+  EXPECT_FALSE(is_cancelled(Error{"d_model must be divisible by h", ""}));
+}
+
+}  // namespace
+}  // namespace qkv

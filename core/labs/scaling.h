@@ -14,14 +14,14 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/progress.h"
 #include "core/trace.h"
 
 namespace qkv::labs {
 
-// Called before each run of a sweep and once at its end with (runs done, runs in all); returning false cancels the
-// sweep: it stops before its next run and returns what it has, with `cancelled` set. Lets a worker thread report
-// progress and drop a sweep whose session is outdated. Empty: run to the end.
-using Progress = std::function<bool(int done, int total)>;
+// A sweep calls its Progress before each run and once at its end with (runs done, runs in all); returning false
+// stops it before its next run: it returns what it has, with `cancelled` set.
+using qkv::Progress;
 
 // [SECTION] The d_k sweep of the Scaling tab
 
