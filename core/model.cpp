@@ -270,6 +270,7 @@ class Forward {
   const Progress* progress = nullptr;
   int layers_total = 0;
   bool cancelled() const { return cancelled_; }
+  float scale() const { return scale_; }
 
   // Token embeddings plus positions for the new tokens of each sequence.   returns X: [B·n, d_model]
   Mat embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0, const std::vector<RecordFn>& rec) {
@@ -720,6 +721,7 @@ Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress
   t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);
   if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
   compute_head_stats(t, f.fully_masked);
+  for (HeadStats& st : t.heads) st.scale = f.scale();
   t.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return t;
 }

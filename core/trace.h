@@ -52,6 +52,7 @@ struct HeadStats {
   RowVec max_weight;          // [n] largest weight per query row
   float mean_entropy = 0.0f;  // over rows that have a distribution
   float mean_max_weight = 0.0f;
+  float scale = 1.0f;       // what S was multiplied by before the mask and softmax: 1/(√d_k·τ), or 1/τ with scaling off
   float score_mean = 0.0f;  // of S_scaled over unmasked cells
   float score_variance = 0.0f;
   std::vector<int> fully_masked_rows;

@@ -735,3 +735,19 @@ TEST(Model, ProgressCountsLayersAndCancellingStopsTheRun) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+TEST(Model, EveryHeadRecordsTheScaleItsScoresWereMultipliedBy) {
+  Session s = small_session();  // d_model 16, h 2: d_k = 8
+  s.model.temperature = 2.0f;
+  Trace t = run_ok(s);
+  ASSERT_FALSE(t.heads.empty());
+  for (const HeadStats& h : t.heads) EXPECT_FLOAT_EQ(h.scale, 1.0f / (std::sqrt(8.0f) * 2.0f)) << h.path;
+  s.model.score_scale = ScoreScale::None;
+  for (const HeadStats& h : run_ok(s).heads) EXPECT_FLOAT_EQ(h.scale, 0.5f) << h.path;
+}
+
+}  // namespace
+}  // namespace qkv
