@@ -10,13 +10,11 @@ HeadPasses attention_head(const MatRef& Q, const MatRef& K, const MatRef& V, Sco
   QKV_ASSERT(K.cols() == Q.cols() && V.rows() == m && bias_and_mask.rows() == n && bias_and_mask.cols() == m);
   HeadPasses r;
   // Pass 3 — scores: S = Q·Kᵀ [n, m], or additive S_ij = w_aᵀ tanh(q_i + k_j) (Bahdanau et al. 2015)
-  r.S.resize(n, m);
   if (scoring == Scoring::Dot) {
     r.S.noalias() = Q * K.transpose();
   } else {
     QKV_ASSERT(w_a && w_a->size() == Q.cols());
-    for (Eigen::Index i = 0; i < n; ++i)
-      for (Eigen::Index j = 0; j < m; ++j) r.S(i, j) = (Q.row(i) + K.row(j)).array().tanh().matrix().dot(*w_a);
+    r.S = additive_scores_t<float>(Q, K, *w_a);
   }
   // Pass 4 — scale: S_scaled = S/(√d_k·τ)
   r.S_scaled = r.S * scale;

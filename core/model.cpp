@@ -12,6 +12,9 @@
 #include <map>
 
 #include "core/attention.h"
+#include "core/network.h"
+#include "core/passes.h"
+#include "core/paths.h"
 #include "core/ops.h"
 #include "core/positional.h"
 #include "core/rng.h"
@@ -234,245 +237,129 @@ std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>&
 
 namespace {
 
-constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-
-// Keys and values seen so far by one attention block of one sequence (after RoPE).
-struct KVCache {
-  Mat K;  // [m, h·d_k]
-  Mat V;  // [m, h·d_v]
-};
-struct LayerCache {
-  KVCache self, cross;
-};
-
-// Receives each named tensor of one sequence (the path has no batch prefix).
-using RecordFn = std::function<void(const std::string& path, Mat value)>;  // callers move what they no longer need
-
-class Forward {
+// The backend that runs core/passes.h eagerly in float: each op computes its value and nothing else. Named activations
+// go to `out` (core::run's trace) or to `on_put` (the KV-cache decoder keeps attention rows only); with `stages` the
+// trace also gets what the views show but no gradient needs (M, B, S_scaled, S_masked, batch statistics, probs).
+class EagerBackend {
  public:
-  Forward(const Session& s, const TensorMap& W)
-      : s_(s),
-        c_(s.model),
-        W_(W),
-        dropout_rng_(stream_seed(s.seed, "dropout")),
-        train_(s.mode == Mode::Train && s.model.dropout > 0.0f),
-        h_(c_.heads),
-        d_k_(c_.head_dk()),
-        d_v_(c_.head_dv()) {
-    const float sqrt_dk = c_.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<float>(d_k_)) : 1.0f;
-    scale_ = 1.0f / (sqrt_dk * c_.temperature);
-    if (c_.pe == PosEncoding::ALiBi) slopes_ = alibi_slopes(h_);
+  using Node = std::shared_ptr<const Mat>;
+  using Scalar = float;
+  using M = Mat;
+  explicit EagerBackend(const TensorMap& W) : W_(W) {}
+
+  TensorMap* out = nullptr;
+  std::function<void(const std::string& path, const Mat& value)> on_put;
+  bool stages = false;
+  std::vector<HeadStats>* stats = nullptr;  // each head's statistics (sequence 0), in forward order
+
+  const Mat& value(const Node& X) const { return *X; }
+  Node param(const std::string& path) const { return Node(Node(), &W_.at(path)); }  // aliasing: borrows the weight, owns nothing
+  bool has_param(const std::string& path) const { return W_.contains(path); }
+  Node constant(Mat value) const { return make(std::move(value)); }
+  void put(const std::string& path, const Node& X, int row0, int rows) {
+    if (out) out->put(path, rows == X->rows() ? *X : Mat(X->middleRows(row0, rows)));
+    if (on_put) on_put(path, *X);
   }
-
-  std::map<std::string, std::vector<int>> fully_masked;  // head path -> rows, for sequence 0 of the main pass
-  bool collect_flags = false;
-  // Told (layers done, layers in all) before each layer; false stops the pass (cancelled() then says so).
-  const Progress* progress = nullptr;
-  int layers_total = 0;
-  bool cancelled() const { return cancelled_; }
-  float scale() const { return scale_; }
-
-  // Token embeddings plus positions for the new tokens of each sequence.   returns X: [B·n, d_model]
-  Mat embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0, const std::vector<RecordFn>& rec) {
-    const int B = static_cast<int>(ids.size()), n = static_cast<int>(ids[0].size());
-    const Mat& E = W_.at("embed.E");
-    const float emb_scale = c_.scale_embeddings ? std::sqrt(static_cast<float>(c_.d_model)) : 1.0f;
-    Mat E_x(B * n, c_.d_model), PE = Mat::Zero(B * n, c_.d_model);
-    if (c_.pe == PosEncoding::Sinusoidal && sinusoid_.rows() < pos0 + n) sinusoid_ = sinusoidal_table(pos0 + n, c_.d_model, c_.pe_base);
-    for (int b = 0; b < B; ++b)
-      for (int i = 0; i < n; ++i) {
-        E_x.row(b * n + i) = E.row(ids[b][i]) * emb_scale;
-        if (c_.pe == PosEncoding::Sinusoidal) PE.row(b * n + i) = sinusoid_.row(pos0 + i);
-        if (c_.pe == PosEncoding::Learned) PE.row(b * n + i) = W_.at("pos.learned").row(pos0 + i);
-      }
-    Mat X = E_x + PE;
-    record_rows(rec, stack + ".embed.E_x", E_x, n);
-    if (c_.pe == PosEncoding::Sinusoidal || c_.pe == PosEncoding::Learned) record_rows(rec, stack + ".embed.PE", PE, n);
-    if (train_) X = dropout(X, c_.dropout, dropout_rng_);
-    record_rows(rec, stack + ".embed.X", X, n);
-    return X;
+  bool wants_stages() const { return stages; }
+  void put_stage(const std::string& path, Mat value) {
+    if (out && stages) out->put(path, std::move(value));
   }
-
-  // L blocks over the new rows of each sequence.   H: [B·n, d_model]; memory: [B·m_src, d_model] or null
-  Mat stack(const std::string& stack, Mat H, int n, int pos0, std::vector<std::vector<LayerCache>>& caches, const Mat* memory,
-            const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags,
-            const std::vector<RecordFn>& rec, const RecordFn& rec_batch) {
-    const int B = static_cast<int>(key_pad.size());
-    const int m = pos0 + n;
-    for (int l = 0; l < c_.layers; ++l) {
-      if (progress && *progress && !(*progress)(layers_done_, layers_total)) {
-        cancelled_ = true;
-        return H;
-      }
-      ++layers_done_;
-      const std::string p = stack + "." + std::to_string(l);
-      record_rows(rec, p + ".input", H, n);
-      H = sublayer(p + ".self_attn", H, n, rec, rec_batch, [&](const Mat& X) {
-        Mat out(B * n, c_.d_model);
-        for (int b = 0; b < B; ++b) {
-          const Mat M = attention_mask(flags, n, m, pos0, key_pad[b], s_.custom_cells);
-          out.middleRows(b * n, n) =
-              attention(p + ".self_attn", true, X.middleRows(b * n, n), X.middleRows(b * n, n), caches[b][l].self, pos0, M, rec[b], b == 0);
-        }
-        return out;
-      });
-      if (memory) {
-        const int m_src = static_cast<int>(memory->rows()) / B;
-        H = sublayer(p + ".cross_attn", H, n, rec, rec_batch, [&](const Mat& X) {
-          Mat out(B * n, c_.d_model);
-          for (int b = 0; b < B; ++b) {
-            const Mat M = attention_mask(s_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {});
-            KVCache& cache = caches[b][l].cross;
-            const Mat new_rows = cache.K.rows() == 0 ? Mat(memory->middleRows(b * m_src, m_src)) : Mat(0, c_.d_model);
-            out.middleRows(b * n, n) =
-                attention(p + ".cross_attn", false, X.middleRows(b * n, n), new_rows, cache, pos0, M, rec[b], b == 0);
-          }
-          return out;
-        });
-      }
-      H = sublayer(p + ".ffn", H, n, rec, rec_batch, [&](const Mat& X) { return ffn(p + ".ffn", X, n, rec); });
-      record_rows(rec, p + ".output", H, n);
+  // Statistics of one head of sequence 0, while its S and P are at hand (a lean trace does not keep them).
+  void head_done(const std::string& head, const Node& S, const Node& P, float scale, const Mat& bias_and_mask) {
+    if (!stats) return;
+    HeadStats st;
+    st.path = head;
+    st.scale = scale;
+    st.entropy = row_entropy(*P);
+    st.max_weight = P->rowwise().maxCoeff().transpose();
+    const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> allowed = bias_and_mask.array().isFinite();  // unmasked cells
+    for (Eigen::Index i = 0; i < allowed.rows(); ++i)
+      if (allowed.cols() > 0 && !allowed.row(i).any()) st.fully_masked_rows.push_back(static_cast<int>(i));
+    const int rows_with_weights = static_cast<int>(P->rows() - st.fully_masked_rows.size());
+    if (rows_with_weights > 0) {
+      st.mean_entropy = st.entropy.sum() / rows_with_weights;
+      st.mean_max_weight = st.max_weight.sum() / rows_with_weights;
     }
-    if (c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None) {
-      H = norm(stack + ".final_norm", H, rec_batch);
-      record_rows(rec, stack + ".final_norm", H, n);
+    const double count = allowed.count();
+    if (count > 0) {  // of S_scaled = S·scale over the unmasked cells
+      const Eigen::ArrayXXd S_scaled = (S->array() * scale).cast<double>();
+      const double sum = allowed.select(S_scaled.array(), 0.0).sum();
+      const double sum_sq = allowed.select(S_scaled.array().square(), 0.0).sum();
+      st.score_mean = static_cast<float>(sum / count);
+      st.score_variance = static_cast<float>(std::max(0.0, sum_sq / count - (sum / count) * (sum / count)));
     }
-    return H;
+    stats->push_back(std::move(st));
   }
 
-  // Sends rows [b·n, (b+1)·n) of X to sequence b's recorder.
-  static void record_rows(const std::vector<RecordFn>& rec, const std::string& path, const Mat& X, int n) {
-    for (size_t b = 0; b < rec.size(); ++b) rec[b](path, X.middleRows(static_cast<Eigen::Index>(b) * n, n));
+  Node matmul(const Node& a, const Node& b) const {
+    Mat Y;
+    Y.noalias() = *a * *b;
+    return make(std::move(Y));
   }
+  Node matmul_bt(const Node& a, const Node& b) const {
+    Mat Y;
+    Y.noalias() = *a * b->transpose();
+    return make(std::move(Y));
+  }
+  Node add(const Node& a, const Node& b) const { return make(*a + *b); }
+  Node add_row(const Node& a, const Node& row) const {
+    Mat Y = *a;
+    Y.rowwise() += row->row(0);
+    return make(std::move(Y));
+  }
+  Node add_constant(const Node& a, const Mat& c) const { return make(*a + c); }
+  Node scale(const Node& a, float s) const { return make(*a * s); }
+  Node mul_constant(const Node& a, const Mat& c) const { return make(a->cwiseProduct(c)); }
+  Node cols(const Node& a, int c0, int width) const { return make(a->middleCols(c0, width)); }
+  Node rows(const Node& a, int r0, int count) const { return make(a->middleRows(r0, count)); }
+  Node concat_cols(const std::vector<Node>& parts) const {
+    Eigen::Index width = 0;
+    for (const Node& p : parts) width += p->cols();
+    Mat Y(parts[0]->rows(), width);
+    Eigen::Index c = 0;
+    for (const Node& p : parts) Y.middleCols(c, p->cols()) = *p, c += p->cols();
+    return make(std::move(Y));
+  }
+  Node concat_rows(const std::vector<Node>& parts) const {
+    Eigen::Index height = 0;
+    for (const Node& p : parts) height += p->rows();
+    Mat Y(height, parts[0]->cols());
+    Eigen::Index r = 0;
+    for (const Node& p : parts) Y.middleRows(r, p->rows()) = *p, r += p->rows();
+    return make(std::move(Y));
+  }
+  Node gather_rows(const Node& table, const std::vector<int>& ids) const {
+    Mat Y(static_cast<Eigen::Index>(ids.size()), table->cols());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      QKV_ASSERT(ids[i] >= 0 && ids[i] < table->rows());
+      Y.row(static_cast<Eigen::Index>(i)) = table->row(ids[i]);
+    }
+    return make(std::move(Y));
+  }
+  Node softmax(const Node& S, float scale, const Mat& bias_and_mask) const { return make(softmax_rows_t<float>(*S, scale, &bias_and_mask)); }
+  Node additive_scores(const Node& Q, const Node& K, const Node& w_a) const { return make(additive_scores_t<float>(*Q, *K, *w_a)); }
+  Node rope(const Node& X, int pos0, double base, int d_head) const {
+    Mat Y = *X;
+    rope_rotate(Y, pos0, base, d_head);
+    return make(std::move(Y));
+  }
+  Node layer_norm(const Node& X, const Node& gamma, const Node* beta, float eps) const {
+    return make(layer_norm_t<float>(*X, gamma->row(0), beta ? RowVec((*beta)->row(0)) : RowVec(RowVec::Zero(X->cols())), eps));
+  }
+  Node batch_norm(const Node& X, const Node& gamma, const Node* beta, float eps) const {
+    return make(qkv::batch_norm(*X, gamma->row(0), beta ? RowVec((*beta)->row(0)) : RowVec(RowVec::Zero(X->cols())), eps, nullptr, nullptr));
+  }
+  Node rms_norm(const Node& X, const Node& gamma, float eps) const { return make(rms_norm_t<float>(*X, gamma->row(0), eps)); }
+  Node relu(const Node& X) const { return make(X->cwiseMax(0.0f)); }
+  Node gelu(const Node& X) const { return make(gelu_t<float>(*X)); }
 
  private:
-  // Post-Norm: Norm(H + F(H)).  Pre-Norm: H + F(Norm(H)).  Without the residual the "H +" is dropped.
-  template <typename F>
-  Mat sublayer(const std::string& p, const Mat& H, int n, const std::vector<RecordFn>& rec, const RecordFn& rec_batch, F&& body) {
-    const bool pre = c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None;
-    const bool post = c_.norm_placement == NormPlacement::Post && c_.norm != NormKind::None;
-    Mat X = pre ? norm(p + ".norm", H, rec_batch) : H;
-    if (pre) record_rows(rec, p + ".norm", X, n);
-    Mat out = body(X);
-    if (train_) out = dropout(out, c_.dropout, dropout_rng_);
-    Mat R = c_.residual ? Mat(H + out) : out;
-    record_rows(rec, p + ".residual", R, n);
-    if (!post) return R;
-    Mat Y = norm(p + ".norm", R, rec_batch);
-    record_rows(rec, p + ".norm", Y, n);
-    return Y;
-  }
-
-  Mat norm(const std::string& p, const Mat& X, const RecordFn& rec_batch) {
-    const Mat* beta = W_.find(p + ".beta");
-    const RowVec gamma = W_.at(p + ".gamma").row(0);
-    const RowVec zero = RowVec::Zero(c_.d_model);
-    RowVec mean, var;
-    Mat Y = apply_norm(c_.norm, X, gamma, beta ? RowVec(beta->row(0)) : zero, c_.norm_eps, &mean, &var);
-    if (c_.norm == NormKind::BatchNorm) {  // statistics of the whole batch: one per feature
-      rec_batch(p + ".batch_mean", mean);
-      rec_batch(p + ".batch_var", var);
-    }
-    return Y;
-  }
-
-  // FFN(x) = act(x·W_1 + b_1)·W_2 + b_2, position by position.   X: [B·n, d_model] -> [B·n, d_model]
-  Mat ffn(const std::string& p, const Mat& X, int n, const std::vector<RecordFn>& rec) {
-    Mat hidden = X * W_.at(p + ".W_1");  // [B·n, d_ff]
-    if (c_.bias) hidden.rowwise() += W_.at(p + ".b_1").row(0);
-    Mat act = activate(c_.activation, hidden);
-    Mat out = act * W_.at(p + ".W_2");  // [B·n, d_model]
-    if (c_.bias) out.rowwise() += W_.at(p + ".b_2").row(0);
-    record_rows(rec, p + ".hidden", hidden, n);
-    record_rows(rec, p + ".act", act, n);
-    record_rows(rec, p + ".out", out, n);
-    return out;
-  }
-
-  // Multi-head attention of one sequence.   Xq: [n, d_model] at positions q_pos0…; Xkv_new: [m_new, d_model]
-  // appended to the cache (self-attention: the same rows as Xq; cross-attention: the encoder output, once).
-  Mat attention(const std::string& p, bool self, const MatRef& Xq, const MatRef& Xkv_new, KVCache& cache, int q_pos0, const Mat& M,
-                const RecordFn& rec, bool first_sequence) {
-    const std::string w = p + ".";
-    const bool rope = self && c_.pe == PosEncoding::RoPE;
-    // Pass 1 — project: Q = X·W_Q + b_Q [n, h·d_k], K = X·W_K + b_K [m_new, h·d_k], V = X·W_V + b_V [m_new, h·d_v]
-    Mat Q = Xq * W_.at(w + "W_Q");
-    if (const Mat* b = W_.find(w + "b_Q")) Q.rowwise() += b->row(0);
-    if (Xkv_new.rows() > 0) {
-      Mat K_new = Xkv_new * W_.at(w + "W_K");
-      Mat V_new = Xkv_new * W_.at(w + "W_V");
-      if (const Mat* b = W_.find(w + "b_K")) K_new.rowwise() += b->row(0);
-      if (const Mat* b = W_.find(w + "b_V")) V_new.rowwise() += b->row(0);
-      // Pass 2 — RoPE rotates each head's keys by their positions (cached keys are already rotated).
-      if (rope)
-        for (int i = 0; i < h_; ++i) apply_rope(K_new.middleCols(i * d_k_, d_k_), static_cast<int>(cache.K.rows()), c_.pe_base);
-      const Eigen::Index m0 = cache.K.rows();
-      cache.K.conservativeResize(m0 + K_new.rows(), h_ * d_k_);
-      cache.V.conservativeResize(m0 + V_new.rows(), h_ * d_v_);
-      cache.K.bottomRows(K_new.rows()) = K_new;
-      cache.V.bottomRows(V_new.rows()) = V_new;
-    }
-    if (rope)
-      for (int i = 0; i < h_; ++i) apply_rope(Q.middleCols(i * d_k_, d_k_), q_pos0, c_.pe_base);
-    const int n = static_cast<int>(Xq.rows()), m = static_cast<int>(cache.K.rows());
-    QKV_ASSERT(M.rows() == n && M.cols() == m);
-    rec(p + ".M", M);
-
-    // Passes 3–8 per head. Heads are independent, so large ones run in parallel (one head per thread, each
-    // product single-threaded inside); dropout draws from one seeded stream, so training runs them in order.
-    std::vector<HeadPasses> heads(h_);
-    std::vector<Mat> alibi(h_);
-    const bool parallel = !train_ && static_cast<long>(n) * m * h_ >= (1L << 16);
-#pragma omp parallel for schedule(dynamic) if (parallel)
-    for (int i = 0; i < h_; ++i) {
-      Mat bias_and_mask = M;
-      if (self && c_.pe == PosEncoding::ALiBi) {  // ALiBi: a per-head linear penalty on distance, added like the mask
-        alibi[i] = alibi_bias(n, m, q_pos0, slopes_[i]);
-        bias_and_mask += alibi[i];
-      }
-      RowVec w_a;
-      if (c_.scoring == Scoring::Additive) w_a = W_.at(w + "w_a").row(i);
-      heads[i] = attention_head(Q.middleCols(i * d_k_, d_k_), cache.K.middleCols(i * d_k_, d_k_), cache.V.middleCols(i * d_v_, d_v_),
-                                c_.scoring, &w_a, scale_, bias_and_mask, train_ ? &dropout_rng_ : nullptr, c_.dropout);
-    }
-    Mat concat(n, h_ * d_v_);  // [n, h·d_v]
-    for (int i = 0; i < h_; ++i) {
-      const std::string hp = p + ".head." + std::to_string(i) + ".";
-      HeadPasses& r = heads[i];
-      if (collect_flags && first_sequence && !r.fully_masked_rows.empty())
-        fully_masked[p + ".head." + std::to_string(i)] = r.fully_masked_rows;
-      concat.middleCols(i * d_v_, d_v_) = r.O;
-      rec(hp + "Q", Q.middleCols(i * d_k_, d_k_));        // [n, d_k]
-      rec(hp + "K", cache.K.middleCols(i * d_k_, d_k_));  // [m, d_k]
-      rec(hp + "V", cache.V.middleCols(i * d_v_, d_v_));  // [m, d_v]
-      if (alibi[i].size()) rec(hp + "B", std::move(alibi[i]));
-      rec(hp + "S", std::move(r.S));
-      rec(hp + "S_scaled", std::move(r.S_scaled));
-      rec(hp + "S_masked", std::move(r.S_masked));
-      rec(hp + "P", std::move(r.P));
-      if (train_) rec(hp + "P_dropout", std::move(r.P_dropout));
-      rec(hp + "O", std::move(r.O));
-    }
-    // Pass 9 — concat·W_O + b_O [n, d_model]
-    Mat out = concat * W_.at(w + "W_O");
-    if (const Mat* b = W_.find(w + "b_O")) out.rowwise() += b->row(0);
-    rec(p + ".concat", std::move(concat));
-    rec(p + ".out", out);
-    return out;
-  }
-
-  const Session& s_;
-  const ModelConfig& c_;
+  static Node make(Mat value) { return std::make_shared<const Mat>(std::move(value)); }
   const TensorMap& W_;
-  Rng dropout_rng_;
-  bool train_;
-  int h_, d_k_, d_v_;
-  float scale_ = 1.0f;
-  std::vector<float> slopes_;
-  Mat sinusoid_;
-  int layers_done_ = 0;
-  bool cancelled_ = false;
 };
+
+using EagerPasses = Passes<EagerBackend>;
+using EagerNode = EagerBackend::Node;
 
 std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& ids) {
   std::vector<std::string> out;
@@ -480,53 +367,19 @@ std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& i
   return out;
 }
 
-// Statistics of every head of sequence 0. Heads are independent, so they are computed in parallel.
-void compute_head_stats(Trace& t, const std::map<std::string, std::vector<int>>& fully_masked) {
-  std::vector<std::string> heads;
-  for (const auto& entry : t.tensors.entries()) {
-    const std::string& path = entry.path;
-    if (path.rfind("batch.", 0) == 0 || path.rfind("decode.", 0) == 0 || path.size() < 2 || path.compare(path.size() - 2, 2, ".P") != 0)
-      continue;
-    heads.push_back(path.substr(0, path.size() - 2));
-  }
-  t.heads.resize(heads.size());
-  const long cells = heads.empty() ? 0 : static_cast<long>(t.tensors.at(heads[0] + ".P").size());
-#pragma omp parallel for schedule(dynamic) if (cells * static_cast<long>(heads.size()) >= (1L << 16))
-  for (int k = 0; k < static_cast<int>(heads.size()); ++k) {
-    const std::string& head = heads[k];
-    const Mat& P = t.tensors.at(head + ".P");
-    const Mat& S_scaled = t.tensors.at(head + ".S_scaled");
-    const Mat& S_masked = t.tensors.at(head + ".S_masked");
-    HeadStats& st = t.heads[k];
-    st.path = head;
-    st.entropy = row_entropy(P);
-    st.max_weight = P.rowwise().maxCoeff().transpose();
-    if (auto it = fully_masked.find(head); it != fully_masked.end()) st.fully_masked_rows = it->second;
-    const int rows_with_weights = static_cast<int>(P.rows() - st.fully_masked_rows.size());
-    if (rows_with_weights > 0) {
-      st.mean_entropy = st.entropy.sum() / rows_with_weights;
-      st.mean_max_weight = st.max_weight.sum() / rows_with_weights;
-    }
-    const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> allowed = S_masked.array().isFinite();  // unmasked cells
-    const double count = allowed.count();
-    if (count > 0) {
-      const double sum = allowed.select(S_scaled.array(), 0.0f).cast<double>().sum();
-      const double sum_sq = allowed.select(S_scaled.array().square(), 0.0f).cast<double>().sum();
-      st.score_mean = static_cast<float>(sum / count);
-      st.score_variance = static_cast<float>(std::max(0.0, sum_sq / count - (sum / count) * (sum / count)));
-    }
-  }
-  for (const HeadStats& st : t.heads)
-    for (int r : st.fully_masked_rows)
-      t.warnings.push_back(st.path + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
-}
-
 }  // namespace
 
 // [SECTION] Step-by-step generation through the KV cache
 struct Generator::Impl {
   Impl(const Session& session, std::shared_ptr<const TensorMap> weights)
-      : s(inference(session)), W(std::move(weights)), f(s, *W), batch(tokenize_batch(s)) {}
+      : s(inference(session)), W(std::move(weights)), options(pass_options(s)), backend(*W), f(s.model, options, backend), batch(tokenize_batch(s)) {
+    backend.on_put = [this](const std::string& path, const Mat& value) {
+      if (recording && paths::ends_with(path, ".P")) {
+        last[path] = value.row(0);
+        rows[path].push_back(value.row(0));
+      }
+    };
+  }
   static Session inference(Session s) {
     s.mode = Mode::Eval;  // decoding is inference: no dropout
     s.extra_batch.clear();
@@ -534,14 +387,17 @@ struct Generator::Impl {
   }
   Session s;
   std::shared_ptr<const TensorMap> W;
-  Forward f;
+  PassOptions options;
+  EagerBackend backend;
+  EagerPasses f;
   TokenizedBatch batch;
   Vocab vocab;
-  std::vector<std::vector<LayerCache>> caches;
-  Mat memory;
+  EagerPasses::Caches caches;
+  EagerNode memory;  // the encoder's output (encoder–decoder)
   std::vector<std::vector<bool>> src_pad;
   std::vector<int> ids;  // every token fed so far
   int prompt_len = 0;
+  bool recording = false;  // the decoder's attention rows are kept, the encoder's are not
   RowVec logits;
   std::map<std::string, RowVec> last;
   std::map<std::string, std::vector<RowVec>> rows;
@@ -550,18 +406,11 @@ struct Generator::Impl {
   void feed(int id) {
     const int pos = static_cast<int>(ids.size());
     ids.push_back(id);
-    const RecordFn ignore = [](const std::string&, Mat) {};
-    const std::vector<RecordFn> rec{[this](const std::string& path, Mat value) {
-      if (path.size() > 2 && path.compare(path.size() - 2, 2, ".P") == 0) {
-        last[path] = value.row(0);
-        rows[path].push_back(value.row(0));
-      }
-    }};
     const std::vector<int> marked = s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
-    const Mat X = f.embed("decoder", {{id}}, pos, {ignore});
-    const Mat H = f.stack("decoder", X, 1, pos, caches, s.model.arch == Arch::EncoderDecoder ? &memory : nullptr, {pad_flags(ids, marked)},
-                          src_pad, s.decoder_mask, rec, ignore);
-    logits = H.row(0) * W->at("embed.E").transpose();
+    recording = true;
+    const EagerNode X = f.embed("decoder", {{id}}, pos);
+    const EagerNode H = f.stack("decoder", X, 1, pos, caches, memory ? &memory : nullptr, {pad_flags(ids, marked)}, src_pad, s.decoder_mask);
+    logits = H->row(0) * W->at("embed.E").transpose();
   }
 };
 
@@ -590,14 +439,13 @@ Result<std::unique_ptr<Generator>> Generator::start_with(const Session& s, std::
   auto impl = std::make_unique<Impl>(s, std::move(weights));
   Impl& g = *impl;
   g.vocab = g.batch.vocab;
-  g.caches.assign(1, std::vector<LayerCache>(g.s.model.layers));
+  g.caches.assign(1, std::vector<LayerCache<EagerNode>>(g.s.model.layers));
   g.src_pad.push_back(pad_flags(g.batch.source_ids[0], g.s.padding_positions));
   if (g.s.model.arch == Arch::EncoderDecoder) {  // the encoder runs once; cross-attention caches its K, V on first use
-    const RecordFn ignore = [](const std::string&, Mat) {};
-    auto enc_caches = std::vector<std::vector<LayerCache>>(1, std::vector<LayerCache>(g.s.model.layers));
+    EagerPasses::Caches enc_caches(1, std::vector<LayerCache<EagerNode>>(g.s.model.layers));
     const int n_src = static_cast<int>(g.batch.source_ids[0].size());
-    const Mat X = g.f.embed("encoder", {g.batch.source_ids[0]}, 0, {ignore});
-    g.memory = g.f.stack("encoder", X, n_src, 0, enc_caches, nullptr, g.src_pad, g.src_pad, g.s.encoder_mask, {ignore}, ignore);
+    const EagerNode X = g.f.embed("encoder", {g.batch.source_ids[0]}, 0);
+    g.memory = g.f.stack("encoder", X, n_src, 0, enc_caches, nullptr, g.src_pad, g.src_pad, g.s.encoder_mask);
   }
   const std::vector<int> prompt = g.s.model.arch == Arch::DecoderOnly ? g.batch.source_ids[0] : g.batch.target_ids[0];
   if (prompt.empty()) return Error{"the prompt is empty: there is nothing to continue", "type a prompt first"};
@@ -650,37 +498,30 @@ Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress
   } else {
     t.weights = cache ? cache->get(c, tb.vocab, s.seed) : std::make_shared<const TensorMap>(make_weights(c, tb.vocab, s.seed));
   }
-  Forward f(s, *t.weights);
+  const PassOptions options = pass_options(s);
+  EagerBackend backend(*t.weights);
+  backend.out = &t.tensors;
+  backend.stages = true;
+  backend.stats = &t.heads;
+  EagerPasses f(c, options, backend);
   f.progress = &progress;
   f.layers_total = c.layers * (c.arch == Arch::EncoderDecoder ? 2 : 1);
   const Error cancelled{kCancelledWhat, "a newer edit replaced it"};
   const int B = static_cast<int>(tb.source_ids.size());
-
-  std::vector<RecordFn> rec;
-  for (int b = 0; b < B; ++b) {
-    const std::string prefix = b == 0 ? "" : "batch." + std::to_string(b) + ".";
-    rec.push_back([&t, prefix](const std::string& path, Mat value) { t.tensors.put(prefix + path, std::move(value)); });
-  }
-  const RecordFn rec_batch = [&t](const std::string& path, Mat value) { t.tensors.put(path, std::move(value)); };
-  const auto fresh_caches = [&](int sequences) {
-    return std::vector<std::vector<LayerCache>>(sequences, std::vector<LayerCache>(c.layers));
-  };
+  const auto fresh_caches = [&] { return EagerPasses::Caches(B, std::vector<LayerCache<EagerNode>>(c.layers)); };
 
   // Encoder (encoder-only and encoder–decoder).
   std::vector<std::vector<bool>> src_pad;
   for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions));
-  Mat memory;
-  Mat H_final;
+  EagerNode memory, H_final;
   const int n_src = static_cast<int>(tb.source_ids[0].size());
-  f.collect_flags = true;
   if (c.arch != Arch::DecoderOnly) {
-    auto caches = fresh_caches(B);
-    Mat X = f.embed("encoder", tb.source_ids, 0, rec);
-    memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask, rec, rec_batch);
+    auto caches = fresh_caches();
+    const EagerNode X = f.embed("encoder", tb.source_ids, 0);
+    memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask);
     if (f.cancelled()) return cancelled;
     H_final = memory;
   }
-  const Mat* memory_ptr = c.arch == Arch::EncoderDecoder ? &memory : nullptr;
 
   // Decoder input: the prompt (decoder-only) or [BOS] + target (encoder–decoder).
   std::vector<std::vector<int>> dec_ids = c.arch == Arch::DecoderOnly ? tb.source_ids : tb.target_ids;
@@ -704,24 +545,22 @@ Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress
     std::vector<std::vector<bool>> dec_pad;
     const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
     for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
-    auto caches = fresh_caches(B);
-    Mat X = f.embed("decoder", dec_ids, 0, rec);
-    H_final = f.stack("decoder", X, n_dec, 0, caches, memory_ptr, dec_pad, src_pad, s.decoder_mask, rec, rec_batch);
+    auto caches = fresh_caches();
+    const EagerNode X = f.embed("decoder", dec_ids, 0);
+    H_final = f.stack("decoder", X, n_dec, 0, caches, c.arch == Arch::EncoderDecoder ? &memory : nullptr, dec_pad, src_pad, s.decoder_mask);
     if (f.cancelled()) return cancelled;
   }
   if (progress && !progress(f.layers_total, f.layers_total)) return cancelled;
 
   // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
-  const int n_out = c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size());
-  const Mat logits = H_final * t.weights->at("embed.E").transpose();
-  Forward::record_rows(rec, "output.logits", logits, n_out);
-  Forward::record_rows(rec, "output.probs", softmax_rows(logits, 1.0f, nullptr), n_out);
+  f.logits(H_final, c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size()));
 
   t.vocab = tb.vocab;
   t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);
   if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
-  compute_head_stats(t, f.fully_masked);
-  for (HeadStats& st : t.heads) st.scale = f.scale();
+  for (const HeadStats& st : t.heads)
+    for (int r : st.fully_masked_rows)
+      t.warnings.push_back(st.path + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
   t.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return t;
 }

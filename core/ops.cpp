@@ -203,4 +203,15 @@ Mat dropout(const MatRef& X, float p, Rng& rng, Mat* keep) {
   return Y;
 }
 
+template <typename T>
+MatT<T> additive_scores_t(const MatT<T>& Q, const MatT<T>& K, const MatT<T>& w_a) {
+  QKV_ASSERT(Q.cols() == K.cols() && w_a.rows() == 1 && w_a.cols() == Q.cols());
+  MatT<T> S(Q.rows(), K.rows());
+  for (Eigen::Index i = 0; i < Q.rows(); ++i)
+    for (Eigen::Index j = 0; j < K.rows(); ++j) S(i, j) = (Q.row(i) + K.row(j)).array().tanh().matrix().dot(w_a.row(0));
+  return S;
+}
+template MatT<float> additive_scores_t<float>(const MatT<float>&, const MatT<float>&, const MatT<float>&);
+template MatT<double> additive_scores_t<double>(const MatT<double>&, const MatT<double>&, const MatT<double>&);
+
 }  // namespace qkv

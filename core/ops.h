@@ -18,6 +18,10 @@ Mat softmax_rows(const MatRef& S, float scale, const Mat* M, std::vector<int>* f
 template <typename T>
 MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<int>* fully_masked_rows = nullptr);
 
+// Additive scores (Bahdanau et al. 2015): S_ij = w_aᵀ tanh(q_i + k_j).   Q: [n, d], K: [m, d], w_a: [1, d] -> [n, m]
+template <typename T>
+MatT<T> additive_scores_t(const MatT<T>& Q, const MatT<T>& K, const MatT<T>& w_a);
+
 // Backward of P = softmax(S·scale + M) row by row: given P and dL/dP, returns dL/dS.
 //   dZ_ij = P_ij·(dP_ij − Σ_k P_ik·dP_ik)   (the Jacobian diag(p) − p·pᵀ applied to each row), dS = scale·dZ.
 // Masked cells (P = 0) and fully masked rows (all 0) get exactly zero gradient.

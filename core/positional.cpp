@@ -22,20 +22,7 @@ double sinusoidal_wavelength(int dim, int d_model, double base) {
   return 2.0 * 3.14159265358979323846 * std::pow(base, static_cast<double>(two_i) / d_model);
 }
 
-void apply_rope(Eigen::Ref<Mat> X, int pos0, double base) {
-  const int d = static_cast<int>(X.cols());
-  QKV_ASSERT(d % 2 == 0);
-  for (int r = 0; r < X.rows(); ++r) {
-    const double p = pos0 + r;
-    for (int two_i = 0; two_i < d; two_i += 2) {
-      const double theta = p * std::pow(base, -static_cast<double>(two_i) / d);
-      const double c = std::cos(theta), s = std::sin(theta);
-      const double x0 = X(r, two_i), x1 = X(r, two_i + 1);
-      X(r, two_i) = static_cast<float>(x0 * c - x1 * s);
-      X(r, two_i + 1) = static_cast<float>(x0 * s + x1 * c);
-    }
-  }
-}
+void apply_rope(Eigen::Ref<Mat> X, int pos0, double base) { rope_rotate(X, pos0, base, static_cast<int>(X.cols())); }
 
 std::vector<float> alibi_slopes(int h) {
   const auto power_of_two_slopes = [](int count) {

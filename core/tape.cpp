@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "core/positional.h"
+
 namespace qkv {
 
 template <typename T>
@@ -189,15 +191,8 @@ int Tape<T>::softmax(int S, T scale, const M& bias_and_mask) {
 
 template <typename T>
 int Tape<T>::additive_scores(int Q, int K, int w_a) {
-  const M& q = value(Q);
-  const M& k = value(K);
-  const M& w = value(w_a);
-  QKV_ASSERT(q.cols() == k.cols() && w.rows() == 1 && w.cols() == q.cols());
-  M out(q.rows(), k.rows());
-  for (Eigen::Index i = 0; i < q.rows(); ++i)
-    for (Eigen::Index j = 0; j < k.rows(); ++j) out(i, j) = (q.row(i) + k.row(j)).array().tanh().matrix().dot(w.row(0));
   const int self = size();
-  return push(std::move(out), [Q, K, w_a, self](Tape& t) {
+  return push(additive_scores_t<T>(value(Q), value(K), value(w_a)), [Q, K, w_a, self](Tape& t) {
     const M& dS = t.nodes_[self].grad;
     M& dQ = t.acc(Q);
     M& dK = t.acc(K);
@@ -218,32 +213,14 @@ int Tape<T>::additive_scores(int Q, int K, int w_a) {
 }
 
 template <typename T>
-int Tape<T>::rope(int X, int pos0, double base) {
-  const M& x = value(X);
-  const Eigen::Index d = x.cols();
-  QKV_ASSERT(d % 2 == 0);
-  M cos_t(x.rows(), d / 2), sin_t(x.rows(), d / 2);
-  for (Eigen::Index r = 0; r < x.rows(); ++r)
-    for (Eigen::Index i = 0; i < d / 2; ++i) {
-      const double theta = static_cast<double>(pos0 + r) * std::pow(base, -static_cast<double>(2 * i) / static_cast<double>(d));
-      cos_t(r, i) = static_cast<T>(std::cos(theta));
-      sin_t(r, i) = static_cast<T>(std::sin(theta));
-    }
-  M out(x.rows(), d);
-  for (Eigen::Index r = 0; r < x.rows(); ++r)
-    for (Eigen::Index i = 0; i < d / 2; ++i) {
-      out(r, 2 * i) = x(r, 2 * i) * cos_t(r, i) - x(r, 2 * i + 1) * sin_t(r, i);
-      out(r, 2 * i + 1) = x(r, 2 * i) * sin_t(r, i) + x(r, 2 * i + 1) * cos_t(r, i);
-    }
+int Tape<T>::rope(int X, int pos0, double base, int d_head) {
+  M out = value(X);
+  rope_rotate(out, pos0, base, d_head);
   const int self = size();
-  return push(std::move(out), [X, cos_t, sin_t, self](Tape& t) {
-    const M& g = t.nodes_[self].grad;
-    M& dX = t.acc(X);
-    for (Eigen::Index r = 0; r < g.rows(); ++r)
-      for (Eigen::Index i = 0; i < cos_t.cols(); ++i) {  // the transpose of the rotation: rotate back by −θ
-        dX(r, 2 * i) += g(r, 2 * i) * cos_t(r, i) + g(r, 2 * i + 1) * sin_t(r, i);
-        dX(r, 2 * i + 1) += -g(r, 2 * i) * sin_t(r, i) + g(r, 2 * i + 1) * cos_t(r, i);
-      }
+  return push(std::move(out), [X, pos0, base, d_head, self](Tape& t) {
+    M g = t.nodes_[self].grad;  // the transpose of the rotation: rotate back by −θ
+    rope_rotate(g, pos0, base, d_head, /*inverse=*/true);
+    t.acc(X) += g;
   });
 }
 

@@ -49,8 +49,9 @@ class Tape {
   int softmax(int S, T scale, const M& bias_and_mask);
   // Additive scores S_ij = w_aᵀ tanh(q_i + k_j)   Q: [n, d], K: [m, d], w_a: [1, d] -> [n, m]
   int additive_scores(int Q, int K, int w_a);
-  // RoPE: rotate each pair (x_2i, x_2i+1) of row r by θ = (pos0 + r)·base^(−2i/d); the backward rotates by −θ.
-  int rope(int X, int pos0, double base);
+  // RoPE on each d_head-wide block (head) of X: rotate each pair (x_2i, x_2i+1) of row r by θ = (pos0 + r)·base^(−2i/d_head);
+  // the backward rotates by −θ.
+  int rope(int X, int pos0, double base, int d_head);
 
   // [SECTION] Norms and activations.
   int layer_norm(int X, int gamma, int beta, T eps);  // beta < 0: none

@@ -1,0 +1,325 @@
+// QKV Lab core — the model's passes, written once.
+//   embed → +PE → per layer: [norm] → Q,K,V → (RoPE) → S = QKᵀ → ·scale → +B+M → softmax → ·V → concat·W_O →
+//   +residual → [norm] → FFN → +residual → [norm] → final norm → logits = H·Eᵀ
+//
+// `Passes<Backend>` describes the Transformer once; a backend supplies the ops. Two backends run it:
+//   - core/model.cpp's eager backend (float): values only, recorded into the Trace (core::run), or into the
+//     KV-cache decoder's rows (core::Generator). It also records the stages the app shows but the gradient does
+//     not need (M, B, S_scaled, S_masked, batch statistics, output.probs, fully masked rows).
+//   - core/network.cpp's tape backend (float or double): every op also records its backward on core/tape.h, for
+//     gradients and training.
+// A backend provides: Node (a handle to a value), Scalar, value(Node), param(path), has_param(path), constant(M),
+// the ops below (matmul, matmul_bt, add, add_row, add_constant, scale, mul_constant, cols, rows, concat_cols,
+// concat_rows, gather_rows, softmax, additive_scores, rope, layer_norm, rms_norm, batch_norm, relu, gelu),
+// put(path, node, row0, rows) to record a named activation, and wants_stages() / put_stage(path, M) /
+// head_done(head, S, P, scale, bias_and_mask) (sequence 0's statistics) for what only the trace keeps.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "core/config.h"
+#include "core/model.h"
+#include "core/network.h"
+#include "core/ops.h"
+#include "core/paths.h"
+#include "core/positional.h"
+#include "core/rng.h"
+
+namespace qkv {
+
+// Keys and values one attention block of one sequence has seen so far (after RoPE).
+template <typename Node>
+struct KVCache {
+  Node K;  // [m, h·d_k]
+  Node V;  // [m, h·d_v]
+  int rows = 0;
+};
+template <typename Node>
+struct LayerCache {
+  KVCache<Node> self, cross;
+};
+
+// The factor S is multiplied by before the mask and softmax: 1/(√d_k·τ), or 1/τ with scaling off.
+inline double score_scale(const ModelConfig& c) {
+  const double sqrt_dk = c.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<double>(c.head_dk())) : 1.0;
+  return 1.0 / (sqrt_dk * c.temperature);
+}
+
+template <typename Backend>
+class Passes {
+ public:
+  using Node = typename Backend::Node;
+  using T = typename Backend::Scalar;
+  using M = MatT<T>;
+  using Caches = std::vector<std::vector<LayerCache<Node>>>;  // [sequence][layer]
+
+  Passes(const ModelConfig& c, const PassOptions& o, Backend& be)
+      : c_(c), o_(o), be_(be), rng_(o.dropout_seed), h_(c.heads), d_k_(c.head_dk()), d_v_(c.head_dv()) {
+    scale_ = static_cast<T>(score_scale(c));
+    if (c.pe == PosEncoding::ALiBi) slopes_ = alibi_slopes(h_);
+  }
+
+  T scale() const { return scale_; }
+  // Told (layers done, layers in all) before each layer; false stops the pass (cancelled() then says so).
+  const Progress* progress = nullptr;
+  int layers_total = 0;
+  bool cancelled() const { return cancelled_; }
+
+  // [SECTION] Embedding.   X: [B·n, d_model] = E[ids]·(√d_model) + PE(pos0 …), then dropout
+  Node embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0) {
+    const int B = static_cast<int>(ids.size()), n = static_cast<int>(ids[0].size());
+    std::vector<int> flat;
+    for (const auto& row : ids) flat.insert(flat.end(), row.begin(), row.end());
+    Node X = be_.gather_rows(param("embed.E"), flat);
+    if (c_.scale_embeddings) X = be_.scale(X, static_cast<T>(std::sqrt(static_cast<double>(c_.d_model))));
+    record(paths::join(stack, "embed.E_x"), X, n);
+    if (c_.pe == PosEncoding::Sinusoidal) {
+      const Mat table = sinusoidal_table(pos0 + n, c_.d_model, c_.pe_base);
+      M PE(B * n, c_.d_model);
+      for (int b = 0; b < B; ++b) PE.middleRows(b * n, n) = table.bottomRows(n).template cast<T>();
+      const Node PE_node = be_.constant(std::move(PE));
+      record(paths::join(stack, "embed.PE"), PE_node, n);
+      X = be_.add(X, PE_node);
+    } else if (c_.pe == PosEncoding::Learned) {
+      std::vector<int> positions;
+      for (int b = 0; b < B; ++b)
+        for (int i = 0; i < n; ++i) positions.push_back(pos0 + i);
+      const Node PE = be_.gather_rows(param("pos.learned"), positions);
+      record(paths::join(stack, "embed.PE"), PE, n);
+      X = be_.add(X, PE);
+    }
+    X = dropout(X);
+    return record(paths::join(stack, "embed.X"), X, n);
+  }
+
+  // [SECTION] The stack: L blocks over the n new rows of each sequence.
+  //   H: [B·n, d_model] at positions pos0…; memory: the encoder's output [B·m_src, d_model] (cross-attention) or null;
+  //   caches: keys and values of earlier positions (decoding), filled as the pass goes.
+  Node stack(const std::string& stack, Node H, int n, int pos0, Caches& caches, const Node* memory,
+             const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags) {
+    for (int l = 0; l < c_.layers; ++l) {
+      if (progress && *progress && !(*progress)(layers_done_, layers_total)) {
+        cancelled_ = true;
+        return H;
+      }
+      ++layers_done_;
+      H = layer(stack, l, H, n, pos0, caches, memory, key_pad, src_pad, flags);
+    }
+    if (c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None) {
+      const std::string f = paths::join(stack, "final_norm");
+      H = record(f, norm(f, H), n);
+    }
+    return H;
+  }
+
+  // One block: self-attention, cross-attention (with memory), FFN, each wrapped in its residual and norm.
+  Node layer(const std::string& stack, int l, Node H, int n, int pos0, Caches& caches, const Node* memory,
+             const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags) {
+    const int B = static_cast<int>(key_pad.size());
+    const int m = pos0 + n;
+    const std::string p = paths::layer(stack, l);
+    record(paths::join(p, "input"), H, n);
+    const std::string self = paths::join(p, paths::kSelf);
+    H = sublayer(self, H, n, [&](const Node& X) {
+      std::vector<Node> out;
+      for (int b = 0; b < B; ++b) {
+        const M mask = attention_mask(flags, n, m, pos0, key_pad[b], o_.custom_cells).template cast<T>();
+        const Node X_b = B == 1 ? X : be_.rows(X, b * n, n);
+        out.push_back(attention(self, true, X_b, &X_b, caches[b][l].self, pos0, mask, prefix(b)));
+      }
+      return B == 1 ? out[0] : be_.concat_rows(out);
+    });
+    if (memory) {
+      const int m_src = static_cast<int>(be_.value(*memory).rows()) / B;
+      const std::string cross = paths::join(p, paths::kCross);
+      H = sublayer(cross, H, n, [&](const Node& X) {
+        std::vector<Node> out;
+        for (int b = 0; b < B; ++b) {
+          const M mask = attention_mask(o_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {}).template cast<T>();
+          KVCache<Node>& cache = caches[b][l].cross;
+          const Node X_b = B == 1 ? X : be_.rows(X, b * n, n);
+          if (cache.rows > 0) {  // the encoder's keys and values were projected on the first call
+            out.push_back(attention(cross, false, X_b, nullptr, cache, pos0, mask, prefix(b)));
+          } else {
+            const Node mem_b = B == 1 ? *memory : be_.rows(*memory, b * m_src, m_src);
+            out.push_back(attention(cross, false, X_b, &mem_b, cache, pos0, mask, prefix(b)));
+          }
+        }
+        return B == 1 ? out[0] : be_.concat_rows(out);
+      });
+    }
+    const std::string ffn_path = paths::join(p, paths::kFFN);
+    H = sublayer(ffn_path, H, n, [&](const Node& X) { return ffn(ffn_path, X, n); });
+    return record(paths::join(p, "output"), H, n);
+  }
+
+  // [SECTION] Output: logits = H·Eᵀ [B·n, V] (the projection is tied to the embeddings); the trace adds P = softmax.
+  Node logits(const Node& H, int n) {
+    const Node logits = record("output.logits", be_.matmul_bt(H, param("embed.E")), n);
+    if (be_.wants_stages()) {
+      const M probs = softmax_rows_t<T>(be_.value(logits), T(1), nullptr);
+      const int B = static_cast<int>(probs.rows()) / n;
+      for (int b = 0; b < B; ++b) be_.put_stage(prefix(b) + "output.probs", probs.middleRows(b * n, n));
+    }
+    return logits;
+  }
+
+  Node param(const std::string& path) {
+    // Tied W_Q = W_K: one matrix, so W_K's gradient adds to W_Q's.
+    if (c_.projection == Projection::TiedQK && paths::ends_with(path, "attn.W_K"))
+      return be_.param(path.substr(0, path.size() - 3) + "W_Q");
+    return be_.param(path);
+  }
+
+  // Registers rows [b·n, (b+1)·n) of a [B·n, ·] node as sequence b's `path` (batch.<b>. for b > 0).
+  Node record(const std::string& path, const Node& X, int n) {
+    const int B = static_cast<int>(be_.value(X).rows()) / n;
+    for (int b = 0; b < B; ++b) be_.put(prefix(b) + path, X, b * n, n);
+    return X;
+  }
+
+ private:
+  static std::string prefix(int b) { return b == 0 ? "" : "batch." + std::to_string(b) + "."; }
+
+  // One sequence's node under its full path, nudged first when a test asks (nudges hold sequence-0 paths).
+  Node named(const std::string& path, Node X) {
+    if (o_.nudges)
+      if (auto it = o_.nudges->find(path); it != o_.nudges->end()) X = be_.add_constant(X, it->second.template cast<T>());
+    be_.put(path, X, 0, static_cast<int>(be_.value(X).rows()));
+    return X;
+  }
+
+  // Inverted dropout in training: kept with probability 1 − p and scaled by 1/(1 − p). The keep masks are drawn
+  // from one seeded stream in forward order (row-major, kept when u ≥ p).
+  Node dropout(const Node& X) {
+    if (!o_.dropout || c_.dropout <= 0.0f) return X;
+    const M& x = be_.value(X);
+    M keep(x.rows(), x.cols());
+    for (Eigen::Index i = 0; i < keep.size(); ++i) keep.data()[i] = rng_.uniform() >= c_.dropout ? T(1) : T(0);
+    return be_.mul_constant(X, keep / static_cast<T>(1.0f - c_.dropout));
+  }
+
+  // Post-Norm: Norm(H + F(H)).  Pre-Norm: H + F(Norm(H)).  Without the residual the "H +" is dropped.
+  template <typename F>
+  Node sublayer(const std::string& p, const Node& H, int n, F&& body) {
+    const bool pre = c_.norm_placement == NormPlacement::Pre && c_.norm != NormKind::None;
+    const bool post = c_.norm_placement == NormPlacement::Post && c_.norm != NormKind::None;
+    const std::string norm_path = paths::join(p, "norm");
+    const Node X = pre ? record(norm_path, norm(norm_path, H), n) : H;
+    const Node out = dropout(body(X));
+    const Node R = record(paths::join(p, "residual"), c_.residual ? be_.add(H, out) : out, n);
+    if (!post) return R;
+    return record(norm_path, norm(norm_path, R), n);
+  }
+
+  Node norm(const std::string& p, const Node& X) {
+    const Node gamma = param(paths::join(p, "gamma"));
+    const std::string beta_path = paths::join(p, "beta");
+    const bool has_beta = be_.has_param(beta_path);
+    const Node beta = has_beta ? param(beta_path) : gamma;
+    const T eps = static_cast<T>(c_.norm_eps);
+    switch (c_.norm) {
+      case NormKind::LayerNorm:
+        return be_.layer_norm(X, gamma, has_beta ? &beta : nullptr, eps);
+      case NormKind::BatchNorm:
+        if (be_.wants_stages()) {  // statistics of the whole batch: one per feature
+          const M& x = be_.value(X);
+          const RowT<T> mean = x.colwise().mean();
+          be_.put_stage(paths::join(p, "batch_mean"), mean);
+          be_.put_stage(paths::join(p, "batch_var"), (x.rowwise() - mean).array().square().colwise().mean().matrix());
+        }
+        return be_.batch_norm(X, gamma, has_beta ? &beta : nullptr, eps);
+      case NormKind::RMSNorm:
+        return be_.rms_norm(X, gamma, eps);
+      default:
+        return X;
+    }
+  }
+
+  Node linear(const Node& X, const std::string& W, const std::string& b) {
+    Node Y = be_.matmul(X, param(W));
+    if (be_.has_param(b)) Y = be_.add_row(Y, param(b));
+    return Y;
+  }
+
+  // FFN(x) = act(x·W_1 + b_1)·W_2 + b_2, position by position.   X: [B·n, d_model]
+  Node ffn(const std::string& p, const Node& X, int n) {
+    const Node hidden = record(paths::join(p, "hidden"), linear(X, paths::join(p, "W_1"), paths::join(p, "b_1")), n);  // [B·n, d_ff]
+    const Node act = record(paths::join(p, "act"), c_.activation == Activation::GELU ? be_.gelu(hidden) : be_.relu(hidden), n);
+    return record(paths::join(p, "out"), linear(act, paths::join(p, "W_2"), paths::join(p, "b_2")), n);  // [B·n, d_model]
+  }
+
+  // Multi-head attention of one sequence.   Xq: [n, d_model] at positions q_pos0…; Xkv_new: [m_new, d_model] appended
+  // to the cache (self-attention: the same rows as Xq; cross-attention: the encoder's output, once), or null.
+  //   mask: [n, m] 0 or −∞ over every key so far.   seq: the sequence's path prefix.
+  Node attention(const std::string& p, bool self, const Node& Xq, const Node* Xkv_new, KVCache<Node>& cache, int q_pos0, const M& mask,
+                 const std::string& seq) {
+    const bool rope = self && c_.pe == PosEncoding::RoPE;
+    // Pass 1 — project: Q = X·W_Q + b_Q [n, h·d_k], K = X·W_K + b_K [m_new, h·d_k], V = X·W_V + b_V [m_new, h·d_v]
+    Node Q = linear(Xq, paths::join(p, "W_Q"), paths::join(p, "b_Q"));
+    if (Xkv_new) {
+      Node K_new = linear(*Xkv_new, paths::join(p, "W_K"), paths::join(p, "b_K"));
+      const Node V_new = linear(*Xkv_new, paths::join(p, "W_V"), paths::join(p, "b_V"));
+      // Pass 2 — RoPE rotates each head's keys by their positions (cached keys are already rotated).
+      if (rope) K_new = be_.rope(K_new, cache.rows, c_.pe_base, d_k_);
+      const int m_new = static_cast<int>(be_.value(K_new).rows());
+      cache.K = cache.rows == 0 ? K_new : be_.concat_rows({cache.K, K_new});
+      cache.V = cache.rows == 0 ? V_new : be_.concat_rows({cache.V, V_new});
+      cache.rows += m_new;
+    }
+    if (rope) Q = be_.rope(Q, q_pos0, c_.pe_base, d_k_);
+    const int n = static_cast<int>(be_.value(Q).rows()), m = cache.rows;
+    QKV_ASSERT(mask.rows() == n && mask.cols() == m);
+    if (be_.wants_stages()) be_.put_stage(seq + paths::join(p, "M"), mask);
+
+    std::vector<Node> heads;
+    for (int i = 0; i < h_; ++i) {
+      const std::string hp = seq + paths::head(p, i);
+      const Node Q_i = named(paths::join(hp, "Q"), be_.cols(Q, i * d_k_, d_k_));        // [n, d_k]
+      const Node K_i = named(paths::join(hp, "K"), be_.cols(cache.K, i * d_k_, d_k_));  // [m, d_k]
+      const Node V_i = named(paths::join(hp, "V"), be_.cols(cache.V, i * d_v_, d_v_));  // [m, d_v]
+      // Pass 3 — scores: S = Q·Kᵀ [n, m], or additive S_ij = w_aᵀ tanh(q_i + k_j) (Bahdanau et al. 2015)
+      const Node S = named(paths::join(hp, "S"), c_.scoring == Scoring::Dot
+                                                     ? be_.matmul_bt(Q_i, K_i)
+                                                     : be_.additive_scores(Q_i, K_i, be_.rows(param(paths::join(p, "w_a")), i, 1)));
+      // Pass 4 — ALiBi: a per-head linear penalty on distance, added like the mask
+      M bias_and_mask = mask;
+      if (self && c_.pe == PosEncoding::ALiBi) {
+        const M B = alibi_bias(n, m, q_pos0, slopes_[i]).template cast<T>();
+        if (be_.wants_stages()) be_.put_stage(paths::join(hp, "B"), B);
+        bias_and_mask += B;
+      }
+      // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
+      if (be_.wants_stages()) {
+        M S_scaled = be_.value(S) * scale_;
+        M S_masked = S_scaled + bias_and_mask;
+        be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));
+        be_.put_stage(paths::join(hp, "S_masked"), std::move(S_masked));
+      }
+      // Pass 6 — P = softmax(S·scale + B + M), the scale and the mask as explicit arguments
+      const Node P = named(paths::join(hp, "P"), be_.softmax(S, scale_, bias_and_mask));
+      if (seq.empty()) be_.head_done(paths::head(p, i), S, P, scale_, bias_and_mask);
+      // Pass 7 — dropout on the weights (training), then Pass 8 — O = P·V [n, d_v]
+      const Node P_d = dropout(P);
+      if (o_.dropout && c_.dropout > 0.0f) named(paths::join(hp, "P_dropout"), P_d);
+      heads.push_back(named(paths::join(hp, "O"), be_.matmul(P_d, V_i)));
+    }
+    // Pass 9 — concat·W_O + b_O [n, d_model]
+    const Node concat = named(seq + paths::join(p, "concat"), h_ == 1 ? heads[0] : be_.concat_cols(heads));  // [n, h·d_v]
+    return named(seq + paths::join(p, "out"), linear(concat, paths::join(p, "W_O"), paths::join(p, "b_O")));
+  }
+
+  const ModelConfig& c_;
+  const PassOptions& o_;
+  Backend& be_;
+  Rng rng_;
+  int h_, d_k_, d_v_;
+  T scale_ = 1;
+  std::vector<float> slopes_;
+  int layers_done_ = 0;
+  bool cancelled_ = false;
+};
+
+}  // namespace qkv
