@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
@@ -21,13 +22,11 @@ std::string export_file_stem(const std::string& path) {
 std::string manifest_json(const Trace& t, const Session& s) {
   using nlohmann::json;
   json tensors = json::array();
-  const auto list = [&](const TensorMap& map, const char* kind) {
-    for (const auto& e : map.entries())
-      tensors.push_back(
-          {{"name", e.path}, {"file", export_file_stem(e.path) + ".npy"}, {"shape", {e.value.rows(), e.value.cols()}}, {"dtype", "float32"}, {"kind", kind}});
+  const auto list = [&](const std::string& path, const Mat& value, const char* kind) {
+    tensors.push_back({{"name", path}, {"file", export_file_stem(path) + ".npy"}, {"shape", {value.rows(), value.cols()}}, {"dtype", "float32"}, {"kind", kind}});
   };
-  list(*t.weights, "weight");
-  list(t.tensors, "activation");
+  for (const auto& e : t.weights->entries()) list(e.path, e.value, "weight");
+  t.tensors.for_each([&](const std::string& path, const Mat& value) { list(path, value, "activation"); });
   json manifest{{"format", "qkvlab-export-1"},
                 {"file_names", "each tensor's file is its name + .npy, except that a gradient dL/d<name> is written as "
                                "grad.<name>.npy (a file name never holds a path separator); \"file\" gives it for each tensor"},
@@ -81,19 +80,30 @@ std::string tensor_csv(const Mat& M, const std::vector<std::string>* row_labels,
   return out;
 }
 
+namespace {
+// Every weight and every activation (a lean trace derives its activations one layer at a time), until one fails.
+std::optional<Error> write_each(const Trace& t, const std::function<std::optional<Error>(const std::string&, const Mat&)>& write) {
+  for (const auto& e : t.weights->entries())
+    if (auto err = write(e.path, e.value)) return err;
+  std::optional<Error> failed;
+  t.tensors.for_each([&](const std::string& path, const Mat& value) {
+    if (!failed) failed = write(path, value);
+  });
+  return failed;
+}
+}  // namespace
+
 std::optional<Error> export_csv(const Trace& t, const std::string& dir) {
   if (auto e = make_folder(dir)) return e;
-  for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
-    for (const auto& e : map->entries())
-      if (auto err = write_file_atomically(dir + "/" + export_file_stem(e.path) + ".csv", tensor_csv(e.value))) return err;
-  return std::nullopt;
+  return write_each(t, [&](const std::string& path, const Mat& value) {
+    return write_file_atomically(dir + "/" + export_file_stem(path) + ".csv", tensor_csv(value));
+  });
 }
 
 std::optional<Error> export_npy(const Trace& t, const Session& s, const std::string& dir) {
   if (auto e = make_folder(dir)) return e;
-  for (const TensorMap* map : {t.weights.get(), static_cast<const TensorMap*>(&t.tensors)})
-    for (const auto& e : map->entries())
-      if (auto err = write_npy(dir + "/" + export_file_stem(e.path) + ".npy", e.value)) return err;
+  if (auto err = write_each(t, [&](const std::string& path, const Mat& value) { return write_npy(dir + "/" + export_file_stem(path) + ".npy", value); }))
+    return err;
   return write_file_atomically(dir + "/manifest.json", manifest_json(t, s));
 }
 

@@ -256,13 +256,14 @@ class EagerBackend {
   Node param(const std::string& path) const { return Node(Node(), &W_.at(path)); }  // aliasing: borrows the weight, owns nothing
   bool has_param(const std::string& path) const { return W_.contains(path); }
   Node constant(Mat value) const { return make(std::move(value)); }
+  std::function<bool(const std::string& path)> keep;  // empty: keep every tensor (a full trace)
   void put(const std::string& path, const Node& X, int row0, int rows) {
-    if (out) out->put(path, rows == X->rows() ? *X : Mat(X->middleRows(row0, rows)));
+    if (out && (!keep || keep(path))) out->put(path, rows == X->rows() ? *X : Mat(X->middleRows(row0, rows)));
     if (on_put) on_put(path, *X);
   }
   bool wants_stages() const { return stages; }
   void put_stage(const std::string& path, Mat value) {
-    if (out && stages) out->put(path, std::move(value));
+    if (out && stages && (!keep || keep(path))) out->put(path, std::move(value));
   }
   // Statistics of one head of sequence 0, while its S and P are at hand (a lean trace does not keep them).
   void head_done(const std::string& head, const Node& S, const Node& P, float scale, const Mat& bias_and_mask) {
@@ -481,7 +482,118 @@ constexpr const char* kCancelledWhat = "the run was cancelled";
 }
 bool is_cancelled(const Error& e) { return e.what == kCancelledWhat; }
 
+double stage_bytes(const ModelConfig& c, int sequences, int n_source, int n_target) {
+  const double stages = c.pe == PosEncoding::ALiBi ? 5.0 : 4.0;  // S, S_scaled, S_masked, P (+ B)
+  const double per_head = stages * sizeof(float) * c.heads;
+  double cells = 0.0;  // n·m summed over the attention blocks
+  if (c.arch != Arch::DecoderOnly) cells += static_cast<double>(c.layers) * n_source * n_source;
+  if (c.arch == Arch::DecoderOnly) cells += static_cast<double>(c.layers) * n_source * n_source;
+  if (c.arch == Arch::EncoderDecoder) cells += static_cast<double>(c.layers) * (static_cast<double>(n_target) * n_target + static_cast<double>(n_target) * n_source);
+  return per_head * cells * sequences;
+}
+
+namespace {
+
+std::string strip_batch_prefix(const std::string& path) {
+  if (path.rfind("batch.", 0) != 0) return path;
+  const size_t dot = path.find('.', 6);
+  return dot == std::string::npos ? path : path.substr(dot + 1);
+}
+
+// What a lean trace keeps: the embeddings, each layer's input and output, each stack's final norm, the logits.
+bool lean_keeps(const std::string& full_path) {
+  const std::string path = strip_batch_prefix(full_path);
+  if (path == "output.logits" || path.find(".embed.") != std::string::npos || paths::ends_with(path, ".final_norm")) return true;
+  const size_t a = path.find('.');
+  if (a == std::string::npos) return false;
+  const size_t b = path.find('.', a + 1);
+  if (b == std::string::npos) return false;
+  const std::string rest = path.substr(b + 1);
+  return rest == "input" || rest == "output";
+}
+
+// Recomputes one layer of a lean trace from its kept input (and the encoder's output for cross-attention), running the
+// same passes as the forward; "output" recomputes output.probs from the kept logits.
+class LayerDeriver : public Deriver {
+ public:
+  LayerDeriver(const Session& s, std::shared_ptr<const TensorMap> W, std::vector<std::vector<bool>> src_pad,
+               std::vector<std::vector<bool>> dec_pad, int n_src, int n_dec)
+      : s_(s), W_(std::move(W)), options_(pass_options(s)), src_pad_(std::move(src_pad)), dec_pad_(std::move(dec_pad)), n_src_(n_src), n_dec_(n_dec) {}
+
+  std::vector<std::string> units() const override {
+    std::vector<std::string> out;
+    for (const std::string& stack : stacks_of(s_.model.arch))
+      for (int l = 0; l < s_.model.layers; ++l) out.push_back(paths::layer(stack, l));
+    out.push_back("output");
+    return out;
+  }
+  std::string unit_of(const std::string& full_path) const override {
+    const std::string path = strip_batch_prefix(full_path);
+    if (path == "output.probs") return "output";
+    for (const std::string& stack : stacks_of(s_.model.arch)) {
+      if (path.rfind(stack + ".", 0) != 0) continue;
+      const size_t dot = path.find('.', stack.size() + 1);
+      if (dot == std::string::npos) return "";
+      const std::string digits = path.substr(stack.size() + 1, dot - stack.size() - 1);
+      if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) return "";
+      const int l = std::stoi(digits);
+      return l < s_.model.layers ? paths::layer(stack, l) : "";
+    }
+    return "";
+  }
+  void derive(const std::string& unit, const TensorMap& kept, TensorMap& out) const override {
+    const int B = static_cast<int>(src_pad_.size());
+    if (unit == "output") {
+      for (int b = 0; b < B; ++b) {
+        const std::string prefix = b == 0 ? "" : "batch." + std::to_string(b) + ".";
+        if (const Mat* logits = kept.find(prefix + "output.logits")) out.put(prefix + "output.probs", softmax_rows_t<float>(*logits, 1.0f, nullptr));
+      }
+      return;
+    }
+    const size_t dot = unit.find('.');
+    const std::string stack = unit.substr(0, dot);
+    const int l = std::stoi(unit.substr(dot + 1));
+    const bool decoder = stack == "decoder";
+    const int n = decoder ? n_dec_ : n_src_;
+    const auto rows_of_all = [&](const std::string& path, int rows) {
+      Mat H(static_cast<Eigen::Index>(B) * rows, s_.model.d_model);
+      for (int b = 0; b < B; ++b) H.middleRows(static_cast<Eigen::Index>(b) * rows, rows) = kept.at((b == 0 ? "" : "batch." + std::to_string(b) + ".") + path);
+      return std::make_shared<const Mat>(std::move(H));
+    };
+    EagerBackend backend(*W_);
+    backend.out = &out;
+    backend.stages = true;
+    EagerPasses f(s_.model, options_, backend);
+    EagerPasses::Caches caches(B, std::vector<LayerCache<EagerNode>>(s_.model.layers));
+    EagerNode memory;
+    if (decoder && s_.model.arch == Arch::EncoderDecoder) {
+      const bool final_norm = s_.model.norm_placement == NormPlacement::Pre && s_.model.norm != NormKind::None;
+      memory = rows_of_all(final_norm ? "encoder.final_norm" : paths::join(paths::layer("encoder", s_.model.layers - 1), "output"), n_src_);
+    }
+    f.layer(stack, l, rows_of_all(paths::join(unit, "input"), n), n, 0, caches, memory ? &memory : nullptr, decoder ? dec_pad_ : src_pad_, src_pad_,
+            decoder ? s_.decoder_mask : s_.encoder_mask);
+  }
+
+ private:
+  Session s_;
+  std::shared_ptr<const TensorMap> W_;
+  PassOptions options_;
+  std::vector<std::vector<bool>> src_pad_, dec_pad_;
+  int n_src_, n_dec_;
+};
+
+}  // namespace
+
 Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress) {
+  RunOptions o;
+  o.cache = cache;
+  o.progress = progress;
+  return run(s, o);
+}
+
+Result<Trace> run(const Session& s, const RunOptions& run_options) {
+  WeightCache* cache = run_options.cache;
+  const Progress& progress = run_options.progress;
   if (auto e = validate(s)) return *e;
   if (s.decode_steps > 0 && !s.extra_batch.empty())
     return Error{"decoding runs on one sequence, but the session has a batch of " + std::to_string(1 + s.extra_batch.size()),
@@ -503,6 +615,17 @@ Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress
   backend.out = &t.tensors;
   backend.stages = true;
   backend.stats = &t.heads;
+  {
+    const int n_src = static_cast<int>(tb.source_ids[0].size());
+    const int n_dec = c.arch == Arch::EncoderDecoder ? static_cast<int>(tb.target_ids[0].size())
+                                                     : n_src + (c.arch == Arch::DecoderOnly ? std::max(0, s.decode_steps - 1) : 0);
+    const bool dropout = s.mode == Mode::Train && c.dropout > 0.0f;
+    const bool lean = !dropout && (run_options.keep == TraceKeep::Lean ||
+                                   (run_options.keep == TraceKeep::Auto &&
+                                    stage_bytes(c, static_cast<int>(tb.source_ids.size()), c.arch == Arch::DecoderOnly ? n_dec : n_src, n_dec) >
+                                        static_cast<double>(run_options.lean_above_bytes)));
+    if (lean) backend.keep = lean_keeps;
+  }
   EagerPasses f(c, options, backend);
   f.progress = &progress;
   f.layers_total = c.layers * (c.arch == Arch::EncoderDecoder ? 2 : 1);
@@ -554,6 +677,14 @@ Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress
 
   // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
   f.logits(H_final, c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size()));
+  if (backend.keep) {
+    std::vector<std::vector<bool>> dec_pad;
+    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
+    if (c.arch != Arch::EncoderOnly)
+      for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
+    t.tensors.set_deriver(std::make_shared<LayerDeriver>(s, t.weights, src_pad, std::move(dec_pad), n_src,
+                                                         c.arch == Arch::EncoderOnly ? 0 : static_cast<int>(dec_ids[0].size())));
+  }
 
   t.vocab = tb.vocab;
   t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);

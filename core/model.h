@@ -62,6 +62,20 @@ std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>&
 // fed back, and decode.<path> holds the same attention rows computed one token at a time.
 // `progress` is told (layers done, layers in all); returning false stops the run with an Error saying so.
 Result<Trace> run(const Session&, WeightCache* cache = nullptr, const Progress& progress = {});
+
+// What the trace keeps (core/trace.h TraceTensors): everything, or only what is cheap (lean: the rest is derived on
+// demand). Auto keeps everything unless the n×n stages would take more than lean_above_bytes; training with dropout
+// always keeps everything (a recompute would draw other dropout masks).
+enum class TraceKeep { Auto, Full, Lean, Count };
+struct RunOptions {
+  WeightCache* cache = nullptr;
+  Progress progress;
+  TraceKeep keep = TraceKeep::Auto;
+  size_t lean_above_bytes = size_t{256} << 20;
+};
+Result<Trace> run(const Session&, const RunOptions&);
+// Bytes of the per-head n×n stages (S, S_scaled, S_masked, P, and B with ALiBi) a full trace of the session keeps.
+double stage_bytes(const ModelConfig&, int sequences, int n_source, int n_target);
 // The Error a cancelled run returns (is_cancelled tells it apart from a real one).
 bool is_cancelled(const Error&);
 

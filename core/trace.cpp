@@ -27,10 +27,69 @@ const Mat& TensorMap::at(const std::string& path) const {
   return *m;
 }
 
+std::vector<TensorMap::Entry> TensorMap::take_entries() && {
+  index_.clear();
+  return std::move(entries_);
+}
+
 size_t TensorMap::bytes() const {
   size_t total = 0;
   for (const Entry& e : entries_) total += static_cast<size_t>(e.value.size()) * sizeof(float);
   return total;
+}
+
+const Mat* TraceTensors::find(const std::string& path) const {
+  if (const Mat* kept = TensorMap::find(path)) return kept;
+  if (!deriver_) return nullptr;
+  const std::string unit = deriver_->unit_of(path);
+  if (unit.empty()) return nullptr;
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  if (auto it = cache_->tensors.find(path); it != cache_->tensors.end()) return it->second.get();
+  if (cache_->units_done[unit]) return nullptr;  // derived already: the unit has no such tensor
+  TensorMap out;
+  deriver_->derive(unit, *this, out);
+  cache_->units_done[unit] = true;
+  for (TensorMap::Entry& e : std::move(out).take_entries())
+    if (!TensorMap::contains(e.path)) cache_->tensors[e.path] = std::make_unique<Mat>(std::move(e.value));
+  auto it = cache_->tensors.find(path);
+  return it == cache_->tensors.end() ? nullptr : it->second.get();
+}
+
+const Mat& TraceTensors::at(const std::string& path) const {
+  const Mat* m = find(path);
+  if (!m) std::fprintf(stderr, "no tensor named %s\n", path.c_str());
+  QKV_ASSERT(m != nullptr);
+  return *m;
+}
+
+void TraceTensors::for_each(const std::function<void(const std::string&, const Mat&)>& fn) const {
+  for (const Entry& e : entries()) fn(e.path, e.value);
+  if (!deriver_) return;
+  for (const std::string& unit : deriver_->units()) {
+    TensorMap out;
+    deriver_->derive(unit, *this, out);
+    for (const Entry& e : out.entries())
+      if (!TensorMap::contains(e.path)) fn(e.path, e.value);
+  }
+}
+
+size_t TraceTensors::count() const {
+  size_t n = 0;
+  for_each([&](const std::string&, const Mat&) { ++n; });
+  return n;
+}
+
+size_t TraceTensors::derived_bytes() const {
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  size_t total = 0;
+  for (const auto& [path, value] : cache_->tensors) total += static_cast<size_t>(value->size()) * sizeof(float);
+  return total;
+}
+
+void TraceTensors::release_derived() const {
+  std::lock_guard<std::mutex> lock(cache_->mutex);
+  cache_->tensors.clear();
+  cache_->units_done.clear();
 }
 
 const HeadStats* Trace::head(const std::string& path) const {

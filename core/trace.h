@@ -14,7 +14,9 @@
 // activation of sequence 0 (dL/d…head.i.S is with respect to the raw scores S, before the ·scale).
 #pragma once
 
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -39,10 +41,50 @@ class TensorMap {
   const std::vector<Entry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
   size_t bytes() const;
+  std::vector<Entry> take_entries() &&;  // moves every entry out
 
  private:
   std::vector<Entry> entries_;
   std::unordered_map<std::string, size_t> index_;
+};
+
+// Recomputes what a lean trace did not keep. A unit is what one recompute yields (a layer "encoder.3", or "output").
+class Deriver {
+ public:
+  virtual ~Deriver() = default;
+  virtual std::vector<std::string> units() const = 0;               // in forward order
+  virtual std::string unit_of(const std::string& path) const = 0;  // "" when no unit yields the path
+  // Every tensor of the unit (kept ones again included), recomputed from what the trace kept.
+  virtual void derive(const std::string& unit, const TensorMap& kept, TensorMap& out) const = 0;
+};
+
+// The trace's activations. A full trace keeps every one. A lean trace (large models and inputs: core::run decides, see
+// RunOptions) keeps what is cheap — each layer's input and output, the embeddings, the logits — and derives the rest
+// (Q, K, V, the n×n stages S, S_scaled, S_masked, P, the FFN's hidden rows …) on demand: find() recomputes the one
+// layer that holds the path and keeps its tensors until release_derived(). Memory then grows with L·n·d, not L·h·n².
+// Pointers from find() stay valid until release_derived(); find() may be called from several threads.
+class TraceTensors : public TensorMap {
+ public:
+  const Mat* find(const std::string& path) const;  // kept, else derived (nullptr: no such tensor)
+  const Mat& at(const std::string& path) const;     // asserts the tensor exists
+  bool contains(const std::string& path) const { return find(path) != nullptr; }
+  bool lean() const { return deriver_ != nullptr; }
+  // Every tensor, kept and derived, one unit at a time (derived ones are dropped after their unit: memory stays bounded).
+  void for_each(const std::function<void(const std::string& path, const Mat& value)>& fn) const;
+  size_t count() const;  // every tensor, kept and derivable (derives each unit once when lean)
+  size_t derived_bytes() const;
+  // Drops the derived tensors; call only where no pointer from find() is still held (e.g. at the start of a frame).
+  void release_derived() const;
+  void set_deriver(std::shared_ptr<const Deriver> d) { deriver_ = std::move(d); }
+
+ private:
+  struct Cache {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::unique_ptr<Mat>> tensors;
+    std::unordered_map<std::string, bool> units_done;
+  };
+  std::shared_ptr<const Deriver> deriver_;
+  std::shared_ptr<Cache> cache_ = std::make_shared<Cache>();
 };
 
 // Statistics of one head's attention (sequence 0).
@@ -64,7 +106,7 @@ struct Trace {
   std::vector<std::string> target_tokens;    // decoder input of an encoder–decoder model ([BOS] + target)
   std::vector<std::string> decoded_tokens;   // greedy continuation when decode_steps > 0
   std::shared_ptr<const TensorMap> weights;  // every parameter, by path (e.g. encoder.0.self_attn.W_Q); shared with a WeightCache
-  TensorMap tensors;                         // every activation, by path
+  TraceTensors tensors;                      // every activation, by path (kept, or derived on demand in a lean trace)
   std::vector<HeadStats> heads;
   std::vector<std::string> warnings;  // e.g. fully masked rows; the UI shows them
   double elapsed_ms = 0.0;

@@ -751,3 +751,111 @@ TEST(Model, EveryHeadRecordsTheScaleItsScoresWereMultipliedBy) {
 
 }  // namespace
 }  // namespace qkv
+
+namespace qkv {
+namespace {
+
+// A lean trace keeps layer inputs and outputs and derives the rest by re-running one layer: every tensor of the full
+// trace must come back, equal, for every option that changes what a layer computes.
+std::vector<std::pair<std::string, Session>> lean_cases() {
+  std::vector<std::pair<std::string, Session>> cases;
+  {
+    Session s = small_session(Arch::EncoderOnly);
+    s.input = {"the cat sat on the mat", ""};
+    s.extra_batch = {{"a dog ran", ""}};
+    s.encoder_mask = kMaskPadding | kMaskCustom;
+    s.custom_cells = {{1, 2}, {3, 0}};
+    s.padding_positions = {4};
+    cases.emplace_back("encoder_post_layernorm_sinusoidal_batch_pad_custom", s);
+  }
+  {
+    Session s = small_session(Arch::DecoderOnly);
+    s.input = {"one two three four five", ""};
+    s.model.norm = NormKind::RMSNorm;
+    s.model.norm_placement = NormPlacement::Pre;
+    s.model.pe = PosEncoding::RoPE;
+    s.model.activation = Activation::GELU;
+    s.decode_steps = 2;
+    cases.emplace_back("decoder_pre_rmsnorm_rope_gelu_decoding", s);
+  }
+  {
+    Session s = small_session(Arch::EncoderDecoder);
+    s.input = {"the cat sat", "le chat"};
+    s.extra_batch = {{"a dog", "un chien assis"}};
+    s.model.norm = NormKind::BatchNorm;
+    s.model.pe = PosEncoding::ALiBi;
+    s.model.scoring = Scoring::Additive;
+    cases.emplace_back("encoder_decoder_batchnorm_alibi_additive_batch", s);
+  }
+  {
+    Session s = small_session(Arch::EncoderDecoder);
+    s.input = {"the cat sat on the mat", "le chat"};
+    s.model.norm_placement = NormPlacement::Pre;
+    s.model.pe = PosEncoding::Learned;
+    s.model.projection = Projection::TiedQK;
+    s.model.score_scale = ScoreScale::None;
+    cases.emplace_back("encoder_decoder_pre_learned_tied_unscaled", s);
+  }
+  return cases;
+}
+
+TEST(LeanTrace, EveryTensorOfTheFullTraceIsDerivedEquallyFromTheLeanOne) {
+  for (const auto& [name, s] : lean_cases()) {
+    SCOPED_TRACE(name);
+    RunOptions full_options, lean_options;
+    full_options.keep = TraceKeep::Full;
+    lean_options.keep = TraceKeep::Lean;
+    Result<Trace> full = run(s, full_options), lean = run(s, lean_options);
+    ASSERT_TRUE(full && lean) << (full ? lean.error().message() : full.error().message());
+    EXPECT_FALSE(full->tensors.lean());
+    ASSERT_TRUE(lean->tensors.lean());
+    EXPECT_LT(lean->tensors.bytes() * 2, full->tensors.bytes()) << "a lean trace keeps much less";
+    EXPECT_EQ(lean->tensors.count(), full->tensors.size());
+    for (const auto& e : full->tensors.entries()) {
+      const Mat* derived = lean->tensors.find(e.path);
+      ASSERT_NE(derived, nullptr) << e.path;
+      ASSERT_EQ(derived->rows(), e.value.rows()) << e.path;
+      ASSERT_EQ(derived->cols(), e.value.cols()) << e.path;
+      // The same ops on the same inputs: equal, with −∞ where the mask is.
+      const float scale = 1.0f + e.value.array().isFinite().select(e.value.array().abs(), 0.0f).maxCoeff();
+      const float diff = (derived->array().isFinite() == e.value.array().isFinite())
+                             .select(e.value.array().isFinite().select((*derived - e.value).array().abs(), 0.0f), 1e30f)
+                             .maxCoeff();
+      EXPECT_LE(diff, 1e-5f * scale) << e.path;
+    }
+    ASSERT_EQ(lean->heads.size(), full->heads.size());
+    for (size_t k = 0; k < full->heads.size(); ++k) {
+      EXPECT_EQ(lean->heads[k].path, full->heads[k].path);
+      EXPECT_FLOAT_EQ(lean->heads[k].mean_entropy, full->heads[k].mean_entropy);
+      EXPECT_FLOAT_EQ(lean->heads[k].score_variance, full->heads[k].score_variance);
+    }
+    EXPECT_GT(lean->tensors.derived_bytes(), 0u);
+    lean->tensors.release_derived();
+    EXPECT_EQ(lean->tensors.derived_bytes(), 0u);
+    EXPECT_EQ(lean->tensors.find("encoder.0.self_attn.head.0.nothing"), nullptr);
+    EXPECT_EQ(lean->tensors.find("encoder.9.self_attn.head.0.P"), nullptr);  // no layer 9
+  }
+}
+
+TEST(LeanTrace, AutoKeepsEverythingUntilTheStagesWouldBeLargeAndAlwaysWhenTrainingWithDropout) {
+  Session s = small_session();
+  RunOptions o;
+  Result<Trace> small = run(s, o);
+  ASSERT_TRUE(small);
+  EXPECT_FALSE(small->tensors.lean());
+  // S, S_scaled, S_masked, P: 4 stages × 4 bytes × h 2 × L 2 × 2 sequences × n² cells.
+  const int n = static_cast<int>(small->source_tokens.size());
+  EXPECT_DOUBLE_EQ(stage_bytes(s.model, 2, n, n), 4.0 * 4 * 2 * 2 * 2 * n * n);
+  o.lean_above_bytes = 1;
+  Result<Trace> lean = run(s, o);
+  ASSERT_TRUE(lean);
+  EXPECT_TRUE(lean->tensors.lean());
+  s.mode = Mode::Train;
+  s.model.dropout = 0.1f;
+  Result<Trace> training = run(s, o);
+  ASSERT_TRUE(training);
+  EXPECT_FALSE(training->tensors.lean()) << "a recompute would draw other dropout masks";
+}
+
+}  // namespace
+}  // namespace qkv

@@ -339,7 +339,8 @@ void print_summary(const Session& s, const Trace& t) {
   if (!t.target_tokens.empty()) std::printf("decoder input (n=%zu): %s\n", t.target_tokens.size(), join(t.target_tokens).c_str());
   if (!t.decoded_tokens.empty()) std::printf("greedy decoding (KV cache): %s\n", join(t.decoded_tokens).c_str());
   const CountTable table = count_model(count_spec_for(c, t.vocab.size()), static_cast<int64_t>(t.source_tokens.size()));
-  std::printf("parameters: %s   trace: %zu tensors, %s   forward: %.2f ms\n\n", with_commas(table.total_params).c_str(), t.tensors.size(),
+  std::printf("parameters: %s   trace: %zu tensors%s, %s   forward: %.2f ms\n\n", with_commas(table.total_params).c_str(), t.tensors.size(),
+              t.tensors.lean() ? " kept (lean: the n×n stages and the rest of each layer are derived on demand)" : "",
               human_bytes(static_cast<double>(t.tensors.bytes())).c_str(), t.elapsed_ms);
   std::printf("%-34s %12s %12s %12s %12s\n", "head", "entropy", "max weight", "score mean", "score var");
   for (const HeadStats& h : t.heads)
@@ -359,10 +360,11 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
   for (const Cell& cell : s->custom_cells) {
     Eigen::Index rows = 0, cols = 0;
     bool inside = false;
-    for (const auto& e : t->tensors.entries()) {
-      if (e.path.size() < 2 || e.path.compare(e.path.size() - 2, 2, ".M") != 0 || e.path.rfind("batch.", 0) == 0) continue;
-      rows = std::max(rows, e.value.rows()), cols = std::max(cols, e.value.cols());
-      inside = inside || (cell.i < e.value.rows() && cell.j < e.value.cols());
+    for (const char* block : {"encoder.0.self_attn", "decoder.0.self_attn"}) {  // every layer's masks have layer 0's shape
+      const Mat* M = t->tensors.find(std::string(block) + ".M");
+      if (!M) continue;
+      rows = std::max(rows, M->rows()), cols = std::max(cols, M->cols());
+      inside = inside || (cell.i < M->rows() && cell.j < M->cols());
     }
     if (!inside)
       return fail({"--cell " + std::to_string(cell.i) + "," + std::to_string(cell.j) + " is outside every attention matrix (the largest is " +
@@ -376,10 +378,11 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
                              t->tensors.at("loss")(0, 0));
   if (list) {
     std::printf("\ntensors:\n");
-    for (const TensorMap* map : {t->weights.get(), static_cast<const TensorMap*>(&t->tensors)})
-      for (const auto& e : map->entries())
-        std::printf("  %-48s [%lld × %lld]\n", e.path.c_str(), static_cast<long long>(e.value.rows()),
-                    static_cast<long long>(e.value.cols()));
+    const auto line = [](const std::string& path, const Mat& value) {
+      std::printf("  %-48s [%lld × %lld]\n", path.c_str(), static_cast<long long>(value.rows()), static_cast<long long>(value.cols()));
+    };
+    for (const auto& e : t->weights->entries()) line(e.path, e.value);
+    t->tensors.for_each(line);
   }
   for (const std::string& path : show) {
     const Mat* M = t->tensors.find(path);
@@ -390,11 +393,11 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
   }
   if (!export_dir.empty()) {
     if (auto e = export_npy(*t, *s, export_dir)) return fail(*e);
-    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", t->weights->size() + t->tensors.size(), export_dir.c_str());
+    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", t->weights->size() + t->tensors.count(), export_dir.c_str());
   }
   if (!csv_dir.empty()) {
     if (auto e = export_csv(*t, csv_dir)) return fail(*e);
-    std::printf("wrote %zu .csv files to %s\n", t->weights->size() + t->tensors.size(), csv_dir.c_str());
+    std::printf("wrote %zu .csv files to %s\n", t->weights->size() + t->tensors.count(), csv_dir.c_str());
   }
   if (!png_dir.empty()) {
     Result<int> written = export_png(*t, png_dir);
