@@ -10,6 +10,9 @@ constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;  // SplitMix64's increment: 2
 constexpr double kTwoPi = 2.0 * 3.14159265358979323846;
 // Below this many pairs a matrix is filled on one thread: starting a team costs more than drawing them.
 constexpr int64_t kParallelMinPairs = 1 << 14;
+// Threads take chunks of this many pairs as they come free: on a shared machine a descheduled thread does not
+// hold the others up at the end of a static split. Which thread draws a pair never changes its value.
+constexpr int kChunkPairs = 1 << 13;
 
 uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -75,7 +78,7 @@ Mat normal_matrix(uint64_t seed, std::string_view name, int rows, int cols, floa
   float* data = out.data();
   const int64_t size = static_cast<int64_t>(out.size());
   const int64_t pairs = size / 2;
-#pragma omp parallel for schedule(static) if (pairs >= kParallelMinPairs)
+#pragma omp parallel for schedule(dynamic, kChunkPairs) if (pairs >= kParallelMinPairs)
   for (int64_t j = 0; j < pairs; ++j) {
     const Pair p = normal_pair(key, static_cast<uint64_t>(j));
     data[2 * j] = static_cast<float>(p.cos_value) * stddev;
