@@ -4,6 +4,7 @@
 #include "core/rng.h"
 
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -196,6 +197,144 @@ TEST(Rng, NormalMatrixHasTheRequestedStd) {
     // SE(mean) = σ/√N = σ·5e−3 → 5 SE = σ·0.025; SE(sample std)/σ = 1/√(2N) = 3.5e−3 → 5 SE = 1.8 %.
     EXPECT_NEAR(mean, 0.0, stddev * 0.025) << stddev;
     EXPECT_NEAR(std::sqrt(var) / stddev, 1.0, 0.018) << stddev;
+  }
+}
+
+// [SECTION] Counter-based draws: entry k of a named tensor is a pure function of (stream_seed(seed, name), k).
+
+TEST(RngCounter, GoldenValuesFromThePythonScript) {
+  // Printed by tests/rng_golden.py, which implements the formula of core/rng.h on its own (Python integers, math).
+  const uint64_t key = stream_seed(42, "W_Q");
+  EXPECT_EQ(counter_u64(key, 0), 0x071d4077b60c9574ull);
+  EXPECT_EQ(counter_u64(key, 1), 0xa5435333c22574d5ull);
+  EXPECT_EQ(counter_u64(key, 1000000), 0xcacfbc8234a0b1ceull);
+  EXPECT_NEAR(counter_normal(key, 1000001), -0.021116002283452045, 1e-15);
+  const Mat A = normal_matrix(42, "W_Q", 2, 3, 1.0f);
+  const float a[6] = {-0x1.a21fd8p+0f, -0x1.0f7bbep+1f, -0x1.50e334p+0f, 0x1.500318p-1f, 0x1.371b7cp-1f, 0x1.b7c78cp-2f};
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(A.data()[k], a[k]) << "k " << k;
+  // A GPT-2-sized block weight, filled by several threads: its first, second, a middle and its last entry.
+  const Mat W = normal_matrix(7, "decoder.3.ffn.W_1", 768, 3072, 0.036f);
+  EXPECT_EQ(W.data()[0], 0x1.1c7806p-6f);
+  EXPECT_EQ(W.data()[1], 0x1.01304ap-5f);
+  EXPECT_EQ(W.data()[1000001], 0x1.550738p-5f);
+  EXPECT_EQ(W.data()[768 * 3072 - 1], -0x1.932888p-6f);
+  // An odd number of entries: the last is the cosine of its pair, whose sine is never used.
+  EXPECT_EQ(normal_matrix(7, "w_a", 3, 5, 2.0f)(2, 4), -0x1.500ec6p-1f);
+}
+
+TEST(RngCounter, CounterIsTheSequentialSplitMix64Stream) {
+  // u64(key, i) = mix(key + (i+1)·γ) is the i-th output of SplitMix64 started at key, so weights seeded before the
+  // counter form keep their values (Rng's normal() = counter_normal(key, k) for k = 0, 1, 2, …).
+  for (uint64_t key : {uint64_t{0}, uint64_t{42}, stream_seed(42, "W_Q"), ~uint64_t{0}}) {
+    uint64_t state = key;
+    Rng rng(key);
+    for (uint64_t i = 0; i < 1000; ++i) {
+      ASSERT_EQ(counter_u64(key, i), reference_splitmix64(state)) << key << " " << i;
+      ASSERT_EQ(counter_normal(key, i), rng.normal()) << key << " " << i;
+    }
+  }
+}
+
+TEST(RngCounter, LargeMatrixEqualsTheSequentialStream) {
+  // The parallel fill (above the one-thread threshold) gives exactly the sequential stream, entry by entry.
+  const Mat A = normal_matrix(3, "decoder.0.self_attn.W_V", 768, 768, 0.5f);
+  Rng rng(stream_seed(3, "decoder.0.self_attn.W_V"));
+  for (Eigen::Index k = 0; k < A.size(); ++k) ASSERT_EQ(A.data()[k], static_cast<float>(rng.normal()) * 0.5f) << "k " << k;
+}
+
+TEST(RngCounter, SameNumbersOnOneTwoAndThreeThreads) {
+  const int before = omp_get_max_threads();
+  std::vector<Mat> fills;
+  for (int threads : {1, 2, 3}) {
+    omp_set_num_threads(threads);
+    fills.push_back(normal_matrix(42, "decoder.0.ffn.W_2", 3072, 768, 0.018f));  // 1.2 M pairs: the parallel path
+    fills.push_back(normal_matrix(42, "pos.learned", 1025, 77, 1.0f));           // odd size, uneven chunks
+  }
+  omp_set_num_threads(before);
+  for (size_t i = 2; i < fills.size(); ++i) EXPECT_TRUE(fills[i] == fills[i % 2]) << "fill " << i << " differs from one thread's";
+}
+
+TEST(RngCounter, PrefixStability) {
+  // Entry k depends on k alone, not on the shape: a [2, 3] and a [4, 3] tensor of one name share their first 6
+  // numbers, and a [1, 5] (odd: the last is a pair's cosine) shares its 5 with both.
+  const Mat small = normal_matrix(42, "W_Q", 2, 3, 1.0f), large = normal_matrix(42, "W_Q", 4, 3, 1.0f);
+  const Mat odd = normal_matrix(42, "W_Q", 1, 5, 1.0f), big = normal_matrix(42, "W_Q", 300, 300, 1.0f);
+  for (int k = 0; k < 6; ++k) EXPECT_EQ(small.data()[k], large.data()[k]) << k;
+  for (int k = 0; k < 5; ++k) EXPECT_EQ(odd.data()[k], small.data()[k]) << k;
+  for (int k = 0; k < 12; ++k) EXPECT_EQ(big.data()[k], large.data()[k]) << k;
+  // The std scales, nothing else: σ·z for the same z.
+  EXPECT_EQ(normal_matrix(42, "W_Q", 2, 3, 0.5f).data()[4], small.data()[4] * 0.5f);
+}
+
+TEST(RngCounter, MillionDrawsHaveMeanZeroAndStdSigma) {
+  constexpr int N = 1000 * 1000;
+  for (float stddev : {0.036f, 1.0f}) {
+    const Mat A = normal_matrix(11, "moments", 1000, 1000, stddev);
+    double sum = 0.0, sum_sq = 0.0, sum_4 = 0.0;
+    int within = 0;
+    for (int k = 0; k < N; ++k) {
+      const double z = static_cast<double>(A.data()[k]) / stddev;
+      ASSERT_TRUE(std::isfinite(z)) << k;
+      sum += z, sum_sq += z * z, sum_4 += z * z * z * z;
+      within += std::fabs(z) < 1.0;
+    }
+    const double mean = sum / N, var = sum_sq / N - mean * mean;
+    // SE(mean) = 1e−3 → 5 SE = 5e−3; SE(var) = √(2/N) = 1.41e−3 → 5 SE = 7.1e−3; E z⁴ = 3, SE = √(96/N) ≈ 9.8e−3.
+    EXPECT_NEAR(mean, 0.0, 5e-3) << stddev;
+    EXPECT_NEAR(var, 1.0, 7.1e-3) << stddev;
+    EXPECT_NEAR(sum_4 / N, 3.0, 0.049) << stddev;
+    // P(|z| < 1) = 0.682689, SE = 4.65e−4 → 5 SE = 2.3e−3.
+    EXPECT_NEAR(static_cast<double>(within) / N, 0.682689, 2.3e-3) << stddev;
+  }
+}
+
+// Pearson correlation of two equally long arrays.
+double correlation(const Mat& a, const Mat& b) {
+  const Eigen::ArrayXd x = Eigen::Map<const Eigen::VectorXf>(a.data(), a.size()).cast<double>().array();
+  const Eigen::ArrayXd y = Eigen::Map<const Eigen::VectorXf>(b.data(), b.size()).cast<double>().array();
+  const Eigen::ArrayXd dx = x - x.mean(), dy = y - y.mean();
+  return (dx * dy).sum() / std::sqrt(dx.square().sum() * dy.square().sum());
+}
+
+TEST(RngCounter, DifferentNamesAndSeedsAreUncorrelated) {
+  // 1e6 pairs: SE of r is 1/√N = 1e−3 → 5 SE = 5e−3. Neighbouring names, one letter apart, and the same name under
+  // neighbouring seeds; then lag 1 inside one stream (the cosine and sine of a pair).
+  const Mat q = normal_matrix(42, "decoder.0.self_attn.W_Q", 1000, 1000, 1.0f);
+  EXPECT_NEAR(correlation(q, normal_matrix(42, "decoder.0.self_attn.W_K", 1000, 1000, 1.0f)), 0.0, 5e-3);
+  EXPECT_NEAR(correlation(q, normal_matrix(42, "decoder.1.self_attn.W_Q", 1000, 1000, 1.0f)), 0.0, 5e-3);
+  EXPECT_NEAR(correlation(q, normal_matrix(43, "decoder.0.self_attn.W_Q", 1000, 1000, 1.0f)), 0.0, 5e-3);
+  const Mat s = normal_matrix(42, "lag", 1, 1000001, 1.0f);
+  const Mat head = s.leftCols(1000000), tail = s.rightCols(1000000);
+  EXPECT_NEAR(correlation(head, tail), 0.0, 5e-3);
+}
+
+TEST(RngCounter, StreamsOfEveryShippedNameNeverOverlap) {
+  // Every name's stream is a window of one cycle: key_b = key_a + d·γ (mod 2⁶⁴) makes draw i of b draw i + d of a.
+  // Compute d = (key_b − key_a)·γ⁻¹ for every pair of names a GPT-2-sized encoder–decoder would seed (and 2,000
+  // token rows) under three seeds: no window of 2²³ draws (> 3072·768·2) may reach another's.
+  const uint64_t gamma = 0x9E3779B97F4A7C15ull;
+  uint64_t inverse = gamma;  // Newton's iteration doubles the correct low bits: 5 → 10 → … → 64+
+  for (int i = 0; i < 6; ++i) inverse *= 2 - gamma * inverse;
+  ASSERT_EQ(gamma * inverse, 1ull);
+  std::vector<std::string> names = {"pos.learned"};
+  for (const char* stack : {"encoder", "decoder"})
+    for (int l = 0; l < 12; ++l) {
+      const std::string p = std::string(stack) + "." + std::to_string(l) + ".";
+      for (const char* block : {"self_attn.", "cross_attn."})
+        for (const char* w : {"W_Q", "W_K", "W_V", "W_O", "w_a"}) names.push_back(p + block + w);
+      names.push_back(p + "ffn.W_1");
+      names.push_back(p + "ffn.W_2");
+    }
+  for (int t = 0; t < 2000; ++t) names.push_back("embed.E/w" + std::to_string(t));
+  for (uint64_t seed : {0ull, 42ull, 1234ull}) {
+    std::vector<uint64_t> keys;
+    for (const std::string& name : names) keys.push_back(stream_seed(seed, name));
+    constexpr uint64_t kWindow = 1ull << 23;
+    for (size_t a = 0; a < keys.size(); ++a)
+      for (size_t b = a + 1; b < keys.size(); ++b) {
+        const uint64_t d = (keys[b] - keys[a]) * inverse;
+        ASSERT_TRUE(d > kWindow && 0 - d > kWindow) << names[a] << " and " << names[b] << " under seed " << seed << " are " << d << " draws apart";
+      }
   }
 }
 
