@@ -20,7 +20,8 @@ using labs::NormSweep;
 using labs::NormVariant;
 KeyedResult<NormSweep> norm_sweep;
 
-void draw_norm_result();
+// `current`: the result is the session's own (not a stale one shown while a newer one computes).
+void draw_norm_result(AppState& s, bool current);
 
 }  // namespace
 
@@ -31,12 +32,12 @@ void DrawNormSweepView(AppState& s, const std::string& key, bool session_valid) 
   const std::vector<std::string> dirs = s.weights.search_dirs;
   sweep_section<NormSweep>(
       s, norm_sweep, key, session_valid, [session, dirs](JobControl& c) { return labs::norm_sweep(session, dirs, c.progress()); },
-      "The session is not valid: the comparison runs once it is.", [] { draw_norm_result(); });
+      "The session is not valid: the comparison runs once it is.", [&s, &key] { draw_norm_result(s, !norm_sweep.stale(key)); });
 }
 
 namespace {
 
-void draw_norm_result() {
+void draw_norm_result(AppState& s, bool current) {
   const NormSweep& r = norm_sweep.value;
   const int L = r.layers;
   const std::string& stack = r.stack;
@@ -89,6 +90,10 @@ void draw_norm_result() {
     if (pa.y_min == 0.0f && pa.y_max == 0.0f) pa.y_max = 1.0f;
   }
   DrawLinePlot(pa, series);
+  if (current) {  // where the finished comparison's plot is (--layout-json): tests check that it arrives
+    const ImVec2 p0 = ImGui::GetItemRectMin(), p1 = ImGui::GetItemRectMax();
+    s.drawn_heatmaps.push_back({"plot:gradients.layer-norms", p0.x, p0.y, p1.x, p1.y, 0, 0});
+  }
   ImGui::EndGroup();
   ImGui::SameLine(0, kSectionGap);
   ImGui::BeginGroup();
