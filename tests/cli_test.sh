@@ -245,5 +245,77 @@ set -e
 check "a truncated weights file is refused" test "$code" = 2
 check "... with a message" grep -qi "safetensors\|truncat\|header" <<<"$msg"
 
+# lab: every experiment of the labs from the command line, as a table and as JSON (checked with hand-known facts).
+"$cli" lab --list > "$work/labs.txt"
+for lab in scaling why-sqrt-dk norm-sweep jacobian head-stats pe-similarity rope alibi; do
+  check "lab --list names $lab" grep -q "^$lab " "$work/labs.txt"
+done
+set +e
+msg=$("$cli" lab softmax-magic 2>&1); code=$?
+check "an unknown lab is refused" test "$code" = 2
+check "... naming it and pointing at --list" bash -c "grep -q 'no lab named softmax-magic' <<<'$msg' && grep -q 'lab --list' <<<'$msg'"
+msg=$("$cli" lab jacobian --arch decoder-only --text "a b c" --row 9 2>&1); code=$?
+check "lab jacobian with a row outside P is refused" test "$code" = 2
+check "... saying which rows there are" grep -q "rows are 0 … 2" <<<"$msg"
+msg=$("$cli" lab jacobian --head encoder.5.self_attn.head.0 2>&1); code=$?
+check "lab jacobian with an unknown head is refused" test "$code" = 2
+set -e
+small=(--text "the cat sat on the mat" --layers 2 --d-model 16 --heads 2)
+for lab in scaling why-sqrt-dk norm-sweep jacobian head-stats pe-similarity rope alibi; do
+  extra=()
+  [ "$lab" = why-sqrt-dk ] && extra=(--seeds 1)
+  "$cli" lab "$lab" "${small[@]}" "${extra[@]}" > "$work/lab-$lab.txt"
+  check "lab $lab prints a table" test "$(wc -l < "$work/lab-$lab.txt")" -ge 3
+  "$cli" lab "$lab" "${small[@]}" "${extra[@]}" --json > "$work/lab-$lab.json"
+done
+check "lab jacobian's table says the chain rule agrees" grep -q "agrees to float rounding" "$work/lab-jacobian.txt"
+"$cli" lab jacobian --arch decoder-only --text "a b c d" --layers 1 --d-model 8 --heads 2 --head decoder.0.self_attn.head.1 --row 2 --json > "$work/lab-jac2.json"
+"$cli" lab head-stats "${small[@]}" --head encoder.1.self_attn.head.0 --json > "$work/lab-rows.json"
+"$cli" lab alibi --heads 8 --d-model 16 --json > "$work/lab-alibi8.json"
+check_py "lab --json parses, and its numbers hold what they must" "$work" <<'PY'
+import json, math, os, sys
+w = sys.argv[1]
+L = {n: json.load(open(os.path.join(w, "lab-%s.json" % n))) for n in
+     "scaling why-sqrt-dk norm-sweep jacobian head-stats pe-similarity rope alibi jac2 rows alibi8".split()}
+for n, j in L.items():
+    assert j["lab"] in n or n in ("jac2", "rows", "alibi8"), (n, j["lab"])
+# scaling: every d_k of the sweep, unscaled entropy at d_k = 256 below the scaled one
+pts = L["scaling"]["points"]
+assert [p["d_k"] for p in pts] == [2, 4, 8, 16, 32, 64, 128, 256], pts
+assert pts[-1]["unscaled"]["entropy"] < pts[-1]["scaled"]["entropy"]
+assert L["why-sqrt-dk"]["points"][0]["scaled"]["mean"] > 0
+# norm-sweep: four variants (layer norm on), each with L + 1 finite norms, exactly one is the session's
+v = L["norm-sweep"]["variants"]
+assert len(v) == 4 and sum(x["current"] for x in v) == 1, v
+assert all(len(x["norms"]) == 3 and all(n is not None and n > 0 for n in x["norms"]) for x in v)
+# jacobian: rows of J sum to 0, J = diag(p) - p p^T, the chain rule checked against the tape
+for key in ("jacobian", "jac2"):
+    j = L[key]
+    p, J = j["p"], j["J"]
+    assert j["checked"] and j["agrees"], j
+    for a in range(len(p)):
+        assert abs(sum(J[a])) < 1e-6
+        for b in range(len(p)):
+            assert abs(J[a][b] - ((p[a] if a == b else 0) - p[a] * p[b])) < 1e-6
+j = L["jac2"]
+assert j["allowed"] == 3 and j["p"][3] == 0, j  # causal: row 2 sees keys 0..2
+assert abs(j["scale"] - 1 / math.sqrt(4)) < 1e-6, j["scale"]  # d_k = 8/2 = 4
+# head-stats: every head with its scale 1/sqrt(d_k) = 1/sqrt(8); per row: entropy <= log(allowed keys)
+hs = L["head-stats"]["heads"]
+assert len(hs) == 4 and all(abs(h["scale"] - 1 / math.sqrt(8)) < 1e-6 for h in hs), hs
+for r in L["rows"]["rows"]:
+    assert r["entropy"] <= r["uniform"] + 1e-5 and 0 < r["max_weight"] <= 1
+# pe-similarity: p_0.p_0 = d_model / 2, and the offset alone decides
+pe = L["pe-similarity"]
+assert abs(pe["from_zero"][0] - 8) < 1e-4 and pe["max_deviation"] < 1e-4, pe["max_deviation"]
+# rope: the two query positions give the same curve; with the sinusoid added they do not
+r = L["rope"]
+assert r["rope_max_gap"] < 1e-4 and max(abs(a - b) for a, b in zip(*r["added"])) > 0.1
+# alibi: h = 8 gives slopes 1/2 ... 1/256
+s = L["alibi8"]["slopes"]
+assert all(abs(s[i] - 2.0 ** -(i + 1)) < 1e-9 for i in range(8)), s
+print("lab JSON checked:", ", ".join(sorted(L)))
+PY
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

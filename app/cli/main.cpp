@@ -2,6 +2,7 @@
 //   qkvlab-cli params --preset gpt2-small [--json]
 //   qkvlab-cli run --text "The cat sat" --heads 2 --mask causal --export out/ --export-png png/
 //   qkvlab-cli demo
+//   qkvlab-cli lab jacobian --head encoder.0.self_attn.head.1 --row 2 [--json]   (qkvlab-cli lab --list)
 #include <chrono>
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -17,10 +18,15 @@
 #include "core/counters.h"
 #include "core/export.h"
 #include "core/files.h"
+#include "core/labs/norms.h"
+#include "core/labs/positions.h"
+#include "core/labs/scaling.h"
+#include "core/labs/softmax.h"
 #include "core/lessons.h"
 #include "core/memory.h"
 #include "core/model.h"
 #include "core/network.h"
+#include "core/paths.h"
 #include "core/trainer.h"
 
 namespace {
@@ -586,6 +592,285 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
   return problems ? 2 : 0;
 }
 
+// [SECTION] lab: the experiments of the Scaling, Gradients and Positions tabs (core/labs), as tables or JSON.
+struct LabFlags {
+  std::string name;
+  bool list = false, json = false;
+  std::string head;      // jacobian, head-stats: a head's path (default: the first self-attention head)
+  int row = 0;           // jacobian: the query row
+  int seeds = 4;         // why-sqrt-dk
+  int positions = 64;    // pe-similarity
+  void add_to(CLI::App& app) {
+    app.add_option("name", name, "The lab to run (see --list)");
+    app.add_flag("--list", list, "List the labs, one line each");
+    app.add_flag("--json", json, "Print one JSON object instead of a table");
+    app.add_option("--head", head, "jacobian, head-stats: a head, e.g. encoder.0.self_attn.head.1");
+    app.add_option("--row", row, "jacobian: the query row r of P (from 0)");
+    app.add_option("--seeds", seeds, "why-sqrt-dk: seeds averaged per d_k")->check(CLI::Range(1, 64));
+    app.add_option("--positions", positions, "pe-similarity: rows of the sinusoidal table")->check(CLI::Range(2, 4096));
+  }
+};
+
+using Json = nlohmann::json;
+using LabFn = int (*)(const Session&, const LabFlags&);
+
+// NAN and ±∞ are not JSON numbers: they become null.
+Json num(double v) { return std::isfinite(v) ? Json(v) : Json(nullptr); }
+Json nums(const std::vector<float>& v) {
+  Json out = Json::array();
+  for (float x : v) out.push_back(num(x));
+  return out;
+}
+void print_json(const Json& j) { std::printf("%s\n", j.dump(2).c_str()); }
+std::string cell(double v, const char* fmt = "%10.4f") {
+  if (!std::isfinite(v)) return "         —";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, fmt, v);
+  return buf;
+}
+std::string first_self_attention_block(const ModelConfig& c) {
+  return paths::block(c.arch == Arch::DecoderOnly ? "decoder" : "encoder", 0, paths::kSelf);
+}
+// The session run once (the cache finds shipped weights), for the labs that read one trace.
+Result<Trace> lab_trace(const Session& s, bool gradients) {
+  WeightCache cache;
+  cache.search_dirs = {QKVLAB_ASSETS_DIR "/weights"};
+  Result<Trace> t = run(s, &cache);
+  if (t && gradients)
+    if (auto e = add_gradients(s, *t)) return *e;
+  return t;
+}
+
+int lab_scaling(const Session& s, const LabFlags& f) {
+  const labs::ScalingSweep r = labs::scaling_sweep(s);
+  const std::string block = first_self_attention_block(s.model);
+  const auto point = [&](const labs::SweepRun& run, int dk) {
+    const auto it = run.find(block);
+    if (it == run.end()) return Json(nullptr);
+    const labs::BlockSummary& b = it->second;
+    return Json{{"entropy", num(b.entropy)}, {"max_weight", num(b.max_weight)}, {"var_S", num(b.var_S())},
+                {"predicted_var_S", num(b.predicted_var_S(dk))}, {"uniform_entropy", num(b.uniform)}};
+  };
+  if (f.json) {
+    Json rows = Json::array();
+    for (int k = 0; k < labs::kScalingCount; ++k)
+      rows.push_back({{"d_k", labs::kScalingDk[k]}, {"scaled", point(r.scaled[k], labs::kScalingDk[k])},
+                      {"unscaled", point(r.unscaled[k], labs::kScalingDk[k])}});
+    print_json({{"lab", "scaling"}, {"block", block}, {"points", rows}, {"error", r.error}, {"seeded_note", r.seeded_note}, {"ms", r.ms}});
+    return r.error.empty() ? 0 : 2;
+  }
+  std::printf("d_k sweep: 1-layer copies (h = %d, tau = %.3g, seeded weights), %s, mean over heads and rows; %.0f ms\n", s.model.heads,
+              s.model.temperature, block.c_str(), r.ms);
+  if (!r.seeded_note.empty()) std::printf("%s\n", r.seeded_note.c_str());
+  std::printf("%6s %10s %10s %10s %10s %12s %12s\n", "d_k", "H scaled", "H plain", "max scaled", "max plain", "Var(q·k)", "d_k·E[q²]E[k²]");
+  for (int k = 0; k < labs::kScalingCount; ++k) {
+    const auto on = r.scaled[k].find(block), off = r.unscaled[k].find(block);
+    const bool a = on != r.scaled[k].end(), b = off != r.unscaled[k].end();
+    std::printf("%6d %s %s %s %s %s %s\n", labs::kScalingDk[k], cell(a ? on->second.entropy : NAN).c_str(), cell(b ? off->second.entropy : NAN).c_str(),
+                cell(a ? on->second.max_weight : NAN).c_str(), cell(b ? off->second.max_weight : NAN).c_str(),
+                cell(a ? on->second.var_S() : NAN, "%12.3f").c_str(), cell(a ? on->second.predicted_var_S(labs::kScalingDk[k]) : NAN, "%12.3f").c_str());
+  }
+  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});
+  return 0;
+}
+
+int lab_why_sqrt_dk(const Session& s, const LabFlags& f) {
+  const labs::DkGradientSweep r = labs::dk_gradient_sweep(s, f.seeds);
+  const auto point = [](const labs::DkGradPoint& p) {
+    return Json{{"mean", num(p.mean)}, {"sd", num(p.sd)}, {"lo", num(p.lo)}, {"hi", num(p.hi)}, {"max_weight", num(p.max_weight)}, {"seeds", p.seeds},
+                {"rows", p.rows}};
+  };
+  if (f.json) {
+    Json rows = Json::array();
+    for (int k = 0; k < labs::kGradCount; ++k)
+      rows.push_back({{"d_k", labs::kGradDk[k]}, {"scaled", point(r.scaled[k])}, {"unscaled", point(r.unscaled[k])}});
+    print_json({{"lab", "why-sqrt-dk"}, {"block", r.block}, {"seeds", r.seeds}, {"skipped", r.skipped}, {"too_big", r.too_big}, {"points", rows},
+                {"caption", labs::dk_gradient_caption(r)}, {"error", r.error}, {"ms", r.ms}});
+    return r.error.empty() ? 0 : 2;
+  }
+  if (r.skipped) return fail({"why-sqrt-dk: the input has more than " + std::to_string(labs::kGradMaxTokens) + " tokens", "give a shorter --text"});
+  std::printf("why sqrt(d_k): ||dL/dZ_r|| / ||dL/dP_r|| per query row of %s, mean over heads, rows and %d seeds; %.0f ms\n", r.block.c_str(),
+              r.seeds, r.ms);
+  std::printf("%6s %10s %10s %10s %10s %12s %12s\n", "d_k", "scaled", "sd", "plain", "sd", "max w scaled", "max w plain");
+  for (int k = 0; k < labs::kGradCount; ++k)
+    std::printf("%6d %s %s %s %s %s %s\n", labs::kGradDk[k], cell(r.scaled[k].mean).c_str(), cell(r.scaled[k].sd).c_str(),
+                cell(r.unscaled[k].mean).c_str(), cell(r.unscaled[k].sd).c_str(), cell(r.scaled[k].max_weight, "%12.4f").c_str(),
+                cell(r.unscaled[k].max_weight, "%12.4f").c_str());
+  std::printf("%s\n", labs::dk_gradient_caption(r).c_str());
+  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});
+  return 0;
+}
+
+int lab_norm_sweep(const Session& s, const LabFlags& f) {
+  const labs::NormSweep r = labs::norm_sweep(s, {QKVLAB_ASSETS_DIR "/weights"});
+  int failed = 0;
+  for (const labs::NormVariant& v : r.variants) failed += v.error.empty() ? 0 : 1;
+  if (f.json) {
+    Json variants = Json::array();
+    for (const labs::NormVariant& v : r.variants)
+      variants.push_back({{"label", v.label(r.norms)}, {"placement", name(v.placement)}, {"residual", v.residual}, {"current", r.is_current(v)},
+                          {"norms", nums(v.norms)}, {"error", v.error}});
+    print_json({{"lab", "norm-sweep"}, {"stack", r.stack}, {"layers", r.layers}, {"pattern_loss", r.pattern}, {"variants", variants}, {"ms", r.ms}});
+    return failed ? 2 : 0;
+  }
+  std::printf("||dL/dx_l||_F at the input of %s layer l (l = %d: the last layer's output); %.0f ms\n", r.stack.c_str(), r.layers, r.ms);
+  std::printf("%-28s", "variant");
+  for (int l = 0; l <= r.layers; ++l) std::printf(" %10s", (l < r.layers ? "in " + std::to_string(l) : "out " + std::to_string(l - 1)).c_str());
+  std::printf("\n");
+  for (const labs::NormVariant& v : r.variants) {
+    std::printf("%-28s", (v.label(r.norms) + (r.is_current(v) ? " *" : "")).c_str());
+    if (!v.error.empty()) std::printf(" not run: %s", v.error.c_str());
+    for (float n : v.norms) std::printf(" %s", cell(n, "%10.3e").c_str());
+    std::printf("\n");
+  }
+  std::printf("* this session's setting\n");
+  return failed ? 2 : 0;
+}
+
+int lab_jacobian(const Session& s, const LabFlags& f) {
+  Result<Trace> t = lab_trace(s, true);
+  if (!t) return fail(t.error());
+  const std::string head = f.head.empty() ? paths::head(first_self_attention_block(s.model), 0) : f.head;
+  const labs::RowJacobian r = labs::row_jacobian(*t, head, f.row);
+  if (!r.ok()) return fail({r.error, "list the heads with qkvlab-cli lab head-stats"});
+  if (f.json) {
+    Json J = Json::array();
+    for (int i = 0; i < r.m; ++i) {
+      std::vector<float> row(r.J.row(i).data(), r.J.row(i).data() + r.m);
+      J.push_back(nums(row));
+    }
+    print_json({{"lab", "jacobian"}, {"head", head}, {"row", r.row}, {"p", nums(std::vector<float>(r.p.data(), r.p.data() + r.m))}, {"J", J},
+                {"scale", num(r.scale)}, {"entropy", num(r.entropy)}, {"allowed", r.allowed}, {"uniform_entropy", num(r.uniform_entropy)},
+                {"max_p", num(r.max_p)}, {"frobenius", num(r.frobenius)}, {"checked", r.checked}, {"agrees", r.agrees},
+                {"check_max_diff", num(r.check_max_diff)}});
+    return 0;
+  }
+  std::printf("softmax Jacobian J = diag(p) - p p^T of %s, row %d (d p / d z, z = S·scale + M; scale = %.6g)\n", head.c_str(), r.row, r.scale);
+  print_matrix("p", r.p);
+  print_matrix("J", r.J);
+  std::printf("entropy %.4f nats (uniform over its %d keys: %.4f)   max p = %.4f   ||J||_F = %.4e\n", r.entropy, r.allowed, r.uniform_entropy,
+              r.max_p, r.frobenius);
+  if (r.checked)
+    std::printf("chain rule: max |J·(dL/dP row) - (dL/dS row) / scale| = %.3e (largest %.3e): %s\n", r.check_max_diff, r.check_largest,
+                r.agrees ? "agrees to float rounding" : "DIFFERS");
+  return r.checked && !r.agrees ? 2 : 0;
+}
+
+int lab_head_stats(const Session& s, const LabFlags& f) {
+  Result<Trace> t = lab_trace(s, false);
+  if (!t) return fail(t.error());
+  if (!f.head.empty()) {
+    const labs::HeadRows rows = labs::head_rows(*t, f.head);
+    if (!rows.stats) return fail({"no head " + f.head + " in this trace", "list the heads with qkvlab-cli lab head-stats"});
+    if (f.json) {
+      Json out = Json::array();
+      for (const labs::RowStat& r : rows.rows)
+        out.push_back({{"allowed", r.allowed}, {"entropy", num(r.entropy)}, {"uniform", num(r.uniform)}, {"max_weight", num(r.max_weight)}});
+      print_json({{"lab", "head-stats"}, {"head", f.head}, {"scale", num(rows.stats->scale)}, {"rows", out}});
+      return 0;
+    }
+    std::printf("%s (scale %.6g): per query row\n%6s %8s %10s %10s %10s\n", f.head.c_str(), rows.stats->scale, "row", "keys", "entropy", "uniform",
+                "max weight");
+    for (size_t i = 0; i < rows.rows.size(); ++i)
+      std::printf("%6zu %8d %s %s %s\n", i, rows.rows[i].allowed, cell(rows.rows[i].entropy).c_str(), cell(rows.rows[i].uniform).c_str(),
+                  cell(rows.rows[i].max_weight).c_str());
+    return 0;
+  }
+  if (f.json) {
+    Json heads = Json::array();
+    for (const HeadStats& h : t->heads)
+      heads.push_back({{"head", h.path}, {"scale", num(h.scale)}, {"mean_entropy", num(h.mean_entropy)}, {"mean_max_weight", num(h.mean_max_weight)},
+                       {"score_mean", num(h.score_mean)}, {"score_variance", num(h.score_variance)}, {"fully_masked_rows", h.fully_masked_rows}});
+    print_json({{"lab", "head-stats"}, {"heads", heads}});
+    return 0;
+  }
+  std::printf("%-40s %10s %10s %10s %10s %10s\n", "head", "scale", "entropy", "max weight", "score mean", "score var");
+  for (const HeadStats& h : t->heads)
+    std::printf("%-40s %s %s %s %s %s\n", h.path.c_str(), cell(h.scale).c_str(), cell(h.mean_entropy).c_str(), cell(h.mean_max_weight).c_str(),
+                cell(h.score_mean).c_str(), cell(h.score_variance).c_str());
+  return 0;
+}
+
+int lab_pe_similarity(const Session& s, const LabFlags& f) {
+  const labs::TableStats st = labs::pe_similarity(f.positions, s.model.d_model, s.model.pe_base);
+  if (f.json) {
+    print_json({{"lab", "pe-similarity"}, {"positions", f.positions}, {"d_model", s.model.d_model}, {"base", s.model.pe_base},
+                {"offset", nums(st.curves.k)}, {"from_zero", nums(st.curves.from_zero)}, {"mean", nums(st.curves.mean)},
+                {"max_deviation", num(st.curves.max_deviation)}});
+    return 0;
+  }
+  std::printf("sinusoidal PE [%d x %d], base %g: p_m·p_(m+k) against the offset k\n", f.positions, s.model.d_model, s.model.pe_base);
+  std::printf("%6s %12s %12s\n", "k", "p_0·p_k", "mean over m");
+  for (size_t k = 0; k < st.curves.k.size(); k += k < 16 ? 1 : 8)
+    std::printf("%6zu %12.4f %12.4f\n", k, st.curves.from_zero[k], st.curves.mean[k]);
+  std::printf("max over m, k of |p_m·p_(m+k) - p_0·p_k| = %.2e  (%s)\n", st.curves.max_deviation,
+              s.model.d_model % 2 == 0 ? "the offset alone decides" : "odd d_model: the unpaired sine depends on m");
+  return 0;
+}
+
+int lab_rope(const Session& s, const LabFlags& f) {
+  const labs::RopeDemo d = labs::rope_demo(s.seed, s.model.head_dk(), s.model.pe_base);
+  const int m0 = labs::kRopeQueryPositions[0], m1 = labs::kRopeQueryPositions[1];
+  if (f.json) {
+    print_json({{"lab", "rope"}, {"d", d.d}, {"query_positions", {m0, m1}}, {"offset", nums(d.offset)}, {"rope", {nums(d.rope[0]), nums(d.rope[1])}},
+                {"added", {nums(d.added[0]), nums(d.added[1])}}, {"rope_max_gap", num(d.rope_max_gap)}});
+    return 0;
+  }
+  std::printf("RoPE: q_m·k_n of one random q, k (d = %d) at query positions m = %d and %d\n", d.d, m0, m1);
+  std::printf("%8s %12s %12s %14s %14s\n", "m - n", ("RoPE m=" + std::to_string(m0)).c_str(), ("RoPE m=" + std::to_string(m1)).c_str(),
+              ("added m=" + std::to_string(m0)).c_str(), ("added m=" + std::to_string(m1)).c_str());
+  for (size_t r = 0; r < d.offset.size(); ++r)
+    std::printf("%8.0f %12.4f %12.4f %14.4f %14.4f\n", d.offset[r], d.rope[0][r], d.rope[1][r], d.added[0][r], d.added[1][r]);
+  std::printf("RoPE curves differ by at most %.2e: the score depends on m - n only; with the sinusoid added it does not\n", d.rope_max_gap);
+  return 0;
+}
+
+int lab_alibi(const Session& s, const LabFlags& f) {
+  const labs::AlibiDemo d = labs::alibi_demo(s.model.heads);
+  if (f.json) {
+    Json curves = Json::array();
+    for (const labs::AlibiCurve& c : d.curves) curves.push_back({{"head", c.head}, {"slope", num(c.slope)}, {"offset", nums(c.offset)}, {"bias", nums(c.bias)}});
+    print_json({{"lab", "alibi"}, {"heads", s.model.heads}, {"slopes", nums(d.slopes)}, {"curves", curves}});
+    return 0;
+  }
+  std::printf("ALiBi (h = %d): head i adds -slope_i·|j - i| to its scores\n%6s %12s %12s %12s\n", s.model.heads, "head", "slope", "1/slope",
+              "bias at 16");
+  for (size_t i = 0; i < d.slopes.size(); ++i)
+    std::printf("%6zu %12.6g %12.6g %12.4f\n", i, d.slopes[i], 1.0 / d.slopes[i], -d.slopes[i] * labs::kDemoOffset);
+  return 0;
+}
+
+struct Lab {
+  const char* name;
+  const char* what;
+  LabFn fn;
+};
+constexpr Lab kLabs[] = {
+    {"scaling", "entropy, max weight and Var(q·k) of 1-layer copies at d_k = 2 … 256, scaled and not (the Scaling tab)", lab_scaling},
+    {"why-sqrt-dk", "||dL/dZ|| / ||dL/dP|| through the softmax against d_k, scaled and not, over seeds (--seeds)", lab_why_sqrt_dk},
+    {"norm-sweep", "gradient norm at each layer's input with Pre/Post-Norm, residual on/off", lab_norm_sweep},
+    {"jacobian", "softmax Jacobian diag(p) - pp^T of one row (--head PATH --row R), checked against the tape", lab_jacobian},
+    {"head-stats", "every head's scale, entropy, max weight and score statistics (--head PATH: per row)", lab_head_stats},
+    {"pe-similarity", "PE·PE^T of the sinusoidal table against the offset (--positions P)", lab_pe_similarity},
+    {"rope", "RoPE scores of one q, k at two query positions: a function of the offset only", lab_rope},
+    {"alibi", "ALiBi slopes of the session's h heads and their distance penalty", lab_alibi},
+};
+
+int cmd_lab(const SessionFlags& flags, const LabFlags& f) {
+  if (f.list || f.name.empty()) {
+    if (!f.list) return fail({"lab needs a name", "list them with: qkvlab-cli lab --list"});
+    for (const Lab& lab : kLabs) std::printf("%-14s %s\n", lab.name, lab.what);
+    return 0;
+  }
+  const Lab* lab = nullptr;
+  for (const Lab& l : kLabs)
+    if (f.name == l.name) lab = &l;
+  if (!lab) return fail({"no lab named " + f.name, "list them with: qkvlab-cli lab --list"});
+  Result<Session> s = flags.build();
+  if (!s) return fail(s.error());
+  return lab->fn(*s, f);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -633,6 +918,12 @@ int main(int argc, char** argv) {
   bool lesson_list = false;
   lesson_cmd->add_flag("--list", lesson_list, "List every lesson (the same as giving none)");
 
+  SessionFlags lab_session;
+  LabFlags lab_flags;
+  CLI::App* lab_cmd = app.add_subcommand("lab", "Run an experiment of the labs on a session (model flags as for run); --list names them");
+  lab_session.add_to(*lab_cmd);
+  lab_flags.add_to(*lab_cmd);
+
   // Every parse error exits 2 (as every other user error), with CLI11's own message; --help exits 0.
   try {
     app.parse(argc, argv);
@@ -647,5 +938,6 @@ int main(int argc, char** argv) {
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
   if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);
   if (demo->parsed()) return cmd_demo();
+  if (lab_cmd->parsed()) return cmd_lab(lab_session, lab_flags);
   return 0;
 }

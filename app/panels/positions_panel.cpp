@@ -1,8 +1,7 @@
 // QKV Lab app — the positional-encoding lab: sin/cos curves of chosen dimensions, the PE matrix, ⟨p_m, p_n⟩ and
 // its dependence on the offset k = n − m only, the base; sinusoidal, learned, RoPE and ALiBi compared live.
 //
-// [SECTION] Panel-local UI state (ImGui storage) and the derived cache
-// [SECTION] Numbers: tables, ⟨p_m, p_n⟩, offset curves, RoPE and ALiBi demos (all from core functions)
+// [SECTION] Panel-local UI state (ImGui storage) and the derived cache (the numbers: core/labs/positions.h)
 // [SECTION] Drawing: controls, curves, PE matrix, similarity, comparison
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
@@ -10,8 +9,9 @@
 #include "app/widgets/plot.h"
 #include "app/widgets/selectors.h"
 #include "app/widgets/text_wrap.h"
+#include "core/labs/positions.h"
+#include "core/paths.h"
 #include "core/positional.h"
-#include "core/rng.h"
 
 #include <imgui.h>
 
@@ -31,9 +31,8 @@ constexpr int kMaxPositions = 512;
 constexpr int kMaxSimilarityShown = 256;  // PE·PEᵀ heatmap shows at most this many positions (2 px per cell)
 constexpr double kBaseMin = 10.0, kBaseMax = 100000.0;
 constexpr int kDimPickers = 3;
-constexpr int kDemoOffset = 16;             // RoPE / ALiBi demos span offsets −16…16
-constexpr int kRopeQueryPositions[2] = {16, 200};
 constexpr int kMaxAlibiCurves = 8;
+using labs::kRopeQueryPositions;
 
 // [SECTION] Panel-local UI state and the derived cache
 
@@ -42,20 +41,9 @@ constexpr int kMaxAlibiCurves = 8;
 int stored(const char* key, int fallback) { return ImGui::GetStateStorage()->GetInt(ImGui::GetID(key), fallback); }
 void store(const char* key, int value) { ImGui::GetStateStorage()->SetInt(ImGui::GetID(key), value); }
 
-// ⟨p_m, p_{m+k}⟩ against the offset k, from a similarity matrix G = T·Tᵀ.
-struct OffsetCurves {
-  std::vector<float> k;          // 0 … P−1
-  std::vector<float> from_zero;  // ⟨p_0, p_k⟩
-  std::vector<float> mean;       // mean over m of ⟨p_m, p_{m+k}⟩
-  float max_deviation = 0.0f;    // max over m, k of |⟨p_m, p_{m+k}⟩ − ⟨p_0, p_k⟩|
-};
-
-// One positional table, its similarity and offset curves, cached by the inputs that made it.
-struct TableStats {
+// One positional table, its similarity and offset curves (labs::table_stats), cached by the inputs that made it.
+struct TableStats : labs::TableStats {
   std::string key;  // what the table was made from; empty: nothing cached
-  Mat table;        // T: [P, d_model]
-  Mat similarity;   // G = T·Tᵀ: [P, P]
-  OffsetCurves curves;
 };
 
 // A cache fully derived from AppState (session.model.d_model, pe_base, the trace's pos.learned) and the sliders
@@ -66,30 +54,10 @@ struct PositionsCache {
 };
 PositionsCache g_cache;
 
-// [SECTION] Numbers
-
-OffsetCurves offset_curves(const Mat& G) {
-  OffsetCurves c;
-  const int P = static_cast<int>(G.rows());
-  for (int k = 0; k < P; ++k) {
-    double sum = 0.0;
-    for (int m = 0; m + k < P; ++m) {
-      sum += G(m, m + k);
-      c.max_deviation = std::max(c.max_deviation, std::fabs(G(m, m + k) - G(0, k)));
-    }
-    c.k.push_back(static_cast<float>(k));
-    c.from_zero.push_back(G(0, k));
-    c.mean.push_back(static_cast<float>(sum / (P - k)));
-  }
-  return c;
-}
-
 void fill_stats(TableStats& st, const std::string& key, Mat table) {
   if (st.key == key) return;
   st.key = key;
-  st.table = std::move(table);
-  st.similarity = st.table * st.table.transpose();  // [P, d]·[d, P] = [P, P]
-  st.curves = offset_curves(st.similarity);
+  static_cast<labs::TableStats&>(st) = labs::table_stats(std::move(table));
 }
 
 
@@ -101,40 +69,6 @@ std::string dim_label(int dim, int d_model, double base) {
   std::snprintf(buf, sizeof buf, "dim %d (%s%s, wavelength 2π·%.0f^(%d/%d) = %.1f)", dim, sin ? "sin" : "cos",
                 unpaired ? ", no cos partner" : "", base, two_i, d_model, sinusoidal_wavelength(dim, d_model, base));
   return buf;
-}
-
-// RoPE demo: q_m·k_n after apply_rope for offsets m − n = −16…16 at a query position m; the same q, k with a
-// sinusoid added instead, (q + p_m)·(k + p_n), for contrast.   q, k: [1, d] with d even
-struct RopeDemo {
-  std::vector<float> offset;
-  std::vector<float> rope[2], added[2];
-  int d = 0;
-};
-
-RopeDemo rope_demo(uint64_t seed, int d_k, double base) {
-  RopeDemo demo;
-  demo.d = std::max(2, d_k - d_k % 2);  // RoPE rotates pairs: an odd d_k (only possible when PE ≠ RoPE) loses its last dim here
-  const Mat q = normal_matrix(seed, "positions-lab.rope.q", 1, demo.d, 1.0f);
-  const Mat k = normal_matrix(seed, "positions-lab.rope.k", 1, demo.d, 1.0f);
-  const int span = 2 * kDemoOffset + 1;
-  for (int r = 0; r < span; ++r) demo.offset.push_back(static_cast<float>(kDemoOffset - r));  // row r: n = m − 16 + r
-  const Mat PE = sinusoidal_table(kRopeQueryPositions[1] + kDemoOffset + 1, demo.d, base);
-  for (int which = 0; which < 2; ++which) {
-    const int m = kRopeQueryPositions[which], n0 = m - kDemoOffset;
-    Mat q_rot = q;
-    apply_rope(q_rot, m, base);
-    Mat k_rot = k.replicate(span, 1);
-    apply_rope(k_rot, n0, base);
-    const Mat scores = k_rot * q_rot.transpose();  // [span, 1]
-    const Mat q_added = q + PE.row(m);
-    const Mat k_added = k.replicate(span, 1) + PE.middleRows(n0, span);
-    const Mat scores_added = k_added * q_added.transpose();
-    for (int r = 0; r < span; ++r) {
-      demo.rope[which].push_back(scores(r, 0));
-      demo.added[which].push_back(scores_added(r, 0));
-    }
-  }
-  return demo;
 }
 
 // [SECTION] Drawing
@@ -273,7 +207,8 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
   DrawHeatmap(s, a);
   ImGui::EndGroup();
 
-  const Mat* traced = t.tensors.find(stack + ".embed.PE");
+  const std::string pe_path = paths::join(paths::join(stack, "embed"), "PE");
+  const Mat* traced = t.tensors.find(pe_path);
   // Beside the table only when its cells can still carry the token labels (about a font height each).
   // If even the full width cannot label it, beside is as good as below.
   const float labelled_width = ImGui::GetFontSize() * (0.9f * static_cast<float>(sin.table.cols()) + 10.0f);
@@ -283,8 +218,8 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
     text_wrapped("traced for this sentence (%s stack): the rows added to E_x", stack.c_str());
     HeatmapArgs b;
     b.M = traced;
-    b.key = stack + ".embed.PE";
-    b.name = stack + ".embed.PE";
+    b.key = pe_path;
+    b.name = pe_path;
     b.row_labels = &query_tokens(s, stack_ref);
     b.row_axis = "token";
     b.col_axis = "dim";
@@ -293,7 +228,7 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
     b.max_width = beside ? ImGui::GetContentRegionAvail().x : 0.0f;
     DrawHeatmap(s, b);
   } else {
-    text_wrapped("%s.embed.PE: not in the trace", stack.c_str());
+    text_wrapped("%s: not in the trace", pe_path.c_str());
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22.0f);
     wrapped_disabled("Only sinusoidal and learned encodings add a vector to the embeddings; with this model's PE nothing is added, so "
                      "the table on the left is for reference.");
@@ -351,7 +286,7 @@ void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learn
 
 void draw_rope_demo(const AppState& s, float width) {
   const ModelConfig& c = s.session.model;
-  const RopeDemo demo = rope_demo(s.session.seed, c.head_dk(), c.pe_base);
+  const labs::RopeDemo demo = labs::rope_demo(s.session.seed, c.head_dk(), c.pe_base);
   std::vector<Series> series;
   for (int which = 0; which < 2; ++which) {
     Series r{"RoPE, m = " + std::to_string(kRopeQueryPositions[which]), demo.offset, demo.rope[which]};
@@ -383,21 +318,16 @@ void draw_rope_demo(const AppState& s, float width) {
 
 void draw_alibi_demo(const AppState& s, float width) {
   const int h = s.session.model.heads;
-  const std::vector<float> slopes = alibi_slopes(h);
-  const int span = 2 * kDemoOffset + 1;
+  const labs::AlibiDemo demo = labs::alibi_demo(h, kMaxAlibiCurves);
+  const int shown = static_cast<int>(demo.curves.size());
   std::vector<Series> series;
-  const int shown = std::min(h, kMaxAlibiCurves);
-  for (int c = 0; c < shown; ++c) {
-    const int i = shown == h ? c : c * (h - 1) / (shown - 1);  // spread over the heads when there are many
-    const Mat B = alibi_bias(1, span, kDemoOffset, slopes[i]);  // [1, span], query at position 16
+  for (const labs::AlibiCurve& curve : demo.curves) {
     Series sr;
     char label[64];
-    std::snprintf(label, sizeof label, "head %d, slope %.4g", i, slopes[i]);
+    std::snprintf(label, sizeof label, "head %d, slope %.4g", curve.head, curve.slope);
     sr.label = label;
-    for (int j = 0; j < span; ++j) {
-      sr.x.push_back(static_cast<float>(j - kDemoOffset));
-      sr.y.push_back(B(0, j));
-    }
+    sr.x = curve.offset;
+    sr.y = curve.bias;
     series.push_back(std::move(sr));
   }
   PlotArgs a;
@@ -436,10 +366,9 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
                                "so p_m·p_n shows no offset structure (its mean curve above is flat except at k = 0).");
   if (learned) {
     const Mat& T = learned->table;
-    const float std_dev = std::sqrt(T.squaredNorm() / static_cast<float>(T.size()));
     ImGui::Indent();
     text_wrapped("pos.learned rows 0…%d from the trace's weights (untrained: random, empirical std %.3f)", static_cast<int>(T.rows()) - 1,
-                std_dev);
+                learned->rms);
     HeatmapArgs a;
     a.M = &T;
     a.key = "positions-lab:learned:" + learned->key;
@@ -494,7 +423,7 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   ImGui::EndGroup();
 
   // The traced bias of the selected head, when this model uses ALiBi.
-  const std::string B_path = self_ref.path() + ".head." + std::to_string(s.sel.head) + ".B";
+  const std::string B_path = paths::head_tensor(self_ref.path(), s.sel.head, "B");
   if (const Mat* B = t.tensors.find(B_path)) {
     ImGui::Spacing();
     text_wrapped("This model's ALiBi bias in %s, as traced:", block_title(self_ref).c_str());

@@ -15,7 +15,8 @@
 #include "app/widgets/selectors.h"
 #include "app/widgets/text_wrap.h"
 #include "core/labs/scaling.h"
-#include "core/ops.h"
+#include "core/labs/softmax.h"
+#include "core/paths.h"
 
 #include <imgui.h>
 
@@ -151,14 +152,13 @@ void draw_controls(AppState& s) {
 
   const int dk = c.head_dk();
   if (c.score_scale == ScoreScale::InvSqrtDk)
-    ImGui::Text("S_scaled = S / (√d_k · τ) = S / (√%d · %.2f) = S × %.4f", dk, c.temperature,
-                1.0 / (std::sqrt(static_cast<double>(std::max(dk, 1))) * c.temperature));
+    ImGui::Text("S_scaled = S / (√d_k · τ) = S / (√%d · %.2f) = S × %.4f", dk, c.temperature, labs::score_scale(c));
   else
-    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (d_k = %d stays in the scores' variance)", 1.0 / c.temperature, dk);
+    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (d_k = %d stays in the scores' variance)", labs::score_scale(c), dk);
   if (s.trace) {
-    const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
+    const std::string head = paths::head(s.sel.block.path(), s.sel.head);
     const labs::VarianceBreakdown v = labs::variance_breakdown(*s.trace, head);
-    if (v.ok) wrapped_disabled(labs::variance_caption(v, std::fabs(v.scale * std::sqrt(static_cast<double>(v.d_k)) * c.temperature - 1.0) < 1e-3));
+    if (v.ok) wrapped_disabled(labs::variance_caption(v, labs::scale_includes_sqrt_dk(v.scale, v.d_k, c.temperature)));
   }
   if (s.error) error_text("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
 }
@@ -167,39 +167,29 @@ void draw_controls(AppState& s) {
 
 void draw_histogram(const AppState& s, const std::string& head, float width) {
   const Trace& t = *s.trace;
-  const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
-  const Mat* S_masked = t.tensors.find(head + ".S_masked");
   const HeadStats* st = t.head(head);
-  if (!S_scaled || !S_masked || !st) {
+  const labs::ScoreHistogram h = labs::score_histogram(t, head);
+  if (!h.found || !st) {
     ImGui::TextDisabled("%s: no scores in this configuration", head.c_str());
     return;
   }
-  std::vector<float> values;
-  for (Eigen::Index k = 0; k < S_scaled->size(); ++k)
-    if (std::isfinite(S_masked->data()[k])) values.push_back(S_scaled->data()[k]);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  text_wrapped("S_scaled [%lld × %lld], its %zu unmasked cells: mean %.3f, variance %.3f", static_cast<long long>(S_scaled->rows()),
-               static_cast<long long>(S_scaled->cols()), values.size(), st->score_mean, st->score_variance);
+  text_wrapped("S_scaled [%lld × %lld], its %ld unmasked cells: mean %.3f, variance %.3f", h.rows, h.cols, h.values, st->score_mean,
+               st->score_variance);
   ImGui::PopTextWrapPos();
   hover_tip("What the softmax sees (before the mask). With √d_k on, the variance stays near 1 for any d_k; off, it grows with d_k.");
-  if (values.empty()) {
+  if (h.values == 0) {
     ImGui::TextDisabled("every cell is masked: nothing to histogram");
     return;
   }
-  float lo = *std::min_element(values.begin(), values.end()), hi = *std::max_element(values.begin(), values.end());
-  if (hi - lo < 1e-6f) lo -= 0.5f, hi += 0.5f;
-  // About two bins per √count: enough shape for 144 cells, not a comb for 9.
-  const int kBins = std::clamp(static_cast<int>(2.0 * std::sqrt(static_cast<double>(values.size()))), 4, 30);
-  std::vector<float> counts(kBins, 0.0f);
-  for (float v : values) counts[std::clamp(static_cast<int>((v - lo) / (hi - lo) * kBins), 0, kBins - 1)] += 1.0f;
-  DrawHistogram("scores", counts, lo, hi, "S_scaled = S/(√d_k·τ), unmasked cells", ImVec2(width, 230));
+  DrawHistogram("scores", h.counts, h.lo, h.hi, "S_scaled = S/(√d_k·τ), unmasked cells", ImVec2(width, 230));
 }
 
 void draw_row_table(const AppState& s, const std::string& head, float width) {
   const Trace& t = *s.trace;
-  const HeadStats* st = t.head(head);
-  const Mat* S_masked = t.tensors.find(head + ".S_masked");
-  if (!st || !S_masked) return;
+  const labs::HeadRows rows = labs::head_rows(t, head);
+  const HeadStats* st = rows.stats;
+  if (!st || !t.tensors.contains(paths::join(head, "S_masked"))) return;
   const std::vector<std::string>& queries = query_tokens(s, s.sel.block);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
   text_wrapped("P rows: mean entropy %.3f nats, mean max weight %.3f", std::max(0.0f, st->mean_entropy), st->mean_max_weight);
@@ -213,27 +203,26 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
   ImGui::TableSetupColumn("uniform", ImGuiTableColumnFlags_WidthStretch, 0.8f);
   ImGui::TableSetupColumn("max weight", ImGuiTableColumnFlags_WidthStretch, 1.4f);
   ImGui::TableHeadersRow();
-  for (int i = 0; i < static_cast<int>(st->entropy.size()); ++i) {
-    int allowed = 0;
-    for (Eigen::Index j = 0; i < S_masked->rows() && j < S_masked->cols(); ++j) allowed += std::isfinite((*S_masked)(i, j)) ? 1 : 0;
+  for (int i = 0; i < static_cast<int>(rows.rows.size()); ++i) {
+    const labs::RowStat& row = rows.rows[i];
     ImGui::TableNextRow();
     ImGui::TableNextColumn();
     ImGui::Text("%d %s", i, i < static_cast<int>(queries.size()) ? queries[i].c_str() : "");
     ImGui::TableNextColumn();
-    if (allowed == 0) {
+    if (row.allowed == 0) {
       ImGui::TextDisabled("masked");
       ImGui::TableNextColumn();
       ImGui::TableNextColumn();
       ImGui::TextDisabled("all 0");
       continue;
     }
-    ImGui::Text("%.3f", std::max(0.0f, st->entropy[i]));  // no "−0.000" from rounding in a one-hot row
+    ImGui::Text("%.3f", row.entropy);
     ImGui::TableNextColumn();
-    ImGui::TextDisabled("%.3f", std::log(static_cast<float>(allowed)));
+    ImGui::TextDisabled("%.3f", row.uniform);
     ImGui::TableNextColumn();
     char label[16];
-    std::snprintf(label, sizeof label, "%.3f", st->max_weight[i]);
-    ImGui::ProgressBar(st->max_weight[i], ImVec2(-1, 0), label);
+    std::snprintf(label, sizeof label, "%.3f", row.max_weight);
+    ImGui::ProgressBar(row.max_weight, ImVec2(-1, 0), label);
   }
   ImGui::EndTable();
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("uniform = log(#keys this query may see), the largest possible entropy");
@@ -385,29 +374,26 @@ void draw_example() {
   hover_tip("The d_k of the example: the scores are divided by √d before the softmax");
   for (int j = 0; j < 3; ++j) storage->SetFloat(ids[j], scores[j] = std::isfinite(scores[j]) ? std::clamp(scores[j], -1e4f, 1e4f) : 0.0f);
   storage->SetFloat(d_id, d = std::isfinite(d) ? std::clamp(d, 1.0f, 1e6f) : 3.0f);
-  Mat S(1, 3);
-  for (int j = 0; j < 3; ++j) S(0, j) = scores[j];
-  const float scale = 1.0f / std::sqrt(d);
-  const Mat P_plain = softmax_rows(S, 1.0f, nullptr);
-  const Mat P_scaled = softmax_rows(S, scale, nullptr);
-  const RowVec H_plain = row_entropy(P_plain), H_scaled = row_entropy(P_scaled);
+  RowVec S(3);
+  for (int j = 0; j < 3; ++j) S[j] = scores[j];
+  const labs::SoftmaxExample ex = labs::softmax_example(S, d);
   std::vector<std::string> labels(3);
   for (int j = 0; j < 3; ++j) {
     char buf[32];
-    std::snprintf(buf, sizeof buf, "s%d = %.2f", j + 1, S(0, j));
+    std::snprintf(buf, sizeof buf, "s%d = %.2f", j + 1, S[j]);
     labels[j] = buf;
   }
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
   ImGui::BeginGroup();
-  ImGui::Text("softmax(s)   entropy %.4f nats", H_plain[0]);
-  DrawRowBars("plain", P_plain.row(0), labels, std::min(half, 420.0f));
+  ImGui::Text("softmax(s)   entropy %.4f nats", ex.entropy_plain);
+  DrawRowBars("plain", ex.plain, labels, std::min(half, 420.0f));
   ImGui::EndGroup();
   ImGui::SameLine(0, 30);
   ImGui::BeginGroup();
-  ImGui::Text("softmax(s / √%g) = softmax(s × %.4f)   entropy %.4f nats", d, scale, H_scaled[0]);
-  DrawRowBars("scaled", P_scaled.row(0), labels, std::min(half, 420.0f));
+  ImGui::Text("softmax(s / √%g) = softmax(s × %.4f)   entropy %.4f nats", d, ex.scale, ex.entropy_scaled);
+  DrawRowBars("scaled", ex.scaled, labels, std::min(half, 420.0f));
   ImGui::EndGroup();
-  ImGui::Text("largest weight %.4f → %.4f, entropy %.4f → %.4f nats", P_plain.maxCoeff(), P_scaled.maxCoeff(), H_plain[0], H_scaled[0]);
+  ImGui::Text("largest weight %.4f → %.4f, entropy %.4f → %.4f nats", ex.plain.maxCoeff(), ex.scaled.maxCoeff(), ex.entropy_plain, ex.entropy_scaled);
   text_wrapped("Dividing by √d shrinks every gap between the scores by the same factor, so the softmax gets flatter. In a real head "
                      "the gaps grow like √d_k, so without this division a wide head puts almost all its weight on one key (the curves above).");
 }
@@ -422,7 +408,7 @@ void DrawScalingPanel(AppState& s) {
   BlockSelector(s);
   ImGui::SameLine();
   HeadSelector(s);
-  const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
+  const std::string head = paths::head(s.sel.block.path(), s.sel.head);
   const float avail = ImGui::GetContentRegionAvail().x;
   const float half = (avail - ImGui::GetStyle().ItemSpacing.x) * 0.5f;
   ImGui::BeginGroup();

@@ -6,6 +6,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "core/labs/softmax.h"
 
 #include <imgui.h>
 
@@ -28,8 +29,7 @@ std::string formula(const AppState& s, const LayerStepView& v) {
   const std::string nk = name(c.norm);
   char scale[128];
   if (c.score_scale == ScoreScale::InvSqrtDk)
-    std::snprintf(scale, sizeof scale, "S_scaled = S / (√d_k·τ) = S / (√%ld · %.2f) = S × %.4f", dk, c.temperature,
-                  1.0 / (std::sqrt(static_cast<double>(dk)) * c.temperature));
+    std::snprintf(scale, sizeof scale, "S_scaled = S / (√d_k·τ) = S / (√%ld · %.2f) = S × %.4f", dk, c.temperature, labs::score_scale(c));
   else
     std::snprintf(scale, sizeof scale, "scaling is off: S_scaled = S / τ = S / %.2f (variance ≈ d_k = %ld)", c.temperature, dk);
   const std::string sub = b.cross ? "CrossAttention" : "Attention";

@@ -5,8 +5,10 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/labs/softmax.h"
 #include "core/model.h"
 #include "core/network.h"
+#include "core/paths.h"
 
 namespace qkv::labs {
 namespace {
@@ -53,15 +55,15 @@ float BlockSummary::predicted_var_S(int d_k) const { return d_k * mean_q2() * me
 SweepRun summarize(const Trace& t) {
   SweepRun out;
   for (const HeadStats& st : t.heads) {
-    const size_t cut = st.path.find(".head.");
-    if (cut == std::string::npos || st.path.rfind("batch.", 0) == 0) continue;
-    BlockSummary& b = out[st.path.substr(0, cut)];
+    const std::optional<paths::HeadAddress> address = paths::parse_head(st.path);
+    if (!address || st.path.rfind("batch.", 0) == 0) continue;
+    BlockSummary& b = out[address->block];
     b.entropy += st.mean_entropy;
     b.max_weight += st.mean_max_weight;
-    if (const Mat* Q = t.tensors.find(st.path + ".Q")) b.q_sq += Q->cast<double>().squaredNorm(), b.q_count += static_cast<double>(Q->size());
-    if (const Mat* K = t.tensors.find(st.path + ".K")) b.k_sq += K->cast<double>().squaredNorm(), b.k_count += static_cast<double>(K->size());
-    const Mat* S = t.tensors.find(st.path + ".S");
-    const Mat* S_masked = t.tensors.find(st.path + ".S_masked");
+    if (const Mat* Q = t.tensors.find(paths::join(st.path, "Q"))) b.q_sq += Q->cast<double>().squaredNorm(), b.q_count += static_cast<double>(Q->size());
+    if (const Mat* K = t.tensors.find(paths::join(st.path, "K"))) b.k_sq += K->cast<double>().squaredNorm(), b.k_count += static_cast<double>(K->size());
+    const Mat* S = t.tensors.find(paths::join(st.path, "S"));
+    const Mat* S_masked = t.tensors.find(paths::join(st.path, "S_masked"));
     if (S && S_masked && S->rows() == S_masked->rows() && S->cols() == S_masked->cols()) {
       double uniform = 0.0;
       int rows = 0;
@@ -125,25 +127,24 @@ ScalingSweep scaling_sweep(const Session& session, const Progress& progress) {
 
 VarianceBreakdown variance_breakdown(const Trace& t, const std::string& head) {
   VarianceBreakdown v;
-  const Mat* Q = t.tensors.find(head + ".Q");
-  const Mat* K = t.tensors.find(head + ".K");
-  const Mat* S = t.tensors.find(head + ".S");
-  const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
-  const Mat* S_masked = t.tensors.find(head + ".S_masked");
+  const Mat* Q = t.tensors.find(paths::join(head, "Q"));
+  const Mat* K = t.tensors.find(paths::join(head, "K"));
+  const Mat* S = t.tensors.find(paths::join(head, "S"));
+  const Mat* S_scaled = t.tensors.find(paths::join(head, "S_scaled"));
+  const Mat* S_masked = t.tensors.find(paths::join(head, "S_masked"));
   if (!Q || !K || !S || !S_scaled || !S_masked || Q->size() == 0 || K->size() == 0 || S->size() != S_masked->size() ||
       S->size() != S_scaled->size())
     return v;
   v.d_k = static_cast<int>(Q->cols());
   v.mean_q2 = Q->cast<double>().squaredNorm() / static_cast<double>(Q->size());
   v.mean_k2 = K->cast<double>().squaredNorm() / static_cast<double>(K->size());
-  double sum = 0, sq = 0, sum_s = 0, sq_s = 0, best = 0;
+  double sum = 0, sq = 0, sum_s = 0, sq_s = 0;
   for (Eigen::Index k = 0; k < S->size(); ++k) {
     if (!std::isfinite(S_masked->data()[k])) continue;
     const double a = S->data()[k], b = S_scaled->data()[k];
     sum += a, sq += a * a, sum_s += b, sq_s += b * b, v.cells += 1;
-    // scale = S_scaled / S, read on the cell with the largest |S| (where an ALiBi bias weighs least).
-    if (std::fabs(a) > best) best = std::fabs(a), v.scale = b / a;
   }
+  v.scale = head_scale(t, head);  // what the run multiplied S by (HeadStats::scale)
   if (v.cells < 2) return v;
   const double mean = sum / v.cells, mean_s = sum_s / v.cells;
   v.var_S = std::max(0.0, sq / v.cells - mean * mean);
@@ -197,12 +198,14 @@ struct RunStats {
 };
 
 // ‖∂L/∂Z_r‖ / ‖∂L/∂P_r‖ for every query row r of every head of `block` (rows without gradient are left out).
-RunStats measure(const Trace& t, const std::string& block, int heads, double scale) {
+// Z = S·scale + M with the scale each head used (HeadStats::scale), so ∂L/∂Z = ∂L/∂S ÷ scale.
+RunStats measure(const Trace& t, const std::string& block, int heads) {
   RunStats r;
   for (int i = 0; i < heads; ++i) {
-    const std::string head = block + ".head." + std::to_string(i);
-    const Mat* dS = t.tensors.find("dL/d" + head + ".S");
-    const Mat* dP = t.tensors.find("dL/d" + head + ".P");
+    const std::string head = paths::head(block, i);
+    const double scale = head_scale(t, head);
+    const Mat* dS = t.tensors.find(paths::grad(paths::join(head, "S")));
+    const Mat* dP = t.tensors.find(paths::grad(paths::join(head, "P")));
     if (dS && dP && dS->rows() == dP->rows() && dS->cols() == dP->cols())
       for (Eigen::Index row = 0; row < dS->rows(); ++row) {
         const double nP = dP->row(row).cast<double>().norm(), nZ = dS->row(row).cast<double>().norm() / scale;
@@ -301,8 +304,7 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds, const Progr
           if (out.error.empty()) out.error = at + e->message();
           continue;
         }
-        const double scale = 1.0 / ((scaled ? std::sqrt(static_cast<double>(kGradDk[k])) : 1.0) * copy.model.temperature);
-        const RunStats r = measure(*t, out.block, copy.model.heads, scale);
+        const RunStats r = measure(*t, out.block, copy.model.heads);
         if (r.rows > 0) per_seed[scaled].push_back(r.ratio_sum / r.rows), rows[scaled] += r.rows;
         max_weight[scaled] += r.max_weight, max_weight_n[scaled] += r.heads;
       }

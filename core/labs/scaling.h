@@ -67,7 +67,7 @@ struct VarianceBreakdown {
   double var_S = NAN;       // Var(S) over unmasked cells, S = QKᵀ (raw)
   double var_scaled = NAN;  // Var(S_scaled) over the same cells: what the histogram shows
   double mean_q2 = NAN, mean_k2 = NAN;  // E[q_i²], E[k_i²] over the entries of Q and K
-  double scale = NAN;       // S_scaled / S (1/(√d_k·τ), or 1/τ without √d_k)
+  double scale = NAN;       // HeadStats::scale: 1/(√d_k·τ), or 1/τ without √d_k
   double predicted_var_S() const { return d_k * mean_q2 * mean_k2; }
   double predicted_var_scaled() const { return predicted_var_S() * scale * scale; }
 };
