@@ -116,6 +116,7 @@ int frame_loop(GLFWwindow* window, AppState& state, ScriptedRun& script, int for
     glfwSwapBuffers(window);
     state.frame_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - frame_start).count();
     state.longest_frame_ms = std::max(state.longest_frame_ms, state.frame_ms);
+    script.frame_took(state.frame_ms);
     if (script.active() && state.jobs_running > 0) std::this_thread::sleep_for(kScriptedJobPoll);
   }
   return exit_code;

@@ -71,6 +71,10 @@ bool ScriptedRun::capture_due(int frame, const AppState& state) const {
   return o_.until_computing ? state.recompute_slow : state.frames_since_jobs >= kSettleFrames;
 }
 
+void ScriptedRun::frame_took(double ms) {
+  if (input_start_ >= 0) longest_since_input_ms_ = std::max(longest_since_input_ms_, ms);
+}
+
 int ScriptedRun::capture(const AppState& state, const UiFrame& ui, int fb_w, int fb_h) const {
   int exit_code = 0;
   GLenum err = glGetError();
@@ -82,8 +86,11 @@ int ScriptedRun::capture(const AppState& state, const UiFrame& ui, int fb_w, int
   if (state.error) std::fprintf(stderr, "qkvlab: the session was not applied: %s\n", state.error->message().c_str());
   if (!o_.layout_json.empty())
     if (auto e = write_file_atomically(o_.layout_json, layout_json(state))) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
-  if (!o_.state_json.empty())
-    if (auto e = write_file_atomically(o_.state_json, state_json(state, ui, fb_w, fb_h))) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
+  if (!o_.state_json.empty()) {
+    nlohmann::json j = nlohmann::json::parse(state_json(state, ui, fb_w, fb_h));
+    j["longest_frame_since_input_ms"] = longest_since_input_ms_;
+    if (auto e = write_file_atomically(o_.state_json, j.dump(1) + "\n")) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
+  }
   return exit_code;
 }
 

@@ -26,6 +26,9 @@ class ScriptedRun {
   // After frame `frame` is rendered: the last frame is due (--frames reached, typing done, background jobs done and
   // laid out — or, with --until-computing, a slow recompute showing "computing…" — or waited for too long).
   bool capture_due(int frame, const AppState&) const;
+  // The time a frame took (the main loop tells every frame): the slowest since the scripted input began is in the
+  // state json, apart from the set-up frames before it (the font atlas, the first uploads).
+  void frame_took(double ms);
   // Writes the screenshot and the JSON files of the frame just rendered; returns an exit code (0: all written).
   int capture(const AppState&, const UiFrame&, int framebuffer_w, int framebuffer_h) const;
 
@@ -34,6 +37,7 @@ class ScriptedRun {
   std::vector<std::string> typed_;  // --type, one UTF-8 character each, in order
   size_t typed_next_ = 0;
   int input_start_ = -1;  // the frame of the --click (−1: no trace on screen yet)
+  double longest_since_input_ms_ = 0.0;
   std::chrono::steady_clock::time_point start_;
 };
 
