@@ -4,6 +4,7 @@
 #include "app/file_dialog.h"
 #include "app/lessons_ui.h"
 #include "app/widgets/text_wrap.h"
+#include "core/paths.h"
 
 #include <gtest/gtest.h>
 
@@ -219,8 +220,9 @@ TEST(Recompute, SideBySideAndGradientsComeWithTheTrace) {
   ASSERT_NE(s.trace, nullptr);
   ASSERT_NE(s.trace_other_scale, nullptr);
   EXPECT_TRUE(s.trace->tensors.contains("loss")) << s.gradient_error;
-  const HeadStats* mine = s.trace->head("encoder.0.self_attn.head.0");
-  const HeadStats* other = s.trace_other_scale->head("encoder.0.self_attn.head.0");
+  const std::string head0 = paths::head(paths::block("encoder", 0, false), 0);
+  const HeadStats* mine = s.trace->head(head0);
+  const HeadStats* other = s.trace_other_scale->head(head0);
   ASSERT_TRUE(mine && other);
   // d_k = 32 / 4 = 8: with √d_k on the scores are multiplied by 1/√8, with it off by 1.
   EXPECT_NEAR(mine->scale * other->scale, 1.0f / std::sqrt(8.0f), 1e-6f);
