@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <thread>
 
 #include "app/lessons_ui.h"
 #include "core/network.h"
@@ -102,31 +103,91 @@ void new_session(AppState& s) {
   clamp_selection(s);
 }
 
-void recompute_if_dirty(AppState& s) {
-  // A panel that shows gradients opened on a trace without them: recompute once with gradients.
-  if (s.gradients_wanted && s.trace && !s.trace->tensors.contains("loss") && s.gradient_error.empty()) s.dirty = true;
-  if (!s.dirty) return;
-  s.dirty = false;
+// [SECTION] The recompute, on a worker
+namespace {
+
+// The job: runs on copies (the session, the flags, the weight caches), never on AppState. Progress counts the
+// layers of every pass it makes: the session's run, the flipped run, and the gradients as one more step each
+// layer's worth (add_gradients reports none: it counts as done when it returns).
+Recomputed compute(const Session& session, bool side_by_side, bool gradients, WeightCache weights, WeightCache weights_other_scale,
+                   JobControl& c) {
   const auto start = std::chrono::steady_clock::now();
-  Result<Trace> t = run(s.session, &s.weights);
-  if (!t) {
-    s.error = t.error();
+  const int passes = 1 + (side_by_side ? 1 : 0) + (gradients ? 1 : 0);
+  int pass = 0;
+  const Progress progress = [&](int done, int total) {
+    c.report(pass * total + done, passes * total);
+    return !c.cancelled();
+  };
+  // Until the run reports (drawing the weights comes first), the layers it will make: a bar from the start.
+  const int layers = session.model.layers * (session.model.arch == Arch::EncoderDecoder ? 2 : 1);
+  c.report(0, passes * layers);
+  Recomputed out;
+  Result<Trace> t = run(session, &weights, progress);
+  if (t) {
+    ++pass;
+    if (side_by_side && !c.cancelled()) {
+      Session flipped = session;
+      flipped.model.score_scale = session.model.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
+      if (Result<Trace> other = run(flipped, &weights_other_scale, progress)) out.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
+      ++pass;
+    }
+    if (gradients && !c.cancelled())
+      if (auto e = add_gradients(session, *t)) out.gradient_error = e->message();
+    out.trace = std::move(*t);
+  } else {
+    out.error = t.error();
+  }
+  out.weights = std::move(weights);
+  out.weights_other_scale = std::move(weights_other_scale);
+  out.ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return out;
+}
+
+// The UI thread takes a finished job's result: the caches always (they hold what the job drew), the trace unless
+// the run failed. A cancelled job never gets here (Job::take drops it), but a run that says it was cancelled is
+// ignored all the same.
+void apply(AppState& s, Recomputed r) {
+  s.weights = std::move(r.weights);
+  s.weights_other_scale = std::move(r.weights_other_scale);
+  if (!r.trace) {
+    if (r.error && !is_cancelled(*r.error)) s.error = std::move(r.error);
     return;
   }
-  s.trace_other_scale.reset();
-  if (s.side_by_side) {
-    Session flipped = s.session;
-    flipped.model.score_scale = s.session.model.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
-    if (Result<Trace> other = run(flipped, &s.weights_other_scale)) s.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
-  }
-  s.gradient_error.clear();
-  if (s.gradients_wanted)
-    if (auto e = add_gradients(s.session, *t)) s.gradient_error = e->message();
+  s.trace_other_scale = std::move(r.trace_other_scale);
+  s.gradient_error = std::move(r.gradient_error);
   s.error.reset();
-  s.trace = std::make_shared<const Trace>(std::move(*t));
+  s.trace = std::make_shared<const Trace>(std::move(*r.trace));
   ++s.generation;
-  s.recompute_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  s.recompute_ms = r.ms;
   clamp_selection(s);
+}
+
+}  // namespace
+
+void recompute_if_dirty(AppState& s) {
+  if (auto done = s.recompute.take()) apply(s, std::move(done->value));
+  // A panel that shows gradients opened on a trace without them: recompute once with gradients (unless the
+  // running job already adds them).
+  const bool gradients_coming = s.recompute.running() && s.recompute_gradients;
+  if (s.gradients_wanted && s.trace && !s.trace->tensors.contains("loss") && s.gradient_error.empty() && !gradients_coming) s.dirty = true;
+  if (s.dirty) {
+    s.dirty = false;
+    s.recompute_gradients = s.gradients_wanted;
+    s.recompute_started = std::chrono::steady_clock::now();
+    s.recompute.start("recompute", [session = s.session, side = s.side_by_side, gradients = s.gradients_wanted, weights = s.weights,
+                                    other = s.weights_other_scale](JobControl& c) { return compute(session, side, gradients, weights, other, c); });
+  }
+  s.recompute_slow = s.recompute.running() && std::chrono::steady_clock::now() - s.recompute_started >= kShowBusyAfter;
+  if (s.recompute.running()) {
+    ++s.jobs_running;
+    s.animating = true;  // frames keep coming, so the result is drawn the frame it arrives
+  }
+}
+
+void finish_recompute(AppState& s) {
+  while (s.recompute.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  s.recompute_slow = false;
+  if (auto done = s.recompute.take()) apply(s, std::move(done->value));
 }
 
 const std::vector<std::string>& query_tokens(const AppState& s, const BlockRef& b) {

@@ -2,10 +2,12 @@
 // Panels read the trace and edit the session; recompute happens once, at the start of the next frame.
 #pragma once
 
+#include "app/jobs.h"
 #include "app/widgets/layout_math.h"
 #include "core/lessons.h"
 #include "core/model.h"
 
+#include <chrono>
 #include <memory>
 #include <map>
 #include <optional>
@@ -104,6 +106,22 @@ struct OutputState {
 
 inline constexpr int kSettleFrames = 3;
 
+// What a recompute job (a worker, app/app_state.cpp) hands back to the UI thread. The job runs on copies of the
+// session and of the weight caches (copies share their immutable tensors), so nothing of AppState is touched off
+// the UI thread; the caches come back with the result, with whatever weights the job drew or read.
+struct Recomputed {
+  std::optional<Trace> trace;                     // none: `error` says why
+  std::optional<Error> error;
+  std::shared_ptr<const Trace> trace_other_scale; // with side_by_side: the same session with √d_k flipped
+  std::string gradient_error;
+  WeightCache weights, weights_other_scale;
+  double ms = 0.0;                                // the whole job: run, flipped run, gradients
+};
+
+// A job that has run this long shows a progress bar (and the trace on screen is marked stale); a shorter one is
+// over before anyone could read either, and would only flicker.
+inline constexpr std::chrono::milliseconds kShowBusyAfter{200};
+
 struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
@@ -112,6 +130,16 @@ struct AppState {
   bool side_by_side = false;
   uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change
   std::optional<Error> error;           // why the current edits are not applied
+  // The recompute of the latest edit, on a worker: a newer edit cancels it (core::run stops at its next layer).
+  // `trace` stays on screen until its result arrives.
+  Job<Recomputed> recompute;
+  bool recompute_gradients = false;     // the running job adds gradients (none is started again for them)
+  std::chrono::steady_clock::time_point recompute_started;
+  // The trace on screen is not the session's: an edit waits for its recompute or is computing.
+  bool trace_stale() const { return dirty || recompute.running(); }
+  // Set once a frame, before drawing: the running recompute has taken longer than kShowBusyAfter, so this frame
+  // shows "computing…" with its progress (and scripted runs know what the frame they capture shows).
+  bool recompute_slow = false;
   std::string last_edited_field;        // the Model panel's field edited last: its refusal is shown under it
   WeightCache weights, weights_other_scale;
   Selection sel;
@@ -175,8 +203,13 @@ void replace_session(AppState&, Session, std::string path, std::string message);
 // File ▸ New: the session the app opens on, with its last cross-attention selected.
 void new_session(AppState&);
 
-// Runs core::run when the session is dirty; an invalid session keeps the previous trace and sets error.
+// Once per frame, before drawing: picks up a finished recompute (a new trace, or an error: an invalid session keeps
+// the previous trace and sets error), then, when the session is dirty, starts the recompute of it on a worker
+// (core::run, the √d_k-flipped run of side_by_side, core::add_gradients when a panel wants them), cancelling the
+// one still running. Never waits for it. While it runs, it counts in jobs_running and keeps frames coming.
 void recompute_if_dirty(AppState&);
+// Waits for the running recompute and applies its result (tests, benchmarks and one-off tools; never in a frame).
+void finish_recompute(AppState&);
 // The tokens along the query and key axes of the selected block.
 const std::vector<std::string>& query_tokens(const AppState&, const BlockRef&);
 const std::vector<std::string>& key_tokens(const AppState&, const BlockRef&);

@@ -2,6 +2,7 @@
 #include "app/ui.h"
 
 #include "app/lessons_ui.h"
+#include "app/shortcuts.h"
 
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
@@ -64,6 +65,14 @@ AppState* g_settings_target = nullptr;  // the ini handler's callbacks have no u
 
 // [SECTION] Fonts and theme
 namespace {
+constexpr float kRounding = 4.0f;               // frames, grabs and tabs
+constexpr float kPresentationFontScale = 1.5f;  // large type for a projector
+// Presentation mode's high-contrast palette.
+const ImVec4 kBlack{0, 0, 0, 1}, kWhite{1, 1, 1, 1};
+const ImVec4 kPresentationDimText{0.85f, 0.85f, 0.85f, 1};
+const ImVec4 kPresentationFrame{0.12f, 0.12f, 0.16f, 1};
+const ImVec4 kPresentationTab{0.15f, 0.15f, 0.2f, 1};
+const ImVec4 kPresentationTabActive{0.1f, 0.35f, 0.8f, 1};
 constexpr const char* kLatinFont = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf";
 constexpr const char* kCjkFonts[] = {"/usr/share/fonts/truetype/wqy/wqy-microhei.ttc", "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"};
 
@@ -143,20 +152,20 @@ void apply_theme(const AppState& s) {
   else ImGui::StyleColorsLight();
   ImGuiStyle& style = ImGui::GetStyle();
   style.WindowRounding = 0.0f;
-  style.FrameRounding = 4.0f;
-  style.GrabRounding = 4.0f;
-  style.TabRounding = 4.0f;
+  style.FrameRounding = kRounding;
+  style.GrabRounding = kRounding;
+  style.TabRounding = kRounding;
   ImGui::GetIO().FontGlobalScale = s.font_scale;
   if (s.lessons.presentation) {  // high contrast and large type for a projector
     ImGui::StyleColorsDark();
-    style.Colors[ImGuiCol_WindowBg] = ImVec4(0, 0, 0, 1);
-    style.Colors[ImGuiCol_ChildBg] = ImVec4(0, 0, 0, 1);
-    style.Colors[ImGuiCol_Text] = ImVec4(1, 1, 1, 1);
-    style.Colors[ImGuiCol_TextDisabled] = ImVec4(0.85f, 0.85f, 0.85f, 1);
-    style.Colors[ImGuiCol_FrameBg] = ImVec4(0.12f, 0.12f, 0.16f, 1);
-    style.Colors[ImGuiCol_Tab] = ImVec4(0.15f, 0.15f, 0.2f, 1);
-    style.Colors[ImGuiCol_TabActive] = ImVec4(0.1f, 0.35f, 0.8f, 1);
-    ImGui::GetIO().FontGlobalScale = s.font_scale * 1.5f;
+    style.Colors[ImGuiCol_WindowBg] = kBlack;
+    style.Colors[ImGuiCol_ChildBg] = kBlack;
+    style.Colors[ImGuiCol_Text] = kWhite;
+    style.Colors[ImGuiCol_TextDisabled] = kPresentationDimText;
+    style.Colors[ImGuiCol_FrameBg] = kPresentationFrame;
+    style.Colors[ImGuiCol_Tab] = kPresentationTab;
+    style.Colors[ImGuiCol_TabActive] = kPresentationTabActive;
+    ImGui::GetIO().FontGlobalScale = s.font_scale * kPresentationFontScale;
   }
 }
 
@@ -202,112 +211,6 @@ std::string config_dir() {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   return dir;
-}
-
-// [SECTION] Actions of the File menu and the keyboard shortcuts
-namespace {
-
-const std::vector<std::string> kSessionExt{".json"}, kPngExt{".png"};
-
-void open_session_dialog(AppState& s, UiFrame& f) {
-  f.dialog.open({"Open session", FileDialogMode::Open, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
-                 [&s](const std::string& path) {
-                   Result<Session> loaded = load_session(path);
-                   if (!loaded) {
-                     s.message = "Not opened: " + loaded.error().message();  // the session on screen stays
-                     return;
-                   }
-                   replace_session(s, *loaded, path, "Opened " + path);
-                 }});
-}
-
-void save_session_to(AppState& s, const std::string& path) {
-  if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
-  else s.session_path = path, s.message = "Saved " + path;
-}
-
-void save_session_as_dialog(AppState& s, UiFrame& f) {
-  f.dialog.open({"Save session as", FileDialogMode::Save, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
-                 [&s](const std::string& path) { save_session_to(s, path); }});
-}
-
-// Ctrl+S: a session that has a file is saved to it; a new one asks where (Save as).
-void save_session_or_ask(AppState& s, UiFrame& f) {
-  if (s.session_path.empty()) save_session_as_dialog(s, f);
-  else save_session_to(s, s.session_path);
-}
-
-void export_png_dialog(AppState&, UiFrame& f) {
-  f.dialog.open({"Export the window as PNG", FileDialogMode::Save, "qkvlab-view.png", kPngExt,
-                 [&f](const std::string& path) { f.pending_screenshot = path; }});
-}
-
-void flip_scaling(AppState& s) {
-  ModelConfig& m = s.session.model;
-  m.score_scale = m.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
-  s.dirty = true;
-}
-
-void select_tab(AppState& s, int delta) {
-  const int n = static_cast<int>(std::size(kTabList));
-  s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
-}
-
-// The shortcuts, one row each: what the Help menu lists is what the keys do.
-struct ShortcutAction {
-  Shortcut text;
-  int key;
-  bool ctrl, shift;
-  bool in_text;  // also while typing in a text field
-  void (*run)(AppState&, UiFrame&);
-};
-const ShortcutAction kShortcutActions[] = {
-    {{"Ctrl+N", "new session (the shipped model)"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
-    {{"Ctrl+O", "open a session…"}, GLFW_KEY_O, true, false, true, open_session_dialog},
-    {{"Ctrl+S", "save the session (asks where the first time)"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
-    {{"Ctrl+Shift+S", "save the session as…"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
-    {{"F12", "export the view as PNG…"}, GLFW_KEY_F12, false, false, true, export_png_dialog},
-    {{"Ctrl+Q", "quit"}, GLFW_KEY_Q, true, false, true, [](AppState&, UiFrame& f) { f.quit = true; }},
-    {{"S", "flip the √d_k scaling"}, GLFW_KEY_S, false, false, false, [](AppState& s, UiFrame&) { flip_scaling(s); }},
-    {{"Ctrl+PageDown", "next tab"}, GLFW_KEY_PAGE_DOWN, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, +1); }},
-    {{"Ctrl+PageUp", "previous tab"}, GLFW_KEY_PAGE_UP, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, -1); }},
-};
-
-const char* keys_of(void (*run)(AppState&, UiFrame&)) {
-  for (const ShortcutAction& a : kShortcutActions)
-    if (a.run == run) return a.text.keys;
-  return nullptr;
-}
-
-void handle_shortcuts(AppState& s, UiFrame& f) {
-  const ImGuiIO& io = ImGui::GetIO();
-  if (f.dialog.busy() || ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) return;  // keys belong to the open dialog
-  for (const ShortcutAction& a : kShortcutActions) {
-    if (io.KeyCtrl != a.ctrl || io.KeyShift != a.shift || io.KeyAlt) continue;
-    if (io.WantTextInput && !a.in_text) continue;
-    if (ImGui::IsKeyPressed(a.key, false)) a.run(s, f);
-  }
-}
-
-// Shortcuts that belong to other parts of the app (the Help menu lists them too).
-const Shortcut kOtherShortcuts[] = {
-    {"← →", "previous / next sub-step of the layer (Layer stepper)"},
-    {"↑ ↓", "previous / next attention block (Layer stepper)"},
-    {"F5 / F6", "Train tab: train · pause · resume / one step"},
-    {"F11", "presentation mode; Esc leaves it"},
-    {"PageDown / PageUp", "next / previous step of the open lesson (also the arrows in presentation mode)"},
-};
-
-}  // namespace
-
-std::span<const Shortcut> shortcuts() {
-  static const std::vector<Shortcut> all = [] {
-    std::vector<Shortcut> v;
-    for (const ShortcutAction& a : kShortcutActions) v.push_back(a.text);
-    v.insert(v.end(), std::begin(kOtherShortcuts), std::end(kOtherShortcuts));
-    return v;
-  }();
-  return all;
 }
 
 // [SECTION] The menu bar
@@ -374,6 +277,7 @@ void draw_menu(AppState& s, UiFrame& f) {
       ImGui::EndTable();
     }
     ImGui::Separator();
+    ImGui::TextUnformatted("Edits recompute on a worker: the previous result stays until the new one arrives (over 0.2 s: \"computing…\" and a progress bar)");
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Wheel (Ctrl+wheel where the tab scrolls): zoom a heatmap; drag: pan; double-click: the whole matrix");
@@ -389,6 +293,45 @@ void draw_menu(AppState& s, UiFrame& f) {
 }
 
 // [SECTION] The layout: sidebar (input, model) | tabs of the labs; status bar at the bottom.
+constexpr float kStatusBarPadding = 6.0f;       // pixels above and below the status line
+constexpr float kSidebarMinWidth = 260.0f;      // pixels
+constexpr float kSidebarMaxShare = 0.6f;        // of the window's width
+constexpr float kTabUnderline = 2.0f;           // pixels
+constexpr float kBusyBarEms = 9.0f;             // the recompute's progress bar, in font heights
+// What the UI says while a slow recompute runs: the heatmaps on screen are the previous edit's (not an error).
+constexpr const char* kStaleNote = "showing the previous edit: computing the new one…";
+
+// The running recompute's progress as "3/8 layers" and a fraction (each pass it makes counts its layers).
+float recompute_progress(const AppState& s, char* overlay, size_t size) {
+  const int done = s.recompute.done(), total = s.recompute.total();
+  std::snprintf(overlay, size, "%d/%d layers", done, total);
+  return total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f;
+}
+
+void recompute_progress_bar(const AppState& s) {
+  char overlay[48];
+  const float fraction = recompute_progress(s, overlay, sizeof overlay);
+  ImGui::ProgressBar(fraction, ImVec2(ImGui::GetFontSize() * kBusyBarEms, 0.0f), overlay);
+}
+
+// Presentation mode has no status bar: a slow recompute says so in the bottom-right corner, small and quiet.
+void draw_busy_corner(const AppState& s) {
+  if (!s.recompute_slow) return;
+  char overlay[48];
+  const float fraction = recompute_progress(s, overlay, sizeof overlay);
+  const std::string text = std::string("computing… ") + overlay;
+  const ImGuiViewport* vp = ImGui::GetMainViewport();
+  const ImGuiStyle& style = ImGui::GetStyle();
+  const ImVec2 size = ImGui::CalcTextSize(text.c_str());
+  const ImVec2 pad = style.FramePadding;
+  const ImVec2 b(vp->WorkPos.x + vp->WorkSize.x - pad.x, vp->WorkPos.y + vp->WorkSize.y - pad.y);
+  const ImVec2 a(b.x - size.x - pad.x * 2.0f, b.y - size.y - pad.y * 2.0f);
+  ImDrawList* list = ImGui::GetForegroundDrawList();
+  list->AddRectFilled(a, b, ImGui::GetColorU32(ImGuiCol_FrameBg), style.FrameRounding);
+  list->AddRectFilled(a, ImVec2(a.x + (b.x - a.x) * fraction, b.y), ImGui::GetColorU32(ImGuiCol_PlotHistogram, 0.5f), style.FrameRounding);
+  list->AddText(ImVec2(a.x + pad.x, a.y + pad.y), ImGui::GetColorU32(ImGuiCol_TextDisabled), text.c_str());
+}
+
 // The three host windows tile the viewport, so their background is the glClear colour: drawing it again as a
 // full-screen blended quad costs time under software GL (llvmpipe) for nothing.
 bool begin_host_window(const char* name, bool* open, ImGuiWindowFlags flags) {
@@ -430,7 +373,7 @@ void draw_tab_strip(AppState& s, UiFrame& f) {
   // The strip's underline, in the selected tab's colour, as ImGui's tab bar draws it.
   const ImVec2 p = ImGui::GetCursorScreenPos();
   ImGui::GetWindowDrawList()->AddLine(ImVec2(p.x, p.y - style.ItemSpacing.y * 0.5f), ImVec2(right, p.y - style.ItemSpacing.y * 0.5f),
-                                      ImGui::GetColorU32(ImGuiCol_TabActive), 2.0f);
+                                      ImGui::GetColorU32(ImGuiCol_TabActive), kTabUnderline);
   ImGui::Spacing();
 }
 
@@ -447,13 +390,13 @@ void draw_layout(AppState& s, UiFrame& f) {
   if (s.lab_tab < 0 || s.lab_tab >= kTabCount) s.lab_tab = 0;
   const bool present = s.lessons.presentation;  // presentation: no sidebar, no status bar
   const ImGuiViewport* vp = ImGui::GetMainViewport();
-  const float status_h = present ? 0.0f : ImGui::GetFrameHeight() + 6.0f;
+  const float status_h = present ? 0.0f : ImGui::GetFrameHeight() + kStatusBarPadding;
   const ImGuiWindowFlags fixed = ImGuiWindowFlags_NoMove | ImGuiWindowFlags_NoResize | ImGuiWindowFlags_NoCollapse |
                                  ImGuiWindowFlags_NoBringToFrontOnFocus | ImGuiWindowFlags_NoSavedSettings;
 
   // The sidebar's right edge can be dragged; its width is kept in AppState and saved in imgui.ini.
   const float height = vp->WorkSize.y - status_h;
-  const float min_w = 260.0f, max_w = std::max(min_w, vp->WorkSize.x * 0.6f);
+  const float min_w = kSidebarMinWidth, max_w = std::max(min_w, vp->WorkSize.x * kSidebarMaxShare);
   s.sidebar_width = std::clamp(s.sidebar_width, min_w, max_w);
   if (!present) {
     ImGui::SetNextWindowPos(vp->WorkPos);
@@ -476,13 +419,20 @@ void draw_layout(AppState& s, UiFrame& f) {
     draw_tab_strip(s, f);
     // The tab's content scrolls on its own: the lesson strip and the tabs stay on screen.
     ImGui::BeginChild("tab_content", ImVec2(0, 0), false);
-    if (!s.trace) ImGui::TextDisabled("Computing…");
-    else kTabList[s.lab_tab].draw(s);
+    if (!s.trace) {
+      ImGui::TextDisabled("Computing…");
+      if (s.recompute_slow) recompute_progress_bar(s);
+    } else {
+      kTabList[s.lab_tab].draw(s);
+    }
     ImGui::EndChild();
   }
   ImGui::End();
 
-  if (present) return;
+  if (present) {
+    draw_busy_corner(s);
+    return;
+  }
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x, vp->WorkPos.y + vp->WorkSize.y - status_h));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x, status_h));
   if (begin_host_window("status", nullptr, fixed | ImGuiWindowFlags_NoTitleBar | ImGuiWindowFlags_NoScrollbar)) {
@@ -498,6 +448,13 @@ void draw_layout(AppState& s, UiFrame& f) {
       text_ellipsis(text, room);
       if (color) ImGui::PopStyleColor();
     };
+    // A slow recompute: its progress first (it is what changes), then the note that the trace is the previous one.
+    if (s.trace && s.recompute_slow) {
+      recompute_progress_bar(s);
+      first = false;
+      const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
+      part(&dim, kStaleNote);
+    }
     if (s.trace) {
       char stats[160];
       std::snprintf(stats, sizeof stats, "recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms,

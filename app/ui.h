@@ -45,13 +45,6 @@ struct UiFrame {
   std::vector<DrawnTab> drawn_tabs;
 };
 
-// The keyboard shortcuts, in one table (the Help menu and the File menu show it).
-struct Shortcut {
-  const char* keys;  // "Ctrl+O"
-  const char* what;  // "open a session"
-};
-std::span<const Shortcut> shortcuts();
-
 void draw_ui(AppState&, UiFrame&);  // the menu bar, the sidebar, the labs and the status bar
 
 }  // namespace qkv::app

@@ -1,11 +1,14 @@
-// The app's logic that needs no window: line breaking, the file browser's listing, replacing the session.
+// The app's logic that needs no window: line breaking, the file browser's listing, replacing the session, the
+// recompute on a worker.
 #include "app/app_state.h"
 #include "app/file_dialog.h"
 #include "app/lessons_ui.h"
 #include "app/widgets/text_wrap.h"
+#include "core/paths.h"
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -107,6 +110,137 @@ TEST(ReplaceSession, ClosesTheLessonAndForgetsThePinnedRow) {
   EXPECT_EQ(s.session.input.text, "a completely different text");
   EXPECT_EQ(s.session_path, "/tmp/other.json");
   EXPECT_TRUE(s.dirty);
+}
+
+// [SECTION] The recompute runs on a worker: the frame that starts it never applies it, a newer edit replaces a stale
+// job, and the last trace stays on screen (marked stale) until the new one arrives.
+Session words_session(const std::string& text) {
+  Session s;
+  s.tokenizer = TokenizerKind::Words;
+  s.input.text = text;
+  return s;
+}
+
+// An edit as a frame makes it, then the wait a scripted run does.
+void edit_and_wait(AppState& s) {
+  s.dirty = true;
+  recompute_if_dirty(s);
+  finish_recompute(s);
+}
+
+TEST(Recompute, StartsOnAWorkerAndIsAppliedOnlyWhenPickedUp) {
+  AppState s;
+  s.session = words_session("the cat sat");
+  s.dirty = true;
+  recompute_if_dirty(s);
+  // Whatever the worker has done by now, only a later call on the UI thread applies its result.
+  EXPECT_EQ(s.trace, nullptr);
+  EXPECT_EQ(s.generation, 0u);
+  EXPECT_FALSE(s.dirty);
+  EXPECT_TRUE(s.trace_stale() || s.recompute.finished());
+  EXPECT_EQ(s.jobs_running, s.recompute.running() ? 1 : 0);  // scripted runs wait for it
+  finish_recompute(s);
+  ASSERT_NE(s.trace, nullptr);
+  EXPECT_EQ(s.trace->source_tokens, (std::vector<std::string>{"the", "cat", "sat"}));
+  EXPECT_EQ(s.generation, 1u);
+  EXPECT_FALSE(s.trace_stale());
+  EXPECT_FALSE(s.error.has_value());
+}
+
+TEST(Recompute, TheLastTraceStaysUntilTheNewOneArrives) {
+  AppState s;
+  s.session = words_session("the cat sat");
+  edit_and_wait(s);
+  const std::shared_ptr<const Trace> old = s.trace;
+  s.session.input.text = "a dog ran far";
+  s.dirty = true;
+  recompute_if_dirty(s);
+  EXPECT_EQ(s.trace, old);  // still on screen
+  EXPECT_TRUE(s.trace_stale() || s.recompute.finished());
+  finish_recompute(s);
+  EXPECT_NE(s.trace, old);
+  EXPECT_EQ(s.trace->source_tokens.size(), 4u);
+  EXPECT_EQ(s.generation, 2u);
+}
+
+TEST(Recompute, ANewerEditReplacesTheStaleJob) {
+  AppState s;
+  s.session = words_session("one two three");
+  s.dirty = true;
+  recompute_if_dirty(s);  // job A
+  s.session.input.text = "four five";
+  s.dirty = true;
+  recompute_if_dirty(s);  // job B: A is cancelled, its result is never applied
+  finish_recompute(s);
+  ASSERT_NE(s.trace, nullptr);
+  EXPECT_EQ(s.trace->source_tokens, (std::vector<std::string>{"four", "five"}));
+  EXPECT_EQ(s.generation, 1u);  // one trace arrived: B's
+  recompute_if_dirty(s);        // nothing more comes
+  EXPECT_EQ(s.generation, 1u);
+  EXPECT_FALSE(s.recompute.running());
+}
+
+TEST(Recompute, AnInvalidSessionKeepsTheTraceAndSaysWhy) {
+  AppState s;
+  s.session = words_session("the cat sat");
+  edit_and_wait(s);
+  const std::shared_ptr<const Trace> good = s.trace;
+  s.session.model.d_model = 30;  // 4 heads do not divide it
+  edit_and_wait(s);
+  EXPECT_EQ(s.trace, good);
+  ASSERT_TRUE(s.error.has_value());
+  EXPECT_NE(s.error->message().find("d_model"), std::string::npos) << s.error->message();
+  EXPECT_FALSE(is_cancelled(*s.error));
+  s.session.model.d_model = 32;  // fixed: the error goes with the next trace
+  edit_and_wait(s);
+  EXPECT_FALSE(s.error.has_value());
+  EXPECT_NE(s.trace, good);
+}
+
+// The job runs on copies of the weight caches and hands them back: a toggle that keeps the weights (√d_k) does not
+// draw them again, as when the recompute ran on the UI thread.
+TEST(Recompute, TheWeightCacheComesBackWithTheResult) {
+  AppState s;
+  s.session = words_session("the cat sat");
+  edit_and_wait(s);
+  EXPECT_EQ(s.weights.builds(), 1);
+  s.session.model.score_scale = ScoreScale::None;
+  edit_and_wait(s);
+  EXPECT_EQ(s.weights.builds(), 1);
+  EXPECT_EQ(s.generation, 2u);
+}
+
+// Side by side and gradients are made by the same job, from the same session.
+TEST(Recompute, SideBySideAndGradientsComeWithTheTrace) {
+  AppState s;
+  s.session = words_session("the cat sat on the mat");
+  s.side_by_side = true;
+  s.gradients_wanted = true;
+  edit_and_wait(s);
+  ASSERT_NE(s.trace, nullptr);
+  ASSERT_NE(s.trace_other_scale, nullptr);
+  EXPECT_TRUE(s.trace->tensors.contains("loss")) << s.gradient_error;
+  const std::string head0 = paths::head(paths::block("encoder", 0, false), 0);
+  const HeadStats* mine = s.trace->head(head0);
+  const HeadStats* other = s.trace_other_scale->head(head0);
+  ASSERT_TRUE(mine && other);
+  // d_k = 32 / 4 = 8: with √d_k on the scores are multiplied by 1/√8, with it off by 1.
+  EXPECT_NEAR(mine->scale * other->scale, 1.0f / std::sqrt(8.0f), 1e-6f);
+  // A panel that wants gradients on a trace without them asks once; the running job is not restarted for it.
+  s.gradients_wanted = false;
+  s.session.input.text = "a dog";
+  edit_and_wait(s);
+  EXPECT_FALSE(s.trace->tensors.contains("loss"));
+  s.gradients_wanted = true;
+  recompute_if_dirty(s);
+  EXPECT_FALSE(s.dirty);
+  finish_recompute(s);
+  EXPECT_TRUE(s.trace->tensors.contains("loss"));
+  const uint64_t with_loss = s.generation;
+  recompute_if_dirty(s);  // the trace has them now: nothing is started
+  EXPECT_FALSE(s.recompute.running());
+  finish_recompute(s);
+  EXPECT_EQ(s.generation, with_loss);
 }
 
 }  // namespace

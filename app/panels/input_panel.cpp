@@ -61,6 +61,7 @@ void DrawInputPanel(AppState& s) {
     s.dirty = true;
   }
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("Type a sentence: every number updates as you type. [PAD] [BOS] [EOS] are special tokens.");
+  s.drawn_widgets.push_back({"source text", ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
   if (session.model.arch == Arch::EncoderDecoder) {
     ImGui::TextUnformatted("Target text (decoder input, after [BOS])");
     if (ImGui::InputText("##target", &session.input.target)) s.dirty = true;

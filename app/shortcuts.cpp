@@ -1,0 +1,123 @@
+#include "app/shortcuts.h"
+
+#include "app/file_dialog.h"
+
+#include <GLFW/glfw3.h>
+#include <imgui.h>
+
+#include <string>
+#include <vector>
+
+namespace qkv::app {
+
+namespace {
+const std::vector<std::string> kSessionExt{".json"}, kPngExt{".png"};
+
+void save_session_to(AppState& s, const std::string& path) {
+  if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
+  else s.session_path = path, s.message = "Saved " + path;
+}
+
+void flip_scaling(AppState& s) {
+  ModelConfig& m = s.session.model;
+  m.score_scale = m.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
+  s.dirty = true;
+}
+}  // namespace
+
+void open_session_dialog(AppState& s, UiFrame& f) {
+  f.dialog.open({"Open session", FileDialogMode::Open, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+                 [&s](const std::string& path) {
+                   Result<Session> loaded = load_session(path);
+                   if (!loaded) {
+                     s.message = "Not opened: " + loaded.error().message();  // the session on screen stays
+                     return;
+                   }
+                   replace_session(s, *loaded, path, "Opened " + path);
+                 }});
+}
+
+void save_session_as_dialog(AppState& s, UiFrame& f) {
+  f.dialog.open({"Save session as", FileDialogMode::Save, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+                 [&s](const std::string& path) { save_session_to(s, path); }});
+}
+
+void save_session_or_ask(AppState& s, UiFrame& f) {
+  if (s.session_path.empty()) save_session_as_dialog(s, f);
+  else save_session_to(s, s.session_path);
+}
+
+void export_png_dialog(AppState&, UiFrame& f) {
+  f.dialog.open({"Export the window as PNG", FileDialogMode::Save, "qkvlab-view.png", kPngExt,
+                 [&f](const std::string& path) { f.pending_screenshot = path; }});
+}
+
+void select_tab(AppState& s, int delta) {
+  const int n = static_cast<int>(tabs().size());
+  s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
+}
+
+namespace {
+
+// The shortcuts, one row each: what the Help menu lists is what the keys do.
+struct ShortcutAction {
+  Shortcut text;
+  int key;
+  bool ctrl, shift;
+  bool in_text;  // also while typing in a text field
+  Action run;
+};
+const ShortcutAction kShortcutActions[] = {
+    {{"Ctrl+N", "new session (the shipped model)"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
+    {{"Ctrl+O", "open a session…"}, GLFW_KEY_O, true, false, true, open_session_dialog},
+    {{"Ctrl+S", "save the session (asks where the first time)"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
+    {{"Ctrl+Shift+S", "save the session as…"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
+    {{"F12", "export the view as PNG…"}, GLFW_KEY_F12, false, false, true, export_png_dialog},
+    {{"Ctrl+Q", "quit"}, GLFW_KEY_Q, true, false, true, [](AppState&, UiFrame& f) { f.quit = true; }},
+    {{"S", "flip the √d_k scaling"}, GLFW_KEY_S, false, false, false, [](AppState& s, UiFrame&) { flip_scaling(s); }},
+    {{"Ctrl+PageDown", "next tab"}, GLFW_KEY_PAGE_DOWN, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, +1); }},
+    {{"Ctrl+PageUp", "previous tab"}, GLFW_KEY_PAGE_UP, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, -1); }},
+};
+
+}  // namespace
+
+const char* keys_of(Action run) {
+  for (const ShortcutAction& a : kShortcutActions)
+    if (a.run == run) return a.text.keys;
+  return nullptr;
+}
+
+void handle_shortcuts(AppState& s, UiFrame& f) {
+  const ImGuiIO& io = ImGui::GetIO();
+  if (f.dialog.busy() || ImGui::IsPopupOpen(nullptr, ImGuiPopupFlags_AnyPopupId)) return;  // keys belong to the open dialog
+  for (const ShortcutAction& a : kShortcutActions) {
+    if (io.KeyCtrl != a.ctrl || io.KeyShift != a.shift || io.KeyAlt) continue;
+    if (io.WantTextInput && !a.in_text) continue;
+    if (ImGui::IsKeyPressed(a.key, false)) a.run(s, f);
+  }
+}
+
+namespace {
+
+// Shortcuts that belong to other parts of the app (the Help menu lists them too).
+const Shortcut kOtherShortcuts[] = {
+    {"← →", "previous / next sub-step of the layer (Layer stepper)"},
+    {"↑ ↓", "previous / next attention block (Layer stepper)"},
+    {"F5 / F6", "Train tab: train · pause · resume / one step"},
+    {"F11", "presentation mode; Esc leaves it"},
+    {"PageDown / PageUp", "next / previous step of the open lesson (also the arrows in presentation mode)"},
+};
+
+}  // namespace
+
+std::span<const Shortcut> shortcuts() {
+  static const std::vector<Shortcut> all = [] {
+    std::vector<Shortcut> v;
+    for (const ShortcutAction& a : kShortcutActions) v.push_back(a.text);
+    v.insert(v.end(), std::begin(kOtherShortcuts), std::end(kOtherShortcuts));
+    return v;
+  }();
+  return all;
+}
+
+}  // namespace qkv::app
