@@ -164,7 +164,14 @@ void apply(AppState& s, Recomputed r) {
 
 }  // namespace
 
+namespace {
+constexpr size_t kDerivedTensorBudget = size_t{512} << 20;  // bytes of a lean trace's derived layers kept between frames
+}  // namespace
+
 void recompute_if_dirty(AppState& s) {
+  // A lean trace (large models, long inputs) derives the layers the views ask for; once they add up, they are
+  // dropped here, at the start of a frame, where no panel holds a pointer to them (no worker reads s.trace).
+  if (s.trace && s.trace->tensors.lean() && s.trace->tensors.derived_bytes() > kDerivedTensorBudget) s.trace->tensors.release_derived();
   if (auto done = s.recompute.take()) apply(s, std::move(done->value));
   // A panel that shows gradients opened on a trace without them: recompute once with gradients (unless the
   // running job already adds them).
