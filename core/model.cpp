@@ -624,7 +624,10 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
                                    (run_options.keep == TraceKeep::Auto &&
                                     stage_bytes(c, static_cast<int>(tb.source_ids.size()), c.arch == Arch::DecoderOnly ? n_dec : n_src, n_dec) >
                                         static_cast<double>(run_options.lean_above_bytes)));
-    if (lean) backend.keep = lean_keeps;
+    if (lean) {
+      backend.keep = lean_keeps;
+      backend.stages = false;  // S_scaled, S_masked, M, B, probs: never kept, so not made (a layer's re-run makes them)
+    }
   }
   EagerPasses f(c, options, backend);
   f.progress = &progress;

@@ -11,6 +11,9 @@ MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<
   QKV_ASSERT(!M || (M->rows() == S.rows() && M->cols() == S.cols()));
   constexpr T kNegInf = -std::numeric_limits<T>::infinity();
   MatT<T> P(S.rows(), S.cols());  // [n, m]
+  std::vector<char> masked_row(static_cast<size_t>(S.rows()), 0);
+  // Rows are independent: large matrices spread them over the cores.
+#pragma omp parallel for schedule(static) if (S.size() >= (1 << 16))
   for (Eigen::Index i = 0; i < S.rows(); ++i) {
     Eigen::Ref<Eigen::Matrix<T, 1, Eigen::Dynamic>> z = P.row(i);  // the output row, written in place
     z = S.row(i) * scale;
@@ -18,7 +21,7 @@ MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<
     const T row_max = z.maxCoeff();
     if (row_max == kNegInf || std::isnan(row_max)) {  // every cell masked: no distribution to take
       z.setZero();
-      if (fully_masked_rows) fully_masked_rows->push_back(static_cast<int>(i));
+      masked_row[static_cast<size_t>(i)] = 1;
       continue;
     }
     if (row_max == -kNegInf) {  // scores overflowed to +∞: the limit of the softmax splits the weight among them
@@ -31,6 +34,9 @@ MatT<T> softmax_rows_t(const MatT<T>& S, T scale, const MatT<T>* M, std::vector<
     z = (z.array() == kNegInf).select(T(0), (z.array() - row_max).exp());
     z /= z.sum();
   }
+  if (fully_masked_rows)
+    for (Eigen::Index i = 0; i < S.rows(); ++i)
+      if (masked_row[static_cast<size_t>(i)]) fully_masked_rows->push_back(static_cast<int>(i));
   return P;
 }
 

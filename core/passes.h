@@ -285,12 +285,13 @@ class Passes {
                                                      ? be_.matmul_bt(Q_i, K_i)
                                                      : be_.additive_scores(Q_i, K_i, be_.rows(param(paths::join(p, "w_a")), i, 1)));
       // Pass 4 — ALiBi: a per-head linear penalty on distance, added like the mask
-      M bias_and_mask = mask;
+      M with_alibi;
       if (self && c_.pe == PosEncoding::ALiBi) {
         const M B = alibi_bias(n, m, q_pos0, slopes_[i]).template cast<T>();
         if (be_.wants_stages()) be_.put_stage(paths::join(hp, "B"), B);
-        bias_and_mask += B;
+        with_alibi = mask + B;
       }
+      const M& bias_and_mask = with_alibi.size() ? with_alibi : mask;
       // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
       if (be_.wants_stages()) {
         M S_scaled = be_.value(S) * scale_;
