@@ -1,3 +1,4 @@
+#include "core/paths.h"
 #include "core/lessons.h"
 
 #include <algorithm>
@@ -268,8 +269,8 @@ Result<std::string> evaluate_figure(const Figure& f, const Session& base, const 
       v = t->tensors.at("loss")(0, 0);
     } else if (f.kind == "softmax_gain") {
       // ‖∂L/∂Z‖ / ‖∂L/∂P‖ with Z = S·scale + M the softmax input: how much gradient the softmax passes on.
-      const Mat* dS = t->tensors.find("dL/d" + f.head + ".S");
-      const Mat* dP = t->tensors.find("dL/d" + f.head + ".P");
+      const Mat* dS = t->tensors.find(paths::grad(f.head + ".S"));
+      const Mat* dP = t->tensors.find(paths::grad(f.head + ".P"));
       if (!dS || !dP) return Error{"no gradients for head " + f.head, "paths look like encoder.0.self_attn.head.0"};
       const double dk = s->model.head_dk();
       const double scale = (s->model.score_scale == ScoreScale::InvSqrtDk ? 1.0 / std::sqrt(dk) : 1.0) / s->model.temperature;
@@ -387,7 +388,7 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
     if (w.find("trained") != std::string::npos || w.find("never saw") != std::string::npos) say("weights: " + w);
   const auto check_view = [&](const LessonView& v, const Trace& trace, const ModelConfig& model) {
     if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say("panel \"" + v.panel + "\" is not a tab");
-    if (!v.block.empty() && !trace.tensors.contains(v.block + ".head." + std::to_string(v.head) + ".P"))
+    if (!v.block.empty() && !trace.tensors.contains(paths::head_tensor(v.block, v.head, "P")))
       say("view: " + v.block + " head " + std::to_string(v.head) + " does not exist in this model");
     if (v.head < 0 || v.head >= model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
     if (!v.step.empty()) {  // a step of the layer stepper, as this model wires it

@@ -711,7 +711,7 @@ std::vector<LayerStepView> layer_steps(const ModelConfig& c, const std::string& 
   const bool has_cross = stack == "decoder" && c.arch == Arch::EncoderDecoder;
   const bool norm = c.norm != NormKind::None;
   const bool pre = norm && c.norm_placement == NormPlacement::Pre, post = norm && c.norm_placement == NormPlacement::Post;
-  const std::string nk = name(c.norm), hp = block + ".head." + std::to_string(head) + ".";
+  const std::string nk = name(c.norm), hp = paths::head(block, head) + ".";
   // A sublayer's output as the next one reads it: Post-Norm's norm, else the residual sum (or F(x) alone).
   const auto sublayer_out = [&](const std::string& p) { return p + (post ? ".norm" : ".residual"); };
   std::vector<LayerStepView> v;

@@ -1,5 +1,6 @@
 // The Transformer on the gradient tape: core/passes.h's passes (the same ones core::run's eager forward runs) over
 // a backend whose every op records its backward (core/tape.h).
+#include "core/paths.h"
 #include "core/network.h"
 
 #include <cmath>
@@ -225,7 +226,7 @@ template <typename T>
 T backpropagate(NetworkPass<T>& pass, const ModelConfig& c, const TokenBatch& batch, const LossOptions& lo) {
   const LossKind kind = resolve(lo.kind, c.arch);
   if (kind == LossKind::Pattern) {
-    std::string head = lo.pattern_head.empty() ? std::string(c.arch == Arch::DecoderOnly ? "decoder" : "encoder") + ".0.self_attn.head.0"
+    std::string head = lo.pattern_head.empty() ? paths::head(paths::block(c.arch == Arch::DecoderOnly ? "decoder" : "encoder", 0, false), 0)
                                                : lo.pattern_head;
     auto it = pass.nodes.find(head + ".P");
     QKV_ASSERT(it != pass.nodes.end());
@@ -284,9 +285,9 @@ std::optional<Error> add_gradients(const Session& s, Trace& t) {
   const float loss = backpropagate<float>(pass, c, batch, loss_options(s));
   t.tensors.put("loss", Mat::Constant(1, 1, loss));
   for (const auto& [path, id] : pass.params)
-    if (is_trainable(c, path)) t.tensors.put("dL/d" + path, pass.tape.grad(id));
+    if (is_trainable(c, path)) t.tensors.put(paths::grad(path), pass.tape.grad(id));
   for (const auto& [path, view] : pass.nodes)
-    if (path.rfind("batch.", 0) != 0) t.tensors.put("dL/d" + path, pass.tape.grad(view.id).middleRows(view.row0, view.rows));
+    if (path.rfind("batch.", 0) != 0) t.tensors.put(paths::grad(path), pass.tape.grad(view.id).middleRows(view.row0, view.rows));
   return std::nullopt;
 }
 

@@ -1,3 +1,4 @@
+#include "core/paths.h"
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
@@ -59,7 +60,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
     HeadSelector(s);
   }
 
-  const HeatmapArgs probe = head_args(s, t, block + ".head." + std::to_string(std::clamp(s.sel.head, 0, std::max(0, h - 1))), s.sel.stage, "");
+  const HeatmapArgs probe = head_args(s, t, paths::head(block, std::clamp(s.sel.head, 0, std::max(0, h - 1))), s.sel.stage, "");
   if (!probe.M) {
     dim_text("%s: not computed for this configuration", stage_name(s.sel.stage));
     return;
@@ -99,7 +100,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
   Mat average;
   int drawn = 0;
   for (int i = 0; i < h; ++i) {
-    const std::string head = block + ".head." + std::to_string(i);
+    const std::string head = paths::head(block, i);
     HeatmapArgs a = head_args(s, t, head, s.sel.stage, "");
     if (!a.M) continue;
     average = i == 0 ? *a.M : Mat(average + *a.M);
@@ -119,7 +120,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
   }
   if (with_mean && average.size()) {
     average /= static_cast<float>(h);
-    HeatmapArgs a = head_args(s, t, block + ".head.0", s.sel.stage, "");
+    HeatmapArgs a = head_args(s, t, paths::head(block, 0), s.sel.stage, "");
     a.M = &average;
     a.key = "average:" + block + stage_name(s.sel.stage);
     a.S = a.S_scaled = a.S_masked = a.P = nullptr;
@@ -153,7 +154,7 @@ void DrawAttentionPanel(AppState& s) {
   const int h = s.session.model.heads;
   if (s.side_by_side) {
     HeadSelector(s);
-    const std::string head = block + ".head." + std::to_string(s.sel.head);
+    const std::string head = paths::head(block, s.sel.head);
     const bool scaled_now = s.session.model.score_scale == ScoreScale::InvSqrtDk;
     const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
     ImGui::BeginGroup();
@@ -185,7 +186,7 @@ void DrawAttentionPanel(AppState& s) {
     draw_head_grid(s, t, block, h);
   }
   // The pinned query row as bars: where this token looks.
-  const std::string head = block + ".head." + std::to_string(s.sel.head);
+  const std::string head = paths::head(block, s.sel.head);
   const Mat* P = t.tensors.find(head + ".P");
   if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
     ImGui::Separator();

@@ -9,6 +9,7 @@
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
 #include "app/widgets/text_wrap.h"
+#include "core/paths.h"
 #include "core/ops.h"
 
 #include <imgui.h>
@@ -273,7 +274,7 @@ void draw_row(AppState& s, const std::string& head, int& row) {
 
 bool has_masked_cell(const Trace& t, const std::string& block, int heads) {
   for (int h = 0; h < heads; ++h)
-    if (const Mat* S_masked = t.tensors.find(block + ".head." + std::to_string(h) + ".S_masked"))
+    if (const Mat* S_masked = t.tensors.find(paths::head_tensor(block, h, "S_masked")))
       for (Eigen::Index k = 0; k < S_masked->size(); ++k)
         if (std::isinf(S_masked->data()[k]) && S_masked->data()[k] < 0) return true;
   return false;
@@ -314,7 +315,7 @@ void DrawMaskPanel(AppState& s) {
   draw_mask_controls(s);
   if (s.error) colored_text(kRed, "Not applied: %s. The matrices show the last valid model.", s.error->message().c_str());
 
-  const std::string head = s.sel.block.path() + ".head." + std::to_string(s.sel.head);
+  const std::string head = paths::head(s.sel.block.path(), s.sel.head);
   // The inspected row is this lab's own UI state, kept in ImGui's per-window storage (not app data).
   ImGuiStorage* storage = ImGui::GetStateStorage();
   const ImGuiID row_id = ImGui::GetID("inspected row");

@@ -7,6 +7,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "core/paths.h"
 
 #include <imgui.h>
 
@@ -132,7 +133,7 @@ void generation(AppState& s) {
   ImGui::Text("%zu positions in the cache, %zu generated", g.ids().size(), o.generated.size());
   // The last fed token's attention row over every cached key, for the selected decoder self-attention head.
   const int layer = s.sel.block.decoder ? s.sel.block.layer : 0;
-  const std::string path = "decoder." + std::to_string(layer) + ".self_attn.head." + std::to_string(s.sel.head) + ".P";
+  const std::string path = paths::head_tensor(paths::block("decoder", layer, false), s.sel.head, "P");
   auto it = g.last_rows().find(path);
   if (it != g.last_rows().end()) {
     std::vector<std::string> keys;
@@ -228,4 +229,5 @@ void DrawOutputPanel(AppState& s) {
   generation(s);
 }
 
-}  // namespace qkv::app
+}  // namespace qkv::app#include "core/paths.h"
+

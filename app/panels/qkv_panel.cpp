@@ -10,6 +10,7 @@
 // [SECTION] Equations and notes
 // [SECTION] The hovered cell of S
 // [SECTION] DrawQKVPanel
+#include "core/paths.h"
 #include "app/panels/panels.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
@@ -248,7 +249,7 @@ void DrawQKVPanel(AppState& s) {
   const BlockRef& b = s.sel.block;
   const std::string block = b.path();
   const int head_index = s.sel.head;
-  const std::string head = block + ".head." + std::to_string(head_index);
+  const std::string head = paths::head(block, head_index);
   const Mat* Q = t.tensors.find(head + ".Q");
   const Mat* K = t.tensors.find(head + ".K");
   const Mat* V = t.tensors.find(head + ".V");
@@ -374,7 +375,7 @@ void DrawQKVPanel(AppState& s) {
     ImGui::BeginGroup();
     const long cols = p.out->cols();
     HeatmapArgs a;
-    a.key = "qkv:" + block + ".W_" + p.name + ".head." + std::to_string(head_index);
+    a.key = "qkv:" + block + ".W_" + p.name + ".head." + std::to_string(head_index);  // a texture key, not a path
     a.M = &p.W;
     a.name = "W_" + std::string(p.name) + "[:, " + std::to_string(head_index * cols) + ":" + std::to_string((head_index + 1) * cols) + "]";
     a.row_axis = "d_model";

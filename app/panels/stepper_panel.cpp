@@ -6,6 +6,7 @@
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/selectors.h"
+#include "core/paths.h"
 #include "core/labs/softmax.h"
 
 #include <imgui.h>
@@ -235,7 +236,7 @@ void DrawStepperPanel(AppState& s) {
     a.col_labels = &key_tokens(s, b);
     a.row_axis = "query";
     a.col_axis = "key";
-    const std::string head = b.path() + ".head." + std::to_string(s.sel.head) + ".";
+    const std::string head = paths::head(b.path(), s.sel.head) + ".";
     a.S = s.trace->tensors.find(head + "S");
     a.S_scaled = s.trace->tensors.find(head + "S_scaled");
     a.S_masked = s.trace->tensors.find(head + "S_masked");

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "core/paths.h"
 #include "app/panels/panels.h"
 #include "app/training.h"
 #include "app/ui.h"
@@ -236,7 +237,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
   const float w = (avail - ImGui::GetStyle().ItemSpacing.x * static_cast<float>(per_row - 1)) / static_cast<float>(per_row);
   const std::vector<std::string>& rows = letters ? t.target_tokens : t.source_tokens;
   for (int i = 0; i < h; ++i) {
-    const std::string path = block + ".head." + std::to_string(i) + ".P";
+    const std::string path = paths::head_tensor(block, i, "P");
     const Mat* P = t.tensors.find(path);
     if (!P) continue;
     if (i % per_row) ImGui::SameLine();
