@@ -228,14 +228,16 @@ void draw_menu(AppState& s, UiFrame& f) {
     if (ImGui::MenuItem("Export every tensor as .npy…"))
       f.dialog.open({"Export every tensor as .npy into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
                        if (!s.trace) return;
-                       if (auto e = export_npy(*s.trace, s.session, dir)) s.message = "Not exported: " + e->message();
-                       else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors to " + dir;
+                       size_t written = 0;
+                       if (auto e = export_npy(*s.trace, s.session, dir, &written)) s.message = "Not exported: " + e->message();
+                       else s.message = "Exported " + std::to_string(written) + " tensors to " + dir;
                      }});
     if (ImGui::MenuItem("Export every tensor as CSV…"))
       f.dialog.open({"Export every tensor as CSV into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
                        if (!s.trace) return;
-                       if (auto e = export_csv(*s.trace, dir)) s.message = "Not exported: " + e->message();
-                       else s.message = "Exported " + std::to_string(s.trace->tensors.size() + s.trace->weights->size()) + " tensors as CSV to " + dir;
+                       size_t written = 0;
+                       if (auto e = export_csv(*s.trace, dir, &written)) s.message = "Not exported: " + e->message();
+                       else s.message = "Exported " + std::to_string(written) + " tensors as CSV to " + dir;
                      }});
     ImGui::Separator();
     if (ImGui::MenuItem("Quit", "Ctrl+Q")) f.quit = true;

@@ -1,5 +1,6 @@
 #include "core/config.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -102,6 +103,11 @@ bool parse_mask(std::string_view text, MaskFlags& out) {
 }
 
 // [SECTION] Validation
+double score_scale(const ModelConfig& c) {
+  const double sqrt_dk = c.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<double>(std::max(1, c.head_dk()))) : 1.0;
+  return 1.0 / (sqrt_dk * static_cast<double>(c.temperature));
+}
+
 std::optional<Error> validate(const ModelConfig& c) {
   const auto positive = [](int value, const char* what, int upper) -> std::optional<Error> {
     if (value < 1 || value > upper)

@@ -141,6 +141,9 @@ struct Session {
   std::string weights;
 };
 
+// What the scores S are multiplied by before the mask and softmax: 1/(√d_k·τ) with √d_k scaling on, 1/τ with it off.
+double score_scale(const ModelConfig&);
+
 // Checks everything a run needs; the Error says what is wrong and why.
 std::optional<Error> validate(const Session&);
 std::optional<Error> validate(const ModelConfig&);

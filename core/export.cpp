@@ -19,22 +19,51 @@ std::string export_file_stem(const std::string& path) {
   return stem;
 }
 
-std::string manifest_json(const Trace& t, const Session& s) {
-  using nlohmann::json;
-  json tensors = json::array();
-  const auto list = [&](const std::string& path, const Mat& value, const char* kind) {
-    tensors.push_back({{"name", path}, {"file", export_file_stem(path) + ".npy"}, {"shape", {value.rows(), value.cols()}}, {"dtype", "float32"}, {"kind", kind}});
+namespace {
+
+using nlohmann::json;
+
+// Every weight, then every activation (a lean trace derives its activations one layer at a time, once), until one
+// `visit` fails. *count: how many were visited.
+std::optional<Error> visit_each(const Trace& t, const std::function<std::optional<Error>(const std::string&, const Mat&, const char* kind)>& visit,
+                                size_t* count = nullptr) {
+  size_t n = 0;
+  std::optional<Error> failed;
+  const auto one = [&](const std::string& path, const Mat& value, const char* kind) {
+    if (failed) return;
+    failed = visit(path, value, kind);
+    if (!failed) ++n;
   };
-  for (const auto& e : t.weights->entries()) list(e.path, e.value, "weight");
-  t.tensors.for_each([&](const std::string& path, const Mat& value) { list(path, value, "activation"); });
+  for (const auto& e : t.weights->entries()) one(e.path, e.value, "weight");
+  t.tensors.for_each([&](const std::string& path, const Mat& value) { one(path, value, "activation"); });
+  if (count) *count = n;
+  return failed;
+}
+
+json manifest_entry(const std::string& path, const Mat& value, const char* kind) {
+  return {{"name", path}, {"file", export_file_stem(path) + ".npy"}, {"shape", {value.rows(), value.cols()}}, {"dtype", "float32"}, {"kind", kind}};
+}
+
+std::string manifest_text(const Trace& t, const Session& s, json tensors) {
   json manifest{{"format", "qkvlab-export-1"},
                 {"file_names", "each tensor's file is its name + .npy, except that a gradient dL/d<name> is written as "
                                "grad.<name>.npy (a file name never holds a path separator); \"file\" gives it for each tensor"},
                 {"tokens", {{"source", t.source_tokens}, {"target", t.target_tokens}, {"decoded", t.decoded_tokens}}},
                 {"vocab", t.vocab.tokens()},
                 {"session", json::parse(to_json(s))},
-                {"tensors", tensors}};
+                {"tensors", std::move(tensors)}};
   return manifest.dump(2) + "\n";
+}
+
+}  // namespace
+
+std::string manifest_json(const Trace& t, const Session& s) {
+  json tensors = json::array();
+  visit_each(t, [&](const std::string& path, const Mat& value, const char* kind) {
+    tensors.push_back(manifest_entry(path, value, kind));
+    return std::optional<Error>();
+  });
+  return manifest_text(t, s, std::move(tensors));
 }
 
 namespace {
@@ -80,31 +109,25 @@ std::string tensor_csv(const Mat& M, const std::vector<std::string>* row_labels,
   return out;
 }
 
-namespace {
-// Every weight and every activation (a lean trace derives its activations one layer at a time), until one fails.
-std::optional<Error> write_each(const Trace& t, const std::function<std::optional<Error>(const std::string&, const Mat&)>& write) {
-  for (const auto& e : t.weights->entries())
-    if (auto err = write(e.path, e.value)) return err;
-  std::optional<Error> failed;
-  t.tensors.for_each([&](const std::string& path, const Mat& value) {
-    if (!failed) failed = write(path, value);
-  });
-  return failed;
-}
-}  // namespace
-
-std::optional<Error> export_csv(const Trace& t, const std::string& dir) {
+std::optional<Error> export_csv(const Trace& t, const std::string& dir, size_t* written) {
   if (auto e = make_folder(dir)) return e;
-  return write_each(t, [&](const std::string& path, const Mat& value) {
-    return write_file_atomically(dir + "/" + export_file_stem(path) + ".csv", tensor_csv(value));
-  });
+  return visit_each(
+      t, [&](const std::string& path, const Mat& value, const char*) { return write_file_atomically(dir + "/" + export_file_stem(path) + ".csv", tensor_csv(value)); },
+      written);
 }
 
-std::optional<Error> export_npy(const Trace& t, const Session& s, const std::string& dir) {
+std::optional<Error> export_npy(const Trace& t, const Session& s, const std::string& dir, size_t* written) {
   if (auto e = make_folder(dir)) return e;
-  if (auto err = write_each(t, [&](const std::string& path, const Mat& value) { return write_npy(dir + "/" + export_file_stem(path) + ".npy", value); }))
+  json tensors = json::array();  // the manifest's rows, gathered as the files are written (a lean trace derives once)
+  if (auto err = visit_each(
+          t,
+          [&](const std::string& path, const Mat& value, const char* kind) {
+            tensors.push_back(manifest_entry(path, value, kind));
+            return write_npy(dir + "/" + export_file_stem(path) + ".npy", value);
+          },
+          written))
     return err;
-  return write_file_atomically(dir + "/manifest.json", manifest_json(t, s));
+  return write_file_atomically(dir + "/manifest.json", manifest_text(t, s, std::move(tensors)));
 }
 
 }  // namespace qkv

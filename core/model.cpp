@@ -11,7 +11,6 @@
 #include <limits>
 #include <map>
 
-#include "core/attention.h"
 #include "core/network.h"
 #include "core/passes.h"
 #include "core/paths.h"
@@ -615,8 +614,8 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   backend.out = &t.tensors;
   backend.stages = true;
   backend.stats = &t.heads;
+  const int n_src = static_cast<int>(tb.source_ids[0].size());
   {
-    const int n_src = static_cast<int>(tb.source_ids[0].size());
     const int n_dec = c.arch == Arch::EncoderDecoder ? static_cast<int>(tb.target_ids[0].size())
                                                      : n_src + (c.arch == Arch::DecoderOnly ? std::max(0, s.decode_steps - 1) : 0);
     const bool dropout = s.mode == Mode::Train && c.dropout > 0.0f;
@@ -640,7 +639,6 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   std::vector<std::vector<bool>> src_pad;
   for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions));
   EagerNode memory, H_final;
-  const int n_src = static_cast<int>(tb.source_ids[0].size());
   if (c.arch != Arch::DecoderOnly) {
     auto caches = fresh_caches();
     const EagerNode X = f.embed("encoder", tb.source_ids, 0);
@@ -666,9 +664,9 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
     dec_ids[0] = gen.ids();
     for (auto& [path, P_rows] : gen.all_rows()) t.tensors.put("decode." + path, std::move(P_rows));
   }
+  std::vector<std::vector<bool>> dec_pad;
   if (c.arch != Arch::EncoderOnly) {
     const int n_dec = static_cast<int>(dec_ids[0].size());
-    std::vector<std::vector<bool>> dec_pad;
     const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
     for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
     auto caches = fresh_caches();
@@ -680,14 +678,9 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
 
   // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
   f.logits(H_final, c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size()));
-  if (backend.keep) {
-    std::vector<std::vector<bool>> dec_pad;
-    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
-    if (c.arch != Arch::EncoderOnly)
-      for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
+  if (backend.keep)
     t.tensors.set_deriver(std::make_shared<LayerDeriver>(s, t.weights, src_pad, std::move(dec_pad), n_src,
                                                          c.arch == Arch::EncoderOnly ? 0 : static_cast<int>(dec_ids[0].size())));
-  }
 
   t.vocab = tb.vocab;
   t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);

@@ -28,16 +28,10 @@ TensorMap to_tensor_map(const Params<float>& params) {
   return out;
 }
 
-namespace {
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-}  // namespace
-
 bool is_trainable(const ModelConfig& c, const std::string& path) {
-  const bool projection = ends_with(path, "attn.W_Q") || ends_with(path, "attn.W_K") || ends_with(path, "attn.W_V");
+  const bool projection = paths::ends_with(path, "attn.W_Q") || paths::ends_with(path, "attn.W_K") || paths::ends_with(path, "attn.W_V");
   if (c.projection == Projection::Identity && projection) return false;
-  if (c.projection == Projection::TiedQK && ends_with(path, "attn.W_K")) return false;
+  if (c.projection == Projection::TiedQK && paths::ends_with(path, "attn.W_K")) return false;
   return true;
 }
 

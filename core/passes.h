@@ -41,12 +41,6 @@ struct LayerCache {
   KVCache<Node> self, cross;
 };
 
-// The factor S is multiplied by before the mask and softmax: 1/(√d_k·τ), or 1/τ with scaling off.
-inline double score_scale(const ModelConfig& c) {
-  const double sqrt_dk = c.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<double>(c.head_dk())) : 1.0;
-  return 1.0 / (sqrt_dk * c.temperature);
-}
-
 template <typename Backend>
 class Passes {
  public:

@@ -398,12 +398,14 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
     print_matrix(path, *M, labels_for(*t, path, *M));
   }
   if (!export_dir.empty()) {
-    if (auto e = export_npy(*t, *s, export_dir)) return fail(*e);
-    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", t->weights->size() + t->tensors.count(), export_dir.c_str());
+    size_t written = 0;
+    if (auto e = export_npy(*t, *s, export_dir, &written)) return fail(*e);
+    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", written, export_dir.c_str());
   }
   if (!csv_dir.empty()) {
-    if (auto e = export_csv(*t, csv_dir)) return fail(*e);
-    std::printf("wrote %zu .csv files to %s\n", t->weights->size() + t->tensors.count(), csv_dir.c_str());
+    size_t written = 0;
+    if (auto e = export_csv(*t, csv_dir, &written)) return fail(*e);
+    std::printf("wrote %zu .csv files to %s\n", written, csv_dir.c_str());
   }
   if (!png_dir.empty()) {
     Result<int> written = export_png(*t, png_dir);

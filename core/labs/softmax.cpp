@@ -16,11 +16,6 @@ bool is_masked(float v) { return std::isinf(v) && v < 0; }
 
 // [SECTION] The scale of the scores
 
-double score_scale(const ModelConfig& c) {
-  const double sqrt_dk = c.score_scale == ScoreScale::InvSqrtDk ? std::sqrt(static_cast<double>(std::max(1, c.head_dk()))) : 1.0;
-  return 1.0 / (sqrt_dk * static_cast<double>(c.temperature));
-}
-
 double head_scale(const Trace& t, const std::string& head) {
   const HeadStats* st = t.head(head);
   return st ? static_cast<double>(st->scale) : NAN;

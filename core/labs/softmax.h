@@ -1,5 +1,4 @@
 // QKV Lab core — labs: the softmax of one head, as numbers the Gradients and Scaling tabs (and the CLI) draw.
-//   score_scale:            what a model multiplies S by, 1/(√d_k·τ) or 1/τ (the trace's HeadStats::scale says what it did).
 //   head_scale:             a traced head's scale, from its HeadStats.
 //   softmax_jacobian:       J = ∂p/∂z = diag(p) − ppᵀ of one softmax row p (z = S·scale + M, the softmax's input).
 //   row_jacobian:           J of a traced head's row r, its statistics, and the chain rule checked against the tape:
@@ -19,8 +18,8 @@ namespace qkv::labs {
 
 // [SECTION] The scale of the scores
 
-// Z = S·scale + B + M:  scale = 1/(√d_k·τ) with √d_k scaling on, 1/τ with it off.
-double score_scale(const ModelConfig&);
+// Z = S·scale + B + M:  scale = qkv::score_scale(config) (core/config.h), 1/(√d_k·τ) or 1/τ.
+using qkv::score_scale;
 // The scale a traced head used (HeadStats::scale); NAN when the trace has no statistics for that head.
 double head_scale(const Trace&, const std::string& head);
 // Whether `scale` includes the 1/√d_k factor, given the head's d_k and the temperature τ: scale·√d_k·τ = 1.
