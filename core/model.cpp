@@ -10,6 +10,7 @@
 #include <iterator>
 #include <limits>
 #include <map>
+#include <mutex>
 
 #include "core/network.h"
 #include "core/passes.h"
@@ -213,13 +214,16 @@ Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::str
 // [SECTION] The forward pass
 Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells) {
   constexpr float kNegInf = -std::numeric_limits<float>::infinity();
-  Mat M = Mat::Zero(n, m);
-  for (int i = 0; i < n; ++i)
-    for (int j = 0; j < m; ++j) {
-      const bool future = (flags & kMaskCausal) && j > q_pos0 + i;
-      const bool pad = (flags & kMaskPadding) && j < static_cast<int>(key_is_pad.size()) && key_is_pad[j];
-      if (future || pad) M(i, j) = kNegInf;
-    }
+  RowVec padding = RowVec::Zero(m);  // [m]: −∞ under padded keys, the same for every query
+  if (flags & kMaskPadding)
+    for (int j = 0; j < std::min(m, static_cast<int>(key_is_pad.size())); ++j)
+      if (key_is_pad[j]) padding(j) = kNegInf;
+  Mat M(n, m);
+  for (int i = 0; i < n; ++i) {
+    M.row(i) = padding;
+    const int first_future = std::max(0, q_pos0 + i + 1);  // causal: keys j > q_pos0 + i
+    if ((flags & kMaskCausal) && first_future < m) M.row(i).tail(m - first_future).setConstant(kNegInf);
+  }
   if (flags & kMaskCustom)
     for (const Cell& cell : cells)
       if (cell.i >= q_pos0 && cell.i < q_pos0 + n && cell.j < m) M(cell.i - q_pos0, cell.j) = kNegInf;
@@ -260,33 +264,85 @@ class EagerBackend {
     if (out && (!keep || keep(path))) out->put(path, rows == X->rows() ? *X : Mat(X->middleRows(row0, rows)));
     if (on_put) on_put(path, *X);
   }
-  bool wants_stages() const { return stages; }
+  bool wants_stage(const std::string& path) const { return out && stages && (!keep || keep(path)); }
   void put_stage(const std::string& path, Mat value) {
-    if (out && stages && (!keep || keep(path))) out->put(path, std::move(value));
+    if (wants_stage(path)) out->put(path, std::move(value));
   }
-  // Statistics of one head of sequence 0, while its S and P are at hand (a lean trace does not keep them).
+  // Heads that run in row blocks (core/passes.h): none unless set (a lean trace: all; deriving one head: all others).
+  std::function<bool(const std::string& head_path)> fuse;
+  bool fuses(const std::string& head_path) const { return fuse && fuse(head_path); }
+  // Query rows of one block: about kBlockCells scores, so S, P and the mask of a block stay a few MiB at any n.
+  static constexpr int kBlockCells = 1 << 20;
+  template <typename F>
+  Node row_blocks(int n, int m, F&& block) const {
+    const int rows = std::clamp(kBlockCells / std::max(m, 1), 16, std::max(n, 1));
+    const int blocks = (n + rows - 1) / rows;
+    std::vector<Node> parts(static_cast<size_t>(blocks));
+#pragma omp parallel for schedule(dynamic) if (blocks > 1)
+    for (int k = 0; k < blocks; ++k) parts[static_cast<size_t>(k)] = block(k * rows, std::min(rows, n - k * rows));
+    return blocks == 1 ? parts[0] : concat_rows(parts);
+  }
+  // Statistics of one head of sequence 0, while its S and P are at hand (a lean trace does not keep them): whole, or a
+  // block of rows at a time (head_rows may be called from several threads).
   void head_done(const std::string& head, const Node& S, const Node& P, float scale, const Mat& bias_and_mask) {
+    head_begin(head, static_cast<int>(P->rows()), scale);
+    head_rows(0, S, P, bias_and_mask);
+    head_end();
+  }
+  void head_begin(const std::string& head, int n, float scale) {
     if (!stats) return;
-    HeadStats st;
-    st.path = head;
-    st.scale = scale;
-    st.entropy = row_entropy(*P);
-    st.max_weight = P->rowwise().maxCoeff().transpose();
-    const Eigen::Array<bool, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> allowed = bias_and_mask.array().isFinite();  // unmasked cells
-    for (Eigen::Index i = 0; i < allowed.rows(); ++i)
-      if (allowed.cols() > 0 && !allowed.row(i).any()) st.fully_masked_rows.push_back(static_cast<int>(i));
-    const int rows_with_weights = static_cast<int>(P->rows() - st.fully_masked_rows.size());
+    head_ = HeadStats{};
+    head_.path = head;
+    head_.scale = scale;
+    head_.entropy = RowVec::Zero(n);
+    head_.max_weight = RowVec::Zero(n);
+    sum_ = sum_sq_ = count_ = 0.0;
+    fully_masked_.assign(static_cast<size_t>(n), false);
+  }
+  // One pass over a block of rows. With z = S·scale + B + M and p = softmax(z), each row's entropy is
+  //   H = −Σ p·log p = lse − Σ p·z   (log p = z − lse, and lse = z_max − log p_max at the largest weight),
+  // summed over the unmasked cells only, so no logarithm per cell is taken.
+  void head_rows(int r0, const Node& S, const Node& P, const Mat& bias_and_mask) {
+    if (!stats) return;
+    constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+    const float scale = head_.scale;
+    double sum = 0.0, sum_sq = 0.0, count = 0.0;  // of S_scaled = S·scale over the unmasked cells
+    for (Eigen::Index i = 0; i < P->rows(); ++i) {
+      const float* s = S->row(i).data();
+      const float* p = P->row(i).data();
+      const float* b = bias_and_mask.row(i).data();
+      float p_max = 0.0f, z_at_max = 0.0f;
+      double p_dot_z = 0.0, row_sum = 0.0, row_sum_sq = 0.0;
+      Eigen::Index allowed = 0;
+      for (Eigen::Index j = 0; j < P->cols(); ++j) {
+        if (b[j] == kNegInf) continue;
+        const float scaled = s[j] * scale, z = scaled + b[j];
+        row_sum += scaled, row_sum_sq += static_cast<double>(scaled) * scaled, ++allowed;
+        p_dot_z += static_cast<double>(p[j]) * z;
+        if (p[j] > p_max) p_max = p[j], z_at_max = z;
+      }
+      const Eigen::Index row = r0 + i;  // rows of other blocks are disjoint: no lock needed
+      head_.max_weight(row) = p_max;
+      head_.entropy(row) = p_max > 0.0f ? std::max(0.0f, static_cast<float>(z_at_max - std::log(static_cast<double>(p_max)) - p_dot_z)) : 0.0f;
+      if (allowed == 0 && P->cols() > 0) fully_masked_[static_cast<size_t>(row)] = 1;
+      sum += row_sum, sum_sq += row_sum_sq, count += static_cast<double>(allowed);
+    }
+    const std::lock_guard<std::mutex> lock(stats_mutex_);
+    sum_ += sum, sum_sq_ += sum_sq, count_ += count;
+  }
+  void head_end() {
+    if (!stats) return;
+    HeadStats& st = head_;
+    for (size_t i = 0; i < fully_masked_.size(); ++i)
+      if (fully_masked_[i]) st.fully_masked_rows.push_back(static_cast<int>(i));
+    const int rows_with_weights = static_cast<int>(st.entropy.size() - static_cast<Eigen::Index>(st.fully_masked_rows.size()));
     if (rows_with_weights > 0) {
       st.mean_entropy = st.entropy.sum() / rows_with_weights;
       st.mean_max_weight = st.max_weight.sum() / rows_with_weights;
     }
-    const double count = allowed.count();
-    if (count > 0) {  // of S_scaled = S·scale over the unmasked cells
-      const Eigen::ArrayXXd S_scaled = (S->array() * scale).cast<double>();
-      const double sum = allowed.select(S_scaled.array(), 0.0).sum();
-      const double sum_sq = allowed.select(S_scaled.array().square(), 0.0).sum();
-      st.score_mean = static_cast<float>(sum / count);
-      st.score_variance = static_cast<float>(std::max(0.0, sum_sq / count - (sum / count) * (sum / count)));
+    if (count_ > 0) {
+      st.score_mean = static_cast<float>(sum_ / count_);
+      st.score_variance = static_cast<float>(std::max(0.0, sum_sq_ / count_ - (sum_ / count_) * (sum_ / count_)));
     }
     stats->push_back(std::move(st));
   }
@@ -356,6 +412,10 @@ class EagerBackend {
  private:
   static Node make(Mat value) { return std::make_shared<const Mat>(std::move(value)); }
   const TensorMap& W_;
+  HeadStats head_;  // the head between head_begin and head_end
+  std::vector<char> fully_masked_;  // char, not bool: blocks write their rows from several threads
+  double sum_ = 0.0, sum_sq_ = 0.0, count_ = 0.0;
+  std::mutex stats_mutex_;
 };
 
 using EagerPasses = Passes<EagerBackend>;
@@ -511,8 +571,16 @@ bool lean_keeps(const std::string& full_path) {
   return rest == "input" || rest == "output";
 }
 
-// Recomputes one layer of a lean trace from its kept input (and the encoder's output for cross-attention), running the
-// same passes as the forward; "output" recomputes output.probs from the kept logits.
+// The n×m stages of a head (and a block's mask): what a lean trace derives one head at a time.
+bool is_head_stage(const std::string& path) {
+  if (paths::ends_with(path, ".self_attn.M") || paths::ends_with(path, ".cross_attn.M")) return true;
+  const std::optional<paths::HeadAddress> a = paths::parse_head(path);
+  return a && (a->tensor == "S" || a->tensor == "B" || a->tensor == "S_scaled" || a->tensor == "S_masked" || a->tensor == "P");
+}
+
+// Recomputes what a lean trace did not keep, through the same passes as the forward. A layer's rows from its kept input
+// (and the encoder's output for cross-attention), every head in row blocks so that no n×m matrix is made; one head's
+// stages from that head's Q and K (the layer's rows); "output" recomputes output.probs from the kept logits.
 class LayerDeriver : public Deriver {
  public:
   LayerDeriver(const Session& s, std::shared_ptr<const TensorMap> W, std::vector<std::vector<bool>> src_pad,
@@ -522,7 +590,13 @@ class LayerDeriver : public Deriver {
   std::vector<std::string> units() const override {
     std::vector<std::string> out;
     for (const std::string& stack : stacks_of(s_.model.arch))
-      for (int l = 0; l < s_.model.layers; ++l) out.push_back(paths::layer(stack, l));
+      for (int l = 0; l < s_.model.layers; ++l) {
+        out.push_back(paths::layer(stack, l));
+        for (const bool cross : {false, true}) {
+          if (cross && !(stack == "decoder" && s_.model.arch == Arch::EncoderDecoder)) continue;
+          for (int i = 0; i < s_.model.heads; ++i) out.push_back(paths::head(paths::block(stack, l, cross), i));
+        }
+      }
     out.push_back("output");
     return out;
   }
@@ -536,40 +610,66 @@ class LayerDeriver : public Deriver {
       const std::string digits = path.substr(stack.size() + 1, dot - stack.size() - 1);
       if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) return "";
       const int l = std::stoi(digits);
-      return l < s_.model.layers ? paths::layer(stack, l) : "";
+      if (l >= s_.model.layers) return "";
+      if (!is_head_stage(path)) return paths::layer(stack, l);
+      if (paths::ends_with(path, ".M")) return paths::head(path.substr(0, path.size() - 2), 0);
+      const paths::HeadAddress a = *paths::parse_head(path);
+      return a.index < s_.model.heads ? paths::head(a.block, a.index) : "";
     }
     return "";
   }
-  void derive(const std::string& unit, const TensorMap& kept, TensorMap& out) const override {
+  void derive(const std::string& unit, const Lookup& trace, TensorMap& out) const override {
     const int B = static_cast<int>(src_pad_.size());
+    const auto prefix = [](int b) { return b == 0 ? std::string() : "batch." + std::to_string(b) + "."; };
     if (unit == "output") {
-      for (int b = 0; b < B; ++b) {
-        const std::string prefix = b == 0 ? "" : "batch." + std::to_string(b) + ".";
-        if (const Mat* logits = kept.find(prefix + "output.logits")) out.put(prefix + "output.probs", softmax_rows_t<float>(*logits, 1.0f, nullptr));
-      }
+      for (int b = 0; b < B; ++b)
+        if (const Mat* logits = trace(prefix(b) + "output.logits")) out.put(prefix(b) + "output.probs", softmax_rows_t<float>(*logits, 1.0f, nullptr));
       return;
     }
     const size_t dot = unit.find('.');
     const std::string stack = unit.substr(0, dot);
-    const int l = std::stoi(unit.substr(dot + 1));
     const bool decoder = stack == "decoder";
-    const int n = decoder ? n_dec_ : n_src_;
-    const auto rows_of_all = [&](const std::string& path, int rows) {
-      Mat H(static_cast<Eigen::Index>(B) * rows, s_.model.d_model);
-      for (int b = 0; b < B; ++b) H.middleRows(static_cast<Eigen::Index>(b) * rows, rows) = kept.at((b == 0 ? "" : "batch." + std::to_string(b) + ".") + path);
-      return std::make_shared<const Mat>(std::move(H));
-    };
+    const std::vector<std::vector<bool>>& key_pad = decoder ? dec_pad_ : src_pad_;
     EagerBackend backend(*W_);
     backend.out = &out;
     backend.stages = true;
     EagerPasses f(s_.model, options_, backend);
+    if (const std::optional<paths::HeadAddress> head = paths::parse_head(unit)) {
+      // One head's stages: S = Q_i·K_iᵀ … P from the Q and K its layer's rows hold (no other head is computed).
+      const bool cross = paths::ends_with(head->block, paths::kCross);
+      for (int b = 0; b < B; ++b) {
+        const Mat* Q_i = trace(prefix(b) + paths::head_tensor(head->block, head->index, "Q"));
+        const Mat* K_i = trace(prefix(b) + paths::head_tensor(head->block, head->index, "K"));
+        if (!Q_i || !K_i) return;
+        const MaskFlags flags = cross ? (s_.encoder_mask & kMaskPadding) : decoder ? s_.decoder_mask : s_.encoder_mask;
+        const MaskRows mask{flags, 0, static_cast<int>(K_i->rows()), cross ? &src_pad_[b] : &key_pad[b], cross ? nullptr : &options_.custom_cells};
+        const Mat whole = mask.rows<float>(0, static_cast<int>(Q_i->rows()));
+        if (head->index == 0) backend.put_stage(prefix(b) + paths::join(head->block, "M"), whole);
+        f.head_stages(head->block, !cross, head->index, backend.constant(*Q_i), backend.constant(*K_i), mask, whole, prefix(b));
+      }
+      return;
+    }
+    // A layer's rows: every tensor but the heads' stages, with every head in row blocks.
+    backend.keep = [](const std::string& path) { return !is_head_stage(strip_batch_prefix(path)); };
+    backend.fuse = [](const std::string&) { return true; };
+    const int l = std::stoi(unit.substr(dot + 1));
+    const int n = decoder ? n_dec_ : n_src_;
+    const auto rows_of_all = [&](const std::string& path, int rows) -> EagerNode {
+      Mat H(static_cast<Eigen::Index>(B) * rows, s_.model.d_model);
+      for (int b = 0; b < B; ++b) {
+        const Mat* part = trace(prefix(b) + path);
+        QKV_ASSERT(part != nullptr);
+        H.middleRows(static_cast<Eigen::Index>(b) * rows, rows) = *part;
+      }
+      return std::make_shared<const Mat>(std::move(H));
+    };
     EagerPasses::Caches caches(B, std::vector<LayerCache<EagerNode>>(s_.model.layers));
     EagerNode memory;
     if (decoder && s_.model.arch == Arch::EncoderDecoder) {
       const bool final_norm = s_.model.norm_placement == NormPlacement::Pre && s_.model.norm != NormKind::None;
       memory = rows_of_all(final_norm ? "encoder.final_norm" : paths::join(paths::layer("encoder", s_.model.layers - 1), "output"), n_src_);
     }
-    f.layer(stack, l, rows_of_all(paths::join(unit, "input"), n), n, 0, caches, memory ? &memory : nullptr, decoder ? dec_pad_ : src_pad_, src_pad_,
+    f.layer(stack, l, rows_of_all(paths::join(unit, "input"), n), n, 0, caches, memory ? &memory : nullptr, key_pad, src_pad_,
             decoder ? s_.decoder_mask : s_.encoder_mask);
   }
 
@@ -626,6 +726,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
     if (lean) {
       backend.keep = lean_keeps;
       backend.stages = false;  // S_scaled, S_masked, M, B, probs: never kept, so not made (a layer's re-run makes them)
+      backend.fuse = [](const std::string&) { return true; };  // every head in row blocks: no n×m matrix is ever whole
     }
   }
   EagerPasses f(c, options, backend);

@@ -59,9 +59,16 @@ class TapeBackend {
   bool has_param(const std::string& path) const { return W_.count(path) != 0; }
   int constant(M value) { return t_.leaf(std::move(value)); }
   void put(const std::string& path, int id, int row0, int rows) { pass_.nodes[path] = NodeView{id, row0, rows}; }
-  static constexpr bool wants_stages() { return false; }
+  static constexpr bool wants_stage(const std::string&) { return false; }
   void put_stage(const std::string&, const M&) {}
   void head_done(const std::string&, int, int, T, const M&) {}
+  // Every head is one block on the tape (its backward needs the whole P).
+  static constexpr bool fuses(const std::string&) { return false; }
+  template <typename F>
+  int row_blocks(int n, int, F&& block) { return block(0, n); }
+  void head_begin(const std::string&, int, T) {}
+  void head_rows(int, int, int, const M&) {}
+  void head_end() {}
 
   int matmul(int a, int b) { return t_.matmul(a, b); }
   int matmul_bt(int a, int b) { return t_.matmul_bt(a, b); }

@@ -11,8 +11,12 @@
 // A backend provides: Node (a handle to a value), Scalar, value(Node), param(path), has_param(path), constant(M),
 // the ops below (matmul, matmul_bt, add, add_row, add_constant, scale, mul_constant, cols, rows, concat_cols,
 // concat_rows, gather_rows, softmax, additive_scores, rope, layer_norm, rms_norm, batch_norm, relu, gelu),
-// put(path, node, row0, rows) to record a named activation, and wants_stages() / put_stage(path, M) /
+// put(path, node, row0, rows) to record a named activation, and wants_stage(path) / put_stage(path, M) /
 // head_done(head, S, P, scale, bias_and_mask) (sequence 0's statistics) for what only the trace keeps.
+// Row blocks: where fuses(head) says so (the eager backend of a lean trace), a head runs in blocks of query rows —
+// row_blocks(n, m, block) concatenates block(r0, rows) — so no n×m matrix (S, P, the mask) is ever whole in memory;
+// head_rows(r0, S, P, bias_and_mask) then adds each block to the statistics that head_begin(head, n, scale) started
+// and head_end() finishes.
 #pragma once
 
 #include <cmath>
@@ -39,6 +43,21 @@ struct KVCache {
 template <typename Node>
 struct LayerCache {
   KVCache<Node> self, cross;
+};
+
+// The mask of one attention block, made a block of query rows at a time: rows [r0, r0 + rows) of M [n, m] are the mask
+// of the queries at positions q_pos0 + r0 … (causal, padding of the keys, the custom cells), as attention_mask says.
+struct MaskRows {
+  MaskFlags flags = kMaskNone;
+  int q_pos0 = 0;
+  int m = 0;
+  const std::vector<bool>* key_pad = nullptr;
+  const std::vector<Cell>* cells = nullptr;
+  template <typename T>
+  MatT<T> rows(int r0, int count) const {
+    static const std::vector<Cell> no_cells;
+    return attention_mask(flags, count, m, q_pos0 + r0, *key_pad, cells ? *cells : no_cells).template cast<T>();
+  }
 };
 
 template <typename Backend>
@@ -119,7 +138,7 @@ class Passes {
     H = sublayer(self, H, n, [&](const Node& X) {
       std::vector<Node> out;
       for (int b = 0; b < B; ++b) {
-        const M mask = attention_mask(flags, n, m, pos0, key_pad[b], o_.custom_cells).template cast<T>();
+        const MaskRows mask{flags, pos0, m, &key_pad[b], &o_.custom_cells};
         const Node X_b = B == 1 ? X : be_.rows(X, b * n, n);
         out.push_back(attention(self, true, X_b, &X_b, caches[b][l].self, pos0, mask, prefix(b)));
       }
@@ -131,7 +150,7 @@ class Passes {
       H = sublayer(cross, H, n, [&](const Node& X) {
         std::vector<Node> out;
         for (int b = 0; b < B; ++b) {
-          const M mask = attention_mask(o_.encoder_mask & kMaskPadding, n, m_src, pos0, src_pad[b], {}).template cast<T>();
+          const MaskRows mask{o_.encoder_mask & kMaskPadding, pos0, m_src, &src_pad[b], nullptr};
           KVCache<Node>& cache = caches[b][l].cross;
           const Node X_b = B == 1 ? X : be_.rows(X, b * n, n);
           if (cache.rows > 0) {  // the encoder's keys and values were projected on the first call
@@ -152,12 +171,42 @@ class Passes {
   // [SECTION] Output: logits = H·Eᵀ [B·n, V] (the projection is tied to the embeddings); the trace adds P = softmax.
   Node logits(const Node& H, int n) {
     const Node logits = record("output.logits", be_.matmul_bt(H, param("embed.E")), n);
-    if (be_.wants_stages()) {
+    if (be_.wants_stage("output.probs")) {
       const M probs = softmax_rows_t<T>(be_.value(logits), T(1), nullptr);
       const int B = static_cast<int>(probs.rows()) / n;
       for (int b = 0; b < B; ++b) be_.put_stage(prefix(b) + "output.probs", probs.middleRows(b * n, n));
     }
     return logits;
+  }
+
+  // Passes 3–6 of head i of one attention block (p, e.g. "encoder.0.self_attn"), from its Q_i [n, d_k] and K_i [m, d_k]
+  // (after RoPE): S, B (ALiBi), S_scaled, S_masked and P = softmax(S·scale + B + M), named under seq + p.
+  // The forward runs it for each head that is not in row blocks; a lean trace runs it to derive one head on demand.
+  Node head_stages(const std::string& p, bool self, int i, const Node& Q_i, const Node& K_i, const MaskRows& mask, const M& whole_mask,
+                   const std::string& seq) {
+    const std::string hp = seq + paths::head(p, i);
+    const int n = static_cast<int>(be_.value(Q_i).rows());
+    // Pass 3 — scores: S = Q·Kᵀ [n, m], or additive S_ij = w_aᵀ tanh(q_i + k_j) (Bahdanau et al. 2015)
+    const Node S = named(paths::join(hp, "S"), scores(p, i, Q_i, K_i));
+    // Pass 4 — ALiBi: a per-head linear penalty on distance, added like the mask
+    M with_alibi;
+    if (alibi(self)) {
+      const M B = alibi_rows(i, 0, n, mask);
+      if (be_.wants_stage(paths::join(hp, "B"))) be_.put_stage(paths::join(hp, "B"), B);
+      with_alibi = whole_mask + B;
+    }
+    const M& bias_and_mask = alibi(self) ? with_alibi : whole_mask;
+    // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
+    if (be_.wants_stage(paths::join(hp, "S_scaled"))) {
+      M S_scaled = be_.value(S) * scale_;
+      M S_masked = S_scaled + bias_and_mask;
+      be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));
+      be_.put_stage(paths::join(hp, "S_masked"), std::move(S_masked));
+    }
+    // Pass 6 — P = softmax(S·scale + B + M), the scale and the mask as explicit arguments
+    const Node P = named(paths::join(hp, "P"), be_.softmax(S, scale_, bias_and_mask));
+    if (seq.empty()) be_.head_done(paths::head(p, i), S, P, scale_, bias_and_mask);
+    return P;
   }
 
   Node param(const std::string& path) {
@@ -183,6 +232,15 @@ class Passes {
       if (auto it = o_.nudges->find(path); it != o_.nudges->end()) X = be_.add_constant(X, it->second.template cast<T>());
     be_.put(path, X, 0, static_cast<int>(be_.value(X).rows()));
     return X;
+  }
+
+  Node scores(const std::string& p, int i, const Node& Q_rows, const Node& K_i) {
+    return c_.scoring == Scoring::Dot ? be_.matmul_bt(Q_rows, K_i)
+                                      : be_.additive_scores(Q_rows, K_i, be_.rows(param(paths::join(p, "w_a")), i, 1));
+  }
+  bool alibi(bool self) const { return self && c_.pe == PosEncoding::ALiBi; }
+  M alibi_rows(int i, int r0, int rows, const MaskRows& mask) const {
+    return alibi_bias(rows, mask.m, mask.q_pos0 + r0, slopes_[i]).template cast<T>();
   }
 
   // Inverted dropout in training: kept with probability 1 − p and scaled by 1/(1 − p). The keep masks are drawn
@@ -218,7 +276,7 @@ class Passes {
       case NormKind::LayerNorm:
         return be_.layer_norm(X, gamma, has_beta ? &beta : nullptr, eps);
       case NormKind::BatchNorm:
-        if (be_.wants_stages()) {  // statistics of the whole batch: one per feature
+        if (be_.wants_stage(paths::join(p, "batch_mean"))) {  // statistics of the whole batch: one per feature
           const M& x = be_.value(X);
           const RowT<T> mean = x.colwise().mean();
           be_.put_stage(paths::join(p, "batch_mean"), mean);
@@ -247,8 +305,8 @@ class Passes {
 
   // Multi-head attention of one sequence.   Xq: [n, d_model] at positions q_pos0…; Xkv_new: [m_new, d_model] appended
   // to the cache (self-attention: the same rows as Xq; cross-attention: the encoder's output, once), or null.
-  //   mask: [n, m] 0 or −∞ over every key so far.   seq: the sequence's path prefix.
-  Node attention(const std::string& p, bool self, const Node& Xq, const Node* Xkv_new, KVCache<Node>& cache, int q_pos0, const M& mask,
+  //   mask: rows of [n, m] 0 or −∞ over every key so far.   seq: the sequence's path prefix.
+  Node attention(const std::string& p, bool self, const Node& Xq, const Node* Xkv_new, KVCache<Node>& cache, int q_pos0, const MaskRows& mask,
                  const std::string& seq) {
     const bool rope = self && c_.pe == PosEncoding::RoPE;
     // Pass 1 — project: Q = X·W_Q + b_Q [n, h·d_k], K = X·W_K + b_K [m_new, h·d_k], V = X·W_V + b_V [m_new, h·d_v]
@@ -265,8 +323,15 @@ class Passes {
     }
     if (rope) Q = be_.rope(Q, q_pos0, c_.pe_base, d_k_);
     const int n = static_cast<int>(be_.value(Q).rows()), m = cache.rows;
-    QKV_ASSERT(mask.rows() == n && mask.cols() == m);
-    if (be_.wants_stages()) be_.put_stage(seq + paths::join(p, "M"), mask);
+    QKV_ASSERT(mask.m == m);
+    M whole_mask;  // [n, m], made once, the first time a head (or the trace) needs it whole
+    const auto whole = [&]() -> const M& {
+      if (whole_mask.size() == 0 && n * m > 0) whole_mask = mask.rows<T>(0, n);
+      return whole_mask;
+    };
+    if (be_.wants_stage(seq + paths::join(p, "M"))) be_.put_stage(seq + paths::join(p, "M"), whole());
+    // Row blocks need every stage of the head to stay unnamed: no nudge to apply to S or P, no dropout mask on P.
+    const bool may_fuse = !o_.nudges && !(o_.dropout && c_.dropout > 0.0f);
 
     std::vector<Node> heads;
     for (int i = 0; i < h_; ++i) {
@@ -274,28 +339,21 @@ class Passes {
       const Node Q_i = named(paths::join(hp, "Q"), be_.cols(Q, i * d_k_, d_k_));        // [n, d_k]
       const Node K_i = named(paths::join(hp, "K"), be_.cols(cache.K, i * d_k_, d_k_));  // [m, d_k]
       const Node V_i = named(paths::join(hp, "V"), be_.cols(cache.V, i * d_v_, d_v_));  // [m, d_v]
-      // Pass 3 — scores: S = Q·Kᵀ [n, m], or additive S_ij = w_aᵀ tanh(q_i + k_j) (Bahdanau et al. 2015)
-      const Node S = named(paths::join(hp, "S"), c_.scoring == Scoring::Dot
-                                                     ? be_.matmul_bt(Q_i, K_i)
-                                                     : be_.additive_scores(Q_i, K_i, be_.rows(param(paths::join(p, "w_a")), i, 1)));
-      // Pass 4 — ALiBi: a per-head linear penalty on distance, added like the mask
-      M with_alibi;
-      if (self && c_.pe == PosEncoding::ALiBi) {
-        const M B = alibi_bias(n, m, q_pos0, slopes_[i]).template cast<T>();
-        if (be_.wants_stages()) be_.put_stage(paths::join(hp, "B"), B);
-        with_alibi = mask + B;
+      if (may_fuse && be_.fuses(hp)) {
+        // Passes 3–8 a block of query rows at a time: O rows = softmax(S rows·scale + B + M rows)·V
+        if (seq.empty()) be_.head_begin(paths::head(p, i), n, scale_);
+        const Node O_i = be_.row_blocks(n, m, [&](int r0, int rows) {
+          const M bias_and_mask = alibi(self) ? M(mask.rows<T>(r0, rows) + alibi_rows(i, r0, rows, mask)) : mask.rows<T>(r0, rows);
+          const Node S = scores(p, i, be_.rows(Q_i, r0, rows), K_i);
+          const Node P = be_.softmax(S, scale_, bias_and_mask);
+          if (seq.empty()) be_.head_rows(r0, S, P, bias_and_mask);
+          return be_.matmul(P, V_i);
+        });
+        if (seq.empty()) be_.head_end();
+        heads.push_back(named(paths::join(hp, "O"), O_i));
+        continue;
       }
-      const M& bias_and_mask = with_alibi.size() ? with_alibi : mask;
-      // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
-      if (be_.wants_stages()) {
-        M S_scaled = be_.value(S) * scale_;
-        M S_masked = S_scaled + bias_and_mask;
-        be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));
-        be_.put_stage(paths::join(hp, "S_masked"), std::move(S_masked));
-      }
-      // Pass 6 — P = softmax(S·scale + B + M), the scale and the mask as explicit arguments
-      const Node P = named(paths::join(hp, "P"), be_.softmax(S, scale_, bias_and_mask));
-      if (seq.empty()) be_.head_done(paths::head(p, i), S, P, scale_, bias_and_mask);
+      const Node P = head_stages(p, self, i, Q_i, K_i, mask, whole(), seq);
       // Pass 7 — dropout on the weights (training), then Pass 8 — O = P·V [n, d_v]
       const Node P_d = dropout(P);
       if (o_.dropout && c_.dropout > 0.0f) named(paths::join(hp, "P_dropout"), P_d);

@@ -41,13 +41,17 @@ size_t TensorMap::bytes() const {
 const Mat* TraceTensors::find(const std::string& path) const {
   if (const Mat* kept = TensorMap::find(path)) return kept;
   if (!deriver_) return nullptr;
-  const std::string unit = deriver_->unit_of(path);
-  if (unit.empty()) return nullptr;
-  std::lock_guard<std::mutex> lock(cache_->mutex);
+  std::lock_guard<std::recursive_mutex> lock(cache_->mutex);
+  return find_derived(path);
+}
+
+const Mat* TraceTensors::find_derived(const std::string& path) const {
+  if (const Mat* kept = TensorMap::find(path)) return kept;
   if (auto it = cache_->tensors.find(path); it != cache_->tensors.end()) return it->second.get();
-  if (cache_->units_done[unit]) return nullptr;  // derived already: the unit has no such tensor
+  const std::string unit = deriver_->unit_of(path);
+  if (unit.empty() || cache_->units_done[unit]) return nullptr;  // derived already: the unit has no such tensor
   TensorMap out;
-  deriver_->derive(unit, *this, out);
+  deriver_->derive(unit, [this](const std::string& p) { return find_derived(p); }, out);
   cache_->units_done[unit] = true;
   for (TensorMap::Entry& e : std::move(out).take_entries())
     if (!TensorMap::contains(e.path)) cache_->tensors[e.path] = std::make_unique<Mat>(std::move(e.value));
@@ -65,11 +69,19 @@ const Mat& TraceTensors::at(const std::string& path) const {
 void TraceTensors::for_each(const std::function<void(const std::string&, const Mat&)>& fn) const {
   for (const Entry& e : entries()) fn(e.path, e.value);
   if (!deriver_) return;
+  // Units come a layer before its heads: a head's derive() finds Q and K in the layer derived just before, so at most
+  // one layer's rows and one head's stages are held at a time.
+  TensorMap layer;
+  const Deriver::Lookup lookup = [&](const std::string& p) -> const Mat* {
+    if (const Mat* kept = TensorMap::find(p)) return kept;
+    return layer.find(p);
+  };
   for (const std::string& unit : deriver_->units()) {
     TensorMap out;
-    deriver_->derive(unit, *this, out);
+    deriver_->derive(unit, lookup, out);
     for (const Entry& e : out.entries())
       if (!TensorMap::contains(e.path)) fn(e.path, e.value);
+    if (unit.find(".head.") == std::string::npos) layer = std::move(out);
   }
 }
 
@@ -80,14 +92,14 @@ size_t TraceTensors::count() const {
 }
 
 size_t TraceTensors::derived_bytes() const {
-  std::lock_guard<std::mutex> lock(cache_->mutex);
+  std::lock_guard<std::recursive_mutex> lock(cache_->mutex);
   size_t total = 0;
   for (const auto& [path, value] : cache_->tensors) total += static_cast<size_t>(value->size()) * sizeof(float);
   return total;
 }
 
 void TraceTensors::release_derived() const {
-  std::lock_guard<std::mutex> lock(cache_->mutex);
+  std::lock_guard<std::recursive_mutex> lock(cache_->mutex);
   cache_->tensors.clear();
   cache_->units_done.clear();
 }

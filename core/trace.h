@@ -48,21 +48,26 @@ class TensorMap {
   std::unordered_map<std::string, size_t> index_;
 };
 
-// Recomputes what a lean trace did not keep. A unit is what one recompute yields (a layer "encoder.3", or "output").
+// Recomputes what a lean trace did not keep. A unit is what one recompute yields: a layer's rows ("encoder.3": its
+// norms, Q, K, V, O of every head, FFN …, but no n×m matrix), one head's n×m stages ("encoder.3.self_attn.head.1":
+// S, B, S_scaled, S_masked, P, and head 0 also the block's mask M), or "output" (probs).
 class Deriver {
  public:
+  // A tensor of the trace by path, kept or derived (nullptr: none); a unit's derive() may ask for another unit's tensors.
+  using Lookup = std::function<const Mat*(const std::string& path)>;
   virtual ~Deriver() = default;
-  virtual std::vector<std::string> units() const = 0;               // in forward order
+  virtual std::vector<std::string> units() const = 0;               // in forward order; a layer before its heads
   virtual std::string unit_of(const std::string& path) const = 0;  // "" when no unit yields the path
-  // Every tensor of the unit (kept ones again included), recomputed from what the trace kept.
-  virtual void derive(const std::string& unit, const TensorMap& kept, TensorMap& out) const = 0;
+  // The unit's tensors (none that the trace keeps, none of another unit), recomputed from what `trace` finds.
+  virtual void derive(const std::string& unit, const Lookup& trace, TensorMap& out) const = 0;
 };
 
 // The trace's activations. A full trace keeps every one. A lean trace (large models and inputs: core::run decides, see
 // RunOptions) keeps what is cheap — each layer's input and output, the embeddings, the logits — and derives the rest
 // (Q, K, V, the n×n stages S, S_scaled, S_masked, P, the FFN's hidden rows …) on demand: find() recomputes the one
-// layer that holds the path and keeps its tensors until release_derived(). Memory then grows with L·n·d, not L·h·n².
-// Pointers from find() stay valid until release_derived(); find() may be called from several threads.
+// unit that holds the path — one layer's rows, or one head's n×m stages — and keeps its tensors until release_derived().
+// Memory then grows with L·n·d, not L·h·n². Pointers from find() stay valid until release_derived(); find() may be
+// called from several threads.
 class TraceTensors : public TensorMap {
  public:
   const Mat* find(const std::string& path) const;  // kept, else derived (nullptr: no such tensor)
@@ -78,8 +83,9 @@ class TraceTensors : public TensorMap {
   void set_deriver(std::shared_ptr<const Deriver> d) { deriver_ = std::move(d); }
 
  private:
+  const Mat* find_derived(const std::string& path) const;  // with cache_->mutex held
   struct Cache {
-    std::mutex mutex;
+    std::recursive_mutex mutex;  // a unit's derive() finds tensors of another unit (a head: its layer's Q and K)
     std::unordered_map<std::string, std::unique_ptr<Mat>> tensors;
     std::unordered_map<std::string, bool> units_done;
   };

@@ -837,6 +837,76 @@ TEST(LeanTrace, EveryTensorOfTheFullTraceIsDerivedEquallyFromTheLeanOne) {
   }
 }
 
+// Max |a − b| over cells finite in both, relative to the largest |b|; infinite where only one of them is finite.
+float relative_difference(const Mat& a, const Mat& b) {
+  if (a.rows() != b.rows() || a.cols() != b.cols()) return std::numeric_limits<float>::infinity();
+  if ((a.array().isFinite() != b.array().isFinite()).any()) return std::numeric_limits<float>::infinity();
+  const float scale = 1.0f + b.array().isFinite().select(b.array().abs(), 0.0f).maxCoeff();
+  return b.array().isFinite().select((a - b).array().abs(), 0.0f).maxCoeff() / scale;
+}
+
+TEST(LeanTrace, LongInputsRunInRowBlocksThatMatchTheWholeMatrices) {
+  // 1,100 tokens: a lean run splits each head's 1,100 query rows into blocks (about 2^20 scores each: 953 rows), so the
+  // causal mask, ALiBi's distances and a custom cell at row 1,000 must be made for the right rows of the second block.
+  Session s = small_session(Arch::DecoderOnly);
+  std::string text;
+  for (int i = 0; i < 1100; ++i) text += "w" + std::to_string(i % 97) + " ";
+  s.input = {text, ""};
+  s.model.layers = 1;
+  s.model.d_model = 8;
+  s.model.d_ff = 16;
+  s.model.max_len = 2048;
+  s.model.pe = PosEncoding::ALiBi;
+  s.decoder_mask = kMaskCausal | kMaskCustom;
+  s.custom_cells = {{1000, 3}, {1000, 999}, {10, 2}};
+  RunOptions full_options, lean_options;
+  full_options.keep = TraceKeep::Full;
+  lean_options.keep = TraceKeep::Lean;
+  Result<Trace> full = run(s, full_options), lean = run(s, lean_options);
+  ASSERT_TRUE(full && lean) << (full ? lean.error().message() : full.error().message());
+  ASSERT_TRUE(lean->tensors.lean());
+  for (const char* path : {"decoder.0.self_attn.head.1.O", "decoder.0.output", "output.logits", "decoder.0.self_attn.head.1.P"})
+    EXPECT_LE(relative_difference(lean->tensors.at(path), full->tensors.at(path)), 1e-5f) << path;
+  const Mat& P = lean->tensors.at("decoder.0.self_attn.head.1.P");
+  EXPECT_EQ(P(1000, 3), 0.0f);
+  EXPECT_EQ(P(1000, 999), 0.0f);
+  EXPECT_GT(P(1000, 998), 0.0f);
+  EXPECT_EQ(P(999, 1000), 0.0f) << "causal";
+  ASSERT_EQ(lean->heads.size(), full->heads.size());
+  for (size_t k = 0; k < full->heads.size(); ++k) {
+    EXPECT_NEAR(lean->heads[k].mean_entropy, full->heads[k].mean_entropy, 1e-5f * full->heads[k].mean_entropy);
+    EXPECT_NEAR(lean->heads[k].score_variance, full->heads[k].score_variance, 1e-5f * full->heads[k].score_variance);
+    EXPECT_EQ(lean->heads[k].entropy.size(), 1100);
+    EXPECT_FLOAT_EQ(lean->heads[k].entropy(1000), full->heads[k].entropy(1000));
+    EXPECT_FLOAT_EQ(lean->heads[k].max_weight(1050), full->heads[k].max_weight(1050));
+  }
+}
+
+TEST(LeanTrace, OneHeadsStagesAreDerivedWithoutTheOtherHeads) {
+  Session s = small_session();
+  s.extra_batch.clear();
+  s.model.heads = 4;
+  RunOptions o;
+  o.keep = TraceKeep::Lean;
+  Result<Trace> t = run(s, o);
+  ASSERT_TRUE(t);
+  const size_t n = t->source_tokens.size();
+  const size_t stages = 4 * n * n * sizeof(float);  // S, S_scaled, S_masked, P of one head
+  ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.2.Q"), nullptr);  // the layer's rows: no n×n matrix
+  const size_t layer_rows = t->tensors.derived_bytes();
+  ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.2.P"), nullptr);
+  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + stages) << "head 2 alone";
+  ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.0.S_masked"), nullptr);
+  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + 2 * stages + n * n * sizeof(float)) << "head 0 also makes the mask M";
+  EXPECT_NE(t->tensors.find("encoder.1.self_attn.M"), nullptr);
+  EXPECT_EQ(t->tensors.find("encoder.1.self_attn.head.4.P"), nullptr) << "no head 4";
+  t->tensors.release_derived();
+  // A head asked for first derives its layer's rows on the way (its Q and K).
+  ASSERT_NE(t->tensors.find("encoder.0.self_attn.head.3.P"), nullptr);
+  EXPECT_GT(t->tensors.derived_bytes(), stages);
+  EXPECT_NE(t->tensors.find("encoder.0.ffn.hidden"), nullptr);
+}
+
 TEST(LeanTrace, AutoKeepsEverythingUntilTheStagesWouldBeLargeAndAlwaysWhenTrainingWithDropout) {
   Session s = small_session();
   RunOptions o;
