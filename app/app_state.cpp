@@ -109,8 +109,9 @@ namespace {
 // The job: runs on copies (the session, the flags, the weight caches), never on AppState. Progress counts the
 // layers of every pass it makes: the session's run, the flipped run, and the gradients as one more step each
 // layer's worth (add_gradients reports none: it counts as done when it returns).
+//   reuse: what of the trace on screen the run may take instead of recomputing (core/model.h reusable).
 Recomputed compute(const Session& session, bool side_by_side, bool gradients, WeightCache weights, WeightCache weights_other_scale,
-                   JobControl& c) {
+                   Reuse reuse, JobControl& c) {
   const auto start = std::chrono::steady_clock::now();
   const int passes = 1 + (side_by_side ? 1 : 0) + (gradients ? 1 : 0);
   int pass = 0;
@@ -122,7 +123,12 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
   const int layers = session.model.layers * (session.model.arch == Arch::EncoderDecoder ? 2 : 1);
   c.report(0, passes * layers);
   Recomputed out;
-  Result<Trace> t = run(session, &weights, progress);
+  RunOptions options;
+  options.cache = &weights;
+  options.progress = progress;
+  options.reuse = std::move(reuse);
+  Result<Trace> t = run(session, options);
+  options.reuse = {};  // the earlier trace is not held longer than the run needs it
   if (t) {
     ++pass;
     if (side_by_side && !c.cancelled()) {
@@ -134,6 +140,7 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
     if (gradients && !c.cancelled())
       if (auto e = add_gradients(session, *t)) out.gradient_error = e->message();
     out.trace = std::move(*t);
+    out.session = session;
   } else {
     out.error = t.error();
   }
@@ -157,6 +164,7 @@ void apply(AppState& s, Recomputed r) {
   s.gradient_error = std::move(r.gradient_error);
   s.error.reset();
   s.trace = std::make_shared<const Trace>(std::move(*r.trace));
+  s.trace_session = std::move(r.session);
   ++s.generation;
   s.recompute_ms = r.ms;
   clamp_selection(s);
@@ -181,8 +189,13 @@ void recompute_if_dirty(AppState& s) {
     s.dirty = false;
     s.recompute_gradients = s.gradients_wanted;
     s.recompute_started = std::chrono::steady_clock::now();
+    // Layers whose inputs did not change are taken from the trace on screen (e.g. the encoder when only the target
+    // changed; everything when only the loss did): decided here, on the UI thread, which owns s.trace.
+    Reuse reuse = s.trace ? reusable(s.trace_session, s.trace, s.session) : Reuse{};
     s.recompute.start("recompute", [session = s.session, side = s.side_by_side, gradients = s.gradients_wanted, weights = s.weights,
-                                    other = s.weights_other_scale](JobControl& c) { return compute(session, side, gradients, weights, other, c); });
+                                    other = s.weights_other_scale, reuse = std::move(reuse)](JobControl& c) {
+      return compute(session, side, gradients, weights, other, reuse, c);
+    });
   }
   s.recompute_slow = s.recompute.running() && std::chrono::steady_clock::now() - s.recompute_started >= kShowBusyAfter;
   if (s.recompute.running()) {

@@ -111,6 +111,7 @@ inline constexpr int kSettleFrames = 3;
 // the UI thread; the caches come back with the result, with whatever weights the job drew or read.
 struct Recomputed {
   std::optional<Trace> trace;                     // none: `error` says why
+  Session session;                                // the session that made it
   std::optional<Error> error;
   std::shared_ptr<const Trace> trace_other_scale; // with side_by_side: the same session with √d_k flipped
   std::string gradient_error;
@@ -126,6 +127,7 @@ struct AppState {
   Session session;
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
   std::shared_ptr<const Trace> trace;   // the last session that ran (never an invalid one)
+  Session trace_session;                // the session `trace` was made from (what the next recompute may take from it)
   std::shared_ptr<const Trace> trace_other_scale;  // the same session with √d_k flipped, when side_by_side is on
   bool side_by_side = false;
   uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change

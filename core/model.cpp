@@ -571,6 +571,21 @@ bool lean_keeps(const std::string& full_path) {
   return rest == "input" || rest == "output";
 }
 
+// Whether an earlier trace's tensor (or head) at `path` (no batch prefix) is taken when `layers` of `stack` are:
+// its embeddings and layers below, the final norm with the whole stack; "output" takes the logits and probs.
+bool taken_path(const std::string& path, const std::string& stack, int layers, int all_layers) {
+  if (paths::is_grad(path) || path == "loss") return false;
+  if (stack == "output") return path.rfind("output.", 0) == 0;
+  if (path.rfind(stack + ".", 0) != 0) return false;
+  const std::string rest = path.substr(stack.size() + 1);
+  if (rest.rfind("embed.", 0) == 0) return true;
+  if (rest == "final_norm") return layers == all_layers;
+  const size_t dot = rest.find('.');
+  const std::string digits = rest.substr(0, dot);
+  if (digits.empty() || digits.size() > 4 || digits.find_first_not_of("0123456789") != std::string::npos) return false;
+  return std::stoi(digits) < layers;
+}
+
 // The n×m stages of a head (and a block's mask): what a lean trace derives one head at a time.
 bool is_head_stage(const std::string& path) {
   if (paths::ends_with(path, ".self_attn.M") || paths::ends_with(path, ".cross_attn.M")) return true;
@@ -683,6 +698,43 @@ class LayerDeriver : public Deriver {
 
 }  // namespace
 
+Reuse reusable(const Session& before, std::shared_ptr<const Trace> trace, const Session& after) {
+  Reuse r;
+  if (!trace || (after.mode == Mode::Train && after.model.dropout > 0.0f)) return r;
+  // The sessions as one stack sees them: what only the decoder reads, or only the gradients, set to one value.
+  const auto without_loss = [](Session s) {
+    s.loss = LossKind::Auto;
+    s.label_smoothing = 0.0f;
+    s.loss_pattern = Pattern::AntiDiagonal;
+    return s;
+  };
+  const auto encoder_view = [&](Session s) {
+    s = without_loss(std::move(s));
+    s.input.target.clear();
+    for (Sequence& q : s.extra_batch) q.target.clear();
+    s.decoder_mask = kMaskNone;
+    s.decode_steps = 0;
+    return s;
+  };
+  const int L = after.model.layers;
+  switch (after.model.arch) {
+    case Arch::EncoderOnly:
+      if (to_json(without_loss(before)) == to_json(without_loss(after))) r.encoder_layers = L;
+      break;
+    case Arch::DecoderOnly:
+      if (after.decode_steps == 0 && to_json(without_loss(before)) == to_json(without_loss(after))) r.decoder_layers = L;
+      break;
+    case Arch::EncoderDecoder:
+      if (to_json(encoder_view(before)) == to_json(encoder_view(after))) r.encoder_layers = L;
+      if (r.encoder_layers == L && after.decode_steps == 0 && to_json(without_loss(before)) == to_json(without_loss(after))) r.decoder_layers = L;
+      break;
+    default:
+      break;
+  }
+  if (r.encoder_layers > 0 || r.decoder_layers > 0) r.trace = std::move(trace);
+  return r;
+}
+
 Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress) {
   RunOptions o;
   o.cache = cache;
@@ -715,6 +767,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   backend.stages = true;
   backend.stats = &t.heads;
   const int n_src = static_cast<int>(tb.source_ids[0].size());
+  bool reuse_ok = false;
   {
     const int n_dec = c.arch == Arch::EncoderDecoder ? static_cast<int>(tb.target_ids[0].size())
                                                      : n_src + (c.arch == Arch::DecoderOnly ? std::max(0, s.decode_steps - 1) : 0);
@@ -723,6 +776,8 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
                                    (run_options.keep == TraceKeep::Auto &&
                                     stage_bytes(c, static_cast<int>(tb.source_ids.size()), c.arch == Arch::DecoderOnly ? n_dec : n_src, n_dec) >
                                         static_cast<double>(run_options.lean_above_bytes)));
+    reuse_ok = run_options.reuse.trace && !dropout && run_options.reuse.trace->tensors.lean() == lean &&
+               (s.weights.empty() || run_options.reuse.trace->weights == t.weights);
     if (lean) {
       backend.keep = lean_keeps;
       backend.stages = false;  // S_scaled, S_masked, M, B, probs: never kept, so not made (a layer's re-run makes them)
@@ -736,15 +791,48 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   const int B = static_cast<int>(tb.source_ids.size());
   const auto fresh_caches = [&] { return EagerPasses::Caches(B, std::vector<LayerCache<EagerNode>>(c.layers)); };
 
+  // Incremental recompute: the layers taken from the earlier trace, per stack (the encoder first, as the pass goes).
+  const Trace* earlier = reuse_ok ? run_options.reuse.trace.get() : nullptr;
+  const int taken_encoder = earlier && c.arch != Arch::DecoderOnly ? std::clamp(run_options.reuse.encoder_layers, 0, c.layers) : 0;
+  const int taken_decoder = earlier && c.arch != Arch::EncoderOnly && s.decode_steps == 0 &&
+                                    taken_encoder == (c.arch == Arch::EncoderDecoder ? c.layers : 0)
+                                ? std::clamp(run_options.reuse.decoder_layers, 0, c.layers)
+                                : 0;
+  const bool taken_whole = earlier && (c.arch == Arch::EncoderOnly ? taken_encoder == c.layers : taken_decoder == c.layers);
+  const auto take = [&](const std::string& stack, int layers) {
+    if (layers == 0) return;
+    for (const TensorMap::Entry& e : earlier->tensors.entries())
+      if (taken_path(strip_batch_prefix(e.path), stack, layers, c.layers)) t.tensors.put(e.path, e.value);
+    for (const HeadStats& st : earlier->heads)
+      if (taken_path(st.path, stack, layers, c.layers)) t.heads.push_back(st);
+  };
+  // A stack's rows at `path` for every sequence, stacked: [B·rows, d_model] (the output of the last layer taken).
+  const auto taken_rows = [&](const std::string& path, int rows) -> EagerNode {
+    Mat H(static_cast<Eigen::Index>(B) * rows, c.d_model);
+    for (int b = 0; b < B; ++b) H.middleRows(static_cast<Eigen::Index>(b) * rows, rows) = t.tensors.at((b == 0 ? "" : "batch." + std::to_string(b) + ".") + path);
+    return std::make_shared<const Mat>(std::move(H));
+  };
+  const bool pre_norm = c.norm_placement == NormPlacement::Pre && c.norm != NormKind::None;
+  const auto stack_output = [&](const std::string& stack) {
+    return pre_norm ? paths::join(stack, "final_norm") : paths::join(paths::layer(stack, c.layers - 1), "output");
+  };
+
   // Encoder (encoder-only and encoder–decoder).
   std::vector<std::vector<bool>> src_pad;
   for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions));
   EagerNode memory, H_final;
   if (c.arch != Arch::DecoderOnly) {
-    auto caches = fresh_caches();
-    const EagerNode X = f.embed("encoder", tb.source_ids, 0);
-    memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask);
-    if (f.cancelled()) return cancelled;
+    take("encoder", taken_encoder);
+    if (taken_encoder == c.layers) {
+      f.skip_layers(c.layers);
+      memory = taken_rows(stack_output("encoder"), n_src);
+    } else {
+      auto caches = fresh_caches();
+      const EagerNode X = taken_encoder > 0 ? taken_rows(paths::join(paths::layer("encoder", taken_encoder - 1), "output"), n_src)
+                                            : f.embed("encoder", tb.source_ids, 0);
+      memory = f.stack("encoder", X, n_src, 0, caches, nullptr, src_pad, src_pad, s.encoder_mask, taken_encoder);
+      if (f.cancelled()) return cancelled;
+    }
     H_final = memory;
   }
 
@@ -770,15 +858,24 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
     const int n_dec = static_cast<int>(dec_ids[0].size());
     const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
     for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
-    auto caches = fresh_caches();
-    const EagerNode X = f.embed("decoder", dec_ids, 0);
-    H_final = f.stack("decoder", X, n_dec, 0, caches, c.arch == Arch::EncoderDecoder ? &memory : nullptr, dec_pad, src_pad, s.decoder_mask);
-    if (f.cancelled()) return cancelled;
+    take("decoder", taken_decoder);
+    if (taken_decoder == c.layers) f.skip_layers(c.layers);
+    if (taken_decoder < c.layers) {
+      auto caches = fresh_caches();
+      const EagerNode X = taken_decoder > 0 ? taken_rows(paths::join(paths::layer("decoder", taken_decoder - 1), "output"), n_dec)
+                                            : f.embed("decoder", dec_ids, 0);
+      H_final = f.stack("decoder", X, n_dec, 0, caches, c.arch == Arch::EncoderDecoder ? &memory : nullptr, dec_pad, src_pad, s.decoder_mask,
+                        taken_decoder);
+      if (f.cancelled()) return cancelled;
+    }
   }
   if (progress && !progress(f.layers_total, f.layers_total)) return cancelled;
 
   // Output projection tied to the embeddings: logits = H·Eᵀ [n, V], probs = softmax(logits).
-  f.logits(H_final, c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size()));
+  if (taken_whole)
+    take("output", 1);
+  else
+    f.logits(H_final, c.arch == Arch::EncoderOnly ? n_src : static_cast<int>(dec_ids[0].size()));
   if (backend.keep)
     t.tensors.set_deriver(std::make_shared<LayerDeriver>(s, t.weights, src_pad, std::move(dec_pad), n_src,
                                                          c.arch == Arch::EncoderOnly ? 0 : static_cast<int>(dec_ids[0].size())));

@@ -67,11 +67,30 @@ Result<Trace> run(const Session&, WeightCache* cache = nullptr, const Progress& 
 // demand). Auto keeps everything unless the n×n stages would take more than lean_above_bytes; training with dropout
 // always keeps everything (a recompute would draw other dropout masks).
 enum class TraceKeep { Auto, Full, Lean, Count };
+
+// [SECTION] Incremental recompute
+// What a run may take from an earlier trace instead of recomputing: the first layers of each stack, whose inputs and
+// weights did not change. The run takes every tensor and head statistic of those layers (a whole stack also its
+// final norm; both whole stacks also the logits and the decoded tokens) and starts the stack at the first layer it
+// did not take, from that layer's kept input. Never the gradients: they are made again.
+struct Reuse {
+  std::shared_ptr<const Trace> trace;  // null: nothing is taken
+  int encoder_layers = 0;              // encoder layers 0 … k−1 are taken
+  int decoder_layers = 0;              // decoder (or decoder-only) layers 0 … k−1 are taken
+};
+// What a run of `after` can take from `trace`, the run of `before`. Today's edits change a whole stack or none of it —
+// the model, the seed, the weights, the tokenizer and the source feed both stacks; the target, the decoder's mask and
+// decoding only the decoder; the loss settings neither — so each stack is taken whole or not at all (RunOptions::reuse
+// itself starts at any layer k). Nothing is taken while training with dropout (the masks come from one stream in
+// forward order) or when the two runs would keep their traces differently (lean or full).
+Reuse reusable(const Session& before, std::shared_ptr<const Trace> trace, const Session& after);
+
 struct RunOptions {
   WeightCache* cache = nullptr;
   Progress progress;
   TraceKeep keep = TraceKeep::Auto;
   size_t lean_above_bytes = size_t{256} << 20;
+  Reuse reuse;  // layers to take from an earlier trace (they must come from the same model, weights and inputs)
 };
 Result<Trace> run(const Session&, const RunOptions&);
 // Bytes of the per-head n×n stages (S, S_scaled, S_masked, P, and B with ALiBi) a full trace of the session keeps.

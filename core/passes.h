@@ -79,6 +79,7 @@ class Passes {
   const Progress* progress = nullptr;
   int layers_total = 0;
   bool cancelled() const { return cancelled_; }
+  void skip_layers(int k) { layers_done_ += k; }  // layers an incremental recompute took instead of running
 
   // [SECTION] Embedding.   X: [B·n, d_model] = E[ids]·(√d_model) + PE(pos0 …), then dropout
   Node embed(const std::string& stack, const std::vector<std::vector<int>>& ids, int pos0) {
@@ -110,9 +111,11 @@ class Passes {
   // [SECTION] The stack: L blocks over the n new rows of each sequence.
   //   H: [B·n, d_model] at positions pos0…; memory: the encoder's output [B·m_src, d_model] (cross-attention) or null;
   //   caches: keys and values of earlier positions (decoding), filled as the pass goes.
+  //   first_layer > 0: H is that layer's input (an incremental recompute took the layers below from an earlier trace).
   Node stack(const std::string& stack, Node H, int n, int pos0, Caches& caches, const Node* memory,
-             const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags) {
-    for (int l = 0; l < c_.layers; ++l) {
+             const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags, int first_layer = 0) {
+    skip_layers(first_layer);
+    for (int l = first_layer; l < c_.layers; ++l) {
       if (progress && *progress && !(*progress)(layers_done_, layers_total)) {
         cancelled_ = true;
         return H;

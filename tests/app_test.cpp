@@ -165,10 +165,14 @@ TEST(Recompute, TheLastTraceStaysUntilTheNewOneArrives) {
 
 TEST(Recompute, ANewerEditReplacesTheStaleJob) {
   AppState s;
-  s.session = words_session("one two three");
+  std::string long_text;  // job A must still be running when B starts: ~1,500 tokens through 8 layers take far longer
+  for (int i = 0; i < 1500; ++i) long_text += "w" + std::to_string(i % 300) + " ";
+  s.session = words_session(long_text);
+  s.session.model.layers = 8;
+  s.session.model.max_len = 2048;
   s.dirty = true;
   recompute_if_dirty(s);  // job A
-  s.session.input.text = "four five";
+  s.session = words_session("four five");
   s.dirty = true;
   recompute_if_dirty(s);  // job B: A is cancelled, its result is never applied
   finish_recompute(s);

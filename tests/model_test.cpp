@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/counters.h"
+#include "core/network.h"
 #include "core/ops.h"
 #include "core/positional.h"
 
@@ -453,6 +454,139 @@ TEST(Model, InvalidSessionsAreRefusedWithAReason) {
   s.decode_steps = 2;
   s.extra_batch = {{"x", ""}};
   EXPECT_FALSE(run(s).ok());
+}
+
+// [SECTION] Incremental recompute
+// Every tensor and head of `b` equals `a`'s bit for bit (−∞ included), and they hold the same paths.
+void expect_same_trace(const Trace& a, const Trace& b) {
+  ASSERT_EQ(a.tensors.size(), b.tensors.size());
+  for (const auto& e : b.tensors.entries()) {
+    const Mat* other = a.tensors.find(e.path);
+    ASSERT_NE(other, nullptr) << e.path;
+    ASSERT_EQ(other->rows(), e.value.rows()) << e.path;
+    ASSERT_EQ(other->cols(), e.value.cols()) << e.path;
+    EXPECT_TRUE((other->array() == e.value.array()).all()) << e.path;
+  }
+  ASSERT_EQ(a.heads.size(), b.heads.size());
+  for (size_t k = 0; k < a.heads.size(); ++k) {
+    EXPECT_EQ(a.heads[k].path, b.heads[k].path);
+    EXPECT_EQ(a.heads[k].mean_entropy, b.heads[k].mean_entropy);
+    EXPECT_EQ(a.heads[k].score_variance, b.heads[k].score_variance);
+  }
+  EXPECT_EQ(a.source_tokens, b.source_tokens);
+  EXPECT_EQ(a.target_tokens, b.target_tokens);
+}
+
+TEST(IncrementalRecompute, AnEncoderDecoderTakesItsEncoderWhenOnlyTheDecodersSideChanged) {
+  Session before = small_session(Arch::EncoderDecoder);
+  before.input = {"the cat sat on the mat", "le chat"};
+  before.extra_batch = {{"a dog ran", "un chien"}};
+  Result<Trace> earlier = run(before);
+  ASSERT_TRUE(earlier);
+  const auto earlier_ptr = std::make_shared<const Trace>(std::move(*earlier));
+  Session after = before;
+  after.input.target = "le chat noir dort";  // new words: the vocabulary grows, the encoder's rows do not change
+  after.decoder_mask = kMaskCausal;
+  const Reuse reuse = reusable(before, earlier_ptr, after);
+  EXPECT_EQ(reuse.encoder_layers, 2);
+  EXPECT_EQ(reuse.decoder_layers, 0);
+  RunOptions o;
+  o.reuse = reuse;
+  std::vector<int> reported;
+  o.progress = [&](int done, int) {
+    reported.push_back(done);
+    return true;
+  };
+  Result<Trace> incremental = run(after, o), fresh = run(after);
+  ASSERT_TRUE(incremental && fresh);
+  expect_same_trace(*fresh, *incremental);
+  ASSERT_FALSE(reported.empty());
+  EXPECT_EQ(reported.front(), 2) << "the encoder's two layers were taken, not run";
+}
+
+TEST(IncrementalRecompute, WhenOnlyTheLossChangedTheWholeForwardIsTakenButNotItsGradients) {
+  Session before = small_session(Arch::DecoderOnly);
+  Result<Trace> earlier = run(before);
+  ASSERT_TRUE(earlier);
+  ASSERT_FALSE(add_gradients(before, *earlier).has_value());
+  ASSERT_TRUE(earlier->tensors.contains("loss"));
+  const auto earlier_ptr = std::make_shared<const Trace>(std::move(*earlier));
+  Session after = before;
+  after.label_smoothing = 0.1f;
+  const Reuse reuse = reusable(before, earlier_ptr, after);
+  EXPECT_EQ(reuse.decoder_layers, 2);
+  RunOptions o;
+  o.reuse = reuse;
+  int progress_calls = 0;
+  o.progress = [&](int, int) { return ++progress_calls, true; };
+  Result<Trace> incremental = run(after, o), fresh = run(after);
+  ASSERT_TRUE(incremental && fresh);
+  EXPECT_FALSE(incremental->tensors.contains("loss")) << "gradients are made again, never taken";
+  expect_same_trace(*fresh, *incremental);
+  EXPECT_EQ(progress_calls, 1) << "no layer ran";
+  ASSERT_FALSE(add_gradients(after, *incremental).has_value());
+  Trace fresh_with_gradients = std::move(*fresh);
+  ASSERT_FALSE(add_gradients(after, fresh_with_gradients).has_value());
+  EXPECT_EQ(incremental->tensors.at("loss")(0, 0), fresh_with_gradients.tensors.at("loss")(0, 0));
+}
+
+TEST(IncrementalRecompute, AStackStartsAtAnyLayerFromThatLayersKeptInputFullOrLean) {
+  for (const TraceKeep keep : {TraceKeep::Full, TraceKeep::Lean}) {
+    Session s = small_session();
+    s.model.layers = 3;
+    RunOptions o;
+    o.keep = keep;
+    Result<Trace> earlier = run(s, o);
+    ASSERT_TRUE(earlier);
+    o.reuse = Reuse{std::make_shared<const Trace>(std::move(*earlier)), 1, 0};
+    std::vector<int> reported;
+    o.progress = [&](int done, int) { return reported.push_back(done), true; };
+    Result<Trace> incremental = run(s, o);
+    o.reuse = {};
+    Result<Trace> fresh = run(s, o);
+    ASSERT_TRUE(incremental && fresh);
+    expect_same_trace(*fresh, *incremental);
+    EXPECT_EQ(reported.front(), 1) << "layer 0 was taken";
+    EXPECT_EQ(incremental->tensors.lean(), keep == TraceKeep::Lean);
+    if (keep == TraceKeep::Lean) {  // the taken layer derives its stages like any other
+      const Mat* P = incremental->tensors.find("encoder.0.self_attn.head.1.P");
+      ASSERT_NE(P, nullptr);
+      EXPECT_TRUE((*P - *fresh->tensors.find("encoder.0.self_attn.head.1.P")).isZero(0.0f));
+    }
+  }
+}
+
+TEST(IncrementalRecompute, NothingIsTakenWhenWhatAStackReadsChanged) {
+  Session before = small_session(Arch::EncoderDecoder);
+  before.input = {"the cat sat", "le chat"};
+  Result<Trace> earlier = run(before);
+  ASSERT_TRUE(earlier);
+  const auto earlier_ptr = std::make_shared<const Trace>(std::move(*earlier));
+  const auto taken = [&](const Session& after) {
+    const Reuse r = reusable(before, earlier_ptr, after);
+    return r.encoder_layers + r.decoder_layers;
+  };
+  EXPECT_EQ(taken(before), 4) << "nothing changed: both stacks";
+  Session source = before;
+  source.input.text = "the cat sat down";
+  EXPECT_EQ(taken(source), 0);
+  Session model = before;
+  model.model.norm_placement = NormPlacement::Pre;
+  EXPECT_EQ(taken(model), 0);
+  Session seed = before;
+  seed.seed = 7;
+  EXPECT_EQ(taken(seed), 0);
+  Session encoder_mask = before;
+  encoder_mask.encoder_mask = kMaskNone;
+  EXPECT_EQ(taken(encoder_mask), 0);
+  Session decoding = before;
+  decoding.decode_steps = 2;
+  EXPECT_EQ(taken(decoding), 2) << "the encoder only: decoding runs the decoder again";
+  Session training = before;
+  training.mode = Mode::Train;
+  training.model.dropout = 0.1f;
+  EXPECT_EQ(taken(training), 0) << "dropout masks come from one stream in forward order";
+  EXPECT_EQ(reusable(before, nullptr, before).trace, nullptr);
 }
 
 }  // namespace
