@@ -13,4 +13,23 @@ namespace qkv {
 std::optional<Error> write_file_atomically(const std::string& path, std::string_view bytes);
 Result<std::string> read_file(const std::string& path);
 
+// A regular file mapped read-only into memory (mmap): its bytes come in from the file as they are read, with no copy on
+// the heap, and the mapping goes with the MappedFile. (A file truncated by another program while mapped is undefined
+// behaviour at the OS level — SIGBUS on the lost pages; the readers here keep the mapping only while parsing.)
+class MappedFile {
+ public:
+  static Result<MappedFile> open(const std::string& path);
+  MappedFile(MappedFile&& other) noexcept;
+  MappedFile& operator=(MappedFile&& other) noexcept;
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+  ~MappedFile();
+  std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+
+ private:
+  MappedFile(void* data, size_t size) : data_(data), size_(size) {}
+  void* data_ = nullptr;  // null for an empty file
+  size_t size_ = 0;
+};
+
 }  // namespace qkv

@@ -106,9 +106,10 @@ Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) 
 }
 
 Result<TensorMap> load_safetensors(const std::string& path, Metadata* metadata) {
-  Result<std::string> bytes = read_file(path);
-  if (!bytes) return bytes.error();
-  Result<TensorMap> t = parse_safetensors(*bytes, metadata);
+  // Mapped, not read: a checkpoint's bytes are paged in from the file as the tensors are copied out, never held twice.
+  Result<MappedFile> file = MappedFile::open(path);
+  if (!file) return file.error();
+  Result<TensorMap> t = parse_safetensors(file->bytes(), metadata);
   if (!t) return Error{path + ": " + t.error().what, t.error().hint};
   return t;
 }

@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <filesystem>
 #include <limits>
 
+#include "core/files.h"
 #include "core/model.h"
 
 namespace qkv {
@@ -53,6 +55,32 @@ TEST(Safetensors, AModelsWeightsRoundTripThroughAFile) {
   EXPECT_EQ(back->size(), t.weights->size());
   EXPECT_EQ(back->at("encoder.1.ffn.W_2"), t.weights->at("encoder.1.ffn.W_2"));
   std::remove(path.c_str());
+}
+
+// load_safetensors maps the file (core/files.h MappedFile): a folder, an empty file, a missing one and a truncated
+// one are each an Error that names the file, never a crash.
+TEST(Safetensors, AMappedFileThatIsNotAGoodCheckpointIsAnError) {
+  const std::string dir = testing::TempDir() + "/qkv_mapped_checks";
+  std::filesystem::create_directories(dir);
+  Result<TensorMap> folder = load_safetensors(dir);
+  ASSERT_FALSE(folder.ok());
+  EXPECT_NE(folder.error().what.find("not a regular file"), std::string::npos) << folder.error().message();
+  EXPECT_FALSE(load_safetensors(dir + "/missing.safetensors").ok());
+  const std::string empty = dir + "/empty.safetensors";
+  ASSERT_EQ(write_file_atomically(empty, ""), std::nullopt);
+  Result<TensorMap> e = load_safetensors(empty);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.error().what.find(empty), std::string::npos) << e.error().message();
+  const std::string bytes = safetensors_bytes(sample());
+  const std::string cut = dir + "/cut.safetensors";
+  ASSERT_EQ(write_file_atomically(cut, std::string_view(bytes).substr(0, bytes.size() - 3)), std::nullopt);
+  EXPECT_FALSE(load_safetensors(cut).ok());
+  Result<MappedFile> mapped = MappedFile::open(cut);
+  ASSERT_TRUE(mapped.ok());
+  EXPECT_EQ(mapped->bytes(), std::string_view(bytes).substr(0, bytes.size() - 3));
+  MappedFile moved = std::move(*mapped);
+  EXPECT_EQ(moved.bytes().size(), bytes.size() - 3);
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Safetensors, EveryTruncationIsAnErrorNotACrash) {
