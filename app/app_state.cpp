@@ -210,6 +210,48 @@ void finish_recompute(AppState& s) {
   if (auto done = s.recompute.take()) apply(s, std::move(done->value));
 }
 
+bool start_generator(AppState& s) {
+  OutputState& o = s.output;
+  if (o.generator) return true;
+  if (!o.starting.running()) {
+    o.starting.start("generator", [session = s.session, weights = s.weights, generation = s.generation](JobControl&) mutable {
+      GeneratorStart out;
+      out.generation = generation;
+      Result<std::unique_ptr<Generator>> g = Generator::start(session, &weights);
+      if (g) out.generator = std::move(*g);
+      else out.error = g.error().message();
+      return out;
+    });
+  }
+  ++s.jobs_running;
+  s.animating = true;
+  o.note = "Filling the KV cache with the prompt …";
+  return false;
+}
+
+bool poll_generator(AppState& s) {
+  OutputState& o = s.output;
+  bool failed = false;
+  if (auto done = o.starting.take()) {
+    if (done->value.generation == s.generation) {  // else: made for an older session; the next Generate starts again
+      if (done->value.generator) {
+        o.generator = std::move(done->value.generator);
+        o.rng = Rng(o.seed);
+        o.started_generation = s.generation;
+        o.note.clear();
+      } else {
+        o.note = "Cannot generate: " + done->value.error;
+        failed = true;
+      }
+    }
+  }
+  if (o.starting.running()) {
+    ++s.jobs_running;
+    s.animating = true;
+  }
+  return failed;
+}
+
 const std::vector<std::string>& query_tokens(const AppState& s, const BlockRef& b) {
   const Trace& t = *s.trace;
   return b.decoder && !t.target_tokens.empty() ? t.target_tokens : t.source_tokens;

@@ -92,7 +92,17 @@ struct LessonState {
 };
 
 // The Output tab (app/panels/output_panel.cpp): sampling settings and a generation in progress.
+// Generator::start on a worker: it runs the whole prompt through the model (seconds at GPT-2 sizes), so a frame never
+// waits for it.
+struct GeneratorStart {
+  std::shared_ptr<Generator> generator;  // null: `error` says why
+  std::string error;
+  uint64_t generation = 0;  // the trace generation the session was copied at (a newer one drops the result)
+};
+
 struct OutputState {
+  Job<GeneratorStart> starting;  // filling the KV cache with the prompt
+  bool step_when_ready = false;  // Step was pressed before the cache was filled: feed one token when it is
   SamplingOptions sampling;
   uint64_t seed = 1;
   int max_new = 16;        // tokens a Generate run appends at most
@@ -212,6 +222,12 @@ void new_session(AppState&);
 void recompute_if_dirty(AppState&);
 // Waits for the running recompute and applies its result (tests, benchmarks and one-off tools; never in a frame).
 void finish_recompute(AppState&);
+// Output tab: the generator whose KV cache holds the session's prompt (Generator::start runs the whole model over it,
+// seconds at GPT-2 sizes, so it runs on a worker). start_generator starts filling it (once) and is true once it is
+// ready; poll_generator, each frame, takes a finished start — true when it failed (s.output.note says why) — and drops
+// one made for an older session.
+bool start_generator(AppState&);
+bool poll_generator(AppState&);
 // The tokens along the query and key axes of the selected block.
 const std::vector<std::string>& query_tokens(const AppState&, const BlockRef&);
 const std::vector<std::string>& key_tokens(const AppState&, const BlockRef&);

@@ -8,6 +8,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -182,6 +185,36 @@ TEST(Recompute, ANewerEditReplacesTheStaleJob) {
   recompute_if_dirty(s);        // nothing more comes
   EXPECT_EQ(s.generation, 1u);
   EXPECT_FALSE(s.recompute.running());
+}
+
+// Generate's first step fills the KV cache with the prompt on a worker: the frame that asks does not wait.
+TEST(Recompute, TheGeneratorIsStartedOnAWorkerAndAnOlderSessionsIsDropped) {
+  AppState s;
+  s.session = words_session("the cat sat on the mat");
+  s.session.model.arch = Arch::DecoderOnly;
+  edit_and_wait(s);
+  EXPECT_FALSE(start_generator(s)) << "not ready in the frame that asks";
+  EXPECT_GT(s.jobs_running, 0);
+  while (s.output.starting.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_FALSE(poll_generator(s));
+  ASSERT_NE(s.output.generator, nullptr);
+  EXPECT_EQ(s.output.generator->prompt_length(), 6);
+  EXPECT_TRUE(start_generator(s));
+  // A start made for the session before an edit is dropped, not shown.
+  s.output.generator.reset();
+  EXPECT_FALSE(start_generator(s));
+  s.session.input.text = "a dog";
+  edit_and_wait(s);
+  while (s.output.starting.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_FALSE(poll_generator(s));
+  EXPECT_EQ(s.output.generator, nullptr);
+  // An encoder-only session cannot generate: the reason comes back.
+  s.session.model.arch = Arch::EncoderOnly;
+  edit_and_wait(s);
+  EXPECT_FALSE(start_generator(s));
+  while (s.output.starting.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  EXPECT_TRUE(poll_generator(s));
+  EXPECT_NE(s.output.note.find("Cannot generate"), std::string::npos) << s.output.note;
 }
 
 TEST(Recompute, AnInvalidSessionKeepsTheTraceAndSaysWhy) {

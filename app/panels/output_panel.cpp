@@ -51,6 +51,8 @@ void next_to(float width) {
 }
 
 void reset_generation(OutputState& o, const std::string& note = "") {
+  o.starting.cancel();
+  o.step_when_ready = false;
   o.generator.reset();
   o.generated.clear();
   o.running = false;
@@ -60,17 +62,7 @@ void reset_generation(OutputState& o, const std::string& note = "") {
 // One token: sample from the last position's distribution, append it, run it through the cache.
 void generate_one(AppState& s) {
   OutputState& o = s.output;
-  if (!o.generator) {
-    Result<std::unique_ptr<Generator>> g = Generator::start(s.session, &s.weights);
-    if (!g) {
-      reset_generation(o, "Cannot generate: " + g.error().message());
-      return;
-    }
-    o.generator = std::move(*g);
-    o.rng = Rng(o.seed);
-    o.started_generation = s.generation;
-    o.note.clear();
-  }
+  if (!start_generator(s)) return;
   Generator& g = *o.generator;
   if (static_cast<int>(o.generated.size()) >= o.max_new) {
     o.running = false;
@@ -99,6 +91,11 @@ void generation(AppState& s) {
     return;
   }
   if (o.generator && o.started_generation != s.generation) reset_generation(o, "The session changed: generation starts again from the new prompt.");
+  if (poll_generator(s)) reset_generation(o, o.note);
+  if (o.step_when_ready && o.generator) {
+    o.step_when_ready = false;
+    generate_one(s);
+  }
   if (o.running) generate_one(s);
   if (ImGui::Button(o.running ? "Stop" : "Generate")) {
     o.running = !o.running;
@@ -107,7 +104,8 @@ void generation(AppState& s) {
   ImGui::SameLine();
   if (ImGui::Button("Step")) {
     o.running = false;
-    generate_one(s);
+    if (o.generator) generate_one(s);
+    else o.step_when_ready = !start_generator(s);
   }
   ImGui::SameLine();
   if (ImGui::Button("Reset")) reset_generation(o);

@@ -26,11 +26,17 @@ struct TrainPanelState {
   int max_steps = 3000;
   std::optional<TrainingCurve> ghost;  // the previous run's curves
   std::string error;                   // why Train was refused
-  // The live model on the example, recomputed when the worker publishes new weights.
-  WeightCache cache;
+  // The live model on the example, recomputed on a worker when training publishes new weights; the last one stays
+  // on screen until the next arrives. preview_key: the run and weights version it shows.
   std::shared_ptr<const Trace> preview;
+  std::string preview_key;
   uint64_t preview_version = 0;
-  const TrainingRun* preview_run = nullptr;
+  Job<std::shared_ptr<const Trace>> preview_job;
+  void forget_preview() {
+    preview_job.cancel();
+    preview.reset();  // a new run may reuse the old one's address: never show its heads
+    preview_key.clear();
+  }
 };
 TrainPanelState& panel() {
   static TrainPanelState state;  // settings of the Train tab; the run itself lives in AppState::training
@@ -53,27 +59,40 @@ void start_new_run(AppState& s, TrainPanelState& p) {
   }
   p.error.clear();
   if (s.training && s.training->snapshot().steps > 0) p.ghost = s.training->snapshot().curve;
-  p.preview.reset();  // a new run may reuse the old one's address: never show its heads
-  p.preview_run = nullptr;
+  p.forget_preview();
   s.training = start_training(s, p.config, p.max_steps);
   s.training->resume();
 }
 
-void refresh_preview(TrainPanelState& p, const TrainingRun& run, const TrainingSnapshot& snap) {
-  if (p.preview && p.preview_run == &run && p.preview_version == snap.weights_version) return;
-  auto trained = std::make_shared<TrainedWeights>();
-  trained->weights = *snap.weights;
-  trained->vocab = run.trainer_unsafe().vocab();  // fixed when the run was made
-  trained->model = run.trainer_unsafe().model();
-  trained->task = name(run.config().task);
-  trained->steps = snap.steps;
-  p.cache.set_trained("live training", trained);
-  Session example = run.trainer_unsafe().example_session(training_example(run.config()));
-  example.weights = "live training";
-  if (Result<Trace> t = qkv::run(example, &p.cache)) p.preview = std::make_shared<const Trace>(std::move(*t));
-  else p.preview.reset();
-  p.preview_run = &run;
-  p.preview_version = snap.weights_version;
+void refresh_preview(AppState& s, TrainPanelState& p, const TrainingRun& run, const TrainingSnapshot& snap) {
+  const std::string want = std::to_string(reinterpret_cast<uintptr_t>(&run)) + "/" + std::to_string(snap.weights_version);
+  if (auto done = p.preview_job.take(); done && done->value) {
+    p.preview = std::move(done->value);
+    p.preview_key = std::move(done->key);
+    p.preview_version = std::stoull(p.preview_key.substr(p.preview_key.find('/') + 1));
+  }
+  if (p.preview_key != want && p.preview_job.key() != want) {
+    // Copies made here, on the UI thread (the trainer's vocabulary and model are fixed when the run is made).
+    auto trained = std::make_shared<TrainedWeights>();
+    trained->weights = *snap.weights;
+    trained->vocab = run.trainer_unsafe().vocab();
+    trained->model = run.trainer_unsafe().model();
+    trained->task = name(run.config().task);
+    trained->steps = snap.steps;
+    Session example = run.trainer_unsafe().example_session(training_example(run.config()));
+    example.weights = "live training";
+    p.preview_job.start(want, [example = std::move(example), trained = std::shared_ptr<const TrainedWeights>(std::move(trained))](JobControl&) {
+      WeightCache cache;
+      cache.set_trained("live training", trained);
+      Result<Trace> t = qkv::run(example, &cache);
+      return t ? std::make_shared<const Trace>(std::move(*t)) : std::shared_ptr<const Trace>();
+    });
+  }
+  if (p.preview_job.running()) {
+    s.animating = true;
+    // Scripted runs wait for the preview of the final weights; while training goes on, a new one is always coming.
+    if (!snap.running) ++s.jobs_running;
+  }
 }
 
 // Opens the trained model in the other labs: saved under ~/.config/qkvlab/trained/ so the session can name it.
@@ -178,8 +197,7 @@ void controls(AppState& s, TrainPanelState& p) {
     if (ImGui::Button("Reset")) {
       if (snap.steps > 0) p.ghost = snap.curve;
       s.training.reset();
-      p.preview.reset();
-      p.preview_run = nullptr;
+      p.forget_preview();
       return;
     }
     hover_tip("Stop and discard this run (its curves stay as the ghost); settings unlock");
@@ -284,7 +302,7 @@ void DrawTrainPanel(AppState& s) {
   if (!std::isfinite(loss))
     error_text("The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
   curves(snap, p, ImGui::GetContentRegionAvail().x);
-  refresh_preview(p, run, snap);
+  refresh_preview(s, p, run, snap);
   heads(s, p, run);
 }
 
