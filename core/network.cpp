@@ -45,14 +45,15 @@ class TapeBackend {
   using Node = int;
   using Scalar = T;
   using M = MatT<T>;
-  TapeBackend(const Params<T>& W, NetworkPass<T>& pass) : W_(W), pass_(pass), t_(pass.tape) {}
+  // take: the parameters are moved from it onto the tape (W_ is then the same map).
+  TapeBackend(const Params<T>& W, NetworkPass<T>& pass, Params<T>* take = nullptr) : W_(W), take_(take), pass_(pass), t_(pass.tape) {}
 
   const M& value(int id) const { return t_.value(id); }
   int param(const std::string& path) {
     if (auto it = pass_.params.find(path); it != pass_.params.end()) return it->second;
     auto w = W_.find(path);
     QKV_ASSERT(w != W_.end());
-    const int id = t_.leaf(w->second);
+    const int id = take_ ? t_.leaf(std::move(take_->at(path))) : t_.leaf(w->second);  // each path becomes a leaf once
     pass_.params[path] = id;
     return id;
   }
@@ -93,6 +94,7 @@ class TapeBackend {
 
  private:
   const Params<T>& W_;
+  Params<T>* take_;
   NetworkPass<T>& pass_;
   Tape<T>& t_;
 };
@@ -100,9 +102,9 @@ class TapeBackend {
 }  // namespace
 
 template <typename T>
-NetworkPass<T> network_forward(const ModelConfig& c, const PassOptions& o, const Params<T>& W, const TokenBatch& batch) {
+NetworkPass<T> forward_on_tape(const ModelConfig& c, const PassOptions& o, const Params<T>& W, Params<T>* take, const TokenBatch& batch) {
   NetworkPass<T> pass;
-  TapeBackend<T> backend(W, pass);
+  TapeBackend<T> backend(W, pass, take);
   Passes<TapeBackend<T>> f(c, o, backend);
   const int B = static_cast<int>(batch.source.size());
   QKV_ASSERT(B > 0 && batch.source_pad.size() == batch.source.size());
@@ -127,8 +129,17 @@ NetworkPass<T> network_forward(const ModelConfig& c, const PassOptions& o, const
   pass.logits = f.logits(H, pass.n_out);  // [B·n_out, V]
   return pass;
 }
+template <typename T>
+NetworkPass<T> network_forward(const ModelConfig& c, const PassOptions& o, const Params<T>& W, const TokenBatch& batch) {
+  return forward_on_tape<T>(c, o, W, nullptr, batch);
+}
+template <typename T>
+NetworkPass<T> network_forward(const ModelConfig& c, const PassOptions& o, Params<T>&& W, const TokenBatch& batch) {
+  return forward_on_tape<T>(c, o, W, &W, batch);
+}
 template NetworkPass<float> network_forward<float>(const ModelConfig&, const PassOptions&, const Params<float>&, const TokenBatch&);
 template NetworkPass<double> network_forward<double>(const ModelConfig&, const PassOptions&, const Params<double>&, const TokenBatch&);
+template NetworkPass<float> network_forward<float>(const ModelConfig&, const PassOptions&, Params<float>&&, const TokenBatch&);
 
 namespace {
 template <typename T>
@@ -281,12 +292,12 @@ std::optional<Error> add_gradients(const Session& s, Trace& t) {
     return Error{"gradients are computed on the teacher-forced pass only", "set decode steps to 0 to see gradients"};
   const ModelConfig& c = s.model;
   const TokenBatch batch = token_batch(s);
-  const Params<float> params = to_params<float>(*t.weights);
-  NetworkPass<float> pass = network_forward<float>(c, pass_options(s), params, batch);
+  // The weights are copied once, into the tape; each parameter's gradient moves from the tape into the trace.
+  NetworkPass<float> pass = network_forward<float>(c, pass_options(s), to_params<float>(*t.weights), batch);
   const float loss = backpropagate<float>(pass, c, batch, loss_options(s));
   t.tensors.put("loss", Mat::Constant(1, 1, loss));
   for (const auto& [path, id] : pass.params)
-    if (is_trainable(c, path)) t.tensors.put(paths::grad(path), pass.tape.grad(id));
+    if (is_trainable(c, path)) t.tensors.put(paths::grad(path), pass.tape.take_grad(id));
   for (const auto& [path, view] : pass.nodes)
     if (path.rfind("batch.", 0) != 0) t.tensors.put(paths::grad(path), pass.tape.grad(view.id).middleRows(view.row0, view.rows));
   return std::nullopt;

@@ -62,6 +62,9 @@ struct NetworkPass {
 
 template <typename T>
 NetworkPass<T> network_forward(const ModelConfig&, const PassOptions&, const Params<T>&, const TokenBatch&);
+// The same, moving each parameter onto the tape instead of copying it (a one-off pass: the weights are not held twice).
+template <typename T>
+NetworkPass<T> network_forward(const ModelConfig&, const PassOptions&, Params<T>&&, const TokenBatch&);
 
 // The value of a named activation, or of a parameter, on the tape (rows of sequence 0 only for activations).
 template <typename T>

@@ -27,6 +27,8 @@ class Tape {
   const M& value(int id) const { return nodes_[id].value; }
   // dL/d(value); a zero matrix if nothing flowed into the node.
   const M& grad(int id);
+  // Moves dL/d(value) out (the tape is done with it: e.g. a parameter's gradient going into the Trace).
+  M take_grad(int id) { return std::move(acc(id)); }
   bool has_grad(int id) const { return nodes_[id].grad.size() != 0; }
   int size() const { return static_cast<int>(nodes_.size()); }
 
