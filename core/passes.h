@@ -19,6 +19,7 @@
 // and head_end() finishes.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <vector>
@@ -116,7 +117,7 @@ class Passes {
              const std::vector<std::vector<bool>>& key_pad, const std::vector<std::vector<bool>>& src_pad, MaskFlags flags, int first_layer = 0) {
     skip_layers(first_layer);
     for (int l = first_layer; l < c_.layers; ++l) {
-      if (progress && *progress && !(*progress)(layers_done_, layers_total)) {
+      if (cancelled_ || (progress && *progress && !(*progress)(layers_done_, layers_total))) {
         cancelled_ = true;
         return H;
       }
@@ -166,6 +167,7 @@ class Passes {
         return B == 1 ? out[0] : be_.concat_rows(out);
       });
     }
+    if (stop_requested()) return H;
     const std::string ffn_path = paths::join(p, paths::kFFN);
     H = sublayer(ffn_path, H, n, [&](const Node& X) { return ffn(ffn_path, X, n); });
     return record(paths::join(p, "output"), H, n);
@@ -228,6 +230,13 @@ class Passes {
 
  private:
   static std::string prefix(int b) { return b == 0 ? "" : "batch." + std::to_string(b) + "."; }
+
+  // Asks `progress` again between heads and sublayers (with the layer already reported), so a cancelled run stops
+  // within one head's work instead of finishing its layer; true from then on.
+  bool stop_requested() {
+    if (!cancelled_ && progress && *progress && !(*progress)(std::max(0, layers_done_ - 1), layers_total)) cancelled_ = true;
+    return cancelled_;
+  }
 
   // One sequence's node under its full path, nudged first when a test asks (nudges hold sequence-0 paths).
   Node named(const std::string& path, Node X) {
@@ -338,6 +347,10 @@ class Passes {
 
     std::vector<Node> heads;
     for (int i = 0; i < h_; ++i) {
+      if (stop_requested()) {  // the run is being cancelled: its result is dropped, so skip the rest of the work
+        heads.push_back(be_.constant(M::Zero(n, d_v_)));
+        continue;
+      }
       const std::string hp = seq + paths::head(p, i);
       const Node Q_i = named(paths::join(hp, "Q"), be_.cols(Q, i * d_k_, d_k_));        // [n, d_k]
       const Node K_i = named(paths::join(hp, "K"), be_.cols(cache.K, i * d_k_, d_k_));  // [m, d_k]

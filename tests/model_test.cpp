@@ -856,14 +856,23 @@ TEST(Model, ProgressCountsLayersAndCancellingStopsTheRun) {
     return true;
   });
   ASSERT_TRUE(t) << t.error().message();
-  // 2 encoder + 2 decoder layers: told before each, then once at the end.
+  // 2 encoder + 2 decoder layers: told before each (and asked again, with the same count, between heads), then once
+  // at the end.
+  calls.erase(std::unique(calls.begin(), calls.end()), calls.end());
   ASSERT_EQ(calls.size(), 5u);
   for (int k = 0; k < 5; ++k) EXPECT_EQ(calls[k], std::make_pair(k, 4));
-  int seen = 0;
-  Result<Trace> stopped = run(s, nullptr, [&](int, int) { return ++seen < 3; });
+  // Cancelled at the first question inside layer 1: asked nothing more, and no later layer ran.
+  std::vector<std::pair<int, int>> asked;
+  Result<Trace> stopped = run(s, nullptr, [&](int done, int total) {
+    asked.emplace_back(done, total);
+    return done < 1 || asked.size() < 3 || asked[asked.size() - 2].first != 1;
+  });
   ASSERT_FALSE(stopped);
   EXPECT_TRUE(is_cancelled(stopped.error()));
-  EXPECT_EQ(seen, 3);  // stopped before the third layer
+  ASSERT_GE(asked.size(), 3u);
+  EXPECT_EQ(asked.back().first, 1) << "stopped inside the second layer";
+  EXPECT_EQ(std::count_if(asked.begin(), asked.end(), [](const auto& c) { return c.first == 1; }), 2)
+      << "told before layer 1, then stopped at the first head";
   EXPECT_FALSE(is_cancelled(Error{"d_model must be divisible by h", ""}));
 }
 

@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <unordered_map>
 
 namespace qkv::app {
 namespace {
@@ -48,6 +50,32 @@ const std::string& label_at(const std::vector<std::string>* labels, int i, std::
   if (labels && i < static_cast<int>(labels->size())) return (*labels)[i];
   scratch = std::to_string(i);
   return scratch;
+}
+
+// What a heatmap's frame needs from its whole matrix (the colour range, the masked cells for the caption): computed once
+// per matrix and trace generation, not every frame — at n = 1,000 that is a million cells per heatmap.
+struct MatrixSummary {
+  const float* data = nullptr;
+  const float* mask = nullptr;
+  uint64_t generation = 0;
+  float max_abs_finite = 0.0f;
+  int masked = 0;
+};
+float max_abs_finite(const Mat& M);
+bool minus_inf(float v);
+const MatrixSummary& summarize(const std::string& key, uint64_t generation, const Mat& M, const Mat* mask) {
+  static std::unordered_map<std::string, MatrixSummary> cache;  // a cache of pure functions of the trace: not app data
+  MatrixSummary& c = cache[key];
+  if (c.data == M.data() && c.mask == (mask ? mask->data() : nullptr) && c.generation == generation) return c;
+  c = MatrixSummary{M.data(), mask ? mask->data() : nullptr, generation, max_abs_finite(M), 0};
+  for (Eigen::Index i = 0; i < M.rows(); ++i)
+    for (Eigen::Index j = 0; j < M.cols(); ++j) c.masked += minus_inf(M(i, j)) || (mask && minus_inf((*mask)(i, j))) ? 1 : 0;
+  if (cache.size() > 512) {  // heatmaps come and go with the model: start again rather than grow
+    const MatrixSummary kept = c;
+    cache.clear();
+    return cache[key] = kept;
+  }
+  return c;
 }
 
 float max_abs_finite(const Mat& M) {
@@ -193,15 +221,14 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   // Cells, coloured on the GPU; masked cells hatched.
   HeatmapLook look;
   look.signed_scale = a.signed_scale;
-  look.range = a.signed_scale ? std::max(max_abs_finite(M), 1e-12f) : 1.0f;
-  look.highlight_row = a.highlight_row >= 0 ? a.highlight_row : (a.pinned_row ? *a.pinned_row : -1);
-  look.highlight_col = a.highlight_col;
   const uint64_t generation = a.generation ? a.generation : s.generation;
   const bool has_mask = a.mask && a.mask->rows() == rows && a.mask->cols() == cols;
+  const MatrixSummary& summary = summarize(a.key, generation, M, has_mask ? a.mask : nullptr);
+  look.range = a.signed_scale ? std::max(summary.max_abs_finite, 1e-12f) : 1.0f;
+  look.highlight_row = a.highlight_row >= 0 ? a.highlight_row : (a.pinned_row ? *a.pinned_row : -1);
+  look.highlight_col = a.highlight_col;
   if (has_mask) look.mask = s.textures->get(a.key + "#mask", generation, *a.mask).id();
-  int masked = 0;
-  for (int i = 0; i < rows; ++i)
-    for (int j = 0; j < cols; ++j) masked += minus_inf(M(i, j)) || (has_mask && minus_inf((*a.mask)(i, j))) ? 1 : 0;
+  const int masked = summary.masked;
   s.heatmaps->draw(list, s.textures->get(a.key, generation, M), grid0, grid1, look,
                    ImVec2(v.x / static_cast<float>(cols), v.y / static_cast<float>(rows)),
                    ImVec2((v.x + vis_c) / static_cast<float>(cols), (v.y + vis_r) / static_cast<float>(rows)));
