@@ -201,9 +201,17 @@ QKV_INSTANTIATE_OPS(float)
 QKV_INSTANTIATE_OPS(double)
 #undef QKV_INSTANTIATE_OPS
 
+template <typename T>
+MatT<T> dropout_keep(Eigen::Index rows, Eigen::Index cols, float p, Rng& rng) {
+  MatT<T> keep(rows, cols);
+  for (Eigen::Index i = 0; i < keep.size(); ++i) keep.data()[i] = rng.uniform() >= p ? T(1) : T(0);
+  return keep;
+}
+template MatT<float> dropout_keep<float>(Eigen::Index, Eigen::Index, float, Rng&);
+template MatT<double> dropout_keep<double>(Eigen::Index, Eigen::Index, float, Rng&);
+
 Mat dropout(const MatRef& X, float p, Rng& rng, Mat* keep) {
-  Mat mask(X.rows(), X.cols());
-  for (Eigen::Index i = 0; i < mask.size(); ++i) mask.data()[i] = rng.uniform() >= p ? 1.0f : 0.0f;
+  Mat mask = dropout_keep<float>(X.rows(), X.cols(), p, rng);
   Mat Y = X.cwiseProduct(mask) / (1.0f - p);
   if (keep) *keep = std::move(mask);
   return Y;

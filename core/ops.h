@@ -86,6 +86,10 @@ struct LinearGrads {
 template <typename T>
 LinearGrads<T> linear_backward(const MatT<T>& X, const MatT<T>& W, const MatT<T>& dY);
 
+// Dropout's draws, the one place they are made: a [rows, cols] mask of 1 (kept: the next uniform of rng is ≥ p) and
+// 0, drawn row-major.
+template <typename T>
+MatT<T> dropout_keep(Eigen::Index rows, Eigen::Index cols, float p, Rng& rng);
 // Inverted dropout: each entry kept with probability 1 − p and scaled by 1/(1 − p); *keep gets the 0/1 mask.
 Mat dropout(const MatRef& X, float p, Rng& rng, Mat* keep = nullptr);
 

@@ -260,9 +260,7 @@ class Passes {
   Node dropout(const Node& X) {
     if (!o_.dropout || c_.dropout <= 0.0f) return X;
     const M& x = be_.value(X);
-    M keep(x.rows(), x.cols());
-    for (Eigen::Index i = 0; i < keep.size(); ++i) keep.data()[i] = rng_.uniform() >= c_.dropout ? T(1) : T(0);
-    return be_.mul_constant(X, keep / static_cast<T>(1.0f - c_.dropout));
+    return be_.mul_constant(X, dropout_keep<T>(x.rows(), x.cols(), c_.dropout, rng_) / static_cast<T>(1.0f - c_.dropout));
   }
 
   // Post-Norm: Norm(H + F(H)).  Pre-Norm: H + F(Norm(H)).  Without the residual the "H +" is dropped.

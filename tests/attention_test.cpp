@@ -1,6 +1,4 @@
-// One attention head against hand-computed numbers.
-#include "core/attention.h"
-
+// One attention head against hand-computed numbers: the kernels of core/ops.h, composed as the passes run them.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +7,7 @@
 #include "core/ops.h"
 #include "core/rng.h"
 #include "tests/gradcheck.h"
+#include "tests/reference_head.h"
 
 namespace qkv {
 namespace {
