@@ -96,13 +96,23 @@ Mat layer_norm(const MatRef& X, const RowVec& gamma, const RowVec& beta, float e
 
 Mat rms_norm(const MatRef& X, const RowVec& gamma, float eps) { return rms_norm_t<float>(Mat(X), gamma, eps); }
 
+template <typename T>
+BatchStats<T> batch_stats_t(const MatT<T>& X, T eps) {
+  BatchStats<T> st;
+  st.mean = X.colwise().mean();
+  st.var = (X.rowwise() - st.mean).array().square().colwise().mean().matrix();
+  st.inv_sigma = (st.var.array() + eps).rsqrt().matrix();
+  st.x_hat = ((X.rowwise() - st.mean).array().rowwise() * st.inv_sigma.array()).matrix();
+  return st;
+}
+template BatchStats<float> batch_stats_t<float>(const MatT<float>&, float);
+template BatchStats<double> batch_stats_t<double>(const MatT<double>&, double);
+
 Mat batch_norm(const MatRef& X, const RowVec& gamma, const RowVec& beta, float eps, RowVec* mean_out, RowVec* var_out) {
-  const RowVec mean = X.colwise().mean();
-  const RowVec var = (X.rowwise() - mean).array().square().colwise().mean();
-  const RowVec inv_std = (var.array() + eps).rsqrt();
-  Mat Y = ((X.rowwise() - mean).array().rowwise() * (inv_std.array() * gamma.array())).rowwise() + beta.array();
-  if (mean_out) *mean_out = mean;
-  if (var_out) *var_out = var;
+  BatchStats<float> st = batch_stats_t<float>(Mat(X), eps);
+  Mat Y = (st.x_hat.array().rowwise() * gamma.array()).rowwise() + beta.array();
+  if (mean_out) *mean_out = std::move(st.mean);
+  if (var_out) *var_out = std::move(st.var);
   return Y;
 }
 

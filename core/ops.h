@@ -55,6 +55,15 @@ template <typename T>
 MatT<T> layer_norm_t(const MatT<T>& X, const RowT<T>& gamma, const RowT<T>& beta, T eps);
 template <typename T>
 MatT<T> rms_norm_t(const MatT<T>& X, const RowT<T>& gamma, T eps);
+// BatchNorm's statistics, computed in this one place: per column c over every row of X (all tokens of the batch),
+// μ_c, the biased σ²_c, 1/√(σ²_c + eps) and x̂ = (x − μ_c)/√(σ²_c + eps).   X: [N, d]
+template <typename T>
+struct BatchStats {
+  RowT<T> mean, var, inv_sigma;  // [d]
+  MatT<T> x_hat;                 // [N, d]
+};
+template <typename T>
+BatchStats<T> batch_stats_t(const MatT<T>& X, T eps);
 template <typename T>
 MatT<T> gelu_t(const MatT<T>& X);
 

@@ -287,10 +287,9 @@ class Passes {
         return be_.layer_norm(X, gamma, has_beta ? &beta : nullptr, eps);
       case NormKind::BatchNorm:
         if (be_.wants_stage(paths::join(p, "batch_mean"))) {  // statistics of the whole batch: one per feature
-          const M& x = be_.value(X);
-          const RowT<T> mean = x.colwise().mean();
-          be_.put_stage(paths::join(p, "batch_mean"), mean);
-          be_.put_stage(paths::join(p, "batch_var"), (x.rowwise() - mean).array().square().colwise().mean().matrix());
+          BatchStats<T> st = batch_stats_t<T>(be_.value(X), eps);
+          be_.put_stage(paths::join(p, "batch_mean"), std::move(st.mean));
+          be_.put_stage(paths::join(p, "batch_var"), std::move(st.var));
         }
         return be_.batch_norm(X, gamma, has_beta ? &beta : nullptr, eps);
       case NormKind::RMSNorm:

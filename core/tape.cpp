@@ -251,10 +251,9 @@ int Tape<T>::rms_norm(int X, int gamma, T eps) {
 template <typename T>
 int Tape<T>::batch_norm(int X, int gamma, int beta, T eps) {
   // Per column c over the N rows: x̂ = (x − μ_c)/σ_c, y = γ_c·x̂ + β_c.
-  const M& x = value(X);
-  const Row mean = x.colwise().mean();
-  const Row inv_sigma = ((x.rowwise() - mean).array().square().colwise().mean() + eps).rsqrt().matrix();
-  const M x_hat = ((x.rowwise() - mean).array().rowwise() * inv_sigma.array()).matrix();
+  BatchStats<T> st = batch_stats_t<T>(value(X), eps);
+  const Row inv_sigma = std::move(st.inv_sigma);
+  const M x_hat = std::move(st.x_hat);
   M out = (x_hat.array().rowwise() * value(gamma).row(0).array()).matrix();
   if (beta >= 0) out.rowwise() += value(beta).row(0);
   const int self = size();
