@@ -230,6 +230,10 @@ Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<
   return M;
 }
 
+std::vector<bool> decoder_pad_flags(const Session& s, const std::vector<int>& ids) {
+  return pad_flags(ids, s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{});
+}
+
 std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked) {
   std::vector<bool> pad(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) pad[i] = ids[i] == Vocab::kPadId;
@@ -466,10 +470,9 @@ struct Generator::Impl {
   void feed(int id) {
     const int pos = static_cast<int>(ids.size());
     ids.push_back(id);
-    const std::vector<int> marked = s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
     recording = true;
     const EagerNode X = f.embed("decoder", {{id}}, pos);
-    const EagerNode H = f.stack("decoder", X, 1, pos, caches, memory ? &memory : nullptr, {pad_flags(ids, marked)}, src_pad, s.decoder_mask);
+    const EagerNode H = f.stack("decoder", X, 1, pos, caches, memory ? &memory : nullptr, {decoder_pad_flags(s, ids)}, src_pad, s.decoder_mask);
     logits = H->row(0) * W->at("embed.E").transpose();
   }
 };
@@ -856,8 +859,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   std::vector<std::vector<bool>> dec_pad;
   if (c.arch != Arch::EncoderOnly) {
     const int n_dec = static_cast<int>(dec_ids[0].size());
-    const std::vector<int> marked = c.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
-    for (const auto& ids : dec_ids) dec_pad.push_back(pad_flags(ids, marked));
+    for (const auto& ids : dec_ids) dec_pad.push_back(decoder_pad_flags(s, ids));
     take("decoder", taken_decoder);
     if (taken_decoder == c.layers) f.skip_layers(c.layers);
     if (taken_decoder < c.layers) {

@@ -56,6 +56,9 @@ class WeightCache {
 Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells);
 // true where ids[i] is [PAD] or i is one of the positions the user marked as padding.
 std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked);
+// The decoder's key padding for its input ids: [PAD], and the positions the user marked only when the decoder reads the
+// source itself (decoder-only; an encoder–decoder's marks belong to its source).
+std::vector<bool> decoder_pad_flags(const Session&, const std::vector<int>& ids);
 
 // Validates the session, then runs the forward pass (and greedy KV-cache decoding when decode_steps > 0).
 // With decoding, the parallel (teacher-forced) pass runs over the prompt plus the generated tokens that were

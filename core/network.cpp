@@ -260,9 +260,8 @@ TokenBatch token_batch(const Session& s, Vocab* vocab) {
   TokenBatch out;
   out.source = tb.source_ids;
   out.decoder_in = tb.target_ids;
-  const std::vector<int> marked_dec = s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{};
   for (const auto& ids : out.source) out.source_pad.push_back(pad_flags(ids, s.padding_positions));
-  for (const auto& ids : out.decoder_in) out.decoder_pad.push_back(pad_flags(ids, marked_dec));
+  for (const auto& ids : out.decoder_in) out.decoder_pad.push_back(decoder_pad_flags(s, ids));
   if (vocab) *vocab = tb.vocab;
   return out;
 }
