@@ -268,7 +268,8 @@ class EagerBackend {
     if (out && (!keep || keep(path))) out->put(path, rows == X->rows() ? *X : Mat(X->middleRows(row0, rows)));
     if (on_put) on_put(path, *X);
   }
-  bool wants_stage(const std::string& path) const { return out && stages && (!keep || keep(path)); }
+  bool wants_stages() const { return out && stages; }
+  bool wants_stage(const std::string& path) const { return wants_stages() && (!keep || keep(path)); }
   void put_stage(const std::string& path, Mat value) {
     if (wants_stage(path)) out->put(path, std::move(value));
   }

@@ -60,6 +60,7 @@ class TapeBackend {
   bool has_param(const std::string& path) const { return W_.count(path) != 0; }
   int constant(M value) { return t_.leaf(std::move(value)); }
   void put(const std::string& path, int id, int row0, int rows) { pass_.nodes[path] = NodeView{id, row0, rows}; }
+  static constexpr bool wants_stages() { return false; }
   static constexpr bool wants_stage(const std::string&) { return false; }
   void put_stage(const std::string&, const M&) {}
   void head_done(const std::string&, int, int, T, const M&) {}

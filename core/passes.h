@@ -11,7 +11,8 @@
 // A backend provides: Node (a handle to a value), Scalar, value(Node), param(path), has_param(path), constant(M),
 // the ops below (matmul, matmul_bt, add, add_row, add_constant, scale, mul_constant, cols, rows, concat_cols,
 // concat_rows, gather_rows, softmax, additive_scores, rope, layer_norm, rms_norm, batch_norm, relu, gelu),
-// put(path, node, row0, rows) to record a named activation, and wants_stage(path) / put_stage(path, M) /
+// put(path, node, row0, rows) to record a named activation, and wants_stages() (any at all: a cheap first test) /
+// wants_stage(path) / put_stage(path, M) /
 // head_done(head, S, P, scale, bias_and_mask) (sequence 0's statistics) for what only the trace keeps.
 // Row blocks: where fuses(head) says so (the eager backend of a lean trace), a head runs in blocks of query rows —
 // row_blocks(n, m, block) concatenates block(r0, rows) — so no n×m matrix (S, P, the mask) is ever whole in memory;
@@ -176,7 +177,7 @@ class Passes {
   // [SECTION] Output: logits = H·Eᵀ [B·n, V] (the projection is tied to the embeddings); the trace adds P = softmax.
   Node logits(const Node& H, int n) {
     const Node logits = record("output.logits", be_.matmul_bt(H, param("embed.E")), n);
-    if (be_.wants_stage("output.probs")) {
+    if (be_.wants_stages() && be_.wants_stage("output.probs")) {
       const M probs = softmax_rows_t<T>(be_.value(logits), T(1), nullptr);
       const int B = static_cast<int>(probs.rows()) / n;
       for (int b = 0; b < B; ++b) be_.put_stage(prefix(b) + "output.probs", probs.middleRows(b * n, n));
@@ -197,12 +198,12 @@ class Passes {
     M with_alibi;
     if (alibi(self)) {
       const M B = alibi_rows(i, 0, n, mask);
-      if (be_.wants_stage(paths::join(hp, "B"))) be_.put_stage(paths::join(hp, "B"), B);
+      if (be_.wants_stages() && be_.wants_stage(paths::join(hp, "B"))) be_.put_stage(paths::join(hp, "B"), B);
       with_alibi = whole_mask + B;
     }
     const M& bias_and_mask = alibi(self) ? with_alibi : whole_mask;
     // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
-    if (be_.wants_stage(paths::join(hp, "S_scaled"))) {
+    if (be_.wants_stages() && be_.wants_stage(paths::join(hp, "S_scaled"))) {
       M S_scaled = be_.value(S) * scale_;
       M S_masked = S_scaled + bias_and_mask;
       be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));
@@ -286,7 +287,7 @@ class Passes {
       case NormKind::LayerNorm:
         return be_.layer_norm(X, gamma, has_beta ? &beta : nullptr, eps);
       case NormKind::BatchNorm:
-        if (be_.wants_stage(paths::join(p, "batch_mean"))) {  // statistics of the whole batch: one per feature
+        if (be_.wants_stages() && be_.wants_stage(paths::join(p, "batch_mean"))) {  // statistics of the whole batch: one per feature
           BatchStats<T> st = batch_stats_t<T>(be_.value(X), eps);
           be_.put_stage(paths::join(p, "batch_mean"), std::move(st.mean));
           be_.put_stage(paths::join(p, "batch_var"), std::move(st.var));
@@ -338,7 +339,7 @@ class Passes {
       if (whole_mask.size() == 0 && n * m > 0) whole_mask = mask.rows<T>(0, n);
       return whole_mask;
     };
-    if (be_.wants_stage(seq + paths::join(p, "M"))) be_.put_stage(seq + paths::join(p, "M"), whole());
+    if (be_.wants_stages() && be_.wants_stage(seq + paths::join(p, "M"))) be_.put_stage(seq + paths::join(p, "M"), whole());
     // Row blocks need every stage of the head to stay unnamed: no nudge to apply to S or P, no dropout mask on P.
     const bool may_fuse = !o_.nudges && !(o_.dropout && c_.dropout > 0.0f);
 
