@@ -613,7 +613,11 @@ class LayerDeriver : public Deriver {
         out.push_back(paths::layer(stack, l));
         for (const bool cross : {false, true}) {
           if (cross && !(stack == "decoder" && s_.model.arch == Arch::EncoderDecoder)) continue;
-          for (int i = 0; i < s_.model.heads; ++i) out.push_back(paths::head(paths::block(stack, l, cross), i));
+          const std::string block = paths::block(stack, l, cross);
+          out.push_back(paths::join(block, "M"));
+          for (int i = 0; i < s_.model.heads; ++i)
+            for (const char* stage : {"S", "B", "S_scaled", "S_masked", "P"})
+              if (std::string_view(stage) != "B" || (!cross && s_.model.pe == PosEncoding::ALiBi)) out.push_back(paths::head_tensor(block, i, stage));
         }
       }
     out.push_back("output");
@@ -631,9 +635,8 @@ class LayerDeriver : public Deriver {
       const int l = std::stoi(digits);
       if (l >= s_.model.layers) return "";
       if (!is_head_stage(path)) return paths::layer(stack, l);
-      if (paths::ends_with(path, ".M")) return paths::head(path.substr(0, path.size() - 2), 0);
-      const paths::HeadAddress a = *paths::parse_head(path);
-      return a.index < s_.model.heads ? paths::head(a.block, a.index) : "";
+      if (paths::ends_with(path, ".M")) return path;
+      return paths::parse_head(path)->index < s_.model.heads ? path : "";  // each n×m stage is a unit of its own
     }
     return "";
   }
@@ -653,18 +656,23 @@ class LayerDeriver : public Deriver {
     backend.out = &out;
     backend.stages = true;
     EagerPasses f(s_.model, options_, backend);
-    if (const std::optional<paths::HeadAddress> head = paths::parse_head(unit)) {
-      // One head's stages: S = Q_i·K_iᵀ … P from the Q and K its layer's rows hold (no other head is computed).
-      const bool cross = paths::ends_with(head->block, paths::kCross);
+    if (is_head_stage(unit)) {
+      // One n×m stage of one head (or a block's mask), from the Q and K its layer's rows hold: S = Q_i·K_iᵀ … P, keeping
+      // only the stage asked for (no other head is computed; at n = 3,000 each stage is 36 MB).
+      const bool mask_only = paths::ends_with(unit, ".M");
+      const std::string block = mask_only ? unit.substr(0, unit.size() - 2) : paths::parse_head(unit)->block;
+      const int i = mask_only ? 0 : paths::parse_head(unit)->index;
+      const bool cross = paths::ends_with(block, paths::kCross);
+      backend.keep = [&unit](const std::string& path) { return strip_batch_prefix(path) == unit; };
       for (int b = 0; b < B; ++b) {
-        const Mat* Q_i = trace(prefix(b) + paths::head_tensor(head->block, head->index, "Q"));
-        const Mat* K_i = trace(prefix(b) + paths::head_tensor(head->block, head->index, "K"));
+        const Mat* Q_i = trace(prefix(b) + paths::head_tensor(block, i, "Q"));
+        const Mat* K_i = trace(prefix(b) + paths::head_tensor(block, i, "K"));
         if (!Q_i || !K_i) return;
         const MaskFlags flags = cross ? (s_.encoder_mask & kMaskPadding) : decoder ? s_.decoder_mask : s_.encoder_mask;
         const MaskRows mask{flags, 0, static_cast<int>(K_i->rows()), cross ? &src_pad_[b] : &key_pad[b], cross ? nullptr : &options_.custom_cells};
         const Mat whole = mask.rows<float>(0, static_cast<int>(Q_i->rows()));
-        if (head->index == 0) backend.put_stage(prefix(b) + paths::join(head->block, "M"), whole);
-        f.head_stages(head->block, !cross, head->index, backend.constant(*Q_i), backend.constant(*K_i), mask, whole, prefix(b));
+        if (mask_only) backend.put_stage(prefix(b) + unit, whole);
+        else f.head_stages(block, !cross, i, backend.constant(*Q_i), backend.constant(*K_i), mask, whole, prefix(b));
       }
       return;
     }

@@ -203,11 +203,14 @@ class Passes {
     }
     const M& bias_and_mask = alibi(self) ? with_alibi : whole_mask;
     // Passes 4–5 as the stepper shows them: S_scaled = S·scale, S_masked = S_scaled + B + M
-    if (be_.wants_stages() && be_.wants_stage(paths::join(hp, "S_scaled"))) {
-      M S_scaled = be_.value(S) * scale_;
-      M S_masked = S_scaled + bias_and_mask;
-      be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));
-      be_.put_stage(paths::join(hp, "S_masked"), std::move(S_masked));
+    if (be_.wants_stages()) {
+      const bool scaled = be_.wants_stage(paths::join(hp, "S_scaled")), masked = be_.wants_stage(paths::join(hp, "S_masked"));
+      if (scaled || masked) {
+        M S_scaled = be_.value(S) * scale_;
+        M S_masked = masked ? M(S_scaled + bias_and_mask) : M();
+        if (scaled) be_.put_stage(paths::join(hp, "S_scaled"), std::move(S_scaled));  // in the order the pass makes them
+        if (masked) be_.put_stage(paths::join(hp, "S_masked"), std::move(S_masked));
+      }
     }
     // Pass 6 — P = softmax(S·scale + B + M), the scale and the mask as explicit arguments
     const Node P = named(paths::join(hp, "P"), be_.softmax(S, scale_, bias_and_mask));

@@ -1,5 +1,7 @@
 #include "core/trace.h"
 
+#include "core/paths.h"
+
 namespace qkv {
 
 void TensorMap::put(const std::string& path, Mat value) {
@@ -81,7 +83,7 @@ void TraceTensors::for_each(const std::function<void(const std::string&, const M
     deriver_->derive(unit, lookup, out);
     for (const Entry& e : out.entries())
       if (!TensorMap::contains(e.path)) fn(e.path, e.value);
-    if (unit.find(".head.") == std::string::npos) layer = std::move(out);
+    if (unit.find(".head.") == std::string::npos && !paths::ends_with(unit, ".M")) layer = std::move(out);
   }
 }
 

@@ -49,8 +49,8 @@ class TensorMap {
 };
 
 // Recomputes what a lean trace did not keep. A unit is what one recompute yields: a layer's rows ("encoder.3": its
-// norms, Q, K, V, O of every head, FFN …, but no n×m matrix), one head's n×m stages ("encoder.3.self_attn.head.1":
-// S, B, S_scaled, S_masked, P, and head 0 also the block's mask M), or "output" (probs).
+// norms, Q, K, V, O of every head, FFN …, but no n×m matrix), one n×m stage of one head ("encoder.3.self_attn.head.1.P",
+// likewise S, B, S_scaled, S_masked) or a block's mask ("encoder.3.self_attn.M"), or "output" (probs).
 class Deriver {
  public:
   // A tensor of the trace by path, kept or derived (nullptr: none); a unit's derive() may ask for another unit's tensors.
@@ -65,7 +65,7 @@ class Deriver {
 // The trace's activations. A full trace keeps every one. A lean trace (large models and inputs: core::run decides, see
 // RunOptions) keeps what is cheap — each layer's input and output, the embeddings, the logits — and derives the rest
 // (Q, K, V, the n×n stages S, S_scaled, S_masked, P, the FFN's hidden rows …) on demand: find() recomputes the one
-// unit that holds the path — one layer's rows, or one head's n×m stages — and keeps its tensors until release_derived().
+// unit that holds the path — one layer's rows, or one head's one n×m stage — and keeps it until release_derived().
 // Memory then grows with L·n·d, not L·h·n². Pointers from find() stay valid until release_derived(); find() may be
 // called from several threads.
 class TraceTensors : public TensorMap {

@@ -1025,7 +1025,7 @@ TEST(LeanTrace, LongInputsRunInRowBlocksThatMatchTheWholeMatrices) {
   }
 }
 
-TEST(LeanTrace, OneHeadsStagesAreDerivedWithoutTheOtherHeads) {
+TEST(LeanTrace, EachStageOfOneHeadIsDerivedAlone) {
   Session s = small_session();
   s.extra_batch.clear();
   s.model.heads = 4;
@@ -1034,19 +1034,21 @@ TEST(LeanTrace, OneHeadsStagesAreDerivedWithoutTheOtherHeads) {
   Result<Trace> t = run(s, o);
   ASSERT_TRUE(t);
   const size_t n = t->source_tokens.size();
-  const size_t stages = 4 * n * n * sizeof(float);  // S, S_scaled, S_masked, P of one head
+  const size_t stage = n * n * sizeof(float);  // one n×n matrix
   ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.2.Q"), nullptr);  // the layer's rows: no n×n matrix
   const size_t layer_rows = t->tensors.derived_bytes();
   ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.2.P"), nullptr);
-  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + stages) << "head 2 alone";
+  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + stage) << "head 2's P alone: not its S, not the other heads";
   ASSERT_NE(t->tensors.find("encoder.1.self_attn.head.0.S_masked"), nullptr);
-  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + 2 * stages + n * n * sizeof(float)) << "head 0 also makes the mask M";
-  EXPECT_NE(t->tensors.find("encoder.1.self_attn.M"), nullptr);
+  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + 2 * stage);
+  ASSERT_NE(t->tensors.find("encoder.1.self_attn.M"), nullptr);
+  EXPECT_EQ(t->tensors.derived_bytes(), layer_rows + 3 * stage);
   EXPECT_EQ(t->tensors.find("encoder.1.self_attn.head.4.P"), nullptr) << "no head 4";
+  EXPECT_EQ(t->tensors.find("encoder.1.self_attn.head.1.B"), nullptr) << "no ALiBi: no B";
   t->tensors.release_derived();
-  // A head asked for first derives its layer's rows on the way (its Q and K).
+  // A stage asked for first derives its layer's rows on the way (its head's Q and K).
   ASSERT_NE(t->tensors.find("encoder.0.self_attn.head.3.P"), nullptr);
-  EXPECT_GT(t->tensors.derived_bytes(), stages);
+  EXPECT_GT(t->tensors.derived_bytes(), stage);
   EXPECT_NE(t->tensors.find("encoder.0.ffn.hidden"), nullptr);
 }
 

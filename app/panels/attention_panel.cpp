@@ -23,12 +23,19 @@ HeatmapArgs head_args(const AppState& s, const Trace& t, const std::string& head
   a.col_labels = stage == Stage::O ? nullptr : &key_tokens(s, b);
   a.col_axis = stage == Stage::O ? "d_v" : "key";
   a.signed_scale = stage != Stage::P;
-  a.S = t.tensors.find(head + ".S");
-  a.S_scaled = t.tensors.find(head + ".S_scaled");
-  a.S_masked = t.tensors.find(head + ".S_masked");
-  a.P = t.tensors.find(head + ".P");
+  if (t.tensors.lean()) {  // the hover tooltip derives the other stages when it needs them
+    a.stages_from = &t.tensors;
+    a.stages_head = head;
+  } else {
+    a.S = t.tensors.find(head + ".S");
+    a.S_scaled = t.tensors.find(head + ".S_scaled");
+    a.S_masked = t.tensors.find(head + ".S_masked");
+    a.P = t.tensors.find(head + ".P");
+  }
   // Masked cells are hatched in every stage (their raw score still shows through), O excepted: its columns are d_v.
-  if (stage != Stage::O) a.mask = a.S_masked;
+  // The block's mask M has the −∞ cells of every head's S_masked (ALiBi's bias is finite).
+  const paths::HeadAddress address = paths::parse_head(head).value_or(paths::HeadAddress{});
+  if (stage != Stage::O) a.mask = t.tensors.find(paths::join(address.block, "M"));
   return a;
 }
 

@@ -376,14 +376,19 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     ImGui::Text("%s %d: %s", a.row_axis, i, label_at(a.row_labels, i, q).c_str());
     ImGui::Text("%s %d: %s", a.col_axis, j, label_at(a.col_labels, j, k).c_str());
     ImGui::Separator();
-    if (a.S && a.S->rows() == rows && a.S->cols() == cols) {
-      ImGui::Text("score  S = q·k        %s", fmt((*a.S)(i, j)).c_str());
-      if (a.S_scaled) ImGui::Text("scaled S/√d_k        %s", fmt((*a.S_scaled)(i, j)).c_str());
-      if (a.S_masked) {
-        const bool masked_cell = minus_inf((*a.S_masked)(i, j));
+    // The chain of the hovered cell: given, or looked up now (a lean trace derives the head's stages on this hover).
+    const auto stage = [&](const Mat* given, const char* name) {
+      return given || !a.stages_from ? given : a.stages_from->find(a.stages_head + "." + name);
+    };
+    const Mat *S = stage(a.S, "S"), *S_scaled = stage(a.S_scaled, "S_scaled"), *S_masked = stage(a.S_masked, "S_masked"), *P = stage(a.P, "P");
+    if (S && S->rows() == rows && S->cols() == cols) {
+      ImGui::Text("score  S = q·k        %s", fmt((*S)(i, j)).c_str());
+      if (S_scaled) ImGui::Text("scaled S/√d_k        %s", fmt((*S_scaled)(i, j)).c_str());
+      if (S_masked) {
+        const bool masked_cell = minus_inf((*S_masked)(i, j));
         ImGui::Text("mask                 %s", masked_cell ? "−∞ (masked)" : "0 (allowed)");
       }
-      if (a.P) ImGui::Text("probability P        %s", fmt((*a.P)(i, j)).c_str());
+      if (P) ImGui::Text("probability P        %s", fmt((*P)(i, j)).c_str());
     } else {
       ImGui::Text("value  %s", fmt(M(i, j)).c_str());
       if (has_mask && minus_inf((*a.mask)(i, j))) ImGui::TextUnformatted("masked (−∞ before the softmax)");

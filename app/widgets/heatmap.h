@@ -28,6 +28,10 @@ struct HeatmapArgs {
   const Mat* S_scaled = nullptr;
   const Mat* S_masked = nullptr;
   const Mat* P = nullptr;
+  // A lean trace (core/trace.h) derives each head's n×m stages on demand: instead of the four pointers above, the head's
+  // path, looked up only while a cell is hovered (so a grid of heads holds the stage it shows, not all four).
+  const TraceTensors* stages_from = nullptr;
+  std::string stages_head;         // e.g. "encoder.0.self_attn.head.1"
   int* pinned_row = nullptr;       // clicking a row pins/unpins it
   int highlight_row = -1;
   int highlight_col = -1;
