@@ -1,5 +1,7 @@
 #include "app/app_state.h"
 
+#include "core/paths.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -110,8 +112,9 @@ namespace {
 // layers of every pass it makes: the session's run, the flipped run, and the gradients as one more step each
 // layer's worth (add_gradients reports none: it counts as done when it returns).
 //   reuse: what of the trace on screen the run may take instead of recomputing (core/model.h reusable).
+//   prefetch: paths the views will ask for; a lean trace derives them here, on the worker, not in the next frame.
 Recomputed compute(const Session& session, bool side_by_side, bool gradients, WeightCache weights, WeightCache weights_other_scale,
-                   Reuse reuse, JobControl& c) {
+                   Reuse reuse, const std::vector<std::string>& prefetch, JobControl& c) {
   const auto start = std::chrono::steady_clock::now();
   const int passes = 1 + (side_by_side ? 1 : 0) + (gradients ? 1 : 0);
   int pass = 0;
@@ -139,6 +142,9 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
     }
     if (gradients && !c.cancelled())
       if (auto e = add_gradients(session, *t)) out.gradient_error = e->message();
+    if (t->tensors.lean())
+      for (const std::string& path : prefetch)
+        if (!c.cancelled()) t->tensors.find(path);
     out.trace = std::move(*t);
     out.session = session;
   } else {
@@ -192,9 +198,12 @@ void recompute_if_dirty(AppState& s) {
     // Layers whose inputs did not change are taken from the trace on screen (e.g. the encoder when only the target
     // changed; everything when only the loss did): decided here, on the UI thread, which owns s.trace.
     Reuse reuse = s.trace ? reusable(s.trace_session, s.trace, s.session) : Reuse{};
+    // The selected block's heads at the selected stage, and its mask: what the Attention tab draws first.
+    std::vector<std::string> prefetch{paths::join(s.sel.block.path(), "M")};
+    for (int i = 0; i < s.session.model.heads; ++i) prefetch.push_back(paths::head_tensor(s.sel.block.path(), i, stage_name(s.sel.stage)));
     s.recompute.start("recompute", [session = s.session, side = s.side_by_side, gradients = s.gradients_wanted, weights = s.weights,
-                                    other = s.weights_other_scale, reuse = std::move(reuse)](JobControl& c) {
-      return compute(session, side, gradients, weights, other, reuse, c);
+                                    other = s.weights_other_scale, reuse = std::move(reuse), prefetch = std::move(prefetch)](JobControl& c) {
+      return compute(session, side, gradients, weights, other, reuse, prefetch, c);
     });
   }
   s.recompute_slow = s.recompute.running() && std::chrono::steady_clock::now() - s.recompute_started >= kShowBusyAfter;
