@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
@@ -224,10 +226,25 @@ class Reader {
   void get(const char* key, T& out) {
     const json* value = take(key);
     if (!value) return;
-    try {
+    if constexpr (std::is_floating_point_v<T>) {  // a finite number: inf or NaN could not be saved back as JSON
+      if (!value->is_number()) throw Error{where_ + key + " has the wrong type", "a number"};
       out = value->get<T>();
-    } catch (const json::exception&) {
-      throw Error{where_ + key + " has the wrong type", "see the session schema in README.md"};
+      if (!std::isfinite(out)) throw Error{where_ + key + " = " + value->dump() + " is out of range", "a finite number"};
+    } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {  // a whole number that fits, never wrapped
+      if (!value->is_number()) throw Error{where_ + key + " has the wrong type", "a whole number"};
+      const bool fits = std::is_unsigned_v<T> ? value->is_number_unsigned() && value->get<uint64_t>() <= std::numeric_limits<T>::max()
+                                               : value->is_number_integer() && value->get<int64_t>() >= std::numeric_limits<T>::min() &&
+                                                     value->get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max());
+      if (!fits)
+        throw Error{where_ + key + " = " + value->dump() + " is not a whole number in range",
+                    std::is_unsigned_v<T> ? "a whole number ≥ 0" : "a whole number"};
+      out = value->get<T>();
+    } else {
+      try {
+        out = value->get<T>();
+      } catch (const json::exception&) {
+        throw Error{where_ + key + " has the wrong type", "see the session schema in README.md"};
+      }
     }
   }
   template <typename E>
@@ -324,8 +341,8 @@ Result<Session> session_from_json(std::string_view text) {
   json root;
   try {
     root = json::parse(text);
-  } catch (const json::parse_error& e) {
-    return Error{std::string("the session is not valid JSON: ") + e.what(), "check for a missing comma or quote"};
+  } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double (1e309)
+    return Error{std::string("the session is not valid JSON: ") + e.what(), "check for a missing comma or quote, or a number too large"};
   }
   Session s;
   try {

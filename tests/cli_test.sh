@@ -39,6 +39,14 @@ echo '{"text": "broken' > "$work/broken.json"
 msg=$("$cli" run --session "$work/broken.json" 2>&1); code=$?
 check "a broken session file is refused" test "$code" = 2
 check "... saying it is not valid JSON" grep -q "not valid JSON" <<<"$msg"
+# Issue 11, defects 1 and 10: a number beyond double in a session, a negative seed on the command line.
+echo '{"seed": 1e309}' > "$work/overflow.json"
+msg=$("$cli" run --session "$work/overflow.json" 2>&1); code=$?
+check "a number beyond double is refused, not an abort" test "$code" = 2
+check "... saying so" grep -q "number overflow" <<<"$msg"
+msg=$("$cli" run --seed -1 --text "a b" 2>&1); code=$?
+check "--seed -1 is refused, not wrapped" test "$code" = 2
+check "... with the range" grep -q "whole number from 0" <<<"$msg"
 set -e
 
 # run: summary, export to .npy + manifest, loadable by numpy and equal to --show's numbers.

@@ -192,5 +192,29 @@ TEST(Config, SaveIsAtomicAndRefusesInvalidSessions) {
   std::filesystem::remove_all(dir);
 }
 
+// Issue 11, defects 1, 2 and 10: a number beyond double, a field that would become inf, a negative or fractional
+// count are each refused with the reason — never an abort, a wrapped value, or a session that cannot be saved back.
+TEST(Config, NumbersOutOfRangeAreRefusedWithTheReason) {
+  const auto error_of = [](const std::string& text) {
+    Result<Session> s = session_from_json(text);
+    return s ? std::string() : s.error().message();
+  };
+  EXPECT_NE(error_of(R"({"seed": 1e309})").find("number overflow"), std::string::npos) << error_of(R"({"seed": 1e309})");
+  EXPECT_NE(error_of(R"({"model": {"temperature": 1e309}})").find("too large"), std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"norm_eps": 1e39}})").find("model.norm_eps"), std::string::npos) << "1e39 is inf as a float";
+  EXPECT_NE(error_of(R"({"model": {"norm_eps": 1e39}})").find("finite"), std::string::npos);
+  EXPECT_NE(error_of(R"({"seed": -1})").find("≥ 0"), std::string::npos) << "not 18446744073709551615";
+  EXPECT_NE(error_of(R"({"model": {"layers": 2.5}})").find("model.layers"), std::string::npos);
+  EXPECT_NE(error_of(R"({"model": {"heads": 3000000000}})").find("model.heads"), std::string::npos) << "does not fit an int";
+  EXPECT_NE(error_of(R"({"model": {"norm_eps": "small"}})").find("wrong type"), std::string::npos);
+  // What is accepted saves and loads back to the same session.
+  Result<Session> ok = session_from_json(R"({"seed": 18446744073709551615, "model": {"norm_eps": 1e-30, "temperature": 3.4e38}})");
+  ASSERT_TRUE(ok) << ok.error().message();
+  EXPECT_EQ(ok->seed, 18446744073709551615ull);
+  Result<Session> back = session_from_json(to_json(*ok));
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(to_json(*back), to_json(*ok));
+}
+
 }  // namespace
 }  // namespace qkv

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <filesystem>
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <iostream>
 #include <map>
@@ -32,6 +33,17 @@
 namespace {
 
 using namespace qkv;
+
+// A whole number from 0 to 2⁶⁴ − 1, digits only: "-1" is refused, not wrapped to 18446744073709551615.
+const CLI::Validator kUnsigned64(
+    [](std::string& text) -> std::string {
+      uint64_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      if (text.empty() || error != std::errc() || end != text.data() + text.size())
+        return "must be a whole number from 0 to 18446744073709551615, got \"" + text + "\"";
+      return {};
+    },
+    "0…2^64−1");
 
 // [SECTION] Session flags: every option of the Session, each overriding the session file.
 struct SessionFlags {
@@ -83,7 +95,7 @@ struct SessionFlags {
     app.add_option("--pad", pads, "Mark source position as padding (repeatable)");
     app.add_option("--cell", cells, "Mask cell i,j by hand (repeatable; enables the custom mask)");
     app.add_option("--decode", decode, "Greedy-decode N tokens with a KV cache");
-    app.add_option("--seed", seed, "Seed of every weight");
+    app.add_option("--seed", seed, "Seed of every weight")->check(kUnsigned64);
     app.add_option("--weights", weights, "Trained weights (safetensors from qkvlab-cli train); a name is looked up in assets/weights/");
     app.add_option("--loss", loss, "Loss of the gradients: auto | next-token | target | reconstruct | pattern");
     app.add_option("--label-smoothing-loss", label_smoothing, "Label smoothing of the gradients' cross-entropy");
