@@ -80,10 +80,15 @@ Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) 
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data.size())
         return Error{"tensor " + name + "'s data offsets lie outside the file", "the file is truncated or damaged"};
       const int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
-      const uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);
-      if (count * item != offsets[1] - offsets[0])
-        return Error{
-            "tensor " + name + " needs " + std::to_string(count * item) + " bytes but has " + std::to_string(offsets[1] - offsets[0]), ""};
+      const uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);  // < 2⁶², no wrap
+      const uint64_t given = offsets[1] - offsets[0];
+      // count · item itself can wrap past 2⁶⁴ (issue 11, defect 3): such a shape is refused before it is multiplied
+      if (count > std::numeric_limits<uint64_t>::max() / item)
+        return Error{"tensor " + name + " is " + std::to_string(rows) + " × " + std::to_string(cols) + " × " + std::to_string(item) +
+                         " bytes, more than 2⁶⁴, in " + std::to_string(given),
+                     "the file is damaged"};
+      if (count * item != given)
+        return Error{"tensor " + name + " needs " + std::to_string(count * item) + " bytes but has " + std::to_string(given), ""};
       spans.push_back({offsets[0], offsets[1], name});
       Mat M(rows, cols);
       if (item == 4 && count > 0) std::memcpy(M.data(), data.data() + offsets[0], count * 4);

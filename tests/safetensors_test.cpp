@@ -83,6 +83,18 @@ TEST(Safetensors, AMappedFileThatIsNotAGoodCheckpointIsAnError) {
   std::filesystem::remove_all(dir);
 }
 
+// Issue 11, defect 3: 2147352580 × 1073807362 × 8 bytes wraps to 64 in 64 bits; it must be refused, not allocated.
+TEST(Safetensors, AShapeWhoseByteCountWrapsIsRefused) {
+  std::string json = R"({"x": {"dtype": "F64", "shape": [2147352580, 1073807362], "data_offsets": [0, 64]}})";
+  std::string bytes(8, '\0');
+  const uint64_t n = json.size();
+  std::memcpy(bytes.data(), &n, 8);
+  bytes += json + std::string(64, '\0');
+  Result<TensorMap> r = parse_safetensors(bytes);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().what.find("2147352580 × 1073807362 × 8 bytes, more than 2⁶⁴, in 64"), std::string::npos) << r.error().message();
+}
+
 TEST(Safetensors, EveryTruncationIsAnErrorNotACrash) {
   const std::string bytes = safetensors_bytes(sample());
   for (size_t len = 0; len < bytes.size(); ++len) {
