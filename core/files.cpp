@@ -6,15 +6,53 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
 
 namespace qkv {
 
+namespace {
+
+// A save killed between mkstemp and rename (kill -9, power loss) leaves "<path>.tmp-XXXXXX" behind. The next save of
+// the same path removes those of ours that are older than kStaleTempAge (a younger one may be another process's save
+// in progress).
+constexpr auto kStaleTempAge = std::chrono::minutes(2);
+
+void remove_stale_temps(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path target(path);
+  const fs::path folder = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  const std::string prefix = target.filename().string() + ".tmp-";
+  const auto now = fs::file_time_type::clock::now();
+  for (fs::directory_iterator it(folder, ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename().string();
+    if (name.size() != prefix.size() + 6 || name.compare(0, prefix.size(), prefix) != 0) continue;  // mkstemp's 6 characters
+    std::error_code time_ec;
+    const auto written = fs::last_write_time(it->path(), time_ec);
+    if (!time_ec && now - written > kStaleTempAge && it->is_regular_file(time_ec)) fs::remove(it->path(), time_ec);
+  }
+}
+
+// After the rename, the folder's entry must reach the disk too, or a crash can lose the new name.
+void sync_folder(const std::string& path) {
+  const std::filesystem::path target(path);
+  const std::string folder = target.has_parent_path() ? target.parent_path().string() : ".";
+  const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return;
+  ::fsync(fd);
+  ::close(fd);
+}
+
+}  // namespace
+
 std::optional<Error> write_file_atomically(const std::string& path, std::string_view bytes) {
+  remove_stale_temps(path);
   std::string temp = path + ".tmp-XXXXXX";
   const int fd = mkstemp(temp.data());
   if (fd < 0) return Error{"cannot write " + path + ": " + std::strerror(errno), "check that the folder exists and is writable"};
@@ -40,6 +78,7 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
     std::remove(temp.c_str());
     return Error{"cannot replace " + path + ": " + reason, "check permissions"};
   }
+  sync_folder(path);
   return std::nullopt;
 }
 

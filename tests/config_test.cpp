@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 
@@ -190,6 +191,33 @@ TEST(Config, SaveIsAtomicAndRefusesInvalidSessions) {
   EXPECT_FALSE(load_session(dir + "/missing.json").ok());
   EXPECT_NE(write_file_atomically(dir + "/no/such/folder/x.json", "x"), std::nullopt);
   std::filesystem::remove_all(dir);
+}
+
+// Issue 11, defect 9: a save killed before its rename leaves "<dest>.tmp-XXXXXX"; the next save of the same file
+// removes such leftovers once they are old (a fresh one may be another save in progress), and nothing else.
+TEST(Config, ASaveRemovesTheStaleTempFilesOfKilledSaves) {
+  namespace fs = std::filesystem;
+  const std::string dir = testing::TempDir() + "/qkv_stale_temps";
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string dest = dir + "/session.json";
+  const auto make = [&](const std::string& name, std::chrono::minutes age) {
+    std::ofstream(dir + "/" + name) << "partial";
+    fs::last_write_time(dir + "/" + name, fs::file_time_type::clock::now() - age);
+  };
+  make("session.json.tmp-aB3xYz", std::chrono::minutes(10));   // a killed save of ours: removed
+  make("session.json.tmp-Qw7rTy", std::chrono::minutes(0));    // maybe a save in progress: kept
+  make("other.json.tmp-aB3xYz", std::chrono::minutes(10));     // another file's: kept
+  make("session.json.tmp-toolongname", std::chrono::minutes(10));  // not mkstemp's pattern: kept
+  ASSERT_EQ(write_file_atomically(dest, "{}"), std::nullopt);
+  EXPECT_FALSE(fs::exists(dir + "/session.json.tmp-aB3xYz"));
+  EXPECT_TRUE(fs::exists(dir + "/session.json.tmp-Qw7rTy"));
+  EXPECT_TRUE(fs::exists(dir + "/other.json.tmp-aB3xYz"));
+  EXPECT_TRUE(fs::exists(dir + "/session.json.tmp-toolongname"));
+  size_t files = 0;
+  for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
+  EXPECT_EQ(files, 4u) << "the new file, and no temp file of this save";
+  fs::remove_all(dir);
 }
 
 // Issue 11, defects 1, 2 and 10: a number beyond double, a field that would become inf, a negative or fractional
