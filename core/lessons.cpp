@@ -29,7 +29,9 @@ struct Bad {
   std::string what;
 };
 
-// A figure's format: "count", or one printf conversion of a double (%f %e %g with flags, width, precision).
+// A figure's format: "count", or one printf conversion of a double (%f %e %g with flags, width, precision), width and
+// precision at most kMaxFormatDigits digits each (up to 99: a number a lesson prints fits in format_number's buffer).
+constexpr size_t kMaxFormatDigits = 2;
 bool valid_format(const std::string& f) {
   if (f == "count") return true;
   int conversions = 0;
@@ -41,10 +43,16 @@ bool valid_format(const std::string& f) {
     }
     size_t k = i + 1;
     while (k < f.size() && std::strchr("-+ 0#", f[k])) ++k;
-    while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+    // Width and precision of at most two digits each (issue 11, defect 5: "%.999999999f" took minutes and 4.9 GB).
+    const auto digits = [&] {
+      const size_t first = k;
+      while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+      return k - first;
+    };
+    if (digits() > kMaxFormatDigits) return false;
     if (k < f.size() && f[k] == '.') {
       ++k;
-      while (k < f.size() && std::isdigit(static_cast<unsigned char>(f[k]))) ++k;
+      if (digits() > kMaxFormatDigits) return false;
     }
     if (k >= f.size() || !std::strchr("fFeEgG", f[k])) return false;
     ++conversions;

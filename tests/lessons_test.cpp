@@ -34,7 +34,8 @@ TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
   EXPECT_NE(bad.error().what.find("colour"), std::string::npos);
   EXPECT_FALSE(parse_lesson("{not json"));
   // A figure's format goes to printf: only one %f/%e/%g conversion (or "count") is accepted.
-  for (const char* format : {"%s", "%n", "%d", "%.2f%.2f", "%"}) {
+  // Issue 11, defect 5: a width or precision of more than two digits would have printf work for minutes.
+  for (const char* format : {"%s", "%n", "%d", "%.2f%.2f", "%", "%.999999999f", "%999999999f", "%.100f", "%123.2e"}) {
     std::string bad_format = ok;
     bad_format.replace(bad_format.find("\"expect\""), 0, std::string("\"format\": \"") + format + "\", ");
     EXPECT_FALSE(parse_lesson(bad_format)) << format;
@@ -42,6 +43,9 @@ TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
   std::string good_format = ok;
   good_format.replace(good_format.find("\"expect\""), 0, "\"format\": \"%+.3g%%\", ");
   EXPECT_TRUE(parse_lesson(good_format));
+  std::string widest = ok;
+  widest.replace(widest.find("\"expect\""), 0, "\"format\": \"%99.99f\", ");
+  EXPECT_TRUE(parse_lesson(widest)) << "two digits each are allowed";
 }
 
 TEST(Lessons, FiguresComeFromTheCore) {
