@@ -1,9 +1,10 @@
 #include "core/npy.h"
 
 #include <bit>
+#include <cctype>
 #include <cstring>
 #include <limits>
-#include <regex>
+#include <optional>
 
 #include "core/files.h"
 
@@ -36,6 +37,25 @@ std::string npy_bytes(const MatRef& M) {
 
 std::optional<Error> write_npy(const std::string& path, const MatRef& M) { return write_file_atomically(path, npy_bytes(M)); }
 
+namespace {
+
+constexpr size_t kMaxNpyDescr = 64;  // characters of a dtype or shape text read (numpy writes about ten)
+
+// The text after "'key':" in a .npy header dict, spaces skipped; nullopt when the key is absent.
+std::optional<std::string_view> header_value(std::string_view header, std::string_view key) {
+  const std::string quoted = "'" + std::string(key) + "'";
+  const size_t at = header.find(quoted);
+  if (at == std::string_view::npos) return std::nullopt;
+  size_t k = at + quoted.size();
+  while (k < header.size() && header[k] == ' ') ++k;
+  if (k >= header.size() || header[k] != ':') return std::nullopt;
+  ++k;
+  while (k < header.size() && header[k] == ' ') ++k;
+  return header.substr(k);
+}
+
+}  // namespace
+
 Result<Mat> parse_npy(std::string_view bytes) {
   const Error bad{"not a NumPy .npy file", "expected the \\x93NUMPY magic"};
   if (bytes.size() < kMagicSize + 4 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize)) return bad;
@@ -55,10 +75,13 @@ Result<Mat> parse_npy(std::string_view bytes) {
   const std::string header(bytes.substr(offset, header_len));
   offset += header_len;
 
-  std::smatch match;
-  if (!std::regex_search(header, match, std::regex(R"('descr'\s*:\s*'([<>|]?[a-z]\d+)')")))
-    return Error{"the .npy header has no dtype", ""};
-  const std::string descr = match[1];
+  // The header is a Python dict literal; its three keys are found by a plain scan (std::regex recursed once per
+  // character and overflowed the stack on a 40 KB header: issue 11, defect 6).
+  const std::optional<std::string_view> descr_value = header_value(header, "descr");
+  if (!descr_value || descr_value->empty() || descr_value->front() != '\'') return Error{"the .npy header has no dtype", ""};
+  const size_t descr_end = descr_value->find('\'', 1);
+  if (descr_end == std::string_view::npos || descr_end > kMaxNpyDescr) return Error{"the .npy header's dtype is malformed", ""};
+  const std::string descr(descr_value->substr(1, descr_end - 1));
   size_t item = 0;
   if (descr == "<f4")
     item = 4;
@@ -66,16 +89,25 @@ Result<Mat> parse_npy(std::string_view bytes) {
     item = 8;
   else
     return Error{"unsupported .npy dtype " + descr, "only little-endian float32 and float64 are read"};
-  if (std::regex_search(header, std::regex(R"('fortran_order'\s*:\s*True)")))
+  if (const auto fortran = header_value(header, "fortran_order"); fortran && fortran->substr(0, 4) == "True")
     return Error{"Fortran-order .npy arrays are not supported", "save with numpy's default C order"};
-  if (!std::regex_search(header, match, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) return Error{"the .npy header has no shape", ""};
+  const std::optional<std::string_view> shape_value = header_value(header, "shape");
+  if (!shape_value || shape_value->empty() || shape_value->front() != '(') return Error{"the .npy header has no shape", ""};
+  const size_t shape_end = shape_value->find(')');
+  if (shape_end == std::string_view::npos) return Error{"the .npy header has no shape", ""};
+  const std::string dims(shape_value->substr(1, shape_end - 1));
+  if (dims.find_first_not_of("0123456789, ") != std::string::npos || dims.size() > kMaxNpyDescr)
+    return Error{"the .npy shape (" + dims.substr(0, kMaxNpyDescr) + ") is malformed", ""};
   std::vector<long long> shape;
-  const std::string dims = match[1];
-  if (dims.find_first_not_of("0123456789, ") != std::string::npos) return Error{"the .npy shape (" + dims + ") is malformed", ""};
-  const std::regex number(R"(\d+)");
-  for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
-    if (it->str().size() > 12) return Error{"a .npy dimension is too large", ""};
-    shape.push_back(std::stoll(it->str()));
+  for (size_t k = 0; k < dims.size();) {
+    if (!std::isdigit(static_cast<unsigned char>(dims[k]))) {
+      ++k;
+      continue;
+    }
+    const size_t first = k;
+    while (k < dims.size() && std::isdigit(static_cast<unsigned char>(dims[k]))) ++k;
+    if (k - first > 12) return Error{"a .npy dimension is too large", ""};
+    shape.push_back(std::stoll(dims.substr(first, k - first)));
   }
   if (shape.empty() || shape.size() > 2) return Error{"only 1-D and 2-D .npy arrays are read", ""};
   const long long rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();

@@ -232,6 +232,23 @@ TEST(Npy, ParsesHandBuiltFloat32WithoutSpaces) {
   EXPECT_EQ((*r)(0, 2), 3.0f);
 }
 
+// Issue 11, defect 6: a 40 KB dtype or shape text made std::regex recurse until the stack overflowed.
+TEST(Npy, AHugeDtypeOrShapeTextIsAnErrorNotACrash) {
+  const std::string long_descr = "{'descr': '<f" + std::string(40000, '4') + "', 'fortran_order': False, 'shape': (1, 1), }";
+  Result<Mat> r = parse_npy(hand_npy(long_descr, raw_bytes(std::vector<float>{1})));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().what.find("dtype"), std::string::npos) << r.error().message();
+  const std::string long_shape = "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::string(40000, ' ') + "1, 1), }";
+  r = parse_npy(hand_npy(long_shape, raw_bytes(std::vector<float>{1})));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().what.find("shape"), std::string::npos) << r.error().message();
+  const std::string fortran = "{'descr': '<f4', 'fortran_order': True, 'shape': (1, 1), }";
+  r = parse_npy(hand_npy(fortran, raw_bytes(std::vector<float>{1})));
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().what.find("Fortran"), std::string::npos);
+  EXPECT_FALSE(parse_npy(hand_npy("{'descr': '<f4', 'shape': 7}", raw_bytes(std::vector<float>{1}))).ok());
+}
+
 TEST(Npy, OneDimensionalBecomesOneRow) {
   // shape (n,) → [1, n]
   const std::string bytes =
