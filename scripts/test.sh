@@ -6,4 +6,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 install_missing "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 build ON
 cd "$BUILD_DIR"
-exec xvfb-run -a -s "-screen 0 1280x800x24" ctest --output-on-failure --timeout 600 --parallel "$(nproc)" "$@"
+# -noreset: by default Xvfb resets whenever its last client leaves, and an app of a parallel GUI test that connects
+# during the reset is refused ("Failed to open display"); GUI tests start and end apps all the time.
+exec xvfb-run -a -s "-screen 0 1280x800x24 -noreset" ctest --output-on-failure --timeout 600 --parallel "$(nproc)" "$@"
