@@ -5,27 +5,31 @@
 namespace qkv {
 namespace {
 
-// Length in bytes of the UTF-8 sequence that starts with byte c (1 for invalid lead bytes).
-int utf8_length(unsigned char c) {
-  if (c >= 0xF8) return 1;
-  if (c >= 0xF0) return 4;
-  if (c >= 0xE0) return 3;
-  if (c >= 0xC0) return 2;
-  return 1;
-}
+// U+FFFD, which stands for each byte that does not begin a valid UTF-8 sequence.
+constexpr std::string_view kReplacement = "\xEF\xBF\xBD";
 
-uint32_t decode_code_point(std::string_view s) {
-  const auto b = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(s[i])); };
-  switch (s.size()) {
-    case 2:
-      return ((b(0) & 0x1F) << 6) | (b(1) & 0x3F);
-    case 3:
-      return ((b(0) & 0x0F) << 12) | ((b(1) & 0x3F) << 6) | (b(2) & 0x3F);
-    case 4:
-      return ((b(0) & 0x07) << 18) | ((b(1) & 0x3F) << 12) | ((b(2) & 0x3F) << 6) | (b(3) & 0x3F);
-    default:
-      return b(0);
+// One character of UTF-8 text: its bytes and code point, or (invalid) one byte standing for U+FFFD. Invalid: a stray
+// continuation byte, a lead byte without its continuation bytes, an overlong form, a surrogate, or beyond U+10FFFF — so
+// a bad byte never swallows the spaces or the "[" of a special token after it.
+struct Utf8Char {
+  std::string_view bytes;
+  uint32_t code_point = 0;
+  bool valid = true;
+};
+Utf8Char next_utf8(std::string_view text, size_t pos) {
+  const auto byte = [&](size_t i) { return static_cast<uint32_t>(static_cast<unsigned char>(text[i])); };
+  const uint32_t c = byte(pos);
+  const Utf8Char invalid{text.substr(pos, 1), 0xFFFD, false};
+  if (c < 0x80) return {text.substr(pos, 1), c, true};
+  const size_t len = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (len == 0 || pos + len > text.size()) return invalid;
+  uint32_t cp = c & (len == 2 ? 0x1F : len == 3 ? 0x0F : 0x07);
+  for (size_t i = 1; i < len; ++i) {
+    if ((byte(pos + i) & 0xC0) != 0x80) return invalid;
+    cp = (cp << 6) | (byte(pos + i) & 0x3F);
   }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || (cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) return invalid;
+  return {text.substr(pos, len), cp, true};
 }
 
 // CJK ideographs, kana, hangul and full-width punctuation: languages written without spaces.
@@ -58,9 +62,10 @@ std::vector<std::string> tokenize(std::string_view text, TokenizerKind kind) {
       pos += special.size();
       continue;
     }
-    const int len = std::min<int>(utf8_length(static_cast<unsigned char>(text[pos])), static_cast<int>(text.size() - pos));
-    const std::string_view ch = text.substr(pos, len);
-    pos += len;
+    const Utf8Char u = next_utf8(text, pos);
+    pos += u.bytes.size();
+    const std::string_view ch = u.valid ? u.bytes : kReplacement;
+    const size_t len = ch.size();
     if (kind == TokenizerKind::Chars) {
       tokens.emplace_back(ch);
       continue;
@@ -73,9 +78,9 @@ std::vector<std::string> tokenize(std::string_view text, TokenizerKind kind) {
     } else if (len == 1 && std::ispunct(c)) {
       flush();
       tokens.emplace_back(ch);
-    } else if (len == 3 && decode_code_point(ch) == 0x3000) {  // the ideographic space of CJK text
+    } else if (u.code_point == 0x3000) {  // the ideographic space of CJK text
       flush();
-    } else if (len > 1 && stands_alone(decode_code_point(ch))) {
+    } else if (len > 1 && stands_alone(u.code_point)) {
       flush();
       tokens.emplace_back(ch);
     } else {

@@ -106,27 +106,46 @@ TEST(Tokenizer, CharsConcatenateBackToTheText) {
   EXPECT_EQ(joined, text);
 }
 
-TEST(Tokenizer, InvalidLeadByteIsOneToken) {
-  // The helper documents "1 for invalid lead bytes": 0xFF and 0xF8 can never start a UTF-8 sequence, so each must
-  // be a one-byte token and must not swallow the ASCII letters after it.
+TEST(Tokenizer, InvalidLeadByteIsOneReplacementCharacter) {
+  // 0xFF and 0xF8 can never start a UTF-8 sequence: each becomes U+FFFD and does not swallow the letters after it.
+  const std::string fffd = "\xEF\xBF\xBD";
   EXPECT_EQ(chars("a\xFF"
                   "bc"),
-            (Tokens{"a", "\xFF", "b", "c"}));
-  EXPECT_EQ(chars("\xF8xy"), (Tokens{"\xF8", "x", "y"}));
+            (Tokens{"a", fffd, "b", "c"}));
+  EXPECT_EQ(chars("\xF8"
+                  "xy"),
+            (Tokens{fffd, "x", "y"}));
 }
 
 TEST(Tokenizer, TruncatedUtf8AtEndDoesNotReadPastTheText) {
-  // 我 is E6 88 91; cut after two bytes. The tokens must still be a partition of the bytes (no overrun).
-  const std::string text = "a\xE6\x88";
-  std::string joined;
-  for (const std::string& t : chars(text)) joined += t;
-  EXPECT_EQ(joined, text);
-  std::string joined_words;
-  for (const std::string& t : words(text)) joined_words += t;
-  EXPECT_EQ(joined_words, text);
+  // 我 is E6 88 91; cut after two bytes: each of them is U+FFFD, and nothing is read past the text.
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(chars("a\xE6\x88"), (Tokens{"a", fffd, fffd}));
+  EXPECT_EQ(words("a\xE6\x88"), (Tokens{"a" + fffd + fffd}));
 }
 
-// [SECTION] Vocab
+// Issue 11, defect 7: a byte that does not begin valid UTF-8 becomes U+FFFD on its own; the bytes after it (a space,
+// the "[" of a special token, a valid character) are read as they are.
+TEST(Tokenize, InvalidUtf8BecomesReplacementCharactersAndSwallowsNothing) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  using V = std::vector<std::string>;
+  EXPECT_EQ(tokenize("hello\xC4 world", TokenizerKind::Words), (V{"hello" + fffd, "world"}));
+  EXPECT_EQ(tokenize("[BOS]\xE4[EOS]", TokenizerKind::Words), (V{"[BOS]", fffd, "[EOS]"}));
+  EXPECT_EQ(tokenize("a\xC0\xAF"
+                     "b",
+                     TokenizerKind::Chars),
+            (V{"a", fffd, fffd, "b"}))
+      << "overlong '/'";
+  EXPECT_EQ(tokenize("\xED\xA0\x80", TokenizerKind::Chars), (V{fffd, fffd, fffd})) << "a surrogate";
+  EXPECT_EQ(tokenize("\xF4\x90\x80\x80", TokenizerKind::Chars), (V{fffd, fffd, fffd, fffd})) << "beyond U+10FFFF";
+  EXPECT_EQ(tokenize("x\xE7\x8C", TokenizerKind::Chars), (V{"x", fffd, fffd})) << "cut short at the end";
+  EXPECT_EQ(tokenize("\x80"
+                     "cat",
+                     TokenizerKind::Words),
+            (V{fffd + "cat"}))
+      << "a stray continuation byte";
+  EXPECT_EQ(tokenize("猫が好き 🐱", TokenizerKind::Words), (V{"猫", "が", "好", "き", "🐱"})) << "valid text is unchanged";
+}
 
 TEST(Vocab, SpecialsAreIdsZeroOneTwo) {
   const Vocab v;
