@@ -338,6 +338,7 @@ std::string to_json(const Session& s, int indent) {
 }
 
 Result<Session> session_from_json(std::string_view text) {
+  if (auto e = check_json_depth(text, "the session")) return *e;
   json root;
   try {
     root = json::parse(text);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -88,6 +89,30 @@ Result<std::string> read_file(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return buffer.str();
+}
+
+int json_nesting_depth(std::string_view text) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (const char c : text) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+std::optional<Error> check_json_depth(std::string_view text, const std::string& what) {
+  if (json_nesting_depth(text) <= kMaxJsonDepth) return std::nullopt;
+  return Error{what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels", "the file is damaged or not one of ours"};
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {

@@ -13,6 +13,14 @@ namespace qkv {
 std::optional<Error> write_file_atomically(const std::string& path, std::string_view bytes);
 Result<std::string> read_file(const std::string& path);
 
+// How deeply the arrays and objects of a JSON text nest (strings skipped), without parsing it. Readers of untrusted
+// JSON refuse a text nested deeper than kMaxJsonDepth before parsing: the parse, a merge patch and a dump all recurse
+// once per level, and 100,000 levels overflowed the stack (issue 11, defect 4).
+inline constexpr int kMaxJsonDepth = 64;  // our sessions and lessons nest 5 deep
+int json_nesting_depth(std::string_view text);
+// An Error naming `what` when text nests deeper than kMaxJsonDepth.
+std::optional<Error> check_json_depth(std::string_view text, const std::string& what);
+
 // A regular file mapped read-only into memory (mmap): its bytes come in from the file as they are read, with no copy on
 // the heap, and the mapping goes with the MappedFile. (A file truncated by another program while mapped is undefined
 // behaviour at the OS level — SIGBUS on the lost pages; the readers here keep the mapping only while parsing.)

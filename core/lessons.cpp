@@ -123,8 +123,9 @@ std::vector<Highlight> highlights_of(const json& list, const std::string& where)
 }  // namespace
 
 Result<Lesson> parse_lesson(const std::string& json_text, const std::string& file) {
-  const json j = json::parse(json_text, nullptr, false);
   const std::string where = file.empty() ? "lesson" : std::filesystem::path(file).filename().string();
+  if (auto e = check_json_depth(json_text, where)) return *e;
+  const json j = json::parse(json_text, nullptr, false);
   if (j.is_discarded()) return Error{where + " is not valid JSON", "check commas and quotes"};
   try {
     only_keys(j, {"id", "number", "needs", "title", "question", "short_answer", "explanation", "session", "view", "highlight", "figures", "try"},
@@ -223,6 +224,7 @@ std::vector<Lesson> load_lessons(const std::string& dir, std::vector<std::string
 
 Result<Session> patch_session(const Session& base, const std::string& merge_patch) {
   if (merge_patch.empty()) return base;
+  if (auto e = check_json_depth(merge_patch, "the session patch")) return *e;
   json doc = json::parse(to_json(base), nullptr, false);
   const json patch = json::parse(merge_patch, nullptr, false);
   if (patch.is_discarded()) return Error{"the patch is not valid JSON", ""};

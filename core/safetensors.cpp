@@ -48,6 +48,7 @@ Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) 
     return Error{"safetensors header of " + std::to_string(header_len) + " bytes is over the 100 MiB limit", "the file is damaged"};
   if (header_len > bytes.size() - 8) return Error{"the safetensors header runs past the end of the file", "the file is truncated"};
   nlohmann::json header;
+  if (auto e = check_json_depth(bytes.substr(8, header_len), "the safetensors header")) return *e;
   try {
     header = nlohmann::json::parse(bytes.substr(8, header_len));
   } catch (const nlohmann::json::exception& e) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "core/files.h"
 #include "core/model.h"
 #include "core/network.h"
 
@@ -46,6 +47,22 @@ TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
   std::string widest = ok;
   widest.replace(widest.find("\"expect\""), 0, "\"format\": \"%99.99f\", ");
   EXPECT_TRUE(parse_lesson(widest)) << "two digits each are allowed";
+}
+
+// Issue 11, defect 4: a lesson (or a session patch) nested 100,000 deep overflowed the stack in parse, patch and dump.
+TEST(Lessons, ADeeplyNestedFileIsRefusedBeforeItIsParsed) {
+  const std::string deep = "{\"id\": \"x\", \"session\": " + std::string(100000, '[') + std::string(100000, ']') + "}";
+  Result<Lesson> l = parse_lesson(deep, "deep.json");
+  ASSERT_FALSE(l.ok());
+  EXPECT_NE(l.error().what.find("deep.json nests deeper than 64 levels"), std::string::npos) << l.error().message();
+  Result<Session> patched = patch_session(Session{}, std::string(100000, '{') + std::string(100000, '}'));
+  ASSERT_FALSE(patched.ok());
+  Result<Session> session = session_from_json("{\"text\": \"[[[[ brackets in a string do not count ]]]]\"}");
+  EXPECT_TRUE(session.ok()) << session.error().message();
+  EXPECT_EQ(json_nesting_depth(R"({"a": [1, {"b": "]]]}}}\"[[["}]})"), 3);
+  Result<Session> deep_session = session_from_json("{\"custom_cells\": " + std::string(65, '[') + std::string(65, ']') + "}");
+  ASSERT_FALSE(deep_session.ok());
+  EXPECT_NE(deep_session.error().what.find("the session nests deeper than 64"), std::string::npos) << deep_session.error().message();
 }
 
 TEST(Lessons, FiguresComeFromTheCore) {
