@@ -69,9 +69,11 @@ int int_of(const json& j, const char* key, int fallback, const std::string& wher
 
 void only_keys(const json& j, std::initializer_list<const char*> allowed, const std::string& where) {
   if (!j.is_object()) throw Bad{where + " must be an object"};
-  for (const auto& [key, value] : j.items())
+  for (const auto& item : j.items()) {
+    const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one in a lambda
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) == allowed.end())
       throw Bad{where + " has an unknown key \"" + key + "\""};
+  }
 }
 
 Text text_of(const json& j, const std::string& where, bool required = true) {
