@@ -113,8 +113,9 @@ namespace {
 // layer's worth (add_gradients reports none: it counts as done when it returns).
 //   reuse: what of the trace on screen the run may take instead of recomputing (core/model.h reusable).
 //   prefetch: paths the views will ask for; a lean trace derives them here, on the worker, not in the next frame.
+//   held: bytes of the traces on screen, which stay until the result arrives (they count against the memory limit).
 Recomputed compute(const Session& session, bool side_by_side, bool gradients, WeightCache weights, WeightCache weights_other_scale,
-                   Reuse reuse, const std::vector<std::string>& prefetch, JobControl& c) {
+                   Reuse reuse, const std::vector<std::string>& prefetch, double held, JobControl& c) {
   const auto start = std::chrono::steady_clock::now();
   const int passes = 1 + (side_by_side ? 1 : 0) + (gradients ? 1 : 0);
   int pass = 0;
@@ -130,6 +131,7 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
   options.cache = &weights;
   options.progress = progress;
   options.reuse = std::move(reuse);
+  options.memory_in_use = held;
   Result<Trace> t = run(session, options);
   options.reuse = {};  // the earlier trace is not held longer than the run needs it
   if (t) {
@@ -137,7 +139,13 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
     if (side_by_side && !c.cancelled()) {
       Session flipped = session;
       flipped.model.score_scale = session.model.score_scale == ScoreScale::None ? ScoreScale::InvSqrtDk : ScoreScale::None;
-      if (Result<Trace> other = run(flipped, &weights_other_scale, progress)) out.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
+      RunOptions other_options;
+      other_options.cache = &weights_other_scale;
+      other_options.progress = progress;
+      other_options.memory_in_use = held + static_cast<double>(t->tensors.bytes());
+      Result<Trace> other = run(flipped, other_options);
+      if (other) out.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
+      else if (!is_cancelled(other.error())) t->warnings.push_back("no side-by-side view: " + other.error().message());
       ++pass;
     }
     if (gradients && !c.cancelled())
@@ -201,9 +209,13 @@ void recompute_if_dirty(AppState& s) {
     // The selected block's heads at the selected stage, and its mask: what the Attention tab draws first.
     std::vector<std::string> prefetch{paths::join(s.sel.block.path(), "M")};
     for (int i = 0; i < s.session.model.heads; ++i) prefetch.push_back(paths::head_tensor(s.sel.block.path(), i, stage_name(s.sel.stage)));
+    const auto bytes_of = [](const std::shared_ptr<const Trace>& t) {
+      return t ? static_cast<double>(t->tensors.bytes() + t->tensors.derived_bytes()) : 0.0;
+    };
+    const double held = bytes_of(s.trace) + bytes_of(s.trace_other_scale);
     s.recompute.start("recompute", [session = s.session, side = s.side_by_side, gradients = s.gradients_wanted, weights = s.weights,
-                                    other = s.weights_other_scale, reuse = std::move(reuse), prefetch = std::move(prefetch)](JobControl& c) {
-      return compute(session, side, gradients, weights, other, reuse, prefetch, c);
+                                    other = s.weights_other_scale, reuse = std::move(reuse), prefetch = std::move(prefetch), held](JobControl& c) {
+      return compute(session, side, gradients, weights, other, reuse, prefetch, held, c);
     });
   }
   s.recompute_slow = s.recompute.running() && std::chrono::steady_clock::now() - s.recompute_started >= kShowBusyAfter;

@@ -3,6 +3,7 @@
 #include "app/lessons_ui.h"
 #include "app/training.h"
 #include "app/ui.h"
+#include "core/memory.h"
 
 #include <CLI/CLI.hpp>
 
@@ -47,6 +48,13 @@ int parse_options(int argc, char** argv, Options& o) {
   cli.add_flag("--presentation", o.presentation, "Start in presentation mode (full screen, large fonts, high contrast)");
   cli.add_option("--width", o.width, "Window width")->check(CLI::Range(kMinWidth, kMaxSide));
   cli.add_option("--height", o.height, "Window height")->check(CLI::Range(kMinHeight, kMaxSide));
+  cli.add_option("--memory-limit", o.memory_limit,
+                 "Refuse edits whose run is estimated above this much memory, e.g. 4G or 512M, or off (default: " +
+                     std::to_string(static_cast<int>(kDefaultMemoryShare * 100)) + "% of this machine's memory; also QKVLAB_MEMORY_LIMIT)")
+      ->check([](const std::string& text) {
+        Result<int64_t> bytes = parse_byte_size(text);
+        return bytes ? std::string() : bytes.error().message();
+      });
   cli.add_option("--check-glyphs", o.check_glyphs, "List every character of these UTF-8 files that the font atlas lacks; exit 1 if any")
       ->expected(1, -1);
   try {
@@ -56,6 +64,7 @@ int parse_options(int argc, char** argv, Options& o) {
     return code == 0 ? 0 : 2;
   }
   o.lang_given = cli.count("--lang") > 0;
+  if (!o.memory_limit.empty()) set_memory_limit(*parse_byte_size(o.memory_limit));
   return -1;
 }
 

@@ -11,6 +11,7 @@ namespace qkv::app {
 
 struct Options {
   std::string session_file, screenshot, panel, layout_json, state_json, block, lesson, lesson_png_dir, keys, click, type;
+  std::string memory_limit;  // --memory-limit: what a run may take (core/memory.h), e.g. 4G; empty: the default
   std::string lang = "en";
   std::vector<std::string> check_glyphs;
   int head = 0, train_steps = 0, lesson_step = 0, frames = 3, width = 1440, height = 900;

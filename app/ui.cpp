@@ -282,6 +282,7 @@ void draw_menu(AppState& s, UiFrame& f) {
     ImGui::TextUnformatted("Edits recompute on a worker: the previous result stays until the new one arrives (over 0.2 s: \"computing…\" and a progress bar)");
     ImGui::TextUnformatted("Only what an edit can change is recomputed (a new target keeps the encoder; a new loss keeps the forward pass)");
     ImGui::TextUnformatted("Long inputs keep each layer's input and output and recompute a head's n×n matrices when a view asks for them");
+    ImGui::TextUnformatted("Model ▸ Memory: what a run will take, against the limit (75% of RAM; --memory-limit 4G sets it); larger edits are refused");
     ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
     ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
     ImGui::TextUnformatted("Wheel (Ctrl+wheel where the tab scrolls): zoom a heatmap; drag: pan; double-click: the whole matrix");

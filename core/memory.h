@@ -1,7 +1,31 @@
-// QKV Lab core — allocator tuning for programs that recompute large traces again and again.
+// QKV Lab core — memory: the limit a run is held to, and allocator tuning for programs that recompute large traces
+// again and again.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/tensor.h"
+
 namespace qkv {
+
+// [SECTION] The memory limit
+// Every run, gradient pass and training run estimates its memory before it allocates anything (core/model.h
+// estimate_memory, core/trainer.h estimate_training_memory) and is refused, with the estimate and this limit, when it
+// would need more. The default is kDefaultMemoryShare of the machine's memory (its RAM, or its cgroup's memory.max
+// when that is lower); QKVLAB_MEMORY_LIMIT (read at the first call) or --memory-limit (set_memory_limit) override it.
+inline constexpr double kDefaultMemoryShare = 0.75;
+int64_t machine_memory_bytes();  // 0 when it cannot be read
+int64_t default_memory_limit();  // kDefaultMemoryShare of machine_memory_bytes(), or 8 GiB when that is unknown
+int64_t memory_limit();          // the override, else the default
+void set_memory_limit(int64_t bytes);  // bytes > 0: the override; 0: back to the environment's or the default
+// "8G", "512M", "1.5g", "2048k", "123456789" (bytes), "off" (no limit: INT64_MAX). K, M, G, T are powers of 1024.
+Result<int64_t> parse_byte_size(std::string_view);
+// "1.5 GiB", "512 MiB", "12.0 KiB", "100 B".
+std::string human_bytes(double bytes);
+
+// [SECTION] Allocator tuning
 
 // A GPT-2-sized trace is about a gigabyte of matrices, freed and allocated again on every toggle. By default
 // glibc hands large freed blocks back to the kernel (and spreads worker threads over several arenas), so

@@ -11,7 +11,10 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <omp.h>
 
+#include "core/counters.h"
+#include "core/memory.h"
 #include "core/network.h"
 #include "core/passes.h"
 #include "core/paths.h"
@@ -481,9 +484,16 @@ struct Generator::Impl {
 Generator::Generator(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Generator::~Generator() = default;
 
+namespace {
+MemoryEstimate estimate_memory(const Session&, const TokenizedBatch&, const RunOptions&, bool gradients);  // below, with run()
+}  // namespace
+
 Result<std::unique_ptr<Generator>> Generator::start(const Session& s, WeightCache* cache) {
   if (auto e = validate(s)) return *e;
   const TokenizedBatch tb = tokenize_batch(s);
+  RunOptions kv_cache_only;  // the generator keeps each layer's K and V rows, about what a lean trace keeps
+  kv_cache_only.keep = TraceKeep::Lean;
+  if (auto e = check_memory(estimate_memory(s, tb, kv_cache_only, false), "generation")) return *e;
   std::shared_ptr<const TensorMap> W;
   if (!s.weights.empty()) {
     WeightCache local;
@@ -747,6 +757,117 @@ Reuse reusable(const Session& before, std::shared_ptr<const Trace> trace, const 
   return r;
 }
 
+// [SECTION] Memory, estimated before anything is allocated
+namespace {
+
+// The sizes a run works with, and whether it keeps a lean trace (RunOptions::keep, lean_above_bytes).
+struct RunSizes {
+  int sequences = 1;
+  int n_src = 0;  // source positions, padded to the batch's longest
+  int n_dec = 0;  // decoder positions: [BOS] + target (encoder–decoder), prompt + fed-back tokens (decoder-only)
+  bool dropout = false;
+  bool lean = false;
+};
+RunSizes run_sizes(const Session& s, const TokenizedBatch& tb, const RunOptions& o) {
+  const ModelConfig& c = s.model;
+  RunSizes r;
+  r.sequences = static_cast<int>(tb.source_ids.size());
+  r.n_src = static_cast<int>(tb.source_ids[0].size());
+  const int fed_back = std::max(0, s.decode_steps - 1);  // decoded tokens the parallel pass runs over too
+  r.n_dec = c.arch == Arch::EncoderDecoder ? static_cast<int>(tb.target_ids[0].size()) + fed_back
+                                           : r.n_src + (c.arch == Arch::DecoderOnly ? fed_back : 0);
+  r.dropout = s.mode == Mode::Train && c.dropout > 0.0f;
+  r.lean = !r.dropout && (o.keep == TraceKeep::Lean ||
+                          (o.keep == TraceKeep::Auto && stage_bytes(c, r.sequences, c.arch == Arch::DecoderOnly ? r.n_dec : r.n_src, r.n_dec) >
+                                                            static_cast<double>(o.lean_above_bytes)));
+  return r;
+}
+
+// Floats of one attention block's activations of one sequence, n queries over m keys (estimate_memory's list).
+double attention_block_floats(const ModelConfig& c, double n, double m, bool stages) {
+  const double h = c.heads, d_k = c.head_dk(), d_v = c.head_dv(), d = c.d_model;
+  double floats = h * (n * d_k + m * d_k + m * d_v + n * d_v) + n * h * d_v + 3.0 * n * d;
+  if (stages) floats += n * m * (1.0 + h * (c.pe == PosEncoding::ALiBi ? 5.0 : 4.0));
+  return floats;
+}
+// One layer of one sequence: input, output, its attention block(s) and FFN. cross_m > 0: a decoder's cross-attention.
+double layer_floats(const ModelConfig& c, double n, double cross_m, bool stages) {
+  double floats = 2.0 * n * c.d_model + attention_block_floats(c, n, n, stages) + 2.0 * n * c.d_ff + 3.0 * n * c.d_model;
+  if (cross_m > 0) floats += attention_block_floats(c, n, cross_m, stages);
+  return floats;
+}
+
+MemoryEstimate estimate_memory(const Session& s, const TokenizedBatch& tb, const RunOptions& o, bool gradients) {
+  const ModelConfig& c = s.model;
+  const RunSizes r = run_sizes(s, tb, o);
+  const double B = r.sequences, L = c.layers, d = c.d_model, V = static_cast<double>(tb.vocab.size());
+  const bool pre_norm = c.norm_placement == NormPlacement::Pre && c.norm != NormKind::None;
+  MemoryEstimate e;
+  e.lean = r.lean;
+  e.weights = 4.0 * static_cast<double>(count_model(count_spec_for(c, static_cast<int64_t>(V)), 1).total_params);
+
+  // The stacks: (query rows, cross-attention keys) per stack.
+  std::vector<std::pair<double, double>> stacks;
+  if (c.arch != Arch::DecoderOnly) stacks.push_back({r.n_src, 0.0});
+  if (c.arch == Arch::DecoderOnly) stacks.push_back({r.n_dec, 0.0});
+  if (c.arch == Arch::EncoderDecoder) stacks.push_back({r.n_dec, r.n_src});
+  const double n_out = c.arch == Arch::EncoderOnly ? r.n_src : r.n_dec;  // rows of the logits
+  double full = 0.0, kept = 0.0, layer_rows = 0.0, largest_block = 0.0;
+  for (const auto& [n, cross_m] : stacks) {
+    const double ends = 3.0 * n * d + (pre_norm ? n * d : 0.0);  // embeddings, final norm
+    full += ends + L * layer_floats(c, n, cross_m, true);
+    kept += ends + L * 2.0 * n * d;
+    layer_rows = std::max(layer_rows, layer_floats(c, n, cross_m, false));
+    largest_block = std::max(largest_block, n * std::max(n, cross_m));
+  }
+  full += 2.0 * n_out * V;
+  kept += n_out * V;
+  double kv_cache = 0.0;
+  if (s.decode_steps > 0) {  // each step's attention rows (kept), and the KV cache of every layer (while decoding)
+    const double n = r.n_dec, m = c.arch == Arch::EncoderDecoder ? r.n_src : 0.0;
+    const double P_rows = L * c.heads * (n * n + n * m);
+    kv_cache = L * c.heads * (n + m) * (c.head_dk() + c.head_dv());
+    full += P_rows;
+    kept += P_rows;
+  }
+  e.trace = 4.0 * B * (r.lean ? kept : full);
+  const double stages = c.pe == PosEncoding::ALiBi ? 5.0 : 4.0;
+  const double threads = std::max(1, omp_get_max_threads());
+  // A lean head runs in row blocks of about kBlockCells scores (at least 16 rows); a full one holds its n×m stages.
+  const double longest_keys = std::max({r.n_src, r.n_dec, 1});
+  const double head_cells = r.lean ? std::min(largest_block, std::max<double>(EagerBackend::kBlockCells, 16.0 * longest_keys)) : largest_block;
+  e.working = 4.0 * (B * (layer_rows + n_out * V) + threads * (stages + 2.0) * head_cells + kv_cache);  // n_out·V: the softmax's
+  if (gradients) {
+    // The tape runs every sequence in full: a copy of the weights and their gradients, each node's value and gradient;
+    // the trace then keeps dL/d… of every weight and of sequence 0's activations.
+    e.gradients = 2.0 * e.weights + 4.0 * B * full * kTapeNodesPerActivation * 2.0 + 4.0 * full;
+  }
+  return e;
+}
+}  // namespace
+
+MemoryEstimate estimate_memory(const Session& s, const RunOptions& o, bool gradients) {
+  return estimate_memory(s, tokenize_batch(s), o, gradients);
+}
+
+std::optional<Error> check_memory(const MemoryEstimate& e, const std::string& what, int64_t limit, double in_use) {
+  if (limit <= 0) limit = memory_limit();
+  const double need = e.total() + in_use;
+  if (need <= static_cast<double>(limit)) return std::nullopt;
+  std::string parts = "weights " + human_bytes(e.weights) + ", " + (e.lean ? "lean trace " : "trace ") + human_bytes(e.trace) +
+                      ", working " + human_bytes(e.working);
+  if (e.gradients > 0) parts += ", gradients " + human_bytes(e.gradients);
+  if (in_use > 0) parts += ", already held " + human_bytes(in_use);
+  const std::string origin = limit == default_memory_limit()
+                                 ? std::to_string(static_cast<int>(kDefaultMemoryShare * 100)) + "% of this machine's " +
+                                       human_bytes(static_cast<double>(machine_memory_bytes()))
+                                 : "set by --memory-limit or QKVLAB_MEMORY_LIMIT";
+  return Error{what + " would take about " + human_bytes(need) + " (" + parts + "), over the memory limit of " +
+                   human_bytes(static_cast<double>(limit)) + " (" + origin + ")",
+               "make the model or the text smaller — the weights grow with L·d_model² and L·d_model·d_ff, the trace with "
+               "L·h·n² — or raise the limit with --memory-limit or QKVLAB_MEMORY_LIMIT"};
+}
+
 Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress) {
   RunOptions o;
   o.cache = cache;
@@ -764,6 +885,9 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   const auto start = std::chrono::steady_clock::now();
   const ModelConfig& c = s.model;
   TokenizedBatch tb = tokenize_batch(s);
+  const RunSizes sizes = run_sizes(s, tb, run_options);
+  if (auto e = check_memory(estimate_memory(s, tb, run_options, false), "this run", run_options.memory_limit, run_options.memory_in_use))
+    return *e;
   Trace t;
   if (!s.weights.empty()) {
     WeightCache local;
@@ -778,17 +902,11 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   backend.out = &t.tensors;
   backend.stages = true;
   backend.stats = &t.heads;
-  const int n_src = static_cast<int>(tb.source_ids[0].size());
+  const int n_src = sizes.n_src;
   bool reuse_ok = false;
   {
-    const int n_dec = c.arch == Arch::EncoderDecoder ? static_cast<int>(tb.target_ids[0].size())
-                                                     : n_src + (c.arch == Arch::DecoderOnly ? std::max(0, s.decode_steps - 1) : 0);
-    const bool dropout = s.mode == Mode::Train && c.dropout > 0.0f;
-    const bool lean = !dropout && (run_options.keep == TraceKeep::Lean ||
-                                   (run_options.keep == TraceKeep::Auto &&
-                                    stage_bytes(c, static_cast<int>(tb.source_ids.size()), c.arch == Arch::DecoderOnly ? n_dec : n_src, n_dec) >
-                                        static_cast<double>(run_options.lean_above_bytes)));
-    reuse_ok = run_options.reuse.trace && !dropout && run_options.reuse.trace->tensors.lean() == lean &&
+    const bool lean = sizes.lean;
+    reuse_ok = run_options.reuse.trace && !sizes.dropout && run_options.reuse.trace->tensors.lean() == lean &&
                (s.weights.empty() || run_options.reuse.trace->weights == t.weights);
     if (lean) {
       backend.keep = lean_keeps;

@@ -94,8 +94,41 @@ struct RunOptions {
   TraceKeep keep = TraceKeep::Auto;
   size_t lean_above_bytes = size_t{256} << 20;
   Reuse reuse;  // layers to take from an earlier trace (they must come from the same model, weights and inputs)
+  // Bytes the run may take (core/memory.h): 0 is memory_limit(), the machine's default or the override. A caller that
+  // still holds memory while the run allocates (the app: the trace on screen) says how much in memory_in_use.
+  int64_t memory_limit = 0;
+  double memory_in_use = 0.0;
 };
 Result<Trace> run(const Session&, const RunOptions&);
+
+// [SECTION] Memory, estimated before anything is allocated
+// A run is refused when weights + trace + working + gradients + memory_in_use exceeds the limit. Each part is an upper
+// estimate from the shapes (float32 everywhere; tests hold it between the bytes a run takes and a quarter more):
+//   weights   every parameter (count_model of the teaching model; a trained file has the same shapes);
+//   trace     full: per sequence and stack, the embeddings 3·n·d; per layer its input and output 2·n·d; per
+//             attention block of n queries over m keys the mask n·m, per head Q, K, V, O (n·d_k + m·d_k + m·d_v +
+//             n·d_v) and its stages S, S_scaled, S_masked, P (+ B with ALiBi) of n·m each, the concat n·h·d_v and
+//             out, residual, norm 3·n·d; the FFN's hidden and act 2·n·d_ff and out, residual, norm 3·n·d; the final
+//             norm n·d; logits and probs 2·n·V; decoding adds each step's P rows (h·n² per layer) and the KV cache.
+//             lean: only the embeddings, each layer's input and output, the final norm and the logits;
+//   working   while one layer runs: that layer's rows for the whole batch, and a lean run's row blocks of every thread;
+//             the output softmax's n·V; the KV cache while decoding;
+//   gradients (add_gradients) the tape's copy of the weights and their gradients, each node's value and gradient
+//             (kTapeNodesPerActivation times the full trace's activations, as the tape keeps the sublayers' inner
+//             steps too), and dL/d… of sequence 0 kept in the trace.
+struct MemoryEstimate {
+  double weights = 0.0;
+  double trace = 0.0;
+  double working = 0.0;
+  double gradients = 0.0;
+  bool lean = false;  // the run keeps a lean trace
+  double total() const { return weights + trace + working + gradients; }
+};
+inline constexpr double kTapeNodesPerActivation = 2.0;
+MemoryEstimate estimate_memory(const Session&, const RunOptions& = {}, bool gradients = false);
+// None when `estimate` + in_use fits in `limit` bytes (0: memory_limit()); else the Error that refuses `what` with
+// the estimate, its largest part and the limit.
+std::optional<Error> check_memory(const MemoryEstimate& estimate, const std::string& what, int64_t limit = 0, double in_use = 0.0);
 // Bytes of the per-head n×n stages (S, S_scaled, S_masked, P, and B with ALiBi) a full trace of the session keeps.
 double stage_bytes(const ModelConfig&, int sequences, int n_source, int n_target);
 // The Error a cancelled run returns (is_cancelled tells it apart from a real one).

@@ -75,7 +75,27 @@ std::optional<Error> validate(const TrainConfig& t, const ModelConfig& c) {
   m.arch = t.task == Task::NextToken ? Arch::DecoderOnly : Arch::EncoderDecoder;
   m.max_len = std::max(m.max_len, t.max_len + 1);
   if (auto e = validate(m)) return e;
-  return std::nullopt;
+  return check_memory(estimate_training_memory(t, c), "this training run");
+}
+
+MemoryEstimate estimate_training_memory(const TrainConfig& t, const ModelConfig& c) {
+  // One step's batch as a session: `batch` sequences of max_len tokens (their words only size the vocabulary, which
+  // is the alphabet, or the built-in text's words).
+  Session step;
+  step.model = c;
+  step.model.arch = t.task == Task::NextToken ? Arch::DecoderOnly : Arch::EncoderDecoder;
+  step.model.max_len = std::max(c.max_len, t.max_len + 1);
+  step.mode = Mode::Train;
+  std::string text;
+  for (int i = 0; i < t.max_len; ++i) text += (i ? " w" : "w") + std::to_string(i % std::max(t.alphabet, 2));
+  step.input = {text, step.model.arch == Arch::EncoderDecoder ? text : ""};
+  step.extra_batch.assign(static_cast<size_t>(std::max(t.batch, 1) - 1), step.input);
+  RunOptions full;
+  full.keep = TraceKeep::Full;
+  MemoryEstimate e = estimate_memory(step, full, true);
+  e.trace = 0.0;  // a training step keeps no trace: only its tape, counted in gradients
+  e.gradients += 2.0 * e.weights;  // Adam's m and v
+  return e;
 }
 
 Trainer::Trainer(const ModelConfig& model, const TrainConfig& train) : model_(model), train_(train), data_rng_(stream_seed(train.seed, "data")) {

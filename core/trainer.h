@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/model.h"
 #include "core/network.h"
 #include "core/rng.h"
 #include "core/safetensors.h"
@@ -40,7 +41,11 @@ struct TrainConfig {
   MaskFlags decoder_mask = kMaskCausal | kMaskPadding;
   uint64_t seed = 1;
 };
+// Also refuses a run whose estimate_training_memory is over the memory limit (core/memory.h).
 std::optional<Error> validate(const TrainConfig&, const ModelConfig&);
+// Memory of a training run, before it starts: the weights, Adam's m and v (gradients: 3 × weights), and each step's
+// tape over a batch of `batch` sequences of max_len tokens, as core/model.h estimate_memory counts a gradient pass.
+MemoryEstimate estimate_training_memory(const TrainConfig&, const ModelConfig&);
 
 // lr(step) of "Attention Is All You Need" §5.3 (step ≥ 1).
 double learning_rate(int step, int d_model, int warmup, double factor);

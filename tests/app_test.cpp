@@ -4,6 +4,7 @@
 #include "app/file_dialog.h"
 #include "app/lessons_ui.h"
 #include "app/widgets/text_wrap.h"
+#include "core/memory.h"
 #include "core/paths.h"
 
 #include <gtest/gtest.h>
@@ -232,6 +233,34 @@ TEST(Recompute, AnInvalidSessionKeepsTheTraceAndSaysWhy) {
   edit_and_wait(s);
   EXPECT_FALSE(s.error.has_value());
   EXPECT_NE(s.trace, good);
+}
+
+// Issue 11, defect 8: an edit whose run would not fit the memory limit is refused with the estimate; the trace on
+// screen counts against the limit while the new one is made.
+TEST(Recompute, AnEditOverTheMemoryLimitKeepsTheTraceAndSaysWhy) {
+  AppState s;
+  s.session = words_session("the cat sat");
+  edit_and_wait(s);
+  const std::shared_ptr<const Trace> good = s.trace;
+  Session wider = s.session;
+  wider.model.d_model = 1024, wider.model.d_ff = 8192, wider.model.layers = 24;  // the Model panel's largest: 2 GB of weights
+  set_memory_limit(static_cast<int64_t>(estimate_memory(wider).total() * 0.9));
+  s.session = wider;
+  edit_and_wait(s);
+  EXPECT_EQ(s.trace, good);
+  ASSERT_TRUE(s.error.has_value());
+  EXPECT_NE(s.error->what.find("over the memory limit"), std::string::npos) << s.error->message();
+  EXPECT_NE(s.error->what.find("weights "), std::string::npos) << s.error->message();
+  // Fits alone, but not next to the trace on screen.
+  s.session.model = ModelConfig{};
+  s.session.input.text = "the cat sat on the mat";
+  set_memory_limit(static_cast<int64_t>(estimate_memory(s.session).total()) + 16);
+  edit_and_wait(s);
+  ASSERT_TRUE(s.error.has_value());
+  EXPECT_NE(s.error->what.find("already held"), std::string::npos) << s.error->message();
+  set_memory_limit(0);
+  edit_and_wait(s);
+  EXPECT_FALSE(s.error.has_value());
 }
 
 // The job runs on copies of the weight caches and hands them back: a toggle that keeps the weights (√d_k) does not

@@ -47,7 +47,58 @@ check "... saying so" grep -q "number overflow" <<<"$msg"
 msg=$("$cli" run --seed -1 --text "a b" 2>&1); code=$?
 check "--seed -1 is refused, not wrapped" test "$code" = 2
 check "... with the range" grep -q "whole number from 0" <<<"$msg"
+# Issue 11, defect 8: shapes whose weights alone outgrow the machine are refused before anything is allocated, with the
+# estimate and the limit; the limit can be set (flag or environment) and a bad one is refused.
+start=$(date +%s%N)
+msg=$("$cli" run --d-model 8192 --heads 128 --d-k 8192 --d-v 8192 --layers 1 2>&1); code=$?
+check "128 GiB of projections are refused, not a bad_alloc" test "$code" = 2
+check "... with the estimate and the limit" grep -q "would take about 128.5 GiB.*over the memory limit" <<<"$msg"
+msg=$("$cli" run --d-model 8192 --layers 96 --d-ff 65536 2>&1); code=$?
+check "96 layers of d_model 8192 are refused at once" test "$code" = 2
+check "... both in well under a second" test $(( ($(date +%s%N) - start) / 1000000 )) -lt 3000
+msg=$("$cli" run --memory-limit 100K --text "a b c" 2>&1); code=$?
+check "--memory-limit 100K refuses a 126 KiB run" test "$code" = 2
+check "... naming where the limit comes from" grep -q "100.0 KiB (set by --memory-limit" <<<"$msg"
+msg=$("$cli" run --text "a b c" --memory-limit 1M 2>&1); code=$?
+check "--memory-limit after the subcommand works too" test "$code" = 0
+msg=$(QKVLAB_MEMORY_LIMIT=100K "$cli" run --text "a b c" 2>&1); code=$?
+check "QKVLAB_MEMORY_LIMIT sets the limit" test "$code" = 2
+msg=$(QKVLAB_MEMORY_LIMIT=lots "$cli" run --text "a b c" 2>&1); code=$?
+check "a bad QKVLAB_MEMORY_LIMIT is ignored, with a warning" test "$code" = 0
+check "... naming it" grep -q "QKVLAB_MEMORY_LIMIT=lots is ignored" <<<"$msg"
+msg=$("$cli" run --memory-limit 12X --text "a b" 2>&1); code=$?
+check "--memory-limit 12X is refused" test "$code" = 2
+msg=$("$cli" train --memory-limit 2M --steps 1 2>&1); code=$?
+check "training is held to the limit too" test "$code" = 2
+check "... with its estimate" grep -q "this training run would take about" <<<"$msg"
 set -e
+
+# The estimate against the peak memory the process really takes (GNU time's maximum resident set, less the resident
+# set of a tiny run: the program itself): a forward at GPT-2's shape, its gradients, a long lean run, a training step.
+if [ -x /usr/bin/time ]; then
+  words() { "$py" -c "import sys; print(' '.join('w%d' % i for i in range(int(sys.argv[1]))))" "$1"; }
+  gpt2=(--arch decoder-only --layers 12 --d-model 768 --heads 12 --d-ff 3072 --pe learned --placement pre --activation gelu --mask causal --max-len 1024)
+  peak_kib() { /usr/bin/time -f "%M" -o "$work/time.txt" "$@" > "$work/out.txt" && tail -1 "$work/time.txt"; }
+  base=$(peak_kib "$cli" run --text "a")
+  estimate_vs_peak() {  # estimate_vs_peak LABEL ARGS...: the estimate is at least 90% of the peak and at most 150% of it
+    local label=$1; shift
+    local peak; peak=$(peak_kib "$cli" "$@")
+    check_py "$label" "$work/out.txt" "$peak" "$base" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+m = re.search(r"memory \(estimated[^)]*\): ([0-9.]+) (B|KiB|MiB|GiB)", text)
+scale = {"B": 1 / 1024, "KiB": 1, "MiB": 1024, "GiB": 1024 ** 2}
+estimate = float(m.group(1)) * scale[m.group(2)]
+peak = int(sys.argv[2]) - int(sys.argv[3])
+print(f"     estimate {estimate / 1024:.0f} MiB, peak above a tiny run {peak / 1024:.0f} MiB, ratio {estimate / peak:.2f}")
+sys.exit(0 if 0.9 * peak <= estimate <= 1.5 * peak else 1)
+PY
+  }
+  estimate_vs_peak "memory estimate vs peak: GPT-2 shape, n = 256 (full trace)" run "${gpt2[@]}" --text "$(words 256)"
+  estimate_vs_peak "memory estimate vs peak: GPT-2 shape, n = 96, gradients" run "${gpt2[@]}" --text "$(words 96)" --gradients
+  estimate_vs_peak "memory estimate vs peak: 4,000 tokens (lean trace)" run --text "$(words 4000)" --max-len 4096
+  estimate_vs_peak "memory estimate vs peak: a training step of batch 256" train --steps 1 --d-model 256 --d-ff 1024 --layers 4 --batch-size 256
+fi
 
 # run: summary, export to .npy + manifest, loadable by numpy and equal to --show's numbers.
 "$cli" run --text "The cat sat on the mat" --layers 2 --heads 2 --d-model 16 --mask padding --pad 5 \

@@ -207,15 +207,6 @@ std::string with_commas(int64_t v) {
   return (v < 0 ? "-" : "") + out;
 }
 
-std::string human_bytes(double bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  int u = 0;
-  while (bytes >= 1024.0 && u < 4) bytes /= 1024.0, ++u;
-  char buf[32];
-  std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-  return buf;
-}
-
 // [SECTION] params
 void print_table(const CountTable& table, int64_t n) {
   std::printf("%-28s %16s %20s\n", "component", "parameters", ("FLOPs (n=" + std::to_string(n) + ")").c_str());
@@ -360,6 +351,11 @@ void print_summary(const Session& s, const Trace& t) {
   std::printf("parameters: %s   trace: %zu tensors%s, %s   forward: %.2f ms\n\n", with_commas(table.total_params).c_str(), t.tensors.size(),
               t.tensors.lean() ? " kept (lean: the n×n stages and the rest of each layer are derived on demand)" : "",
               human_bytes(static_cast<double>(t.tensors.bytes())).c_str(), t.elapsed_ms);
+  const MemoryEstimate need = estimate_memory(s, {}, t.tensors.contains("loss"));
+  std::printf("memory (estimated before the run): %s — weights %s, %strace %s, working %s%s — of the %s limit\n\n",
+              human_bytes(need.total()).c_str(), human_bytes(need.weights).c_str(), need.lean ? "lean " : "", human_bytes(need.trace).c_str(),
+              human_bytes(need.working).c_str(), need.gradients > 0 ? (", gradients " + human_bytes(need.gradients)).c_str() : "",
+              human_bytes(static_cast<double>(memory_limit())).c_str());
   std::printf("%-34s %12s %12s %12s %12s\n", "head", "entropy", "max weight", "score mean", "score var");
   for (const HeadStats& h : t.heads)
     std::printf("%-34s %12.4f %12.4f %12.4f %12.4f\n", h.path.c_str(), h.mean_entropy, h.mean_max_weight, h.score_mean, h.score_variance);
@@ -534,6 +530,10 @@ int cmd_train(const SessionFlags& flags, TrainFlags tf) {
               name(tf.config.task), name(c.arch), c.layers, c.d_model, c.heads, c.d_ff, name(c.norm), name(c.norm_placement),
               name(c.score_scale), c.dropout, tf.config.batch, tf.config.min_len, tf.config.max_len,
               static_cast<unsigned long long>(tf.config.seed));
+  const MemoryEstimate need = estimate_training_memory(tf.config, s->model);
+  std::printf("memory (estimated): %s — weights %s, Adam and one step's tape %s — of the %s limit\n", human_bytes(need.total()).c_str(),
+              human_bytes(need.weights).c_str(), human_bytes(need.gradients + need.working).c_str(),
+              human_bytes(static_cast<double>(memory_limit())).c_str());
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   float accuracy = 0.0f;
@@ -891,6 +891,15 @@ int main(int argc, char** argv) {
   qkv::retain_freed_memory(argv);  // training reuses each step's tape memory instead of faulting it in again
   CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};
   app.require_subcommand(1);
+  app.fallthrough();  // --memory-limit may come after the subcommand too
+  std::string memory_limit_text;
+  app.add_option("--memory-limit", memory_limit_text,
+                 "Refuse runs estimated above this much memory, e.g. 4G or 512M, or off (default: " +
+                     std::to_string(static_cast<int>(qkv::kDefaultMemoryShare * 100)) + "% of this machine's memory; also QKVLAB_MEMORY_LIMIT)")
+      ->check([](const std::string& text) {
+        qkv::Result<int64_t> bytes = qkv::parse_byte_size(text);
+        return bytes ? std::string() : bytes.error().message();
+      });
 
   std::string preset;
   bool json = false;
@@ -944,6 +953,7 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (!memory_limit_text.empty()) qkv::set_memory_limit(*qkv::parse_byte_size(memory_limit_text));
   if (lesson_cmd->parsed()) {
     if (lesson_list && !lesson_targets.empty()) return fail({"--list lists every lesson", "give either --list or lessons to print"});
     return cmd_lesson(lesson_targets, lesson_lang);

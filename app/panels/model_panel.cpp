@@ -4,6 +4,9 @@
 
 #include <imgui.h>
 
+#include "core/memory.h"
+#include "core/model.h"
+
 #include <algorithm>
 #include <filesystem>
 
@@ -100,6 +103,36 @@ const StartingPoint kStartingPoints[] = {
      }},
 };
 
+// What a run of the session being edited takes (core/model.h estimate_memory), against the limit it is held to: a bar,
+// the parts, and in red when the edit is refused for it. Estimated again only when the session changes.
+void draw_memory_estimate(AppState& s) {
+  static std::string estimated_for;
+  static MemoryEstimate need;
+  const std::string key = to_json(s.session, -1) + (s.gradients_wanted ? "+gradients" : "");
+  if (key != estimated_for) {
+    estimated_for = key;
+    need = estimate_memory(s.session, {}, s.gradients_wanted);
+  }
+  heading("Memory");
+  const double limit = static_cast<double>(memory_limit());
+  const float share = static_cast<float>(std::clamp(need.total() / limit, 0.0, 1.0));
+  const std::string overlay = human_bytes(need.total()) + " of " + human_bytes(limit);
+  const bool over = need.total() > limit;
+  if (over) ImGui::PushStyleColor(ImGuiCol_PlotHistogram, ImVec4(0.85f, 0.25f, 0.25f, 1.0f));
+  ImGui::ProgressBar(std::max(share, 0.01f), ImVec2(-1.0f, 0.0f), overlay.c_str());
+  if (over) ImGui::PopStyleColor();
+  if (ImGui::IsItemHovered())
+    ImGui::SetTooltip(
+        "Estimated from the shapes before a run allocates anything; a run over the limit is refused and the last\n"
+        "model stays on screen. The limit is %d%% of this machine's %s unless --memory-limit or QKVLAB_MEMORY_LIMIT\n"
+        "sets it. Weights grow with L·d_model² and L·d_model·d_ff; the trace with L·h·n² (n tokens), until it is\n"
+        "large enough to be kept lean: then only each layer's input and output are kept, the rest recomputed on demand.",
+        static_cast<int>(kDefaultMemoryShare * 100), human_bytes(static_cast<double>(machine_memory_bytes())).c_str());
+  dim_text("weights %s · %strace %s · working %s%s", human_bytes(need.weights).c_str(), need.lean ? "lean " : "", human_bytes(need.trace).c_str(),
+           human_bytes(need.working).c_str(), need.gradients > 0 ? (" · gradients " + human_bytes(need.gradients)).c_str() : "");
+  if (over) error_text("Over the memory limit: this model is not run. Make it or the text smaller, or start with --memory-limit.");
+}
+
 }  // namespace
 
 void DrawModelPanel(AppState& s) {
@@ -185,6 +218,7 @@ void DrawModelPanel(AppState& s) {
     changed = true;
   }
   ImGui::PopItemWidth();
+  draw_memory_estimate(s);
   if (changed) s.dirty = true;
 }
 
