@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -215,6 +216,15 @@ double float_json(float f) {
 
 json sequence_json(const Sequence& q) { return json{{"text", q.text}, {"target", q.target}}; }
 
+// A JSON number as an int: a whole number within int's range, never truncated or wrapped (5e9 in an array of positions
+// was silently taken as 705032704, and a float there is undefined behaviour in the conversion).
+int whole_int(const json& value, const std::string& what) {
+  const bool fits = value.is_number_integer() && (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
+                                                                             : value.get<int64_t>() >= INT_MIN && value.get<int64_t>() <= INT_MAX);
+  if (!fits) throw Error{what + " = " + value.dump().substr(0, 40) + " is not a whole number in range", "a whole number"};
+  return static_cast<int>(value.get<int64_t>());
+}
+
 // Reads keys of an object, refusing unknown ones; errors name the key path.
 class Reader {
  public:
@@ -357,7 +367,11 @@ Result<Session> session_from_json(std::string_view text) {
     }
     r.get_enum("tokenizer", s.tokenizer);
     r.get("add_special_tokens", s.add_special_tokens);
-    r.get("padding_positions", s.padding_positions);
+    if (const json* positions = r.take("padding_positions")) {
+      if (!positions->is_array()) throw Error{"padding_positions must be an array of token positions", "e.g. [5, 6]"};
+      for (size_t i = 0; i < positions->size(); ++i)
+        s.padding_positions.push_back(whole_int((*positions)[i], "padding_positions[" + std::to_string(i) + "]"));
+    }
     if (const json* model = r.take("model")) {
       ModelConfig& c = s.model;
       Reader m(*model, "model.");
@@ -392,7 +406,7 @@ Result<Session> session_from_json(std::string_view text) {
       for (const json& cell : *cells) {
         if (!cell.is_array() || cell.size() != 2 || !cell[0].is_number_integer() || !cell[1].is_number_integer())
           throw Error{"each custom cell must be [query row, key column], two integers", ""};
-        s.custom_cells.push_back({cell[0].get<int>(), cell[1].get<int>()});
+        s.custom_cells.push_back({whole_int(cell[0], "a custom cell's row"), whole_int(cell[1], "a custom cell's column")});
       }
     }
     r.get_enum("mode", s.mode);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <climits>
 #include <cstring>
 #include <cctype>
 #include <filesystem>
@@ -63,8 +64,11 @@ bool valid_format(const std::string& f) {
 
 int int_of(const json& j, const char* key, int fallback, const std::string& where) {
   if (!j.contains(key)) return fallback;
-  if (!j[key].is_number_integer()) throw Bad{where + "." + key + " must be an integer"};
-  return j[key].get<int>();
+  const json& v = j[key];
+  const bool fits = v.is_number_integer() && (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
+                                                                     : v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX);
+  if (!fits) throw Bad{where + "." + key + " must be a whole number in range"};
+  return static_cast<int>(v.get<int64_t>());
 }
 
 void only_keys(const json& j, std::initializer_list<const char*> allowed, const std::string& where) {
@@ -136,8 +140,8 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
     l.file = file;
     if (!j.contains("id") || !j["id"].is_string()) throw Bad{where + ": id is missing"};
     l.id = j["id"].get<std::string>();
-    if (!j.contains("number") || !j["number"].is_number_integer()) throw Bad{where + ": number is missing (an integer)"};
-    l.number = j["number"].get<int>();
+    if (!j.contains("number")) throw Bad{where + ": number is missing (an integer)"};
+    l.number = int_of(j, "number", 0, where);
     if (j.contains("needs")) l.needs = j["needs"].get<std::vector<std::string>>();
     l.title = text_of(j.value("title", json()), l.id + ".title");
     l.question = text_of(j.value("question", json()), l.id + ".question");

@@ -235,6 +235,15 @@ TEST(Config, NumbersOutOfRangeAreRefusedWithTheReason) {
   EXPECT_NE(error_of(R"({"model": {"layers": 2.5}})").find("model.layers"), std::string::npos);
   EXPECT_NE(error_of(R"({"model": {"heads": 3000000000}})").find("model.heads"), std::string::npos) << "does not fit an int";
   EXPECT_NE(error_of(R"({"model": {"norm_eps": "small"}})").find("wrong type"), std::string::npos);
+  // Inside arrays too: 5e9 was wrapped to 705032704, a fraction or a float conversion was undefined behaviour.
+  EXPECT_NE(error_of(R"({"padding_positions": [1, 5000000000]})").find("padding_positions[1] = 5000000000 is not a whole number"), std::string::npos)
+      << error_of(R"({"padding_positions": [1, 5000000000]})");
+  EXPECT_NE(error_of(R"({"padding_positions": [1e300]})").find("padding_positions[0]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"padding_positions": [-1.5]})").find("padding_positions[0]"), std::string::npos);
+  EXPECT_NE(error_of(R"({"padding_positions": 3})").find("must be an array"), std::string::npos);
+  EXPECT_NE(error_of(R"({"custom_cells": [[4294967296, 0]]})").find("row = 4294967296"), std::string::npos)
+      << error_of(R"({"custom_cells": [[4294967296, 0]]})");
+  EXPECT_NE(error_of(R"({"custom_cells": [[0, -2147483649]]})").find("column"), std::string::npos);
   // What is accepted saves and loads back to the same session.
   Result<Session> ok = session_from_json(R"({"seed": 18446744073709551615, "model": {"norm_eps": 1e-30, "temperature": 3.4e38}})");
   ASSERT_TRUE(ok) << ok.error().message();

@@ -47,6 +47,14 @@ TEST(Lessons, ParserRefusesUnknownKeysAndMissingLanguages) {
   std::string widest = ok;
   widest.replace(widest.find("\"expect\""), 0, "\"format\": \"%99.99f\", ");
   EXPECT_TRUE(parse_lesson(widest)) << "two digits each are allowed";
+  // Whole numbers are whole and fit: a number of 5e9 was wrapped to a small one.
+  for (const char* number : {"5000000000", "1.5", "-9223372036854775808"}) {
+    std::string wide = ok;
+    wide.replace(wide.find("\"number\": 1"), std::string("\"number\": 1").size(), std::string("\"number\": ") + number);
+    Result<Lesson> refused = parse_lesson(wide);
+    ASSERT_FALSE(refused) << number;
+    EXPECT_NE(refused.error().what.find("number"), std::string::npos) << refused.error().what;
+  }
 }
 
 // Issue 11, defect 4: a lesson (or a session patch) nested 100,000 deep overflowed the stack in parse, patch and dump.
