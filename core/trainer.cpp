@@ -1,9 +1,11 @@
 #include "core/trainer.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "core/files.h"
 #include "core/loss.h"
 #include "core/model.h"
 
@@ -260,31 +262,44 @@ std::optional<Error> Trainer::save(const std::string& path) const {
   return save_safetensors(path, weights(), meta);
 }
 
-Result<TrainedWeights> load_trained(const std::string& path) {
+Result<TrainedWeights> parse_trained(std::string_view bytes, const std::string& name) {
   Metadata meta;
-  Result<TensorMap> W = load_safetensors(path, &meta);
-  if (!W) return W.error();
+  Result<TensorMap> W = parse_safetensors(bytes, &meta);
+  if (!W) return Error{name + ": " + W.error().what, W.error().hint};
   TrainedWeights out;
   out.weights = std::move(*W);
-  const auto missing = [&](const char* key) { return Error{path + " has no " + key + " in its metadata", "it was not written by qkvlab's trainer"}; };
+  const auto missing = [&](const char* key) { return Error{name + " has no " + key + " in its metadata", "it was not written by qkvlab's trainer"}; };
   if (!meta.count("qkvlab.session")) return missing("qkvlab.session");
   if (!meta.count("qkvlab.vocab")) return missing("qkvlab.vocab");
   Result<Session> s = session_from_json(meta.at("qkvlab.session"));
-  if (!s) return Error{path + ": its model description is invalid: " + s.error().what, s.error().hint};
+  if (!s) return Error{name + ": its model description is invalid: " + s.error().what, s.error().hint};
   out.model = s->model;
   out.task = meta.count("qkvlab.task") ? meta.at("qkvlab.task") : "";
-  if (meta.count("qkvlab.steps")) out.steps = std::atoi(meta.at("qkvlab.steps").c_str());
-  const nlohmann::json tokens = nlohmann::json::parse(meta.at("qkvlab.vocab"), nullptr, false);
-  if (!tokens.is_array()) return Error{path + ": its vocabulary is not a JSON array", ""};
+  if (meta.count("qkvlab.steps")) {
+    const std::string& steps = meta.at("qkvlab.steps");
+    const auto [end, ec] = std::from_chars(steps.data(), steps.data() + steps.size(), out.steps);
+    if (ec != std::errc() || end != steps.data() + steps.size() || out.steps < 0)
+      return Error{name + ": its step count \"" + steps.substr(0, 40) + "\" is not a whole number of steps", ""};
+  }
+  const std::string& vocab_text = meta.at("qkvlab.vocab");
+  if (auto e = check_json_depth(vocab_text, name + "'s vocabulary")) return *e;
+  const nlohmann::json tokens = nlohmann::json::parse(vocab_text, nullptr, false);
+  if (!tokens.is_array()) return Error{name + ": its vocabulary is not a JSON array", ""};
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!tokens[i].is_string()) return Error{path + ": vocabulary entry " + std::to_string(i) + " is not a string", ""};
+    if (!tokens[i].is_string()) return Error{name + ": vocabulary entry " + std::to_string(i) + " is not a string", ""};
     if (out.vocab.add(tokens[i].get<std::string>()) != static_cast<int>(i))
-      return Error{path + ": its vocabulary repeats \"" + tokens[i].get<std::string>() + "\" or misplaces a special token", ""};
+      return Error{name + ": its vocabulary repeats \"" + tokens[i].get<std::string>() + "\" or misplaces a special token", ""};
   }
   const Mat* E = out.weights.find("embed.E");
   if (!E || E->rows() != out.vocab.size() || E->cols() != out.model.d_model)
-    return Error{path + ": embed.E does not match its vocabulary of " + std::to_string(out.vocab.size()) + " tokens", ""};
+    return Error{name + ": embed.E does not match its vocabulary of " + std::to_string(out.vocab.size()) + " tokens", ""};
   return out;
+}
+
+Result<TrainedWeights> load_trained(const std::string& path) {
+  Result<MappedFile> file = MappedFile::open(path);
+  if (!file) return file.error();
+  return parse_trained(file->bytes(), path);
 }
 
 }  // namespace qkv

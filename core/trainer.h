@@ -104,5 +104,7 @@ struct TrainedWeights {
   int steps = 0;
 };
 Result<TrainedWeights> load_trained(const std::string& path);
+// The same from a file's bytes; `name` (the file) starts every message.
+Result<TrainedWeights> parse_trained(std::string_view bytes, const std::string& name);
 
 }  // namespace qkv
