@@ -184,6 +184,18 @@ void apply(AppState& s, Recomputed r) {
   clamp_selection(s);
 }
 
+// A finished recompute: its trace or its refusal applied; one that threw (out of memory despite the estimate …) sets
+// the error and keeps the trace on screen.
+void take_finished_recompute(AppState& s) {
+  if (auto done = s.recompute.take()) {
+    apply(s, std::move(done->value));
+  } else if (s.recompute.failed()) {
+    s.error = Error{"the recompute failed: " + s.recompute.failed()->what,
+                    "the previous result stays on screen; make the model or the text smaller"};
+    s.recompute.clear_failed();
+  }
+}
+
 }  // namespace
 
 namespace {
@@ -194,7 +206,7 @@ void recompute_if_dirty(AppState& s) {
   // A lean trace (large models, long inputs) derives the layers the views ask for; once they add up, they are
   // dropped here, at the start of a frame, where no panel holds a pointer to them (no worker reads s.trace).
   if (s.trace && s.trace->tensors.lean() && s.trace->tensors.derived_bytes() > kDerivedTensorBudget) s.trace->tensors.release_derived();
-  if (auto done = s.recompute.take()) apply(s, std::move(done->value));
+  take_finished_recompute(s);
   // A panel that shows gradients opened on a trace without them: recompute once with gradients (unless the
   // running job already adds them).
   const bool gradients_coming = s.recompute.running() && s.recompute_gradients;
@@ -228,7 +240,7 @@ void recompute_if_dirty(AppState& s) {
 void finish_recompute(AppState& s) {
   while (s.recompute.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   s.recompute_slow = false;
-  if (auto done = s.recompute.take()) apply(s, std::move(done->value));
+  take_finished_recompute(s);
 }
 
 bool start_generator(AppState& s) {
@@ -265,6 +277,10 @@ bool poll_generator(AppState& s) {
         failed = true;
       }
     }
+  } else if (o.starting.failed()) {  // it threw (out of memory …)
+    o.note = "Cannot generate: " + o.starting.failed()->what;
+    o.starting.clear_failed();
+    failed = true;
   }
   if (o.starting.running()) {
     ++s.jobs_running;

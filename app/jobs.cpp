@@ -1,8 +1,12 @@
 #include "app/jobs.h"
 
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include <algorithm>
+#include <exception>
+#include <new>
 
 #if defined(__linux__)
 #include <sys/resource.h>
@@ -54,8 +58,18 @@ void JobThreads::start(std::string key, std::function<void(JobControl&)> work) {
     // team of its own (Eigen's products and the softmax rows use it) that then fights the UI thread and the GL
     // rasteriser for the same two cores. Measured in bench/frame_bench (idle 2-core machine, Xvfb): keystrokes at
     // 1,000 tokens, median frame 134 → 60 ms with one thread; the recompute itself got faster too (524 → 186 ms).
+#ifdef _OPENMP
     omp_set_num_threads(1);
-    work(*control);
+#endif
+    try {
+      work(*control);
+    } catch (const std::bad_alloc&) {
+      control->failure_ = "out of memory";
+    } catch (const std::exception& e) {
+      control->failure_ = e.what();
+    } catch (...) {
+      control->failure_ = "an unknown error";
+    }
     control->finished_.store(true);
   });
   current_ = std::move(w);

@@ -40,6 +40,7 @@ class JobControl {
  private:
   friend class JobThreads;
   std::atomic<bool> cancel_{false}, finished_{false};
+  std::string failure_;  // what the computation threw (written before finished_ is set, read after)
   std::atomic<int> done_{0}, total_{0};
 };
 
@@ -59,6 +60,9 @@ class JobThreads {
   int done() const { return current_ ? current_->control->done_.load() : 0; }
   int total() const { return current_ ? current_->control->total_.load() : 0; }
   void cancel();  // the current job: its result is dropped
+  // What the finished current job threw (std::bad_alloc: "out of memory"), empty if it returned: a job that throws
+  // ends like one that returns, without a result, and never takes the program down with it.
+  std::string failure() const { return finished() ? current_->control->failure_ : std::string(); }
   void cancel_all_and_join();
   size_t retired() const { return retired_.size(); }  // cancelled threads not yet joined
 
@@ -87,6 +91,7 @@ class Job : public JobThreads {
   // `compute(JobControl&)` returns an R; it runs on a worker thread, on copies of what it captured.
   template <typename F>
   void start(std::string key, F compute) {
+    failed_.reset();
     auto slot = std::make_shared<Slot>();
     slot_ = slot;
     JobThreads::start(std::move(key), [slot, compute = std::move(compute)](JobControl& c) mutable {
@@ -95,7 +100,8 @@ class Job : public JobThreads {
       slot->value = std::move(value);
     });
   }
-  // The finished job's result, once (then the job is gone: running() and finished() are false).
+  // The finished job's result, once (then the job is gone: running() and finished() are false). A job that threw
+  // gives none: failed() then says which key failed and why, until the next start.
   std::optional<Done> take() {
     if (!finished()) return std::nullopt;
     std::optional<Done> out;
@@ -103,10 +109,16 @@ class Job : public JobThreads {
       std::lock_guard<std::mutex> lock(slot_->mutex);
       if (slot_->value) out = Done{key(), std::move(*slot_->value)};
     }
+    if (!out) failed_ = Failed{key(), failure().empty() ? "the computation ended without a result" : failure()};
     join_finished();
     slot_.reset();
     return out;
   }
+  struct Failed {
+    std::string key, what;
+  };
+  const std::optional<Failed>& failed() const { return failed_; }
+  void clear_failed() { failed_.reset(); }
 
  private:
   struct Slot {
@@ -114,6 +126,7 @@ class Job : public JobThreads {
     std::optional<R> value;
   };
   std::shared_ptr<Slot> slot_;
+  std::optional<Failed> failed_;
 };
 
 // Cancels every job and joins its threads (main calls it before returning: panels keep their jobs in file-local
@@ -128,12 +141,21 @@ struct KeyedResult {
   std::string key;  // what `value` was computed for; empty: nothing yet
   R value{};
   Job<R> job;
+  // Why the job for `key` threw (e.g. out of memory): `value` is then still the last one computed, and the job is not
+  // started again for the same key. Empty once a job returns.
+  std::string failure;
 
   bool has() const { return !key.empty(); }
   // `compute(JobControl&)` → R. `start_allowed` false: only pick up results (the inputs are not valid now).
   template <typename F>
   void update(const std::string& want, bool start_allowed, F compute) {
-    if (auto done = job.take()) key = std::move(done->key), value = std::move(done->value);
+    if (auto done = job.take()) {
+      key = std::move(done->key), value = std::move(done->value);
+      failure.clear();
+    } else if (job.failed()) {
+      key = job.failed()->key, failure = job.failed()->what;
+      job.clear_failed();
+    }
     if (!start_allowed) return;
     if (want == key) job.cancel();  // back to the inputs on screen: the running job is for ones no longer wanted
     else if (job.key() != want) job.start(want, std::move(compute));

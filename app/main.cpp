@@ -21,7 +21,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <new>
 #include <thread>
+
+#include <unistd.h>
 
 namespace {
 
@@ -122,15 +127,13 @@ int frame_loop(GLFWwindow* window, AppState& state, ScriptedRun& script, int for
   return exit_code;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// The app; main() around it catches what would otherwise end the program unexplained.
+int run_app(int argc, char** argv, AppState& state) {
   Options o;
   if (const int code = parse_options(argc, argv, o); code >= 0) return code;
   if (!o.check_glyphs.empty()) return check_glyphs(o.check_glyphs);
 
   retain_freed_memory(argv);
-  AppState state;
   StartView start;
   if (const int code = apply_options(o, state, start); code >= 0) return code;
   int exit_code = 0;
@@ -148,4 +151,28 @@ int main(int argc, char** argv) {
   }
   if (!o.lesson_png_dir.empty() && state.lessons.export_failed) exit_code = 1;
   return exit_code;
+}
+
+}  // namespace
+
+// No exception leaves main unexplained (issue 11): the jobs are stopped, the session being edited is saved where the
+// message says, and the app exits with 1. (Jobs catch their own: a recompute that throws is an error on screen.)
+int main(int argc, char** argv) {
+  AppState state;
+  std::string what;
+  try {
+    return run_app(argc, argv, state);
+  } catch (const std::bad_alloc&) {
+    what = "out of memory";
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "an unknown error";
+  }
+  cancel_all_jobs();
+  const std::string saved = (std::filesystem::temp_directory_path() / ("qkvlab-recovered-" + std::to_string(getpid()) + ".json")).string();
+  const bool kept = !save_session(state.session, saved).has_value();
+  std::fprintf(stderr, "qkvlab: stopped by an internal error: %s.%s\n", what.c_str(),
+               kept ? (" The session being edited is saved in " + saved + " (open it with --session).").c_str() : "");
+  return 1;
 }

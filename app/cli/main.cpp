@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <new>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -887,7 +888,8 @@ int cmd_lab(const SessionFlags& flags, const LabFlags& f) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+// The command line; main() around it turns what it throws into a message.
+int cli_main(int argc, char** argv) {
   qkv::retain_freed_memory(argv);  // training reuses each step's tape memory instead of faulting it in again
   CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};
   app.require_subcommand(1);
@@ -964,4 +966,17 @@ int main(int argc, char** argv) {
   if (demo->parsed()) return cmd_demo();
   if (lab_cmd->parsed()) return cmd_lab(lab_session, lab_flags);
   return 0;
+}
+
+// No exception leaves main unexplained (issue 11): what a run throws despite the checks (out of memory, a bug) is
+// printed as a message and exits 1, not a core dump.
+int main(int argc, char** argv) {
+  try {
+    return cli_main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "qkvlab-cli: out of memory (lower the model or the text, or --memory-limit to be refused earlier)\n");
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "qkvlab-cli: stopped by an internal error: %s\n", e.what());
+  }
+  return 1;
 }

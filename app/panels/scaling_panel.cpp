@@ -56,6 +56,10 @@ bool update_sweep(AppState& s) {
     sweep_cache.result = std::move(done->value);
     // Internal runs never show a raw error on screen; stderr keeps it for tests and bug reports.
     if (!sweep_cache.result.error.empty()) std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.result.error.c_str());
+  } else if (sweep_cache.job.failed()) {  // it threw: not started again for this session
+    sweep_cache.key = sweep_cache.job.failed()->key;
+    std::fprintf(stderr, "scaling sweep: %s\n", sweep_cache.job.failed()->what.c_str());
+    sweep_cache.job.clear_failed();
   }
   const std::string key = to_json(s.session);
   if (key == sweep_cache.key) {

@@ -4,6 +4,8 @@
 #include <GLFW/glfw3.h>  // key codes: ImGui 1.86 indexes keys by the backend's codes
 #include <imgui.h>
 
+#include <cstdio>
+
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -70,6 +72,10 @@ void refresh_preview(AppState& s, TrainPanelState& p, const TrainingRun& run, co
     p.preview = std::move(done->value);
     p.preview_key = std::move(done->key);
     p.preview_version = std::stoull(p.preview_key.substr(p.preview_key.find('/') + 1));
+  } else if (p.preview_job.failed()) {  // it threw: not started again for these weights (the last preview stays)
+    p.preview_key = p.preview_job.failed()->key;
+    std::fprintf(stderr, "training preview: %s\n", p.preview_job.failed()->what.c_str());
+    p.preview_job.clear_failed();
   }
   if (p.preview_key != want && p.preview_job.key() != want) {
     // Copies made here, on the UI thread (the trainer's vocabulary and model are fixed when the run is made).
