@@ -11,7 +11,9 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#ifdef _OPENMP
 #include <omp.h>
+#endif
 
 #include "core/counters.h"
 #include "core/memory.h"
@@ -832,7 +834,11 @@ MemoryEstimate estimate_memory(const Session& s, const TokenizedBatch& tb, const
   }
   e.trace = 4.0 * B * (r.lean ? kept : full);
   const double stages = c.pe == PosEncoding::ALiBi ? 5.0 : 4.0;
+#ifdef _OPENMP
   const double threads = std::max(1, omp_get_max_threads());
+#else
+  const double threads = 1.0;
+#endif
   // A lean head runs in row blocks of about kBlockCells scores (at least 16 rows); a full one holds its n×m stages.
   const double longest_keys = std::max({r.n_src, r.n_dec, 1});
   const double head_cells = r.lean ? std::min(largest_block, std::max<double>(EagerBackend::kBlockCells, 16.0 * longest_keys)) : largest_block;

@@ -9,10 +9,10 @@ namespace {
 constexpr uint64_t kGamma = 0x9E3779B97F4A7C15ull;  // SplitMix64's increment: 2⁶⁴/φ, odd
 constexpr double kTwoPi = 2.0 * 3.14159265358979323846;
 // Below this many pairs a matrix is filled on one thread: starting a team costs more than drawing them.
-constexpr int64_t kParallelMinPairs = 1 << 14;
+[[maybe_unused]] constexpr int64_t kParallelMinPairs = 1 << 14;  // unused without OpenMP
 // Threads take chunks of this many pairs as they come free: on a shared machine a descheduled thread does not
 // hold the others up at the end of a static split. Which thread draws a pair never changes its value.
-constexpr int kChunkPairs = 1 << 13;
+[[maybe_unused]] constexpr int kChunkPairs = 1 << 13;
 
 uint64_t mix(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -9,7 +9,10 @@ BUILD_DIR=${QKVLAB_BUILD_DIR:-$ROOT/build}
 # Google Benchmark, numpy (the CLI test loads exports with numpy.load), Xvfb for the GUI tests.
 BUILD_PACKAGES=(g++ cmake ninja-build pkg-config git libeigen3-dev nlohmann-json3-dev libcli11-dev libstb-dev
   libimgui-dev libglfw3-dev libgl-dev libegl-dev python3-glad python3-jinja2 fonts-dejavu-core fonts-wqy-microhei)
-TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-pil xvfb xauth)
+TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-pil xvfb xauth time)
+# The sanitizer and fuzz builds (scripts/sanitize.sh): clang, its ASan/UBSan/TSan/libFuzzer runtime, its OpenMP,
+# and llvm-symbolizer for readable stacks. (GNU time, in TEST_PACKAGES, measures the CLI test's peak memory.)
+SANITIZE_PACKAGES=(clang libclang-rt-14-dev libomp-14-dev llvm)
 
 as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
