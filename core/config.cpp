@@ -426,7 +426,7 @@ Result<Session> session_from_json(std::string_view text) {
 
 Result<Session> load_session(const std::string& path) {
   Result<std::string> text = read_file(path);
-  if (!text) return Error{"cannot open session file " + path, "check the path"};
+  if (!text) return Error{"cannot open the session file: " + text.error().what, text.error().hint};
   Result<Session> s = session_from_json(*text);
   if (!s) return Error{path + ": " + s.error().what, s.error().hint};
   return s;

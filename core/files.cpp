@@ -83,12 +83,23 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
   return std::nullopt;
 }
 
-Result<std::string> read_file(const std::string& path) {
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status status = fs::status(path, ec);
+  if (ec || !fs::exists(status)) return Error{"cannot open " + path, "check the path"};
+  if (!fs::is_regular_file(status)) return Error{path + " is not a file (a folder, a device or a pipe)", "choose a file"};
+  const uintmax_t size = fs::file_size(path, ec);
+  if (ec) return Error{"cannot read the size of " + path, ec.message()};
+  if (size > max_bytes)
+    return Error{path + " has " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes >> 20) + " MiB such a file may have",
+                 "is it the right file?"};
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{"cannot open " + path, "check the path"};
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  if (!in) return Error{"cannot open " + path, "check the permissions"};
+  std::string bytes(static_cast<size_t>(size), '\0');
+  in.read(bytes.data(), static_cast<std::streamsize>(size));
+  bytes.resize(static_cast<size_t>(in.gcount()));  // a file that shrank meanwhile: what was there
+  return bytes;
 }
 
 int json_nesting_depth(std::string_view text) {
@@ -116,7 +127,7 @@ std::optional<Error> check_json_depth(std::string_view text, const std::string& 
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO would block the open until a writer came
   if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno), "check the path"};
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {

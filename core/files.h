@@ -11,7 +11,11 @@ namespace qkv {
 
 // Writes bytes to a temporary file beside path, flushes it to disk, then renames it over path.
 std::optional<Error> write_file_atomically(const std::string& path, std::string_view bytes);
-Result<std::string> read_file(const std::string& path);
+// Reads a whole regular file of at most max_bytes. A folder, a device (/dev/zero never ends), a FIFO, or a larger file is
+// an Error that says so before anything is read: a session, a lesson or a patch is never larger than kMaxTextFileBytes
+// (ours are below 1 MiB; a session of 65,536 tokens is about 0.5 MiB).
+inline constexpr size_t kMaxTextFileBytes = size_t{64} << 20;
+Result<std::string> read_file(const std::string& path, size_t max_bytes = kMaxTextFileBytes);
 
 // How deeply the arrays and objects of a JSON text nest (strings skipped), without parsing it. Readers of untrusted
 // JSON refuse a text nested deeper than kMaxJsonDepth before parsing: the parse, a merge patch and a dump all recurse

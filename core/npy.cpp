@@ -131,9 +131,9 @@ Result<Mat> parse_npy(std::string_view bytes) {
 }
 
 Result<Mat> read_npy(const std::string& path) {
-  Result<std::string> bytes = read_file(path);
-  if (!bytes) return bytes.error();
-  Result<Mat> M = parse_npy(*bytes);
+  Result<MappedFile> file = MappedFile::open(path);  // any size: the matrix is never larger than the file
+  if (!file) return file.error();
+  Result<Mat> M = parse_npy(file->bytes());
   if (!M) return Error{path + ": " + M.error().what, M.error().hint};
   return M;
 }

@@ -2,6 +2,8 @@
 #include "core/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <filesystem>
@@ -217,6 +219,30 @@ TEST(Config, ASaveRemovesTheStaleTempFilesOfKilledSaves) {
   size_t files = 0;
   for ([[maybe_unused]] const auto& e : fs::directory_iterator(dir)) ++files;
   EXPECT_EQ(files, 4u) << "the new file, and no temp file of this save";
+  fs::remove_all(dir);
+}
+
+// Issue 11: a file that is not a file, or far too large, is refused before it is read — /dev/zero never ends (--session
+// /dev/zero took memory until the machine gave out) and opening a FIFO blocked until something wrote to it.
+TEST(Files, DevicesFoldersPipesAndOversizedFilesAreRefusedBeforeReading) {
+  namespace fs = std::filesystem;
+  const std::string dir = (fs::temp_directory_path() / ("qkvlab_files_" + std::to_string(::getpid()))).string();
+  fs::create_directories(dir);
+  const std::string fifo = dir + "/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::string& path : {std::string("/dev/zero"), dir, fifo}) {
+    Result<std::string> text = read_file(path);
+    ASSERT_FALSE(text) << path;
+    EXPECT_NE(text.error().what.find("is not a file"), std::string::npos) << text.error().what;
+    EXPECT_FALSE(MappedFile::open(path)) << path;
+    EXPECT_FALSE(load_session(path)) << path;
+  }
+  ASSERT_FALSE(write_file_atomically(dir + "/s.json", std::string(2000, ' ') + "{}"));
+  Result<std::string> large = read_file(dir + "/s.json", 1000);
+  ASSERT_FALSE(large);
+  EXPECT_NE(large.error().what.find("2002 bytes, more than"), std::string::npos) << large.error().what;
+  EXPECT_TRUE(read_file(dir + "/s.json"));
+  EXPECT_FALSE(read_file(dir + "/missing.json"));
   fs::remove_all(dir);
 }
 
