@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "app/lessons_ui.h"
+#include "app/widgets/common.h"
 #include "core/network.h"
 #include "core/trainer.h"
 
@@ -20,8 +21,9 @@ const char* stage_name(Stage s) {
 }
 
 const char* stage_title(Stage s) {
-  static const char* titles[] = {"S = QKᵀ", "S / √d_k", "+ mask", "P = softmax", "O = P·V"};
-  return titles[static_cast<int>(s)];
+  // Formulas, the same in every language, apart from the mask's word.
+  static const char* titles[] = {"S = QKᵀ", "S / √d_k", nullptr, "P = softmax", "O = P·V"};  // i18n: name (formulas)
+  return s == Stage::S_masked ? tr("app.stage.mask") : titles[static_cast<int>(s)];
 }
 
 const char* step_title(Step s) { return name(s); }
@@ -60,11 +62,11 @@ std::string assets_dir() {
   return QKVLAB_ASSETS_DIR;
 }
 
-Session default_session(std::string* note) {
+Session default_session(Phrase* note) {
   const std::string file = "reverse.safetensors";
   Result<TrainedWeights> trained = load_trained(assets_dir() + "/weights/" + file);
   if (!trained) {
-    if (note) *note = "Shipped weights not loaded (" + trained.error().message() + "): showing untrained weights";
+    if (note) *note = phrase("app.shipped_not_loaded", arg("reason", trained.error().message()));
     return Session{};
   }
   Session s;
@@ -74,7 +76,7 @@ Session default_session(std::string* note) {
   s.input = {"attention", "noitnetta"};
   s.weights = file;
   s.seed = 42;
-  if (note) *note = "Opened the shipped model: trained " + std::to_string(trained->steps) + " steps to " + trained->task + " letters";
+  if (note) *note = phrase("app.shipped_opened", arg("steps", trained->steps), arg("task", trained->task));
   return s;
 }
 
@@ -84,7 +86,7 @@ void init_weight_search(AppState& s) {
   s.weights_other_scale.search_dirs = dirs;
 }
 
-void replace_session(AppState& s, Session session, std::string path, std::string message) {
+void replace_session(AppState& s, Session session, std::string path, Phrase message) {
   s.session = std::move(session);
   s.session_path = std::move(path);
   s.dirty = true;
@@ -96,7 +98,7 @@ void replace_session(AppState& s, Session session, std::string path, std::string
 }
 
 void new_session(AppState& s) {
-  std::string note;
+  Phrase note;
   Session fresh = default_session(&note);
   const int layers = fresh.model.layers;
   const bool trained = !fresh.weights.empty();
@@ -145,7 +147,7 @@ Recomputed compute(const Session& session, bool side_by_side, bool gradients, We
       other_options.memory_in_use = held + static_cast<double>(t->tensors.bytes());
       Result<Trace> other = run(flipped, other_options);
       if (other) out.trace_other_scale = std::make_shared<const Trace>(std::move(*other));
-      else if (!is_cancelled(other.error())) t->warnings.push_back("no side-by-side view: " + other.error().message());
+      else if (!is_cancelled(other.error())) t->warnings.push_back(trf("app.no_side_by_side", arg("reason", other.error().message())));
       ++pass;
     }
     if (gradients && !c.cancelled())
@@ -190,8 +192,7 @@ void take_finished_recompute(AppState& s) {
   if (auto done = s.recompute.take()) {
     apply(s, std::move(done->value));
   } else if (s.recompute.failed()) {
-    s.error = Error{"the recompute failed: " + s.recompute.failed()->what,
-                    "the previous result stays on screen; make the model or the text smaller"};
+    s.error = Error{trf("app.recompute_failed", arg("reason", s.recompute.failed()->what)), tr("app.recompute_failed_hint")};
     s.recompute.clear_failed();
   }
 }
@@ -258,7 +259,7 @@ bool start_generator(AppState& s) {
   }
   ++s.jobs_running;
   s.animating = true;
-  o.note = "Filling the KV cache with the prompt …";
+  o.note = phrase("app.filling_kv_cache");
   return false;
 }
 
@@ -271,14 +272,14 @@ bool poll_generator(AppState& s) {
         o.generator = std::move(done->value.generator);
         o.rng = Rng(o.seed);
         o.started_generation = s.generation;
-        o.note.clear();
+        o.note = Phrase();
       } else {
-        o.note = "Cannot generate: " + done->value.error;
+        o.note = phrase("app.cannot_generate", arg("reason", done->value.error));
         failed = true;
       }
     }
   } else if (o.starting.failed()) {  // it threw (out of memory …)
-    o.note = "Cannot generate: " + o.starting.failed()->what;
+    o.note = phrase("app.cannot_generate", arg("reason", o.starting.failed()->what));
     o.starting.clear_failed();
     failed = true;
   }

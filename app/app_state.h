@@ -70,8 +70,6 @@ struct DrawnWidget {
 struct LessonState {
   std::vector<Lesson> lessons;            // from assets/lessons/, sorted by number
   std::vector<std::string> load_errors;   // files that could not be read (shown in the Lessons tab)
-  std::map<std::string, std::map<std::string, std::string>> strings;  // UI strings: key -> lang -> text (assets/i18n/ui.json)
-  Lang lang = Lang::En;
   int active = -1;  // the open lesson (its strip shows above the labs), −1: none
   int selected = 0; // the lesson shown in the Lessons tab
   int step = 0;     // 0: the opening state; k: after the lesson's first k "try" steps
@@ -111,7 +109,7 @@ struct OutputState {
   std::vector<int> generated;            // token ids appended so far
   Rng rng{1};
   uint64_t started_generation = 0;       // the trace generation it started from (a new session restarts it)
-  std::string note;                      // why generation stopped, or an error
+  i18n::Phrase note;                     // why generation stopped, or an error (in every language)
 };
 
 inline constexpr int kSettleFrames = 3;
@@ -180,7 +178,7 @@ struct AppState {
   double recompute_ms = 0.0;
   double frame_ms = 0.0;
   std::string session_path;
-  std::string message;  // the last file operation's result
+  i18n::Phrase message;  // the last file operation's result, in every language (a switch redraws it)
 
   // Something moves on screen without input (training, generation, an export, a file dialog): the main loop
   // keeps drawing frames instead of sleeping until the next event. Panels set it while drawn; reset each frame.
@@ -205,13 +203,13 @@ struct AppState {
 std::string assets_dir();
 // What the app opens on: the shipped reverse-task model on "attention", its last cross-attention selected.
 // Falls back to the seeded default (with *note saying why) if the weights are missing.
-Session default_session(std::string* note = nullptr);
+Session default_session(i18n::Phrase* note = nullptr);
 // Points every weight cache of the state at assets/weights/ (relative Session::weights names).
 void init_weight_search(AppState&);
 
 // Replaces the session being edited (New, Open, a starting point): the open lesson and the pinned row, hover
 // and highlights described the old text, so they are dropped; the last valid trace stays until the new one runs.
-void replace_session(AppState&, Session, std::string path, std::string message);
+void replace_session(AppState&, Session, std::string path, i18n::Phrase message);
 // File ▸ New: the session the app opens on, with its last cross-attention selected.
 void new_session(AppState&);
 

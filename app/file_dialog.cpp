@@ -1,6 +1,8 @@
 // QKV Lab app — file and folder choosers (see file_dialog.h).
 #include "app/file_dialog.h"
 
+#include "app/widgets/common.h"
+
 #include <imgui.h>
 #include <imgui_stdlib.h>
 
@@ -92,7 +94,7 @@ std::vector<DirEntry> list_directory(const std::string& dir, const std::vector<s
   std::error_code ec;
   fs::directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec);
   if (ec) {
-    if (error) *error = "cannot read " + dir + ": " + ec.message();
+    if (error) *error = trf("file.dialog.cannot_read", arg("dir", dir), arg("reason", ec.message()));
     return {};
   }
   for (; it != fs::directory_iterator(); it.increment(ec)) {
@@ -214,15 +216,15 @@ void FileDialog::draw() {
   }
   ImGui::TextUnformatted(request_.title.c_str());
   ImGui::Separator();
-  if (ImGui::Button("Up") && fs::path(dir_).has_parent_path()) go_to(fs::path(dir_).parent_path().string());
+  if (ImGui::Button(tr_id("file.dialog.up")) && fs::path(dir_).has_parent_path()) go_to(fs::path(dir_).parent_path().string());
   ImGui::SameLine();
-  if (ImGui::Button("Home"))
+  if (ImGui::Button(tr_id("file.dialog.home")))
     if (const char* home = std::getenv("HOME")) go_to(home);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 8);
   if (ImGui::InputText("##dir", &dir_edit_, ImGuiInputTextFlags_EnterReturnsTrue)) go_to(dir_edit_);
   ImGui::SameLine();
-  if (ImGui::Checkbox("hidden", &show_hidden_)) go_to(dir_);
+  if (ImGui::Checkbox(tr_id("file.dialog.hidden"), &show_hidden_)) go_to(dir_);
   if (!error_.empty()) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", error_.c_str());
 
   const float footer = ImGui::GetFrameHeightWithSpacing() * 2.4f;
@@ -237,7 +239,7 @@ void FileDialog::draw() {
       if (ImGui::IsMouseDoubleClicked(0)) (e.is_dir ? open_dir : pick) = e.name;
     }
   }
-  if (entries_.empty() && error_.empty()) ImGui::TextDisabled("(empty folder)");
+  if (entries_.empty() && error_.empty()) ImGui::TextDisabled("%s", tr("file.dialog.empty"));
   ImGui::EndChild();
 
   std::string exts;
@@ -246,28 +248,29 @@ void FileDialog::draw() {
   if (request_.mode != FileDialogMode::Folder) {
     ImGui::SetNextItemWidth(-ImGui::GetFontSize() * 8);
     if (ImGui::IsWindowAppearing()) ImGui::SetKeyboardFocusHere();
-    confirm |= ImGui::InputText("file name", &name_, ImGuiInputTextFlags_EnterReturnsTrue);
+    confirm |= ImGui::InputText(tr_id("file.dialog.name"), &name_, ImGuiInputTextFlags_EnterReturnsTrue);
     if (!exts.empty()) {
       ImGui::SameLine();
       ImGui::TextDisabled("%s", exts.c_str());
     }
   } else {
-    ImGui::TextDisabled("Folder: %s", (selected_ >= 0 && entries_[static_cast<size_t>(selected_)].is_dir
-                                           ? chosen_path(dir_, entries_[static_cast<size_t>(selected_)].name, request_.mode, {})
-                                           : dir_).c_str());
+    const std::string folder = selected_ >= 0 && entries_[static_cast<size_t>(selected_)].is_dir
+                                   ? chosen_path(dir_, entries_[static_cast<size_t>(selected_)].name, request_.mode, {})
+                                   : dir_;
+    ImGui::TextDisabled("%s", trf("file.dialog.folder", arg("path", folder)).c_str());
   }
   const std::string target = request_.mode == FileDialogMode::Folder
                                  ? (selected_ >= 0 && entries_[static_cast<size_t>(selected_)].is_dir ? chosen_path(dir_, entries_[static_cast<size_t>(selected_)].name, request_.mode, {}) : dir_)
                                  : chosen_path(dir_, name_, request_.mode, request_.extensions);
   std::error_code ec;
   if (request_.mode == FileDialogMode::Save && !name_.empty() && fs::exists(target, ec)) {
-    ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.3f, 1.0f), "%s exists: OK replaces it", fs::path(target).filename().c_str());
+    ImGui::TextColored(ImVec4(1.0f, 0.8f, 0.3f, 1.0f), "%s", trf("file.dialog.exists", arg("name", fs::path(target).filename().string())).c_str());
     ImGui::SameLine();
   }
-  const char* ok = request_.mode == FileDialogMode::Open ? "Open" : request_.mode == FileDialogMode::Save ? "Save" : "Choose this folder";
+  const char* ok = tr_id(request_.mode == FileDialogMode::Open ? "file.dialog.open" : request_.mode == FileDialogMode::Save ? "file.dialog.save" : "file.dialog.choose_folder");
   confirm |= ImGui::Button(ok);
   ImGui::SameLine();
-  const bool cancel = ImGui::Button("Cancel") || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape));
+  const bool cancel = ImGui::Button(tr_id("file.dialog.cancel")) || ImGui::IsKeyPressed(ImGui::GetKeyIndex(ImGuiKey_Escape));
   if (!open_dir.empty()) {
     go_to(chosen_path(dir_, open_dir, FileDialogMode::Folder, {}));
   } else if (!pick.empty()) {
@@ -283,9 +286,9 @@ void FileDialog::draw() {
       go_to(target);  // a folder typed as the name: go into it
       name_.clear();
     } else if (request_.mode == FileDialogMode::Open && !fs::exists(target, ec)) {
-      error_ = "no file " + target;
+      error_ = trf("file.dialog.no_file", arg("path", target));
     } else if (request_.mode != FileDialogMode::Folder && name_.empty()) {
-      error_ = "type a file name or pick one";
+      error_ = tr("file.dialog.type_name");
     } else {
       ImGui::CloseCurrentPopup();
       finish(target);

@@ -64,11 +64,11 @@ void JobThreads::start(std::string key, std::function<void(JobControl&)> work) {
     try {
       work(*control);
     } catch (const std::bad_alloc&) {
-      control->failure_ = "out of memory";
+      control->failure_ = "out of memory";  // i18n: name — as e.what() below: English, pinned by tests/threads_test.cpp
     } catch (const std::exception& e) {
       control->failure_ = e.what();
     } catch (...) {
-      control->failure_ = "an unknown error";
+      control->failure_ = "an unknown error";  // i18n: name — as e.what()
     }
     control->finished_.store(true);
   });

@@ -109,7 +109,7 @@ class Job : public JobThreads {
       std::lock_guard<std::mutex> lock(slot_->mutex);
       if (slot_->value) out = Done{key(), std::move(*slot_->value)};
     }
-    if (!out) failed_ = Failed{key(), failure().empty() ? "the computation ended without a result" : failure()};
+    if (!out) failed_ = Failed{key(), failure().empty() ? "the computation ended without a result" : failure()};  // i18n: name — as e.what()
     join_finished();
     slot_.reset();
     return out;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "app/shortcuts.h"
 #include "app/ui.h"
 #include "app/widgets/common.h"
 #include "core/files.h"
@@ -22,29 +23,7 @@ void load_lessons_into(AppState& s) {
   LessonState& L = s.lessons;
   L.load_errors.clear();
   L.lessons = load_lessons(assets_dir() + "/lessons", &L.load_errors);
-  const std::string ui_path = assets_dir() + "/i18n/ui.json";
-  if (Result<std::string> text = read_file(ui_path)) {
-    const nlohmann::json j = nlohmann::json::parse(*text, nullptr, false);
-    if (j.is_object()) {
-      for (const auto& [key, langs] : j.items())
-        if (langs.is_object())
-          for (const auto& [lang, value] : langs.items())
-            if (value.is_string()) L.strings[key][lang] = value.get<std::string>();
-    } else {
-      L.load_errors.push_back(ui_path + " is not valid JSON");
-    }
-  } else {
-    L.load_errors.push_back(text.error().message());
-  }
   for (const std::string& e : L.load_errors) std::fprintf(stderr, "qkvlab: lessons: %s\n", e.c_str());
-}
-
-const char* tr(const AppState& s, const char* key) {
-  auto it = s.lessons.strings.find(key);
-  if (it == s.lessons.strings.end()) return key;
-  auto lang = it->second.find(name(s.lessons.lang));
-  if (lang == it->second.end()) lang = it->second.find("en");
-  return lang == it->second.end() ? key : lang->second.c_str();
 }
 
 int find_lesson(const AppState& s, const std::string& id) {
@@ -88,11 +67,11 @@ void apply_view(AppState& s, const LessonView& v) {
 }
 
 const std::string& rendered(AppState& s, const Lesson& l, const char* field, const Text& text) {
-  const std::string key = l.id + "/" + name(s.lessons.lang) + "/" + field;
+  const std::string key = l.id + "/" + name(i18n::language()) + "/" + field;
   auto it = s.lessons.rendered.find(key);
   if (it != s.lessons.rendered.end()) return it->second;
   Result<Session> base = lesson_session(l);
-  std::string out = base ? render_text(text.in(s.lessons.lang), l, *base, assets_dir() + "/weights") : text.in(s.lessons.lang);
+  std::string out = base ? render_text(text.in(i18n::language()), l, *base, assets_dir() + "/weights") : text.in(i18n::language());
   return s.lessons.rendered[key] = std::move(out);
 }
 
@@ -128,7 +107,7 @@ void open_lesson(AppState& s, int index, int step) {
   const Lesson& l = s.lessons.lessons[static_cast<size_t>(index)];
   Result<Session> base = lesson_session(l);
   if (!base) {
-    s.message = "Lesson " + l.id + " cannot open: " + base.error().message();
+    s.message = phrase("lessons.msg.cannot_open", arg("id", l.id), arg("reason", base.error().message()));
     return;
   }
   Session current = *base;
@@ -137,7 +116,7 @@ void open_lesson(AppState& s, int index, int step) {
   for (int k = 0; k < step; ++k) {
     Result<Session> next = patch_session(current, l.steps[static_cast<size_t>(k)].set);
     if (!next) {
-      s.message = "Lesson " + l.id + ", step " + std::to_string(k + 1) + ": " + next.error().message();
+      s.message = phrase("lessons.msg.step_failed", arg("id", l.id), arg("step", k + 1), arg("reason", next.error().message()));
       step = k;
       break;
     }
@@ -156,7 +135,7 @@ void open_lesson(AppState& s, int index, int step) {
   s.lessons.active = index;
   s.lessons.selected = index;
   s.lessons.step = step;
-  s.message = "Lesson " + std::to_string(l.number) + ", " + (step == 0 ? std::string("its opening state") : "step " + std::to_string(step));
+  s.message = step == 0 ? phrase("lessons.msg.opened", arg("number", l.number)) : phrase("lessons.msg.opened_step", arg("number", l.number), arg("step", step));
 }
 
 void close_lesson(AppState& s) {
@@ -203,27 +182,26 @@ void DrawLessonStrip(AppState& s) {
   const float height = std::min(L.strip_height > 0.0f ? L.strip_height : estimate, ImGui::GetMainViewport()->WorkSize.y * 0.4f);
   ImGui::BeginChild("lesson_strip", ImVec2(0, height), true);
   // The buttons sit at the top right; the title wraps in the space to their left (never under them).
-  const std::string prev = std::string("◀ ") + tr(s, "lessons.prev"), next = std::string(tr(s, "lessons.next")) + " ▶";
+  const std::string prev = std::string("◀ ") + tr("lessons.prev"), next = std::string(tr("lessons.next")) + " ▶";
   const ImGuiStyle& style = ImGui::GetStyle();
   const auto small_w = [&](const std::string& label) { return ImGui::CalcTextSize(label.c_str()).x + style.FramePadding.x * 2.0f; };
-  const float buttons_w = small_w(prev) + small_w(next) + small_w(tr(s, "lessons.close")) + style.ItemSpacing.x * 2.0f;
+  const float buttons_w = small_w(prev) + small_w(next) + small_w(tr("lessons.close")) + style.ItemSpacing.x * 2.0f;
   const ImVec2 top = ImGui::GetCursorPos();
   const float right = ImGui::GetWindowContentRegionMax().x;
   ImGui::SetCursorPos(ImVec2(std::max(top.x, right - buttons_w), top.y));
   bool closed = false;
   if (ImGui::SmallButton(prev.c_str())) go(s, -1);
-  hover_tip(tr(s, "lessons.keys"));
+  hover_tip(tr("lessons.keys"));
   ImGui::SameLine();
   if (ImGui::SmallButton(next.c_str())) go(s, +1);
-  hover_tip(tr(s, "lessons.keys"));
+  hover_tip(tr("lessons.keys"));
   ImGui::SameLine();
-  if (ImGui::SmallButton(tr(s, "lessons.close"))) closed = true;
+  if (ImGui::SmallButton(tr("lessons.close"))) closed = true;
   const float buttons_bottom = ImGui::GetItemRectMax().y;
   ImGui::SetCursorPos(top);
   ImGui::PushTextWrapPos(std::max(top.x + 100.0f, right - buttons_w - style.ItemSpacing.x));
-  char step_text[64];
-  std::snprintf(step_text, sizeof step_text, "(%s %d/%zu)", tr(s, "lessons.step"), L.step, l.steps.size());
-  colored_text(accent, "%d. %s  %s", l.number, l.title.in(L.lang).c_str(), step_text);
+  const std::string step_text = trf("lessons.step_of", arg("step", L.step), arg("count", l.steps.size()));
+  colored_text(accent, "%d. %s  %s", l.number, l.title.in(i18n::language()).c_str(), step_text.c_str());
   ImGui::PopTextWrapPos();
   if (ImGui::GetItemRectMax().y < buttons_bottom) ImGui::SetCursorScreenPos(ImVec2(ImGui::GetCursorScreenPos().x, buttons_bottom + style.ItemSpacing.y));
   if (closed) {
@@ -235,19 +213,19 @@ void DrawLessonStrip(AppState& s) {
   if (L.step == 0) {
     text_wrapped("%s", rendered(s, l, "question", l.question).c_str());
     for (const Highlight& h : l.highlights) {
-      ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
+      ImGui::TextColored(accent, "%s", tr("lessons.look"));
       ImGui::SameLine();
-      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(i18n::language()).c_str());
     }
   } else {
     const TryStep& t = l.steps[static_cast<size_t>(L.step - 1)];
-    ImGui::TextColored(accent, "%s %d:", tr(s, "lessons.try"), L.step);
+    ImGui::TextColored(accent, "%s", trf("lessons.try_n", arg("n", L.step)).c_str());
     ImGui::SameLine();
     text_wrapped("%s", rendered(s, l, ("try" + std::to_string(L.step)).c_str(), t.text).c_str());
     for (const Highlight& h : t.highlights) {
-      ImGui::TextColored(accent, "%s", tr(s, "lessons.look"));
+      ImGui::TextColored(accent, "%s", tr("lessons.look"));
       ImGui::SameLine();
-      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(L.lang).c_str());
+      text_wrapped("%s%s%s", h.tensor.c_str(), h.note.en.empty() ? "" : " — ", h.note.en.empty() ? "" : h.note.in(i18n::language()).c_str());
     }
   }
   L.strip_height = ImGui::GetCursorPosY() - ImGui::GetStyle().ItemSpacing.y + ImGui::GetStyle().WindowPadding.y * 2.0f;
@@ -259,32 +237,29 @@ void DrawLessonStrip(AppState& s) {
 void DrawLessonsPanel(AppState& s) {
   LessonState& L = s.lessons;
   if (L.lessons.empty()) {
-    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s (%s/lessons)", tr(s, "lessons.none"), assets_dir().c_str());
+    ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", trf("lessons.none_in", arg("dir", assets_dir())).c_str());
     for (const std::string& e : L.load_errors) text_wrapped("%s", e.c_str());
     return;
   }
-  int lang = static_cast<int>(L.lang);
-  ImGui::TextUnformatted(tr(s, "lessons.language"));
+  int lang = static_cast<int>(i18n::language());
+  ImGui::TextUnformatted(tr("lessons.language"));
   ImGui::SameLine();
   bool lang_changed = ImGui::RadioButton("English", &lang, 0);
   ImGui::SameLine();
   lang_changed |= ImGui::RadioButton("简体中文", &lang, 1);
-  if (lang_changed) {
-    L.lang = static_cast<Lang>(lang);
-    ImGui::MarkIniSettingsDirty();
-  }
+  if (lang_changed) set_app_language(static_cast<Lang>(lang));  // the whole app's language, as the Language menu sets it
   ImGui::SameLine(0, 24);
   ImGui::SetNextItemWidth(200);
-  ImGui::InputTextWithHint("##search", tr(s, "lessons.search"), &L.search);
+  ImGui::InputTextWithHint("##search", tr("lessons.search"), &L.search);
   ImGui::SameLine(0, 24);
-  ImGui::Checkbox(tr(s, "lessons.drill"), &L.drill);
+  ImGui::Checkbox(tr("lessons.drill"), &L.drill);
   ImGui::SameLine(0, 24);
-  if (ImGui::Button(tr(s, "lessons.present"))) {
+  if (ImGui::Button(tr("lessons.present"))) {
     if (L.active < 0) open_lesson(s, L.selected, 0);
     L.presentation = true;
   }
   ImGui::SameLine(0, 24);
-  ImGui::Text("%zu / %zu %s", L.done.size(), L.lessons.size(), tr(s, "lessons.progress"));
+  ImGui::TextUnformatted(trf("lessons.progress_of", arg("done", L.done.size()), arg("count", L.lessons.size())).c_str());
   for (const std::string& e : L.load_errors) ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s", e.c_str());
 
   // The list.
@@ -294,12 +269,12 @@ void DrawLessonsPanel(AppState& s) {
     const Lesson& l = L.lessons[i];
     if (!matches(l, L.search)) continue;
     const bool done = L.done.count(l.id) != 0;
-    const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(L.lang);
+    const std::string label = std::string(done ? "✓ " : "   ") + std::to_string(l.number) + ". " + l.title.in(i18n::language());
     if (selectable_wrapped(("##" + l.id).c_str(), label, L.selected == static_cast<int>(i))) {
       L.selected = static_cast<int>(i);
       L.reveal = false;
     }
-    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", l.question.in(L.lang).c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", l.question.in(i18n::language()).c_str());
   }
   ImGui::EndChild();
   ImGui::SameLine();
@@ -309,20 +284,20 @@ void DrawLessonsPanel(AppState& s) {
   L.selected = std::clamp(L.selected, 0, static_cast<int>(L.lessons.size()) - 1);
   const Lesson& l = L.lessons[static_cast<size_t>(L.selected)];
   const ImVec4 accent(1.0f, 0.82f, 0.25f, 1.0f);
-  colored_text(accent, "%d. %s", l.number, l.title.in(L.lang).c_str());
+  colored_text(accent, "%d. %s", l.number, l.title.in(i18n::language()).c_str());
   if (!l.needs.empty()) {
     std::string needs;
     for (const std::string& n : l.needs) needs += (needs.empty() ? "" : ", ") + n;
-    dim_text("(%s %s)", tr(s, "lessons.needs"), needs.c_str());
+    dim_text("%s", trf("lessons.needs_list", arg("list", needs)).c_str());
   }
-  heading(tr(s, "lessons.question"));
+  heading(tr("lessons.question"));
   text_wrapped("%s", rendered(s, l, "question", l.question).c_str());
-  if (L.drill) ImGui::TextDisabled("%s", tr(s, "lessons.drill_help"));
+  if (L.drill) ImGui::TextDisabled("%s", tr("lessons.drill_help"));
   const bool show_answer = !L.drill || L.reveal;
   if (L.drill) {
-    if (ImGui::Button(L.reveal ? tr(s, "lessons.hide") : tr(s, "lessons.reveal"))) L.reveal = !L.reveal;
-    same_line_if_fits(button_width(tr(s, "lessons.drill_next")), nullptr);
-    if (ImGui::Button(tr(s, "lessons.drill_next"))) {
+    if (ImGui::Button(L.reveal ? tr("lessons.hide") : tr("lessons.reveal"))) L.reveal = !L.reveal;
+    same_line_if_fits(button_width(tr("lessons.drill_next")), nullptr);
+    if (ImGui::Button(tr("lessons.drill_next"))) {
       // The next lesson not yet marked done, after the current one.
       for (size_t k = 1; k <= L.lessons.size(); ++k) {
         const size_t i = (static_cast<size_t>(L.selected) + k) % L.lessons.size();
@@ -335,12 +310,12 @@ void DrawLessonsPanel(AppState& s) {
     }
   }
   if (show_answer) {
-    heading(tr(s, "lessons.short"));
+    heading(tr("lessons.short"));
     text_wrapped("%s", rendered(s, l, "short", l.short_answer).c_str());
-    heading(tr(s, "lessons.explanation"));
+    heading(tr("lessons.explanation"));
     paragraphs(rendered(s, l, "explanation", l.explanation));
     if (!l.steps.empty()) {
-      heading(tr(s, "lessons.try"));
+      heading(tr("lessons.try"));
       for (size_t k = 0; k < l.steps.size(); ++k) {
         ImGui::PushID(static_cast<int>(k));
         if (ImGui::SmallButton(std::to_string(k + 1).c_str())) open_lesson(s, L.selected, static_cast<int>(k + 1));
@@ -351,16 +326,16 @@ void DrawLessonsPanel(AppState& s) {
     }
   }
   ImGui::Spacing();
-  if (ImGui::Button(L.drill ? tr(s, "lessons.demo") : tr(s, "lessons.open"))) open_lesson(s, L.selected, 0);
+  if (ImGui::Button(L.drill ? tr("lessons.demo") : tr("lessons.open"))) open_lesson(s, L.selected, 0);
   const bool done = L.done.count(l.id) != 0;
-  same_line_if_fits(button_width(done ? tr(s, "lessons.undone") : tr(s, "lessons.done")), nullptr);
-  if (ImGui::Button(done ? tr(s, "lessons.undone") : tr(s, "lessons.done"))) {
+  same_line_if_fits(button_width(done ? tr("lessons.undone") : tr("lessons.done")), nullptr);
+  if (ImGui::Button(done ? tr("lessons.undone") : tr("lessons.done"))) {
     if (done) L.done.erase(l.id);
     else L.done.insert(l.id);
     ImGui::MarkIniSettingsDirty();
   }
-  same_line_if_fits(button_width(tr(s, "lessons.export")), nullptr);
-  if (ImGui::Button(tr(s, "lessons.export"))) start_lesson_export(s, L.selected, "qkvlab-lesson-" + l.id, false);
+  same_line_if_fits(button_width(tr("lessons.export")), nullptr);
+  if (ImGui::Button(tr("lessons.export"))) start_lesson_export(s, L.selected, "qkvlab-lesson-" + l.id, false);
   ImGui::EndChild();
 }
 
@@ -369,8 +344,8 @@ void start_lesson_export(AppState& s, int index, const std::string& dir, bool qu
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) {
-    s.message = "Cannot create " + dir + ": " + ec.message();
-    std::fprintf(stderr, "qkvlab: %s\n", s.message.c_str());
+    s.message = phrase("lessons.msg.cannot_create", arg("dir", dir), arg("reason", ec.message()));
+    std::fprintf(stderr, "qkvlab: %s\n", trf_in(Lang::En, "lessons.msg.cannot_create", arg("dir", dir), arg("reason", ec.message())).c_str());
     return;
   }
   s.lessons.quit_after_export = quit_after;
@@ -391,7 +366,7 @@ void lesson_export_tick(AppState& s, UiFrame& f) {
   if (L.export_failed && L.quit_after_export) f.quit = true;
   if (L.export_step < 0) return;
   if (L.active != L.export_lesson) {  // the lesson was closed or changed: stop rather than export something else
-    s.message = "Export stopped: the lesson changed";
+    s.message = phrase("lessons.msg.export_stopped");
     L.export_step = -1;
     L.export_failed = true;
     return;
@@ -415,8 +390,9 @@ void lesson_export_tick(AppState& s, UiFrame& f) {
     L.export_wait = 6;
     return;
   }
-  s.message = "Exported " + std::to_string(l.steps.size() + 1) + " figures of lesson " + l.id + " to " + L.export_dir;
-  std::fprintf(stderr, "qkvlab: %s\n", s.message.c_str());
+  const size_t figures = l.steps.size() + 1;
+  s.message = phrase("lessons.msg.exported", arg("count", figures), arg("id", l.id), arg("dir", L.export_dir));
+  std::fprintf(stderr, "qkvlab: %s\n", trf_in(Lang::En, "lessons.msg.exported", arg("count", figures), arg("id", l.id), arg("dir", L.export_dir)).c_str());
   L.export_step = -1;
   if (L.quit_after_export) f.quit = true;
 }

@@ -8,10 +8,8 @@ namespace qkv::app {
 
 struct UiFrame;
 
-// Loads assets/lessons/*.json and assets/i18n/ui.json into s.lessons.
+// Loads assets/lessons/*.json into s.lessons (the UI texts of assets/i18n/ are loaded by main, core/i18n.h).
 void load_lessons_into(AppState&);
-// A UI string in the current language ("lessons.next" -> "Next" / "下一步"); the key itself when missing.
-const char* tr(const AppState&, const char* key);
 int find_lesson(const AppState&, const std::string& id_or_number);  // −1 if none
 
 // Opens lesson `index` at `step` (0 = its opening state): session, selection, tab, highlights.

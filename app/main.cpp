@@ -10,7 +10,9 @@
 #include "app/scripted.h"
 #include "app/training.h"
 #include "app/ui.h"
+#include "app/widgets/common.h"
 #include "app/window.h"
+#include "core/i18n.h"
 #include "core/memory.h"
 
 #include <GLFW/glfw3.h>
@@ -68,11 +70,11 @@ void draw_frame(AppState& state, UiFrame& ui, int frame, int forced_tab, bool sc
 void write_pending_screenshot(AppState& state, UiFrame& ui, int fb_w, int fb_h) {
   if (ui.pending_screenshot.empty()) return;
   if (auto e = write_screenshot(ui.pending_screenshot, fb_w, fb_h)) {
-    state.message = "Not exported: " + e->message();
+    state.message = phrase("file.not_exported", arg("reason", e->message()));
     if (state.lessons.export_step >= 0) state.lessons.export_failed = true;
-    std::fprintf(stderr, "qkvlab: %s\n", state.message.c_str());
+    std::fprintf(stderr, "qkvlab: %s\n", trf_in(Lang::En, "file.not_exported", arg("reason", e->message())).c_str());
   } else {
-    state.message = "Saved the view to " + ui.pending_screenshot;
+    state.message = phrase("file.saved_view", arg("path", ui.pending_screenshot));
   }
   ui.pending_screenshot.clear();
 }
@@ -132,6 +134,12 @@ int run_app(int argc, char** argv, AppState& state) {
   Options o;
   if (const int code = parse_options(argc, argv, o); code >= 0) return code;
   if (!o.check_glyphs.empty()) return check_glyphs(o.check_glyphs);
+  // The texts of every tab, menu and message (assets/i18n/); a broken file is reported and the rest still loads.
+  for (const Error& e : i18n::load(assets_dir() + "/i18n")) std::fprintf(stderr, "qkvlab: %s\n", e.message().c_str());
+  // The language before the first message is made: --lang, else the one imgui.ini saved (the window reads the rest).
+  if (o.lang_given) i18n::set_language(o.lang == "zh" ? Lang::Zh : Lang::En);
+  else if (!o.scripted())
+    if (std::optional<Lang> saved = saved_language(config_dir() + "/imgui.ini")) i18n::set_language(*saved);
 
   retain_freed_memory(argv);
   StartView start;
@@ -163,11 +171,11 @@ int main(int argc, char** argv) {
   try {
     return run_app(argc, argv, state);
   } catch (const std::bad_alloc&) {
-    what = "out of memory";
+    what = "out of memory";  // i18n: name — stderr only
   } catch (const std::exception& e) {
     what = e.what();
   } catch (...) {
-    what = "an unknown error";
+    what = "an unknown error";  // i18n: name — stderr only
   }
   cancel_all_jobs();
   const std::string saved = (std::filesystem::temp_directory_path() / ("qkvlab-recovered-" + std::to_string(getpid()) + ".json")).string();

@@ -3,6 +3,7 @@
 #include "app/lessons_ui.h"
 #include "app/training.h"
 #include "app/ui.h"
+#include "app/widgets/common.h"
 #include "core/memory.h"
 
 #include <CLI/CLI.hpp>
@@ -23,7 +24,7 @@ constexpr int kMinScriptedRunSteps = 3000;
 }  // namespace
 
 int parse_options(int argc, char** argv, Options& o) {
-  CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};
+  CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};  // i18n: name — CLI11 --help stays English
   cli.add_option("--session", o.session_file, "Open this session (JSON)");
   cli.add_option("--screenshot", o.screenshot, "Render, save the window as PNG, and exit");
   cli.add_option("--frames", o.frames, "Frames to render before the screenshot")->check(CLI::Range(1, kMaxScriptedFrames));
@@ -44,7 +45,9 @@ int parse_options(int argc, char** argv, Options& o) {
   cli.add_option("--lesson", o.lesson, "Open a lesson (id or number) at its live state");
   cli.add_option("--step", o.lesson_step, "With --lesson: open it at this \"try\" step")->check(CLI::Range(0, kMaxLessonStep));
   cli.add_option("--export-png", o.lesson_png_dir, "With --lesson: write one PNG per step of the lesson to this folder and exit");
-  cli.add_option("--lang", o.lang, "Lessons in en | zh")->check(CLI::IsMember({"en", "zh"}));
+  cli.add_option("--lang", o.lang, "Language of the whole interface (menus, tabs, panels, messages, lessons): en | zh. "
+                                   "Without it: the one chosen last (Language menu, Ctrl+Shift+L), else en")
+      ->check(CLI::IsMember({"en", "zh"}));
   cli.add_flag("--presentation", o.presentation, "Start in presentation mode (full screen, large fonts, high contrast)");
   cli.add_option("--width", o.width, "Window width")->check(CLI::Range(kMinWidth, kMaxSide));
   cli.add_option("--height", o.height, "Window height")->check(CLI::Range(kMinHeight, kMaxSide));
@@ -78,7 +81,7 @@ int apply_options(const Options& o, AppState& state, StartView& view) {
       std::fprintf(stderr, "qkvlab: %s\n", loaded.error().message().c_str());
       return 2;
     }
-    replace_session(state, *loaded, o.session_file, "Opened " + o.session_file);
+    replace_session(state, *loaded, o.session_file, phrase("file.opened", arg("path", o.session_file)));
     state.sel.block = BlockRef{};
   }
   state.sel.head = o.head;
@@ -121,7 +124,7 @@ int apply_options(const Options& o, AppState& state, StartView& view) {
 }
 
 int open_start_view(const Options& o, AppState& state, const StartView& view) {
-  if (o.lang_given) state.lessons.lang = o.lang == "zh" ? Lang::Zh : Lang::En;  // the flag wins over imgui.ini
+  if (o.lang_given) i18n::set_language(o.lang == "zh" ? Lang::Zh : Lang::En);  // the flag wins over imgui.ini
   if (state.lab_tab < 0) state.lab_tab = find_tab("attention");                 // first start: the trained model's heads
   int forced_tab = view.forced_tab >= 0 ? view.forced_tab : state.lab_tab;
   if (view.lesson_index >= 0) {

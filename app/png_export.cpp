@@ -10,6 +10,7 @@
 
 #include "core/colormap.h"
 #include "core/files.h"
+#include "core/i18n.h"
 
 namespace qkv {
 namespace {
@@ -47,12 +48,12 @@ std::vector<uint8_t> heatmap_rgb(const Mat& M, bool signed_values, int cell_pixe
 }
 
 std::optional<Error> write_heatmap_png(const std::string& path, const Mat& M, bool signed_values) {
-  if (M.size() == 0) return Error{"the matrix is empty", ""};
+  if (M.size() == 0) return Error{i18n::tr("file.png.empty"), ""};
   const int pixels = std::clamp(512 / static_cast<int>(std::max(M.rows(), M.cols())), 1, 32);
   const std::vector<uint8_t> rgb = heatmap_rgb(M, signed_values, pixels);
   const int w = static_cast<int>(M.cols()) * pixels, h = static_cast<int>(M.rows()) * pixels;
   std::string png;
-  if (!stbi_write_png_to_func(append_png, &png, w, h, 3, rgb.data(), w * 3)) return Error{"could not encode the PNG", ""};
+  if (!stbi_write_png_to_func(append_png, &png, w, h, 3, rgb.data(), w * 3)) return Error{i18n::tr("file.png.encode_failed"), ""};
   return write_file_atomically(path, png);
 }
 
@@ -256,7 +257,7 @@ LabelledHeatmap render_labelled_heatmap(const Mat& M, bool signed_values, const 
 Result<int> export_png(const Trace& t, const std::string& dir, int min_cell) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Error{"cannot create folder " + dir + ": " + ec.message(), "check the path and permissions"};
+  if (ec) return Error{i18n::trf("file.png.cannot_create", i18n::arg("dir", dir), i18n::arg("reason", ec.message())), i18n::tr("file.png.cannot_create_hint")};
   int written = 0;
   nlohmann::json index = nlohmann::json::array();
   for (const HeadStats& head : t.heads) {
@@ -275,13 +276,13 @@ Result<int> export_png(const Trace& t, const std::string& dir, int min_cell) {
       const std::string path = head.path + "." + stage;
       const Mat& M = t.tensors.at(path);
       const bool fits = static_cast<Eigen::Index>(q_tokens.size()) == M.rows() && static_cast<Eigen::Index>(k_tokens.size()) == M.cols();
-      char shape[96];
-      std::snprintf(shape, sizeof shape, "  [n=%lld query × m=%lld key]", static_cast<long long>(M.rows()), static_cast<long long>(M.cols()));
+      // The title: the tensor's path, then its shape ("  [n=9 query × m=9 key]").
+      const std::string shape = i18n::trf("file.png.shape", i18n::arg("n", static_cast<long>(M.rows())), i18n::arg("m", static_cast<long>(M.cols())));
       const LabelledHeatmap h =
-          render_labelled_heatmap(M, std::string(stage) != "P", fits ? &q_tokens : nullptr, fits ? &k_tokens : nullptr, path + shape, min_cell);
+          render_labelled_heatmap(M, std::string(stage) != "P", fits ? &q_tokens : nullptr, fits ? &k_tokens : nullptr, path + "  " + shape, min_cell);
       std::string png;
       if (!stbi_write_png_to_func(append_png, &png, h.width, h.height, 3, h.rgb.data(), h.width * 3))
-        return Error{"could not encode " + path + " as PNG", ""};
+        return Error{i18n::trf("file.png.encode_path_failed", i18n::arg("path", path)), ""};
       const std::string file = path + "__" + tokens + ".png";
       if (auto err = write_file_atomically(dir + "/" + file, png)) return *err;
       index.push_back({{"file", file}, {"tensor", path}, {"x0", h.x0}, {"y0", h.y0}, {"cell", h.cell}, {"rows", M.rows()},

@@ -147,7 +147,7 @@ std::string state_json(const AppState& s, const UiFrame& ui, int width, int heig
       {"model", {{"d_model", s.session.model.d_model}, {"heads", s.session.model.heads}, {"layers", s.session.model.layers}}},
       {"widgets", widgets},
       {"session_path", s.session_path},
-      {"message", s.message},
+      {"message", s.message.str()},
       {"error", s.error ? nlohmann::json(s.error->message()) : nlohmann::json(nullptr)},
       {"dialog", ui.dialog.title()},
       {"dialog_entries", ui.dialog.entries_shown()},
@@ -167,8 +167,10 @@ int check_glyphs(const std::vector<std::string>& files) {
     std::fprintf(stderr, "qkvlab: --check-glyphs: %s\n", error.c_str());
     return 2;
   }
+  // i18n: names begin (--check-glyphs: a tool's output, read by tests/app_shell_test.sh)
   for (const std::string& m : missing) std::printf("missing glyph %s\n", m.c_str());
   std::printf("%zu file(s) checked: %zu character(s) without a glyph\n", files.size(), missing.size());
+  // i18n: names end
   return missing.empty() ? 0 : 1;
 }
 

@@ -1,9 +1,11 @@
 #include "app/shortcuts.h"
 
 #include "app/file_dialog.h"
+#include "app/widgets/common.h"
 
 #include <GLFW/glfw3.h>
 #include <imgui.h>
+#include <imgui_internal.h>  // MarkIniSettingsDirty
 
 #include <string>
 #include <vector>
@@ -14,8 +16,8 @@ namespace {
 const std::vector<std::string> kSessionExt{".json"}, kPngExt{".png"};
 
 void save_session_to(AppState& s, const std::string& path) {
-  if (auto e = save_session(s.session, path)) s.message = "Not saved: " + e->message();
-  else s.session_path = path, s.message = "Saved " + path;
+  if (auto e = save_session(s.session, path)) s.message = phrase("file.not_saved", arg("reason", e->message()));
+  else s.session_path = path, s.message = phrase("file.saved", arg("path", path));
 }
 
 void flip_scaling(AppState& s) {
@@ -26,19 +28,19 @@ void flip_scaling(AppState& s) {
 }  // namespace
 
 void open_session_dialog(AppState& s, UiFrame& f) {
-  f.dialog.open({"Open session", FileDialogMode::Open, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+  f.dialog.open({tr("file.dialog.open_session"), FileDialogMode::Open, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
                  [&s](const std::string& path) {
                    Result<Session> loaded = load_session(path);
                    if (!loaded) {
-                     s.message = "Not opened: " + loaded.error().message();  // the session on screen stays
+                     s.message = phrase("file.not_opened", arg("reason", loaded.error().message()));  // the session on screen stays
                      return;
                    }
-                   replace_session(s, *loaded, path, "Opened " + path);
+                   replace_session(s, *loaded, path, phrase("file.opened", arg("path", path)));
                  }});
 }
 
 void save_session_as_dialog(AppState& s, UiFrame& f) {
-  f.dialog.open({"Save session as", FileDialogMode::Save, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
+  f.dialog.open({tr("file.dialog.save_session_as"), FileDialogMode::Save, s.session_path.empty() ? "session.json" : s.session_path, kSessionExt,
                  [&s](const std::string& path) { save_session_to(s, path); }});
 }
 
@@ -48,7 +50,7 @@ void save_session_or_ask(AppState& s, UiFrame& f) {
 }
 
 void export_png_dialog(AppState&, UiFrame& f) {
-  f.dialog.open({"Export the window as PNG", FileDialogMode::Save, "qkvlab-view.png", kPngExt,
+  f.dialog.open({tr("file.dialog.export_png"), FileDialogMode::Save, "qkvlab-view.png", kPngExt,
                  [&f](const std::string& path) { f.pending_screenshot = path; }});
 }
 
@@ -56,6 +58,14 @@ void select_tab(AppState& s, int delta) {
   const int n = static_cast<int>(tabs().size());
   s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
 }
+
+void set_app_language(Lang lang) {
+  if (lang == i18n::language()) return;
+  i18n::set_language(lang);
+  ImGui::MarkIniSettingsDirty();  // "Lang=" of imgui.ini
+}
+
+void switch_language(AppState&, UiFrame&) { set_app_language(i18n::language() == Lang::En ? Lang::Zh : Lang::En); }
 
 namespace {
 
@@ -68,15 +78,16 @@ struct ShortcutAction {
   Action run;
 };
 const ShortcutAction kShortcutActions[] = {
-    {{"Ctrl+N", "new session (the shipped model)"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
-    {{"Ctrl+O", "open a session…"}, GLFW_KEY_O, true, false, true, open_session_dialog},
-    {{"Ctrl+S", "save the session (asks where the first time)"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
-    {{"Ctrl+Shift+S", "save the session as…"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
-    {{"F12", "export the view as PNG…"}, GLFW_KEY_F12, false, false, true, export_png_dialog},
-    {{"Ctrl+Q", "quit"}, GLFW_KEY_Q, true, false, true, [](AppState&, UiFrame& f) { f.quit = true; }},
-    {{"S", "flip the √d_k scaling"}, GLFW_KEY_S, false, false, false, [](AppState& s, UiFrame&) { flip_scaling(s); }},
-    {{"Ctrl+PageDown", "next tab"}, GLFW_KEY_PAGE_DOWN, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, +1); }},
-    {{"Ctrl+PageUp", "previous tab"}, GLFW_KEY_PAGE_UP, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, -1); }},
+    {{"Ctrl+N", "shortcuts.new"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
+    {{"Ctrl+O", "shortcuts.open"}, GLFW_KEY_O, true, false, true, open_session_dialog},
+    {{"Ctrl+S", "shortcuts.save"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
+    {{"Ctrl+Shift+S", "shortcuts.save_as"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
+    {{"F12", "shortcuts.export_png"}, GLFW_KEY_F12, false, false, true, export_png_dialog},
+    {{"Ctrl+Q", "shortcuts.quit"}, GLFW_KEY_Q, true, false, true, [](AppState&, UiFrame& f) { f.quit = true; }},
+    {{"S", "shortcuts.flip_scaling"}, GLFW_KEY_S, false, false, false, [](AppState& s, UiFrame&) { flip_scaling(s); }},
+    {{"Ctrl+PageDown", "shortcuts.next_tab"}, GLFW_KEY_PAGE_DOWN, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, +1); }},
+    {{"Ctrl+PageUp", "shortcuts.prev_tab"}, GLFW_KEY_PAGE_UP, true, false, true, [](AppState& s, UiFrame&) { select_tab(s, -1); }},
+    {{"Ctrl+Shift+L", "shortcuts.language"}, GLFW_KEY_L, true, true, true, switch_language},
 };
 
 }  // namespace
@@ -101,11 +112,11 @@ namespace {
 
 // Shortcuts that belong to other parts of the app (the Help menu lists them too).
 const Shortcut kOtherShortcuts[] = {
-    {"← →", "previous / next sub-step of the layer (Layer stepper)"},
-    {"↑ ↓", "previous / next attention block (Layer stepper)"},
-    {"F5 / F6", "Train tab: train · pause · resume / one step"},
-    {"F11", "presentation mode; Esc leaves it"},
-    {"PageDown / PageUp", "next / previous step of the open lesson (also the arrows in presentation mode)"},
+    {"← →", "shortcuts.stepper_steps"},
+    {"↑ ↓", "shortcuts.stepper_blocks"},
+    {"F5 / F6", "shortcuts.train"},
+    {"F11", "shortcuts.presentation"},
+    {"PageDown / PageUp", "shortcuts.lesson_steps"},
 };
 
 }  // namespace

@@ -10,8 +10,8 @@
 namespace qkv::app {
 
 struct Shortcut {
-  const char* keys;  // "Ctrl+O"
-  const char* what;  // "open a session"
+  const char* keys;      // "Ctrl+O" (key names: the same in every language)
+  const char* what_key;  // what it does, a key of assets/i18n/app.json ("shortcuts.open": "open a session…")
 };
 // Every shortcut of the app: the table's, then those that belong to other parts (lessons, the stepper, Train).
 std::span<const Shortcut> shortcuts();
@@ -22,6 +22,9 @@ void save_session_or_ask(AppState&, UiFrame&);  // Ctrl+S: to its file; a new se
 void save_session_as_dialog(AppState&, UiFrame&);
 void export_png_dialog(AppState&, UiFrame&);
 void select_tab(AppState&, int delta);  // the next (+1) or previous (−1) tab, wrapping around
+// The language of the whole app (menus, tabs, panels, messages, lessons), saved in imgui.ini.
+void set_app_language(Lang);
+void switch_language(AppState&, UiFrame&);  // Ctrl+Shift+L: English / 简体中文
 // The keys of an action of the table ("Ctrl+O"), for a menu item; null if it has none.
 const char* keys_of(Action);
 // Runs the action of each shortcut pressed this frame (none while a dialog or popup has the keys).

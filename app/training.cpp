@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "app/app_state.h"
+#include "core/i18n.h"  // not app/widgets/common.h: the thread tests build this file without ImGui
 
 namespace qkv::app {
 
@@ -111,7 +112,7 @@ void TrainingRun::loop() {
     std::lock_guard<std::mutex> lock(mutex_);
     busy_ = false;
     if (!error.empty()) {
-      snap_.error = "training stopped: " + error;
+      snap_.error = i18n::trf("app.training_stopped", i18n::arg("reason", error));
       snap_.finished = true;
       snap_.running = running_ = false;
       pending_steps_ = 0;
@@ -164,10 +165,13 @@ std::shared_ptr<TrainingRun> start_training(const AppState& s, const TrainConfig
   TrainConfig c = config;
   c.encoder_mask = s.session.encoder_mask & ~kMaskCustom;
   c.decoder_mask = s.session.decoder_mask & ~kMaskCustom;
-  std::string label = std::string(name(c.task)) + " · √d_k " + (m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off") + " · " +
-                      name(m.norm_placement) + "-norm " + name(m.norm) + " · residual " + (m.residual ? "on" : "off");
-  if (!(c.decoder_mask & kMaskCausal)) label += " · NO causal mask";
-  if (c.freeze_embeddings) label += " · frozen E";
+  // The curve's legend: the settings that shape a run, as a list (task, norm and placement by their config names).
+  using i18n::arg;
+  const auto on_off = [](bool on) { return i18n::tr(on ? "app.train_label.on" : "app.train_label.off"); };
+  std::string label = i18n::trf("app.train_label", arg("task", name(c.task)), arg("scale", on_off(m.score_scale == ScoreScale::InvSqrtDk)),
+                          arg("placement", name(m.norm_placement)), arg("norm", name(m.norm)), arg("residual", on_off(m.residual)));
+  if (!(c.decoder_mask & kMaskCausal)) label += std::string(" · ") + i18n::tr("app.train_label.no_causal");
+  if (c.freeze_embeddings) label += std::string(" · ") + i18n::tr("app.train_label.frozen");
   return std::make_shared<TrainingRun>(m, c, max_steps, std::move(label));
 }
 

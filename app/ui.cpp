@@ -27,18 +27,19 @@ namespace qkv::app {
 
 // [SECTION] The panels, in one place: the sidebar's and the main area's tabs.
 namespace {
+// The first column is the --panel name (never translated); the second the key of the title shown.
 const Tab kTabList[] = {
-    {"lessons", "Lessons 课程", DrawLessonsPanel},
-    {"stepper", "Layer stepper", DrawStepperPanel},
-    {"attention", "Attention heads", DrawAttentionPanel},
-    {"qkv", "Q, K, V", DrawQKVPanel},
-    {"scaling", "Scaling & softmax", DrawScalingPanel},
-    {"masks", "Masks", DrawMaskPanel},
-    {"positions", "Positional encoding", DrawPositionsPanel},
-    {"parameters", "Parameters & cost", DrawParametersPanel},
-    {"gradients", "Gradients", DrawGradientsPanel},
-    {"train", "Train", DrawTrainPanel},
-    {"output", "Output", DrawOutputPanel},
+    {"lessons", "tab.lessons", DrawLessonsPanel},
+    {"stepper", "tab.stepper", DrawStepperPanel},
+    {"attention", "tab.attention", DrawAttentionPanel},
+    {"qkv", "tab.qkv", DrawQKVPanel},
+    {"scaling", "tab.scaling", DrawScalingPanel},
+    {"masks", "tab.masks", DrawMaskPanel},
+    {"positions", "tab.positions", DrawPositionsPanel},
+    {"parameters", "tab.parameters", DrawParametersPanel},
+    {"gradients", "tab.gradients", DrawGradientsPanel},
+    {"train", "tab.train", DrawTrainPanel},
+    {"output", "tab.output", DrawOutputPanel},
 };
 constexpr int kTabCount = static_cast<int>(std::size(kTabList));
 
@@ -139,7 +140,7 @@ std::vector<std::string> missing_glyphs(const std::vector<std::string>& files, s
       if (!font || c > IM_UNICODE_CODEPOINT_MAX || !font->FindGlyphNoFallback(static_cast<ImWchar>(c))) {
         char line[64];
         std::snprintf(line, sizeof line, "U+%04X %s", c, ch.c_str());
-        missing.push_back(std::string(line) + " (first in " + file + ")");
+        missing.push_back(std::string(line) + " (first in " + file + ")");  // i18n: name — --check-glyphs output, read by tests
       }
     }
   }
@@ -182,9 +183,9 @@ void register_settings_handler(AppState* target) {
     float f = 0;
     if (std::sscanf(line, "DarkTheme=%d", &i) == 1) s->dark_theme = i != 0;
     else if (std::sscanf(line, "FontScale=%f", &f) == 1 && f >= 0.5f && f <= 3.0f) s->font_scale = f;
-    else if (std::sscanf(line, "Tab=%d", &i) == 1 && i >= 0 && i < kTabCount) s->lab_tab = i;
+    else if (std::sscanf(line, "Tab=%d", &i) == 1 && i >= 0 && i < kTabCount) s->lab_tab = i;  // i18n: name (an imgui.ini key)
     else if (std::sscanf(line, "SidebarWidth=%f", &f) == 1 && f >= 100.0f && f <= 4000.0f) s->sidebar_width = f;
-    else if (std::sscanf(line, "Lang=%d", &i) == 1 && i >= 0 && i < static_cast<int>(Lang::Count)) s->lessons.lang = static_cast<Lang>(i);
+    else if (std::sscanf(line, "Lang=%d", &i) == 1 && i >= 0 && i < static_cast<int>(Lang::Count)) i18n::set_language(static_cast<Lang>(i));  // i18n: name
     else if (std::strncmp(line, "LessonsDone=", 12) == 0) {
       std::string ids = line + 12;
       for (size_t start = 0; start < ids.size();) {
@@ -197,11 +198,26 @@ void register_settings_handler(AppState* target) {
   handler.WriteAllFn = [](ImGuiContext*, ImGuiSettingsHandler* h, ImGuiTextBuffer* out) {
     std::string done;
     for (const std::string& id : g_settings_target->lessons.done) done += (done.empty() ? "" : ",") + id;
-    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\nSidebarWidth=%.0f\nLang=%d\nLessonsDone=%s\n\n", h->TypeName,
+    out->appendf("[%s][Settings]\nDarkTheme=%d\nFontScale=%.2f\nTab=%d\nSidebarWidth=%.0f\nLang=%d\nLessonsDone=%s\n\n", h->TypeName,  // i18n: name
                  g_settings_target->dark_theme ? 1 : 0, g_settings_target->font_scale, g_settings_target->lab_tab, g_settings_target->sidebar_width,
-                 static_cast<int>(g_settings_target->lessons.lang), done.c_str());
+                 static_cast<int>(i18n::language()), done.c_str());
   };
   ImGui::GetCurrentContext()->SettingsHandlers.push_back(handler);
+}
+
+std::optional<Lang> saved_language(const std::string& ini_path) {
+  Result<std::string> text = read_file(ini_path);
+  if (!text) return std::nullopt;
+  bool ours = false;  // inside [QKVLab][Settings]
+  for (size_t start = 0; start < text->size();) {
+    const size_t end = std::min(text->find('\n', start), text->size());
+    const std::string line = text->substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line[0] == '[') ours = line.rfind("[QKVLab][Settings]", 0) == 0;
+    int i = 0;
+    if (ours && std::sscanf(line.c_str(), "Lang=%d", &i) == 1 && i >= 0 && i < static_cast<int>(Lang::Count)) return static_cast<Lang>(i);  // i18n: name
+  }
+  return std::nullopt;
 }
 
 std::string config_dir() {
@@ -218,55 +234,63 @@ namespace {
 
 void draw_menu(AppState& s, UiFrame& f) {
   if (!ImGui::BeginMainMenuBar()) return;
-  if (ImGui::BeginMenu("File")) {
-    if (ImGui::MenuItem("New session", "Ctrl+N")) new_session(s);
-    if (ImGui::MenuItem("Open session…", keys_of(open_session_dialog))) open_session_dialog(s, f);
-    if (ImGui::MenuItem("Save session", keys_of(save_session_or_ask))) save_session_or_ask(s, f);
-    if (ImGui::MenuItem("Save session as…", keys_of(save_session_as_dialog))) save_session_as_dialog(s, f);
+  if (ImGui::BeginMenu(tr_id("menu.file"))) {
+    if (ImGui::MenuItem(tr_id("menu.file.new"), "Ctrl+N")) new_session(s);
+    if (ImGui::MenuItem(tr_id("menu.file.open"), keys_of(open_session_dialog))) open_session_dialog(s, f);
+    if (ImGui::MenuItem(tr_id("menu.file.save"), keys_of(save_session_or_ask))) save_session_or_ask(s, f);
+    if (ImGui::MenuItem(tr_id("menu.file.save_as"), keys_of(save_session_as_dialog))) save_session_as_dialog(s, f);
     ImGui::Separator();
-    if (ImGui::MenuItem("Export view as PNG…", keys_of(export_png_dialog))) export_png_dialog(s, f);
-    if (ImGui::MenuItem("Export every tensor as .npy…"))
-      f.dialog.open({"Export every tensor as .npy into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
+    if (ImGui::MenuItem(tr_id("menu.file.export_png"), keys_of(export_png_dialog))) export_png_dialog(s, f);
+    if (ImGui::MenuItem(tr_id("menu.file.export_npy")))
+      f.dialog.open({tr("file.dialog.export_npy"), FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
                        if (!s.trace) return;
                        size_t written = 0;
-                       if (auto e = export_npy(*s.trace, s.session, dir, &written)) s.message = "Not exported: " + e->message();
-                       else s.message = "Exported " + std::to_string(written) + " tensors to " + dir;
+                       if (auto e = export_npy(*s.trace, s.session, dir, &written)) s.message = phrase("file.not_exported", arg("reason", e->message()));
+                       else s.message = phrase("file.exported_npy", arg("count", written), arg("dir", dir));
                      }});
-    if (ImGui::MenuItem("Export every tensor as CSV…"))
-      f.dialog.open({"Export every tensor as CSV into a folder", FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
+    if (ImGui::MenuItem(tr_id("menu.file.export_csv")))
+      f.dialog.open({tr("file.dialog.export_csv"), FileDialogMode::Folder, "", {}, [&s](const std::string& dir) {
                        if (!s.trace) return;
                        size_t written = 0;
-                       if (auto e = export_csv(*s.trace, dir, &written)) s.message = "Not exported: " + e->message();
-                       else s.message = "Exported " + std::to_string(written) + " tensors as CSV to " + dir;
+                       if (auto e = export_csv(*s.trace, dir, &written)) s.message = phrase("file.not_exported", arg("reason", e->message()));
+                       else s.message = phrase("file.exported_csv", arg("count", written), arg("dir", dir));
                      }});
     ImGui::Separator();
-    if (ImGui::MenuItem("Quit", "Ctrl+Q")) f.quit = true;
+    if (ImGui::MenuItem(tr_id("menu.file.quit"), "Ctrl+Q")) f.quit = true;
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu("View")) {
-    if (ImGui::MenuItem("Dark theme", nullptr, s.dark_theme)) s.dark_theme = true, apply_theme(s);
-    if (ImGui::MenuItem("Light theme", nullptr, !s.dark_theme)) s.dark_theme = false, apply_theme(s);
-    if (ImGui::SliderFloat("Font scale", &s.font_scale, 0.75f, 2.0f, "%.2f")) apply_theme(s);
+  if (ImGui::BeginMenu(tr_id("menu.view"))) {
+    if (ImGui::MenuItem(tr_id("menu.view.dark"), nullptr, s.dark_theme)) s.dark_theme = true, apply_theme(s);
+    if (ImGui::MenuItem(tr_id("menu.view.light"), nullptr, !s.dark_theme)) s.dark_theme = false, apply_theme(s);
+    if (ImGui::SliderFloat(tr_id("menu.view.font_scale"), &s.font_scale, 0.75f, 2.0f, "%.2f")) apply_theme(s);
     ImGui::Separator();
-    if (ImGui::MenuItem("Next tab", "Ctrl+PageDown")) select_tab(s, +1);
-    if (ImGui::MenuItem("Previous tab", "Ctrl+PageUp")) select_tab(s, -1);
+    if (ImGui::MenuItem(tr_id("menu.view.next_tab"), "Ctrl+PageDown")) select_tab(s, +1);
+    if (ImGui::MenuItem(tr_id("menu.view.prev_tab"), "Ctrl+PageUp")) select_tab(s, -1);
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu("Lessons")) {
-    if (ImGui::MenuItem("Open the Lessons tab")) s.request_tab = find_tab("lessons");
-    if (ImGui::MenuItem("Presentation mode", "F11")) {
+  // The language of the whole app. Each language is named in its own script, so whoever cannot read the one on
+  // screen still finds theirs; the shortcut switches to the other one.
+  if (ImGui::BeginMenu(tr_id("menu.language"))) {
+    const Lang now = i18n::language();
+    if (ImGui::MenuItem("English", now == Lang::En ? nullptr : keys_of(switch_language), now == Lang::En)) set_app_language(Lang::En);
+    if (ImGui::MenuItem("简体中文", now == Lang::Zh ? nullptr : keys_of(switch_language), now == Lang::Zh)) set_app_language(Lang::Zh);
+    ImGui::EndMenu();
+  }
+  if (ImGui::BeginMenu(tr_id("menu.lessons"))) {
+    if (ImGui::MenuItem(tr_id("menu.lessons.open_tab"))) s.request_tab = find_tab("lessons");
+    if (ImGui::MenuItem(tr_id("menu.lessons.present"), "F11")) {
       if (s.lessons.active < 0) open_lesson(s, s.lessons.selected, 0);
       s.lessons.presentation = true;
     }
-    if (ImGui::MenuItem("Export the open lesson's figures (PNG)", nullptr, false, s.lessons.active >= 0)) {
+    if (ImGui::MenuItem(tr_id("menu.lessons.export"), nullptr, false, s.lessons.active >= 0)) {
       const Lesson& l = s.lessons.lessons[static_cast<size_t>(s.lessons.active)];
       start_lesson_export(s, s.lessons.active, "qkvlab-lesson-" + l.id, false);
     }
-    if (ImGui::MenuItem("Close the lesson", nullptr, false, s.lessons.active >= 0)) close_lesson(s);
+    if (ImGui::MenuItem(tr_id("menu.lessons.close"), nullptr, false, s.lessons.active >= 0)) close_lesson(s);
     ImGui::EndMenu();
   }
-  if (ImGui::BeginMenu("Help")) {
-    ImGui::TextUnformatted("QKV Lab: every number of a Transformer's forward pass, live.");
+  if (ImGui::BeginMenu(tr_id("menu.help"))) {
+    ImGui::TextUnformatted(tr("app.help.about"));
     ImGui::Separator();
     if (ImGui::BeginTable("keys", 2, ImGuiTableFlags_SizingFixedFit)) {
       for (const Shortcut& k : shortcuts()) {
@@ -274,24 +298,15 @@ void draw_menu(AppState& s, UiFrame& f) {
         ImGui::TableNextColumn();
         ImGui::TextUnformatted(k.keys);
         ImGui::TableNextColumn();
-        ImGui::TextUnformatted(k.what);
+        ImGui::TextUnformatted(tr(k.what_key));
       }
       ImGui::EndTable();
     }
     ImGui::Separator();
-    ImGui::TextUnformatted("Edits recompute on a worker: the previous result stays until the new one arrives (over 0.2 s: \"computing…\" and a progress bar)");
-    ImGui::TextUnformatted("Only what an edit can change is recomputed (a new target keeps the encoder; a new loss keeps the forward pass)");
-    ImGui::TextUnformatted("Long inputs keep each layer's input and output and recompute a head's n×n matrices when a view asks for them");
-    ImGui::TextUnformatted("Model ▸ Memory: what a run will take, against the limit (75% of RAM; --memory-limit 4G sets it); larger edits are refused");
-    ImGui::TextUnformatted("Hover a cell: its query, key, score, scaled score, mask, probability");
-    ImGui::TextUnformatted("Click a row: pin it as a bar chart; right-click a heatmap: save it as PNG or CSV");
-    ImGui::TextUnformatted("Wheel (Ctrl+wheel where the tab scrolls): zoom a heatmap; drag: pan; double-click: the whole matrix");
-    ImGui::TextUnformatted("Output tab: next-token probabilities, sampling (temperature, top-k, top-p) and Generate through the KV cache");
-    ImGui::TextUnformatted("Click a token chip: mark it as padding");
-    ImGui::TextUnformatted("Gradients tab: ∂L/∂S, ∂L/∂P, the softmax Jacobian of a pinned row, weight-gradient norms, why √d_k");
-    ImGui::TextUnformatted("Train tab: the previous run stays as a dashed ghost curve");
-    ImGui::TextUnformatted("Lessons tab: 30 interview questions in English and 简体中文, each opening a live demo; drill mode");
-    ImGui::TextUnformatted("The app opens on shipped trained weights (reverse the letters); Model ▸ Weights switches to untrained");
+    for (const char* key : {"app.help.worker", "app.help.reuse", "app.help.lean", "app.help.memory", "app.help.hover", "app.help.click_row",
+                            "app.help.wheel", "app.help.output", "app.help.chip", "app.help.gradients", "app.help.train", "app.help.lessons",
+                            "app.help.weights"})
+      ImGui::TextUnformatted(tr(key));
     ImGui::EndMenu();
   }
   ImGui::EndMainMenuBar();
@@ -304,12 +319,12 @@ constexpr float kSidebarMaxShare = 0.6f;        // of the window's width
 constexpr float kTabUnderline = 2.0f;           // pixels
 constexpr float kBusyBarEms = 9.0f;             // the recompute's progress bar, in font heights
 // What the UI says while a slow recompute runs: the heatmaps on screen are the previous edit's (not an error).
-constexpr const char* kStaleNote = "showing the previous edit: computing the new one…";
+constexpr const char* kStaleNote = "status.stale";  // a key: "showing the previous edit: computing the new one…"
 
 // The running recompute's progress as "3/8 layers" and a fraction (each pass it makes counts its layers).
 float recompute_progress(const AppState& s, char* overlay, size_t size) {
   const int done = s.recompute.done(), total = s.recompute.total();
-  std::snprintf(overlay, size, "%d/%d layers", done, total);
+  std::snprintf(overlay, size, "%s", trf("status.progress", arg("done", done), arg("total", total)).c_str());
   return total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f;
 }
 
@@ -324,7 +339,7 @@ void draw_busy_corner(const AppState& s) {
   if (!s.recompute_slow) return;
   char overlay[48];
   const float fraction = recompute_progress(s, overlay, sizeof overlay);
-  const std::string text = std::string("computing… ") + overlay;
+  const std::string text = trf("status.computing", arg("progress", overlay));
   const ImGuiViewport* vp = ImGui::GetMainViewport();
   const ImGuiStyle& style = ImGui::GetStyle();
   const ImVec2 size = ImGui::CalcTextSize(text.c_str());
@@ -355,7 +370,7 @@ void draw_tab_strip(AppState& s, UiFrame& f) {
   ImGui::PushStyleVar(ImGuiStyleVar_ItemSpacing, ImVec2(style.ItemInnerSpacing.x, style.ItemInnerSpacing.y));
   ImGui::PushStyleVar(ImGuiStyleVar_FrameRounding, style.TabRounding);
   for (int i = 0; i < kTabCount; ++i) {
-    const char* title = kTabList[i].title;
+    const char* title = tr(kTabList[i].title_key);
     const float text_w = ImGui::CalcTextSize(title).x;
     const float w = text_w + style.FramePadding.x * 2.0f;
     if (i > 0) {
@@ -366,7 +381,7 @@ void draw_tab_strip(AppState& s, UiFrame& f) {
     ImGui::PushStyleColor(ImGuiCol_Button, ImGui::GetStyleColorVec4(selected ? ImGuiCol_TabActive : ImGuiCol_Tab));
     ImGui::PushStyleColor(ImGuiCol_ButtonHovered, ImGui::GetStyleColorVec4(ImGuiCol_TabHovered));
     ImGui::PushStyleColor(ImGuiCol_ButtonActive, ImGui::GetStyleColorVec4(ImGuiCol_TabActive));
-    if (ImGui::Button(title, ImVec2(w, 0)) && !selected) {
+    if (ImGui::Button(tr_id(kTabList[i].title_key), ImVec2(w, 0)) && !selected) {  // its id is the key in every language
       s.lab_tab = i;
       ImGui::MarkIniSettingsDirty();
     }
@@ -407,9 +422,9 @@ void draw_layout(AppState& s, UiFrame& f) {
     ImGui::SetNextWindowPos(vp->WorkPos);
     ImGui::SetNextWindowSize(ImVec2(s.sidebar_width, height));
     ImGui::SetNextWindowSizeConstraints(ImVec2(min_w, height), ImVec2(max_w, height));
-    if (begin_host_window("Sentence and model", nullptr, fixed & ~ImGuiWindowFlags_NoResize)) {
-      if (ImGui::CollapsingHeader("Input", ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
-      if (ImGui::CollapsingHeader("Model", ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
+    if (begin_host_window(tr_id("app.sidebar"), nullptr, fixed & ~ImGuiWindowFlags_NoResize)) {
+      if (ImGui::CollapsingHeader(tr_id("app.sidebar.input"), ImGuiTreeNodeFlags_DefaultOpen)) DrawInputPanel(s);
+      if (ImGui::CollapsingHeader(tr_id("app.sidebar.model"), ImGuiTreeNodeFlags_DefaultOpen)) DrawModelPanel(s);
     }
     if (ImGui::GetWindowWidth() != s.sidebar_width) ImGui::MarkIniSettingsDirty();  // saved within io.IniSavingRate
     s.sidebar_width = ImGui::GetWindowWidth();
@@ -419,13 +434,13 @@ void draw_layout(AppState& s, UiFrame& f) {
 
   ImGui::SetNextWindowPos(ImVec2(vp->WorkPos.x + sidebar_w, vp->WorkPos.y));
   ImGui::SetNextWindowSize(ImVec2(vp->WorkSize.x - sidebar_w, vp->WorkSize.y - status_h));
-  if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {
+  if (begin_host_window("Labs", nullptr, fixed | ImGuiWindowFlags_NoTitleBar)) {  // i18n: name (an ImGui id: no title bar)
     DrawLessonStrip(s);
     draw_tab_strip(s, f);
     // The tab's content scrolls on its own: the lesson strip and the tabs stay on screen.
     ImGui::BeginChild("tab_content", ImVec2(0, 0), false);
     if (!s.trace) {
-      ImGui::TextDisabled("Computing…");
+      ImGui::TextDisabled("%s", tr("status.computing_first"));
       if (s.recompute_slow) recompute_progress_bar(s);
     } else {
       kTabList[s.lab_tab].draw(s);
@@ -458,19 +473,17 @@ void draw_layout(AppState& s, UiFrame& f) {
       recompute_progress_bar(s);
       first = false;
       const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
-      part(&dim, kStaleNote);
+      part(&dim, tr(kStaleNote));
     }
     if (s.trace) {
-      char stats[160];
-      std::snprintf(stats, sizeof stats, "recompute %.2f ms · frame %.1f ms · %zu tensors · n = %zu", s.recompute_ms, s.frame_ms,
-                    s.trace->tensors.size(), s.trace->source_tokens.size());
-      part(nullptr, stats);
+      part(nullptr, trf("status.stats", arg("recompute", s.recompute_ms), arg("frame", s.frame_ms), arg("tensors", s.trace->tensors.size()),
+                        arg("n", s.trace->source_tokens.size())));
     }
-    if (s.error) part(&kErrorColor, "· not applied: " + s.error->what);
+    if (s.error) part(&kErrorColor, "· " + trf("status.not_applied", arg("reason", s.error->what)));
     else if (s.trace && !s.trace->warnings.empty()) part(&kWarningColor, "· " + s.trace->warnings.front());
     if (!s.message.empty()) {
       const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
-      part(&dim, "· " + s.message);
+      part(&dim, "· " + s.message.str());
     }
   }
   ImGui::End();

@@ -4,6 +4,7 @@
 #include "app/app_state.h"
 #include "app/file_dialog.h"
 
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13,8 +14,8 @@ namespace qkv::app {
 
 // The labs, in one place: each a tab of the main area (the sidebar holds the input and model panels).
 struct Tab {
-  const char* name;   // for --panel
-  const char* title;  // on screen
+  const char* name;       // for --panel (a name: the same in every language)
+  const char* title_key;  // its title on screen: a key of assets/i18n/app.json ("tab.attention")
   void (*draw)(AppState&);
 };
 std::span<const Tab> tabs();
@@ -26,12 +27,15 @@ void load_fonts(float size);  // DejaVu Sans (maths symbols) with a CJK font mer
 // Builds the atlas if needed (no GL context required). *error: a file that could not be read.
 std::vector<std::string> missing_glyphs(const std::vector<std::string>& files, std::string* error);
 void apply_theme(const AppState&);
-void register_settings_handler(AppState* target);  // theme, font scale and tab, in imgui.ini
+void register_settings_handler(AppState* target);  // theme, font scale, tab and language, in imgui.ini
 std::string config_dir();                          // ~/.config/qkvlab (created)
+// The language saved in an imgui.ini ("Lang=" of its [QKVLab][Settings]), if any: read before the window opens, so
+// the messages made at start-up (the model opened, a session file) are already in it.
+std::optional<Lang> saved_language(const std::string& ini_path);
 
 // Where the tab strip drew each tab this frame (screen pixels), for scripted tests of the layout.
 struct DrawnTab {
-  std::string name, title;
+  std::string name, title;  // title: as shown, in the current language
   float x0, y0, x1, y1;
   float text_width;  // the title's width: a tab narrower than its text would be truncated
 };

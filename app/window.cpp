@@ -16,7 +16,7 @@ namespace qkv::app {
 namespace {
 constexpr int kGlMajor = 3, kGlMinor = 3;
 constexpr const char* kGlslVersion = "#version 330";
-constexpr const char* kTitle = "QKV Lab";
+constexpr const char* kTitle = "QKV Lab";  // i18n: name (the program's name, in every language)
 
 void glfw_error(int code, const char* description) { std::fprintf(stderr, "qkvlab: GLFW error %d: %s\n", code, description); }
 }  // namespace
@@ -37,7 +37,7 @@ Window::~Window() {
 std::unique_ptr<Window> open_window(const WindowOptions& o, AppState& state, std::string* error) {
   glfwSetErrorCallback(glfw_error);
   if (!glfwInit()) {
-    *error = "cannot open a window: no display (is DISPLAY set? On a headless machine run under xvfb-run)";
+    *error = "cannot open a window: no display (is DISPLAY set? On a headless machine run under xvfb-run)";  // i18n: name — stderr only (main prints it)
     return nullptr;
   }
   auto w = std::make_unique<Window>();
@@ -48,13 +48,13 @@ std::unique_ptr<Window> open_window(const WindowOptions& o, AppState& state, std
   if (o.scripted) glfwWindowHint(GLFW_RESIZABLE, GLFW_FALSE);
   w->window_ = glfwCreateWindow(o.width, o.height, kTitle, nullptr, nullptr);
   if (!w->window_) {
-    *error = "cannot create an OpenGL 3.3 core window (the graphics driver may be too old)";
+    *error = "cannot create an OpenGL 3.3 core window (the graphics driver may be too old)";  // i18n: name — stderr only
     return nullptr;
   }
   glfwMakeContextCurrent(w->window_);
   glfwSwapInterval(o.scripted ? 0 : 1);
   if (!gladLoadGL(glfwGetProcAddress)) {
-    *error = "cannot load OpenGL 3.3 functions";
+    *error = "cannot load OpenGL 3.3 functions";  // i18n: name — stderr only
     return nullptr;
   }
 

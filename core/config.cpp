@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/i18n.h"
 #include "core/tokenizer.h"
 
 namespace qkv {
@@ -114,8 +115,8 @@ double score_scale(const ModelConfig& c) {
 std::optional<Error> validate(const ModelConfig& c) {
   const auto positive = [](int value, const char* what, int upper) -> std::optional<Error> {
     if (value < 1 || value > upper)
-      return Error{std::string(what) + " = " + std::to_string(value) + " is out of range",
-                   "it must be between 1 and " + std::to_string(upper)};
+      return Error{i18n::trf("core.config.out_of_range", i18n::arg("name", what), i18n::arg("value", std::to_string(value))),
+                   i18n::trf("core.config.between_1_and", i18n::arg("upper", upper))};
     return std::nullopt;
   };
   if (auto e = positive(c.layers, "layers", 96)) return e;
@@ -124,22 +125,20 @@ std::optional<Error> validate(const ModelConfig& c) {
   if (auto e = positive(c.d_ff, "d_ff", 65536)) return e;
   if (auto e = positive(c.max_len, "max_len", 65536)) return e;
   if (c.d_k < 0 || c.d_v < 0 || c.d_k > 8192 || c.d_v > 8192)
-    return Error{"d_k and d_v must be between 1 and 8192", "use 0 to derive them as d_model / h"};
+    return Error{i18n::tr("core.config.dk_dv_range"), i18n::tr("core.config.dk_dv_range_hint")};
   if ((c.d_k == 0 || c.d_v == 0) && c.d_model % c.heads != 0)
-    return Error{"d_model = " + std::to_string(c.d_model) + " is not divisible by h = " + std::to_string(c.heads) +
-                     ", so d_k = d_model / h is not a whole number",
-                 "pick a head count that divides d_model, or set d_k and d_v explicitly"};
+    return Error{i18n::trf("core.config.heads_divide", i18n::arg("d_model", c.d_model), i18n::arg("h", c.heads)),
+                 i18n::tr("core.config.heads_divide_hint")};
   if (c.pe == PosEncoding::RoPE && c.head_dk() % 2 != 0)
-    return Error{"RoPE needs an even d_k (it rotates pairs of dimensions), but d_k = " + std::to_string(c.head_dk()), "choose an even d_k"};
+    return Error{i18n::trf("core.config.rope_odd_dk", i18n::arg("dk", c.head_dk())), i18n::tr("core.config.rope_odd_dk_hint")};
   if (c.projection == Projection::Identity && (c.head_dk() * c.heads != c.d_model || c.head_dv() * c.heads != c.d_model))
-    return Error{"identity projections need h·d_k = h·d_v = d_model, so each head reads its own slice of X",
-                 "set d_k and d_v to 0 (derived) with h dividing d_model"};
+    return Error{i18n::tr("core.config.identity_shape"), i18n::tr("core.config.identity_shape_hint")};
   if (!(c.pe_base > 1.0) || !std::isfinite(c.pe_base))
-    return Error{"the positional-encoding base must be a finite number above 1", "the paper uses 10000"};
+    return Error{i18n::tr("core.config.pe_base"), i18n::tr("core.config.pe_base_hint")};
   if (!(c.temperature > 0.0f) || !std::isfinite(c.temperature))
-    return Error{"the softmax temperature τ must be a finite number above 0", "τ = 1 is plain softmax"};
-  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) return Error{"dropout must be in [0, 1)", "0.1 is the paper's value"};
-  if (!(c.norm_eps > 0.0f)) return Error{"norm_eps must be above 0", "1e-5 is usual"};
+    return Error{i18n::tr("core.config.temperature"), i18n::tr("core.config.temperature_hint")};
+  if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) return Error{i18n::tr("core.config.dropout"), i18n::tr("core.config.dropout_hint")};
+  if (!(c.norm_eps > 0.0f)) return Error{i18n::tr("core.config.norm_eps"), i18n::tr("core.config.norm_eps_hint")};
   return std::nullopt;
 }
 
@@ -147,50 +146,53 @@ std::optional<Error> validate(const Session& s) {
   if (auto e = validate(s.model)) return e;
   const ModelConfig& c = s.model;
   if (s.decode_steps < 0 || s.decode_steps > 1024)
-    return Error{"decode_steps = " + std::to_string(s.decode_steps) + " is out of range", "use 0 to 1024"};
+    return Error{i18n::trf("core.config.out_of_range", i18n::arg("name", "decode_steps"),
+                           i18n::arg("value", std::to_string(s.decode_steps))),
+                 i18n::tr("core.config.decode_steps_hint")};
   if (!(s.label_smoothing >= 0.0f && s.label_smoothing < 1.0f))
-    return Error{"label_smoothing = " + std::to_string(s.label_smoothing) + " is out of range", "use 0 (none) to 0.3; the Transformer used 0.1"};
+    return Error{i18n::trf("core.config.out_of_range", i18n::arg("name", "label_smoothing"),
+                           i18n::arg("value", std::to_string(s.label_smoothing))),
+                 i18n::tr("core.config.label_smoothing_hint")};
   if (s.loss == LossKind::NextToken && c.arch == Arch::EncoderOnly)
-    return Error{"next-token loss needs a decoder: an encoder sees every token, so predicting the next one is trivial",
-                 "choose decoder-only, or the reconstruct loss"};
+    return Error{i18n::tr("core.config.next_token_encoder"), i18n::tr("core.config.next_token_encoder_hint")};
   if (s.loss == LossKind::TargetSequence && c.arch != Arch::EncoderDecoder)
-    return Error{"the target-sequence loss needs an encoder–decoder model", "choose encoder-decoder, or the loss auto"};
+    return Error{i18n::tr("core.config.target_loss_arch"), i18n::tr("core.config.target_loss_arch_hint")};
   if (s.decode_steps > 0 && c.arch == Arch::EncoderOnly)
-    return Error{"an encoder-only model does not generate text", "choose decoder-only or encoder-decoder to decode"};
+    return Error{i18n::tr("core.config.encoder_only_decode"), i18n::tr("core.config.encoder_only_decode_hint")};
   if (s.decode_steps > 0 && c.norm == NormKind::BatchNorm)
-    return Error{
-        "step-by-step decoding cannot use BatchNorm: its statistics span every position, which a decoder "
-        "does not have yet",
-        "choose LayerNorm or RMSNorm — one reason Transformers use them"};
-  if (!std::isfinite(static_cast<double>(c.temperature))) return Error{"temperature is not finite", ""};
+    return Error{i18n::tr("core.config.batchnorm_decode"), i18n::tr("core.config.batchnorm_decode_hint")};
+  if (!std::isfinite(static_cast<double>(c.temperature))) return Error{i18n::tr("core.config.temperature_not_finite"), ""};
 
   std::vector<Sequence> batch{s.input};
   batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
   int longest_source = 0;
   for (size_t b = 0; b < batch.size(); ++b) {
     const int n = static_cast<int>(tokenize(batch[b].text, s.tokenizer).size()) + (s.add_special_tokens ? 1 : 0);
-    const std::string which = b == 0 ? "the input text" : "batch sequence " + std::to_string(b);
-    if (n == 0) return Error{which + " has no tokens", "type a sentence"};
+    // Sequence 0 is "the input text", the others "batch sequence b": one whole sentence per case.
+    const bool first = b == 0;
+    if (n == 0)
+      return Error{first ? i18n::tr("core.config.input_no_tokens") : i18n::trf("core.config.batch_no_tokens", i18n::arg("b", b)),
+                   i18n::tr("core.config.no_tokens_hint")};
     longest_source = std::max(longest_source, n);
     const int decoder_n = static_cast<int>(tokenize(batch[b].target, s.tokenizer).size()) + 1;
     const int extra = c.arch == Arch::DecoderOnly ? s.decode_steps : 0;
     if (n + extra > c.max_len)
-      return Error{
-          which + " has " + std::to_string(n + extra) + " positions but the positional table has max_len = " + std::to_string(c.max_len),
-          "shorten the text or raise max_len"};
+      return Error{i18n::trf(first ? "core.config.input_too_long" : "core.config.batch_too_long", i18n::arg("b", b),
+                             i18n::arg("n", n + extra), i18n::arg("max_len", c.max_len)),
+                   i18n::tr("core.config.too_long_hint")};
     if (c.arch == Arch::EncoderDecoder && decoder_n + s.decode_steps > c.max_len)
-      return Error{"the target of " + which + " needs " + std::to_string(decoder_n + s.decode_steps) +
-                       " positions but max_len = " + std::to_string(c.max_len),
-                   "shorten the target or raise max_len"};
+      return Error{i18n::trf(first ? "core.config.input_target_too_long" : "core.config.batch_target_too_long", i18n::arg("b", b),
+                             i18n::arg("n", decoder_n + s.decode_steps), i18n::arg("max_len", c.max_len)),
+                   i18n::tr("core.config.target_too_long_hint")};
   }
   for (int p : s.padding_positions)
     if (p < 0 || p >= longest_source)
-      return Error{"padding position " + std::to_string(p) + " is outside the input (" + std::to_string(longest_source) + " tokens)",
-                   "mark a token that exists"};
+      return Error{i18n::trf("core.config.padding_outside", i18n::arg("p", p), i18n::arg("n", longest_source)),
+                   i18n::tr("core.config.padding_outside_hint")};
   for (const Cell& cell : s.custom_cells)
     if (cell.i < 0 || cell.j < 0 || cell.i >= c.max_len || cell.j >= c.max_len)
-      return Error{"custom mask cell (" + std::to_string(cell.i) + ", " + std::to_string(cell.j) + ") is outside the matrix",
-                   "cells are (query row, key column) from 0"};
+      return Error{i18n::trf("core.config.cell_outside", i18n::arg("i", cell.i), i18n::arg("j", cell.j)),
+                   i18n::tr("core.config.cell_outside_hint")};
   return std::nullopt;
 }
 
@@ -221,7 +223,9 @@ json sequence_json(const Sequence& q) { return json{{"text", q.text}, {"target",
 int whole_int(const json& value, const std::string& what) {
   const bool fits = value.is_number_integer() && (value.is_number_unsigned() ? value.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
                                                                              : value.get<int64_t>() >= INT_MIN && value.get<int64_t>() <= INT_MAX);
-  if (!fits) throw Error{what + " = " + value.dump().substr(0, 40) + " is not a whole number in range", "a whole number"};
+  if (!fits)
+    throw Error{i18n::trf("core.config.json.not_whole", i18n::arg("what", what), i18n::arg("value", value.dump().substr(0, 40))),
+                i18n::tr("core.config.json.a_whole_number")};
   return static_cast<int>(value.get<int64_t>());
 }
 
@@ -229,7 +233,7 @@ int whole_int(const json& value, const std::string& what) {
 class Reader {
  public:
   Reader(const json& object, std::string where) : object_(object), where_(std::move(where)) {
-    if (!object_.is_object()) throw Error{where_ + " must be a JSON object", ""};
+    if (!object_.is_object()) throw Error{i18n::trf("core.config.json.not_object", i18n::arg("where", where_)), ""};
     for (const auto& item : object_.items()) unread_.push_back(item.key());
   }
   template <typename T>
@@ -237,23 +241,25 @@ class Reader {
     const json* value = take(key);
     if (!value) return;
     if constexpr (std::is_floating_point_v<T>) {  // a finite number: inf or NaN could not be saved back as JSON
-      if (!value->is_number()) throw Error{where_ + key + " has the wrong type", "a number"};
+      if (!value->is_number()) throw Error{wrong_type(key), i18n::tr("core.config.json.a_number")};
       out = value->get<T>();
-      if (!std::isfinite(out)) throw Error{where_ + key + " = " + value->dump() + " is out of range", "a finite number"};
+      if (!std::isfinite(out))
+        throw Error{i18n::trf("core.config.out_of_range", i18n::arg("name", where_ + key), i18n::arg("value", value->dump())),
+                    i18n::tr("core.config.json.a_finite_number")};
     } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {  // a whole number that fits, never wrapped
-      if (!value->is_number()) throw Error{where_ + key + " has the wrong type", "a whole number"};
+      if (!value->is_number()) throw Error{wrong_type(key), i18n::tr("core.config.json.a_whole_number")};
       const bool fits = std::is_unsigned_v<T> ? value->is_number_unsigned() && value->get<uint64_t>() <= std::numeric_limits<T>::max()
                                                : value->is_number_integer() && value->get<int64_t>() >= std::numeric_limits<T>::min() &&
                                                      value->get<int64_t>() <= static_cast<int64_t>(std::numeric_limits<T>::max());
       if (!fits)
-        throw Error{where_ + key + " = " + value->dump() + " is not a whole number in range",
-                    std::is_unsigned_v<T> ? "a whole number ≥ 0" : "a whole number"};
+        throw Error{i18n::trf("core.config.json.not_whole", i18n::arg("what", where_ + key), i18n::arg("value", value->dump())),
+                    i18n::tr(std::is_unsigned_v<T> ? "core.config.json.a_whole_number_unsigned" : "core.config.json.a_whole_number")};
       out = value->get<T>();
     } else {
       try {
         out = value->get<T>();
       } catch (const json::exception&) {
-        throw Error{where_ + key + " has the wrong type", "see the session schema in README.md"};
+        throw Error{wrong_type(key), i18n::tr("core.config.json.schema_hint")};
       }
     }
   }
@@ -262,14 +268,17 @@ class Reader {
     std::string text;
     get(key, text);
     if (text.empty() && !object_.contains(key)) return;
-    if (!parse(text, out)) throw Error{where_ + key + " = \"" + text + "\" is not known", "one of: " + all_names<E>()};
+    if (!parse(text, out))
+      throw Error{i18n::trf("core.config.json.unknown_value", i18n::arg("key", where_ + key), i18n::arg("value", text)),
+                  i18n::trf("core.config.json.one_of", i18n::arg("names", all_names<E>()))};
   }
   void get_mask(const char* key, MaskFlags& out) {
     if (!object_.contains(key)) return;
     std::string text;
     get(key, text);
     if (!parse_mask(text, out))
-      throw Error{where_ + key + " = \"" + text + "\" is not a mask", "use none, causal, padding, custom joined by +"};
+      throw Error{i18n::trf("core.config.json.not_mask", i18n::arg("key", where_ + key), i18n::arg("value", text)),
+                  i18n::tr("core.config.json.not_mask_hint")};
   }
   const json* take(const char* key) {
     const auto it = object_.find(key);
@@ -278,11 +287,15 @@ class Reader {
     return &*it;
   }
   void finish() const {
-    if (!unread_.empty()) throw Error{"unknown key " + where_ + unread_.front(), "see the session schema in README.md"};
+    if (!unread_.empty())
+      throw Error{i18n::trf("core.config.json.unknown_key", i18n::arg("key", where_ + unread_.front())),
+                  i18n::tr("core.config.json.schema_hint")};
   }
   const std::string& where() const { return where_; }
 
  private:
+  std::string wrong_type(const char* key) const { return i18n::trf("core.config.json.wrong_type", i18n::arg("key", where_ + key)); }
+
   const json& object_;
   std::string where_;
   std::vector<std::string> unread_;
@@ -348,12 +361,12 @@ std::string to_json(const Session& s, int indent) {
 }
 
 Result<Session> session_from_json(std::string_view text) {
-  if (auto e = check_json_depth(text, "the session")) return *e;
+  if (auto e = check_json_depth(text, i18n::tr("core.config.json.the_session"))) return *e;
   json root;
   try {
     root = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, and out_of_range for a number beyond double (1e309)
-    return Error{std::string("the session is not valid JSON: ") + e.what(), "check for a missing comma or quote, or a number too large"};
+    return Error{i18n::trf("core.config.json.invalid", i18n::arg("error", e.what())), i18n::tr("core.config.json.invalid_hint")};
   }
   Session s;
   try {
@@ -361,14 +374,15 @@ Result<Session> session_from_json(std::string_view text) {
     r.get("text", s.input.text);
     r.get("target", s.input.target);
     if (const json* batch = r.take("extra_batch")) {
-      if (!batch->is_array()) throw Error{"extra_batch must be an array of {\"text\", \"target\"}", ""};
+      if (!batch->is_array()) throw Error{i18n::trf("core.config.json.extra_batch"), ""};  // trf: the text has literal braces
       for (size_t i = 0; i < batch->size(); ++i)
         s.extra_batch.push_back(read_sequence((*batch)[i], "extra_batch[" + std::to_string(i) + "]."));
     }
     r.get_enum("tokenizer", s.tokenizer);
     r.get("add_special_tokens", s.add_special_tokens);
     if (const json* positions = r.take("padding_positions")) {
-      if (!positions->is_array()) throw Error{"padding_positions must be an array of token positions", "e.g. [5, 6]"};
+      if (!positions->is_array())
+        throw Error{i18n::tr("core.config.json.padding_positions"), i18n::tr("core.config.json.padding_positions_hint")};
       for (size_t i = 0; i < positions->size(); ++i)
         s.padding_positions.push_back(whole_int((*positions)[i], "padding_positions[" + std::to_string(i) + "]"));
     }
@@ -402,11 +416,12 @@ Result<Session> session_from_json(std::string_view text) {
     r.get_mask("encoder_mask", s.encoder_mask);
     r.get_mask("decoder_mask", s.decoder_mask);
     if (const json* cells = r.take("custom_cells")) {
-      if (!cells->is_array()) throw Error{"custom_cells must be an array of [i, j] pairs", ""};
+      if (!cells->is_array()) throw Error{i18n::tr("core.config.json.custom_cells"), ""};
       for (const json& cell : *cells) {
         if (!cell.is_array() || cell.size() != 2 || !cell[0].is_number_integer() || !cell[1].is_number_integer())
-          throw Error{"each custom cell must be [query row, key column], two integers", ""};
-        s.custom_cells.push_back({whole_int(cell[0], "a custom cell's row"), whole_int(cell[1], "a custom cell's column")});
+          throw Error{i18n::tr("core.config.json.custom_cell"), ""};
+        s.custom_cells.push_back(
+            {whole_int(cell[0], i18n::tr("core.config.json.cell_row")), whole_int(cell[1], i18n::tr("core.config.json.cell_column"))});
       }
     }
     r.get_enum("mode", s.mode);
@@ -426,14 +441,14 @@ Result<Session> session_from_json(std::string_view text) {
 
 Result<Session> load_session(const std::string& path) {
   Result<std::string> text = read_file(path);
-  if (!text) return Error{"cannot open the session file: " + text.error().what, text.error().hint};
+  if (!text) return Error{i18n::trf("core.config.cannot_open", i18n::arg("error", text.error().what)), text.error().hint};
   Result<Session> s = session_from_json(*text);
-  if (!s) return Error{path + ": " + s.error().what, s.error().hint};
+  if (!s) return Error{i18n::trf("core.config.in_file", i18n::arg("path", path), i18n::arg("error", s.error().what)), s.error().hint};
   return s;
 }
 
 std::optional<Error> save_session(const Session& s, const std::string& path) {
-  if (auto e = validate(s)) return Error{"not saving an invalid session: " + e->what, e->hint};
+  if (auto e = validate(s)) return Error{i18n::trf("core.config.not_saving", i18n::arg("error", e->what)), e->hint};
   return write_file_atomically(path, to_json(s) + "\n");
 }
 

@@ -119,7 +119,8 @@ struct Sequence {
 
 // [SECTION] The Session: the single input of core::run.
 struct Session {
-  Sequence input{"The animal didn't cross the street because it was too tired.", ""};
+  // The default input is data, not a message: it is saved into session files and the tests and lessons read its tokens.
+  Sequence input{"The animal didn't cross the street because it was too tired.", ""};  // i18n: name
   std::vector<Sequence> extra_batch;  // more sequences: padded to the longest; BatchNorm's statistics span them all
   TokenizerKind tokenizer = TokenizerKind::Words;
   bool add_special_tokens = false;     // source gets [EOS]; decoder-only input and targets get [BOS]

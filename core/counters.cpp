@@ -8,6 +8,8 @@
 
 #include <utility>
 
+#include "core/i18n.h"
+
 namespace qkv {
 namespace {
 
@@ -144,7 +146,7 @@ CountTable count_model(const CountSpec& s, int64_t n) {
       if (s.final_norm) add_row(t, "decoder.final_norm", norm_params(c.norm, d), norm_flops(c.norm, n, d));
       break;
     case Arch::Count:
-      QKV_ASSERT(false && "Arch::Count is not an architecture");
+      QKV_ASSERT(false && "Arch::Count is not an architecture");  // i18n: name (an assertion's diagnostic)
   }
 
   // Heads. The pooler and the classifier see the [CLS] token only (one row of [1, d_model]).
@@ -172,6 +174,9 @@ CountSpec count_spec_for(const ModelConfig& model, int64_t vocab_size) {
 
 // [SECTION] Presets (with the arithmetic of each published total)
 //
+// A preset's title (model name and citation) and source are written by `params --json`, the same in every language;
+// source_text() gives the source in the current language, for display.
+//
 // Shared by BERT-base, GPT-2 small and ViT-B/16 (d_model 768, h 12, d_k = d_v = 64, d_ff 3072, biases,
 // 2 LayerNorms per layer):
 //   attention  4·(768·768 + 768)              = 4·590,592            = 2,362,368
@@ -198,6 +203,7 @@ ModelConfig base_768() {
 
 std::vector<Preset> make_presets() {
   std::vector<Preset> out;
+  // i18n: names begin
 
   // Transformer base (Vaswani et al. 2017, "Attention Is All You Need"): §3.1 6+6 layers, §3.2.2 h = 8,
   // d_k = d_v = 64, §3.3 d_ff = 2048, §3.4 one weight matrix shared by both embeddings and the pre-softmax
@@ -338,6 +344,7 @@ std::vector<Preset> make_presets() {
     larger("vit-h14", "ViT-H/14 (ImageNet-1k, 224px), Dosovitskiy et al. 2021", 32, 1280, 5120, 14, 257, 632'045'800,
            "Dosovitskiy et al. 2021, Table 1 (reports 632M); exact count of ViT-H/14 at 224px with a 1000-class head.");
   }
+  // i18n: names end
   return out;
 }
 
@@ -346,6 +353,13 @@ std::vector<Preset> make_presets() {
 const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = make_presets();
   return all;
+}
+
+const char* source_text(const Preset& p) {
+  std::string key = "core.counters.source." + p.name;
+  for (char& c : key)
+    if (c == '-') c = '_';
+  return i18n::has(key.c_str()) ? i18n::tr(key.c_str()) : p.source.c_str();
 }
 
 const Preset* find_preset(std::string_view name) {

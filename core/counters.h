@@ -72,13 +72,16 @@ CountSpec count_spec_for(const ModelConfig& model, int64_t vocab_size);
 
 struct Preset {
   std::string name;   // "transformer-base", "bert-base", "gpt2-small", "vit-b16"
-  std::string title;  // for the UI
+  std::string title;  // for the UI: the model's name and its citation (the same in every language)
   CountSpec spec;
   int64_t published_total = 0;  // exact parameter count; count_model(spec, n).total_params equals it
-  std::string source;
+  std::string source;  // English, as `params --json` writes it (a citation and how the total was checked)
 };
 const std::vector<Preset>& presets();
 const Preset* find_preset(std::string_view name);  // nullptr if unknown
+// The preset's source in the current language (assets/i18n/core_labs.json), for display; valid until the catalog is
+// loaded again.
+const char* source_text(const Preset&);
 
 // Bytes held by the attention matrices S, S_scaled, S_masked and P (4 float32 matrices per head per
 // attention block), over all layers and heads:

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/i18n.h"
 #include "core/npy.h"
 
 namespace qkv {
@@ -45,9 +46,12 @@ json manifest_entry(const std::string& path, const Mat& value, const char* kind)
 }
 
 std::string manifest_text(const Trace& t, const Session& s, json tensors) {
+  // The manifest is read by scripts: its text is the same in every language.
+  // i18n: names begin
   json manifest{{"format", "qkvlab-export-1"},
                 {"file_names", "each tensor's file is its name + .npy, except that a gradient dL/d<name> is written as "
                                "grad.<name>.npy (a file name never holds a path separator); \"file\" gives it for each tensor"},
+                // i18n: names end
                 {"tokens", {{"source", t.source_tokens}, {"target", t.target_tokens}, {"decoded", t.decoded_tokens}}},
                 {"vocab", t.vocab.tokens()},
                 {"session", json::parse(to_json(s))},
@@ -78,7 +82,9 @@ std::string csv_field(const std::string& text) {
 std::optional<Error> make_folder(const std::string& dir) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
-  if (ec) return Error{"cannot create folder " + dir + ": " + ec.message(), "check the path and permissions"};
+  if (ec)
+    return Error{i18n::trf("core.export.cannot_create_folder", i18n::arg("dir", dir), i18n::arg("reason", ec.message())),
+                 i18n::tr("core.export.cannot_create_folder_hint")};
   return std::nullopt;
 }
 

@@ -15,7 +15,13 @@
 #include <sstream>
 #include <utility>
 
+#include "core/i18n.h"
+
 namespace qkv {
+
+using i18n::arg;
+using i18n::tr;
+using i18n::trf;
 
 namespace {
 
@@ -56,7 +62,10 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
   remove_stale_temps(path);
   std::string temp = path + ".tmp-XXXXXX";
   const int fd = mkstemp(temp.data());
-  if (fd < 0) return Error{"cannot write " + path + ": " + std::strerror(errno), "check that the folder exists and is writable"};
+  if (fd < 0) {
+    const std::string reason = std::strerror(errno);  // before a lookup of the texts can touch errno
+    return Error{trf("core.files.cannot_write", arg("path", path), arg("reason", reason)), tr("core.files.hint_folder_writable")};
+  }
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t r = ::write(fd, bytes.data() + written, bytes.size() - written);
@@ -65,19 +74,20 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
       const std::string reason = std::strerror(errno);
       ::close(fd);
       std::remove(temp.c_str());
-      return Error{"cannot write " + path + ": " + reason, "is the disk full?"};
+      return Error{trf("core.files.cannot_write", arg("path", path), arg("reason", reason)), tr("core.files.hint_disk_full")};
     }
     written += static_cast<size_t>(r);
   }
   fchmod(fd, 0644);
   if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    const std::string reason = std::strerror(errno);
     std::remove(temp.c_str());
-    return Error{"cannot flush " + path + ": " + std::strerror(errno), "is the disk full?"};
+    return Error{trf("core.files.cannot_flush", arg("path", path), arg("reason", reason)), tr("core.files.hint_disk_full")};
   }
   if (std::rename(temp.c_str(), path.c_str()) != 0) {
     const std::string reason = std::strerror(errno);
     std::remove(temp.c_str());
-    return Error{"cannot replace " + path + ": " + reason, "check permissions"};
+    return Error{trf("core.files.cannot_replace", arg("path", path), arg("reason", reason)), tr("core.files.hint_check_permissions")};
   }
   sync_folder(path);
   return std::nullopt;
@@ -87,15 +97,15 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return Error{"cannot open " + path, "check the path"};
-  if (!fs::is_regular_file(status)) return Error{path + " is not a file (a folder, a device or a pipe)", "choose a file"};
+  if (ec || !fs::exists(status)) return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_path")};
+  if (!fs::is_regular_file(status)) return Error{trf("core.files.not_a_file", arg("path", path)), tr("core.files.hint_choose_file")};
   const uintmax_t size = fs::file_size(path, ec);
-  if (ec) return Error{"cannot read the size of " + path, ec.message()};
+  if (ec) return Error{trf("core.files.cannot_read_size", arg("path", path)), ec.message()};
   if (size > max_bytes)
-    return Error{path + " has " + std::to_string(size) + " bytes, more than the " + std::to_string(max_bytes >> 20) + " MiB such a file may have",
-                 "is it the right file?"};
+    return Error{trf("core.files.too_large", arg("path", path), arg("bytes", size), arg("limit_mib", max_bytes >> 20)),
+                 tr("core.files.hint_right_file")};
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{"cannot open " + path, "check the permissions"};
+  if (!in) return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_the_permissions")};
   std::string bytes(static_cast<size_t>(size), '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
   bytes.resize(static_cast<size_t>(in.gcount()));  // a file that shrank meanwhile: what was there
@@ -123,16 +133,19 @@ int json_nesting_depth(std::string_view text) {
 
 std::optional<Error> check_json_depth(std::string_view text, const std::string& what) {
   if (json_nesting_depth(text) <= kMaxJsonDepth) return std::nullopt;
-  return Error{what + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels", "the file is damaged or not one of ours"};
+  return Error{trf("core.files.nests_too_deep", arg("what", what), arg("max", kMaxJsonDepth)), tr("core.files.hint_damaged_or_foreign")};
 }
 
 Result<MappedFile> MappedFile::open(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO would block the open until a writer came
-  if (fd < 0) return Error{"cannot open " + path + ": " + std::strerror(errno), "check the path"};
+  if (fd < 0) {
+    const std::string reason = std::strerror(errno);
+    return Error{trf("core.files.cannot_open_because", arg("path", path), arg("reason", reason)), tr("core.files.hint_check_path")};
+  }
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     ::close(fd);
-    return Error{path + " is not a regular file", "give a file, not a folder or a device"};
+    return Error{trf("core.files.not_regular", arg("path", path)), tr("core.files.hint_give_file")};
   }
   const size_t size = static_cast<size_t>(st.st_size);
   void* data = nullptr;
@@ -141,7 +154,7 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
     if (data == MAP_FAILED) {
       const std::string why = std::strerror(errno);
       ::close(fd);
-      return Error{"cannot map " + path + ": " + why, "check that it is readable"};
+      return Error{trf("core.files.cannot_map", arg("path", path), arg("reason", why)), tr("core.files.hint_check_readable")};
     }
   }
   ::close(fd);  // the mapping keeps the file

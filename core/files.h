@@ -22,7 +22,8 @@ Result<std::string> read_file(const std::string& path, size_t max_bytes = kMaxTe
 // once per level, and 100,000 levels overflowed the stack (issue 11, defect 4).
 inline constexpr int kMaxJsonDepth = 64;  // our sessions and lessons nest 5 deep
 int json_nesting_depth(std::string_view text);
-// An Error naming `what` when text nests deeper than kMaxJsonDepth.
+// An Error naming `what` when text nests deeper than kMaxJsonDepth. `what` is the subject of the sentence, as the
+// reader sees it: a file name, or a phrase in the current language (i18n::tr of the caller's key).
 std::optional<Error> check_json_depth(std::string_view text, const std::string& what);
 
 // A regular file mapped read-only into memory (mmap): its bytes come in from the file as they are read, with no copy on

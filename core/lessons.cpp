@@ -13,15 +13,17 @@
 
 #include "core/counters.h"
 #include "core/files.h"
+#include "core/i18n.h"
 #include "core/model.h"
 #include "core/network.h"
 #include "core/ops.h"
 
 namespace qkv {
 
+using i18n::arg;
+using i18n::tr;
+using i18n::trf;
 using nlohmann::json;
-
-const char* name(Lang l) { return l == Lang::Zh ? "zh" : "en"; }
 
 namespace {
 
@@ -67,16 +69,16 @@ int int_of(const json& j, const char* key, int fallback, const std::string& wher
   const json& v = j[key];
   const bool fits = v.is_number_integer() && (v.is_number_unsigned() ? v.get<uint64_t>() <= static_cast<uint64_t>(INT_MAX)
                                                                      : v.get<int64_t>() >= INT_MIN && v.get<int64_t>() <= INT_MAX);
-  if (!fits) throw Bad{where + "." + key + " must be a whole number in range"};
+  if (!fits) throw Bad{trf("core.lessons.not_whole_number", arg("field", where + "." + key))};
   return static_cast<int>(v.get<int64_t>());
 }
 
 void only_keys(const json& j, std::initializer_list<const char*> allowed, const std::string& where) {
-  if (!j.is_object()) throw Bad{where + " must be an object"};
+  if (!j.is_object()) throw Bad{trf("core.lessons.not_object", arg("where", where))};
   for (const auto& item : j.items()) {
     const std::string& key = item.key();  // not a structured binding: clang 14 cannot capture one in a lambda
     if (std::find_if(allowed.begin(), allowed.end(), [&](const char* a) { return key == a; }) == allowed.end())
-      throw Bad{where + " has an unknown key \"" + key + "\""};
+      throw Bad{trf("core.lessons.unknown_key", arg("where", where), arg("key", key))};
   }
 }
 
@@ -84,8 +86,8 @@ Text text_of(const json& j, const std::string& where, bool required = true) {
   Text t;
   if (j.is_null() && !required) return t;
   only_keys(j, {"en", "zh"}, where);
-  if (!j.contains("en") || !j["en"].is_string() || j["en"].get<std::string>().empty()) throw Bad{where + ".en is missing"};
-  if (!j.contains("zh") || !j["zh"].is_string() || j["zh"].get<std::string>().empty()) throw Bad{where + ".zh is missing"};
+  if (!j.contains("en") || !j["en"].is_string() || j["en"].get<std::string>().empty()) throw Bad{trf("core.lessons.missing", arg("field", where + ".en"))};
+  if (!j.contains("zh") || !j["zh"].is_string() || j["zh"].get<std::string>().empty()) throw Bad{trf("core.lessons.missing", arg("field", where + ".zh"))};
   t.en = j["en"].get<std::string>();
   t.zh = j["zh"].get<std::string>();
   return t;
@@ -106,20 +108,20 @@ LessonView view_of(const json& j, const std::string& where) {
 
 std::string patch_of(const json& j, const std::string& where) {
   if (j.is_null()) return "";
-  if (!j.is_object()) throw Bad{where + " must be a JSON object (a merge patch of the session)"};
+  if (!j.is_object()) throw Bad{trf("core.lessons.patch_not_object", arg("where", where))};
   return j.dump();
 }
 
 std::vector<Highlight> highlights_of(const json& list, const std::string& where) {
   std::vector<Highlight> out;
-  if (!list.is_array()) throw Bad{where + " must be a list"};
+  if (!list.is_array()) throw Bad{trf("core.lessons.not_list", arg("where", where))};
   for (const json& h : list) {
     only_keys(h, {"tensor", "row", "col", "note"}, where);
     Highlight hl;
     hl.tensor = h.at("tensor").get<std::string>();
     hl.row = int_of(h, "row", -1, where);
     hl.col = int_of(h, "col", -1, where);
-    if (hl.row < -1 || hl.col < -1) throw Bad{where + ": row and col are −1 (all) or an index"};
+    if (hl.row < -1 || hl.col < -1) throw Bad{trf("core.lessons.bad_row_col", arg("where", where))};
     if (h.contains("note")) hl.note = text_of(h["note"], where + ".note");
     out.push_back(std::move(hl));
   }
@@ -132,15 +134,15 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
   const std::string where = file.empty() ? "lesson" : std::filesystem::path(file).filename().string();
   if (auto e = check_json_depth(json_text, where)) return *e;
   const json j = json::parse(json_text, nullptr, false);
-  if (j.is_discarded()) return Error{where + " is not valid JSON", "check commas and quotes"};
+  if (j.is_discarded()) return Error{trf("core.lessons.not_json", arg("file", where)), tr("core.lessons.hint_commas")};
   try {
     only_keys(j, {"id", "number", "needs", "title", "question", "short_answer", "explanation", "session", "view", "highlight", "figures", "try"},
               where);
     Lesson l;
     l.file = file;
-    if (!j.contains("id") || !j["id"].is_string()) throw Bad{where + ": id is missing"};
+    if (!j.contains("id") || !j["id"].is_string()) throw Bad{trf("core.lessons.no_id", arg("where", where))};
     l.id = j["id"].get<std::string>();
-    if (!j.contains("number")) throw Bad{where + ": number is missing (an integer)"};
+    if (!j.contains("number")) throw Bad{trf("core.lessons.no_number", arg("where", where))};
     l.number = int_of(j, "number", 0, where);
     if (j.contains("needs")) l.needs = j["needs"].get<std::vector<std::string>>();
     l.title = text_of(j.value("title", json()), l.id + ".title");
@@ -158,8 +160,7 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
       fig.kind = f.at("kind").get<std::string>();
       static const char* kinds[] = {"softmax", "head_stat", "tensor", "shape", "rows", "cols", "params", "loss", "norm", "softmax_gain"};
       if (std::find(std::begin(kinds), std::end(kinds), fig.kind) == std::end(kinds))
-        throw Bad{l.id + ".figures." + key + ": kind \"" + fig.kind +
-                  "\" is not one of softmax, head_stat, tensor, shape, rows, cols, params, loss, norm, softmax_gain"};
+        throw Bad{trf("core.lessons.bad_kind", arg("figure", l.id + ".figures." + key), arg("kind", fig.kind))};
       if (f.contains("values")) fig.values = f["values"].get<std::vector<double>>();
       fig.scale = f.value("scale", 1.0);
       fig.index = int_of(f, "index", 0, l.id + ".figures." + key);
@@ -171,7 +172,7 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
       fig.col = int_of(f, "col", 0, l.id + ".figures." + key);
       fig.format = f.value("format", fig.format);
       if (!valid_format(fig.format))
-        throw Bad{l.id + ".figures." + key + ": format \"" + fig.format + "\" must be \"count\" or one %f / %e / %g conversion"};
+        throw Bad{trf("core.lessons.bad_format", arg("figure", l.id + ".figures." + key), arg("format", fig.format))};
       if (f.contains("set")) fig.set = patch_of(f["set"], l.id + ".figures." + key + ".set");
       if (f.contains("expect")) fig.expect = f["expect"].get<double>();
       l.figures[key] = std::move(fig);
@@ -187,9 +188,9 @@ Result<Lesson> parse_lesson(const std::string& json_text, const std::string& fil
     }
     return l;
   } catch (const Bad& b) {
-    return Error{b.what, "see assets/lessons/README.md for the schema"};
+    return Error{b.what, tr("core.lessons.hint_schema")};
   } catch (const json::exception& e) {
-    return Error{where + ": " + e.what(), "see assets/lessons/README.md for the schema"};
+    return Error{where + ": " + e.what(), tr("core.lessons.hint_schema")};
   }
 }
 
@@ -197,7 +198,7 @@ std::vector<Lesson> load_lessons(const std::string& dir, std::vector<std::string
   std::vector<Lesson> out;
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) {
-    if (errors) errors->push_back("no lessons folder at " + dir);
+    if (errors) errors->push_back(trf("core.lessons.no_folder", arg("dir", dir)));
     return out;
   }
   std::vector<std::filesystem::path> files;
@@ -218,8 +219,8 @@ std::vector<Lesson> load_lessons(const std::string& dir, std::vector<std::string
     const auto same = std::find_if(out.begin(), out.end(), [&](const Lesson& o) { return o.id == l->id || o.number == l->number; });
     if (same != out.end()) {
       if (errors)
-        errors->push_back(path.filename().string() + " repeats the id or number of " + std::filesystem::path(same->file).filename().string() +
-                          "; it was skipped");
+        errors->push_back(trf("core.lessons.duplicate", arg("file", path.filename().string()),
+                              arg("other", std::filesystem::path(same->file).filename().string())));
       continue;
     }
     out.push_back(std::move(*l));
@@ -230,10 +231,10 @@ std::vector<Lesson> load_lessons(const std::string& dir, std::vector<std::string
 
 Result<Session> patch_session(const Session& base, const std::string& merge_patch) {
   if (merge_patch.empty()) return base;
-  if (auto e = check_json_depth(merge_patch, "the session patch")) return *e;
+  if (auto e = check_json_depth(merge_patch, tr("core.lessons.the_session_patch"))) return *e;
   json doc = json::parse(to_json(base), nullptr, false);
   const json patch = json::parse(merge_patch, nullptr, false);
-  if (patch.is_discarded()) return Error{"the patch is not valid JSON", ""};
+  if (patch.is_discarded()) return Error{tr("core.lessons.patch_not_json"), ""};
   doc.merge_patch(patch);
   return session_from_json(doc.dump());
 }
@@ -260,18 +261,18 @@ Result<std::string> evaluate_figure(const Figure& f, const Session& base, const 
   double v = std::numeric_limits<double>::quiet_NaN();
   if (value) *value = v;
   if (f.kind == "softmax") {
-    if (f.values.empty() || f.index < 0 || f.index >= static_cast<int>(f.values.size())) return Error{"softmax figure needs values and an index in range", ""};
+    if (f.values.empty() || f.index < 0 || f.index >= static_cast<int>(f.values.size())) return Error{tr("core.lessons.softmax_figure"), ""};
     MatD z(1, static_cast<Eigen::Index>(f.values.size()));
     for (size_t i = 0; i < f.values.size(); ++i) z(0, static_cast<Eigen::Index>(i)) = f.values[i];
     const MatD P = softmax_rows_t<double>(z, f.scale, nullptr);
     v = P(0, f.index);
   } else if (f.kind == "params" && !f.preset.empty()) {
     const Preset* p = find_preset(f.preset);
-    if (!p) return Error{"unknown preset " + f.preset, ""};
+    if (!p) return Error{trf("core.lessons.unknown_preset", arg("preset", f.preset)), ""};
     v = static_cast<double>(count_model(p->spec, 128).total_params);
   } else {
     Result<Session> s = patch_session(base, f.set);
-    if (!s) return Error{"the figure's session is invalid: " + s.error().what, s.error().hint};
+    if (!s) return Error{trf("core.lessons.figure_session_invalid", arg("error", s.error().what)), s.error().hint};
     WeightCache cache;
     cache.search_dirs = {weights_dir};
     Result<Trace> t = run(*s, &cache);
@@ -287,22 +288,22 @@ Result<std::string> evaluate_figure(const Figure& f, const Session& base, const 
       // ‖∂L/∂Z‖ / ‖∂L/∂P‖ with Z = S·scale + M the softmax input: how much gradient the softmax passes on.
       const Mat* dS = t->tensors.find(paths::grad(f.head + ".S"));
       const Mat* dP = t->tensors.find(paths::grad(f.head + ".P"));
-      if (!dS || !dP) return Error{"no gradients for head " + f.head, "paths look like encoder.0.self_attn.head.0"};
+      if (!dS || !dP) return Error{trf("core.lessons.no_gradients", arg("head", f.head)), tr("core.lessons.hint_head_paths")};
       const double dk = s->model.head_dk();
       const double scale = (s->model.score_scale == ScoreScale::InvSqrtDk ? 1.0 / std::sqrt(dk) : 1.0) / s->model.temperature;
       v = dS->cast<double>().norm() / scale / std::max(1e-30, dP->cast<double>().norm());
     } else if (f.kind == "head_stat") {
       const HeadStats* h = t->head(f.head);
-      if (!h) return Error{"no head " + f.head, "paths look like encoder.0.self_attn.head.0"};
+      if (!h) return Error{trf("core.lessons.no_head", arg("head", f.head)), tr("core.lessons.hint_head_paths")};
       if (f.stat == "entropy") v = h->mean_entropy;
       else if (f.stat == "max_weight") v = h->mean_max_weight;
       else if (f.stat == "score_variance") v = h->score_variance;
       else if (f.stat == "score_mean") v = h->score_mean;
-      else return Error{"unknown head stat " + f.stat, "entropy, max_weight, score_variance, score_mean"};
+      else return Error{trf("core.lessons.unknown_stat", arg("stat", f.stat)), "entropy, max_weight, score_variance, score_mean"};
     } else {
       const Mat* M = t->tensors.find(f.tensor);
       if (!M) M = t->weights->find(f.tensor);
-      if (!M) return Error{"no tensor " + f.tensor, "qkvlab-cli run --list shows every path"};
+      if (!M) return Error{trf("core.lessons.no_tensor", arg("tensor", f.tensor)), tr("core.lessons.hint_list_paths")};
       if (f.kind == "shape") return "[" + std::to_string(M->rows()) + "×" + std::to_string(M->cols()) + "]";
       if (f.kind == "rows" || f.kind == "cols") {
         v = static_cast<double>(f.kind == "rows" ? M->rows() : M->cols());
@@ -313,7 +314,7 @@ Result<std::string> evaluate_figure(const Figure& f, const Session& base, const 
         v = M->cast<double>().norm();
       } else {
         if (f.row < 0 || f.row >= M->rows() || f.col < 0 || f.col >= M->cols())
-          return Error{f.tensor + "[" + std::to_string(f.row) + ", " + std::to_string(f.col) + "] is outside its shape", ""};
+          return Error{trf("core.lessons.cell_outside", arg("tensor", f.tensor), arg("row", f.row), arg("col", f.col)), ""};
         v = (*M)(f.row, f.col);
       }
     }
@@ -341,12 +342,12 @@ std::string render_text(const std::string& text, const Lesson& l, const Session&
     auto it = l.figures.find(key);
     if (it == l.figures.end()) {
       shown = "{?" + key + "}";
-      if (problems) problems->push_back(l.id + ": {" + key + "} is not a figure");
+      if (problems) problems->push_back(l.id + ": " + trf("core.lessons.not_a_figure", arg("figure", "{" + key + "}")));
     } else if (Result<std::string> r = evaluate_figure(it->second, base, weights_dir)) {
       shown = *r;
     } else {
       shown = "{?" + key + "}";
-      if (problems) problems->push_back(l.id + ": figure " + key + ": " + r.error().message());
+      if (problems) problems->push_back(l.id + ": " + trf("core.lessons.figure_error", arg("figure", key), arg("error", r.error().message())));
     }
     const std::string token = "{" + key + "}";
     for (size_t p = out.find(token); p != std::string::npos; p = out.find(token, p + shown.size())) out.replace(p, token.size(), shown);
@@ -378,6 +379,42 @@ double rounding_of(const std::string& format, double v) {
   if (format.back() != 'f') return 0.5;
   return 0.5 * std::pow(10.0, -digits);
 }
+
+// Whether `text` is what trf(key, …) writes, in either language: the text's pieces between its placeholders appear in
+// it in order. The warnings of a run are in the current language, so they are recognised by their key, not their words.
+bool written_from(const std::string& text, const char* key) {
+  for (int lang = 0; lang < static_cast<int>(Lang::Count); ++lang) {
+    const std::string pattern = i18n::text_of(key, static_cast<Lang>(lang));
+    if (pattern.empty()) continue;
+    std::vector<std::string> pieces(1);
+    for (size_t i = 0; i < pattern.size(); ++i) {
+      const char c = pattern[i];
+      if ((c == '{' || c == '}') && i + 1 < pattern.size() && pattern[i + 1] == c) {
+        pieces.back() += c;  // "{{" or "}}": a literal brace
+        ++i;
+      } else if (c == '{') {
+        const size_t end = pattern.find('}', i);
+        if (end == std::string::npos) break;
+        i = end;
+        pieces.emplace_back();
+      } else {
+        pieces.back() += c;
+      }
+    }
+    size_t at = 0;
+    bool found = true;
+    for (const std::string& piece : pieces) {
+      const size_t p = text.find(piece, at);
+      if (p == std::string::npos || (&piece == &pieces.front() && p != 0)) {
+        found = false;
+        break;
+      }
+      at = p + piece.size();
+    }
+    if (found) return true;
+  }
+  return false;
+}
 }  // namespace
 
 std::vector<std::string> check_lesson(const Lesson& l, const std::string& weights_dir) {
@@ -385,33 +422,34 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
   std::vector<std::string> problems;
   const auto say = [&](const std::string& what) { problems.push_back(l.id + ": " + what); };
   for (const std::string& need : l.needs)
-    if (need != "gradients" && need != "trained-weights") say("needs \"" + need + "\" is not known (gradients, trained-weights)");
+    if (need != "gradients" && need != "trained-weights") say(trf("core.lessons.unknown_need", arg("need", need)));
   Result<Session> s = lesson_session(l);
   if (!s) {
-    say("its session is invalid: " + s.error().message());
+    say(trf("core.lessons.session_invalid", arg("error", s.error().message())));
     return problems;
   }
   WeightCache cache;
   cache.search_dirs = {weights_dir};
   Result<Trace> t = run(*s, &cache);
   if (!t) {
-    say("its session does not run: " + t.error().message());
+    say(trf("core.lessons.session_fails", arg("error", t.error().message())));
     return problems;
   }
   if (s->decode_steps == 0)
-    if (auto e = add_gradients(*s, *t)) say("gradients: " + e->message());
+    if (auto e = add_gradients(*s, *t)) say(trf("core.lessons.gradients_error", arg("error", e->message())));
   for (const std::string& w : t->warnings)
-    if (w.find("trained") != std::string::npos || w.find("never saw") != std::string::npos) say("weights: " + w);
+    if (written_from(w, "core.model.untrained_tokens") || written_from(w, "core.model.mismatched_tensors"))  // not a masked row
+      say(trf("core.lessons.weights_warning", arg("warning", w)));
   const auto check_view = [&](const LessonView& v, const Trace& trace, const ModelConfig& model) {
-    if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say("panel \"" + v.panel + "\" is not a tab");
+    if (std::find(panels.begin(), panels.end(), v.panel) == panels.end()) say(trf("core.lessons.panel_not_tab", arg("panel", v.panel)));
     if (!v.block.empty() && !trace.tensors.contains(paths::head_tensor(v.block, v.head, "P")))
-      say("view: " + v.block + " head " + std::to_string(v.head) + " does not exist in this model");
-    if (v.head < 0 || v.head >= model.heads) say("view: head " + std::to_string(v.head) + " is not one of this model's heads");
+      say(trf("core.lessons.view_head_missing", arg("block", v.block), arg("head", v.head)));
+    if (v.head < 0 || v.head >= model.heads) say(trf("core.lessons.view_head_range", arg("head", v.head)));
     if (!v.step.empty()) {  // a step of the layer stepper, as this model wires it
       const std::string block = v.block.empty() ? (trace.tensors.contains("encoder.0.self_attn.M") ? "encoder.0.self_attn" : "decoder.0.self_attn") : v.block;
       bool found = false;
       for (const LayerStepView& st : layer_steps(model, block, std::max(0, v.head))) found = found || v.step == name(st.step);
-      if (!found) say("view: step \"" + v.step + "\" is not a step of " + block + " in this model");
+      if (!found) say(trf("core.lessons.view_step", arg("step", v.step), arg("block", block)));
     }
   };
   check_view(l.view, *t, s->model);
@@ -420,12 +458,12 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
       const Mat* M = trace.tensors.find(h.tensor);
       if (!M) M = trace.weights->find(h.tensor);
       if (!M) {
-        say("highlighted tensor " + h.tensor + " does not exist");
+        say(trf("core.lessons.highlight_missing", arg("tensor", h.tensor)));
         continue;
       }
       if (h.row >= M->rows() || h.col >= M->cols())
-        say("highlight " + h.tensor + " [" + std::to_string(h.row) + ", " + std::to_string(h.col) + "] is outside " + std::to_string(M->rows()) + "×" +
-            std::to_string(M->cols()));
+        say(trf("core.lessons.highlight_outside", arg("tensor", h.tensor), arg("row", h.row), arg("col", h.col), arg("rows", M->rows()),
+                arg("cols", M->cols())));
     }
   };
   check_highlights(l.highlights, *t);
@@ -433,31 +471,31 @@ std::vector<std::string> check_lesson(const Lesson& l, const std::string& weight
     std::vector<std::string> en = placeholders(text->en), zh = placeholders(text->zh);
     std::sort(en.begin(), en.end());
     std::sort(zh.begin(), zh.end());
-    if (en != zh) say("English and Chinese quote different figures in \"" + text->en.substr(0, 60) + "\"");
+    if (en != zh) say(trf("core.lessons.figures_differ", arg("text", text->en.substr(0, 60))));
     for (const std::string& key : en)
-      if (!l.figures.count(key)) say("{" + key + "} is not a figure");
+      if (!l.figures.count(key)) say(trf("core.lessons.not_a_figure", arg("figure", "{" + key + "}")));
   }
   for (const auto& [key, fig] : l.figures) {
     double v = 0;
     Result<std::string> r = evaluate_figure(fig, *s, weights_dir, &v);
     if (!r) {
-      say("figure " + key + ": " + r.error().message());
+      say(trf("core.lessons.figure_error", arg("figure", key), arg("error", r.error().message())));
       continue;
     }
     if (fig.expect && !(std::fabs(v - *fig.expect) <= rounding_of(fig.format, *fig.expect) + 1e-9))
-      say("figure " + key + " is " + *r + " on the core, but the lesson says " + format_number(fig.format, *fig.expect));
+      say(trf("core.lessons.figure_mismatch", arg("figure", key), arg("value", *r), arg("expected", format_number(fig.format, *fig.expect))));
   }
   Session current = *s;
   for (const TryStep& step : l.steps) {
     Result<Session> next = patch_session(current, step.set);
     if (!next) {
-      say("try step \"" + step.text.en.substr(0, 50) + "\": " + next.error().message());
+      say(trf("core.lessons.try_step_invalid", arg("step", step.text.en.substr(0, 50)), arg("error", next.error().message())));
       break;
     }
     current = *next;
     Result<Trace> st = run(current, &cache);
     if (!st) {
-      say("try step \"" + step.text.en.substr(0, 50) + "\" does not run: " + st.error().message());
+      say(trf("core.lessons.try_step_fails", arg("step", step.text.en.substr(0, 50)), arg("error", st.error().message())));
       break;
     }
     if (step.view) check_view(*step.view, *st, current.model);

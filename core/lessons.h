@@ -9,12 +9,11 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/i18n.h"  // Lang
 #include "core/trace.h"
 
 namespace qkv {
 
-enum class Lang { En, Zh, Count };
-const char* name(Lang);  // "en", "zh"
 
 struct Text {
   std::string en, zh;

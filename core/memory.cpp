@@ -9,6 +9,8 @@
 #include <limits>
 #include <string>
 
+#include "core/i18n.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #include <unistd.h>
@@ -71,9 +73,9 @@ int64_t memory_limit() {
 void set_memory_limit(int64_t bytes) { g_override.store(bytes > 0 ? bytes : 0); }
 
 Result<int64_t> parse_byte_size(std::string_view text) {
-  const Error bad{"\"" + std::string(text.substr(0, 40)) + "\" is not a memory size",
-                  "write bytes, or a number with K, M, G or T (powers of 1024), e.g. 8G or 512M; \"off\" for no limit"};
   if (text == "off") return std::numeric_limits<int64_t>::max();
+  const Error bad{i18n::trf("core.memory.not_a_size", i18n::arg("text", std::string(text.substr(0, 40)))),
+                  i18n::tr("core.memory.not_a_size_hint")};
   if (text.empty() || text.size() > 24) return bad;
   size_t end = 0;
   while (end < text.size() && (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) ++end;
@@ -96,7 +98,7 @@ Result<int64_t> parse_byte_size(std::string_view text) {
     return bad;
   }
   const double bytes = std::strtod(number.c_str(), nullptr) * scale;
-  if (!(bytes >= 1.0) || !(bytes < 9.0e18)) return Error{bad.what, "a limit is from 1 byte to 8 EiB, e.g. 8G or 512M"};
+  if (!(bytes >= 1.0) || !(bytes < 9.0e18)) return Error{bad.what, i18n::tr("core.memory.range_hint")};
   return static_cast<int64_t>(bytes);
 }
 

@@ -16,6 +16,7 @@
 #endif
 
 #include "core/counters.h"
+#include "core/i18n.h"
 #include "core/memory.h"
 #include "core/network.h"
 #include "core/passes.h"
@@ -199,7 +200,7 @@ Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::str
           unknown += (unknown.empty() ? "" : " ") + ("'" + vocab.token(id) + "'");
       }
       if (!unknown.empty() && warnings)
-        warnings->push_back("the trained model (" + trained.task + ") never saw " + unknown + ": those tokens get untrained embeddings");
+        warnings->push_back(i18n::trf("core.model.untrained_tokens", i18n::arg("task", trained.task), i18n::arg("tokens", unknown)));
       ++used;
     } else if (e.value.rows() == mine->rows() && e.value.cols() == mine->cols()) {
       *mine = e.value;
@@ -209,10 +210,10 @@ Result<std::shared_ptr<const TensorMap>> WeightCache::get_trained(const std::str
     }
   }
   if (warnings && !mismatched.empty())
-    warnings->push_back(std::to_string(mismatched.size()) + " trained tensors do not fit this model's shape (e.g. " + mismatched[0] +
-                        "; trained with L=" + std::to_string(trained.model.layers) + ", d_model=" + std::to_string(trained.model.d_model) +
-                        ", h=" + std::to_string(trained.model.heads) + "): those are seeded instead");
-  if (warnings && used == 0) warnings->push_back("no tensor of " + resolved + " fits this model: every weight is seeded");
+    warnings->push_back(i18n::trf("core.model.mismatched_tensors", i18n::arg("count", mismatched.size()), i18n::arg("path", mismatched[0]),
+                                  i18n::arg("layers", trained.model.layers), i18n::arg("d_model", trained.model.d_model),
+                                  i18n::arg("heads", trained.model.heads)));
+  if (warnings && used == 0) warnings->push_back(i18n::trf("core.model.nothing_fits", i18n::arg("path", resolved)));
   return std::make_shared<const TensorMap>(std::move(W));
 }
 
@@ -495,7 +496,7 @@ Result<std::unique_ptr<Generator>> Generator::start(const Session& s, WeightCach
   const TokenizedBatch tb = tokenize_batch(s);
   RunOptions kv_cache_only;  // the generator keeps each layer's K and V rows, about what a lean trace keeps
   kv_cache_only.keep = TraceKeep::Lean;
-  if (auto e = check_memory(estimate_memory(s, tb, kv_cache_only, false), "generation")) return *e;
+  if (auto e = check_memory(estimate_memory(s, tb, kv_cache_only, false), i18n::tr("core.model.memory.generation"))) return *e;
   std::shared_ptr<const TensorMap> W;
   if (!s.weights.empty()) {
     WeightCache local;
@@ -511,7 +512,7 @@ Result<std::unique_ptr<Generator>> Generator::start(const Session& s, WeightCach
 
 Result<std::unique_ptr<Generator>> Generator::start_with(const Session& s, std::shared_ptr<const TensorMap> weights) {
   if (s.model.arch == Arch::EncoderOnly)
-    return Error{"an encoder-only model does not generate: it has no decoder", "choose decoder-only or encoder-decoder"};
+    return Error{i18n::tr("core.model.encoder_only_generate"), i18n::tr("core.model.encoder_only_generate_hint")};
   auto impl = std::make_unique<Impl>(s, std::move(weights));
   Impl& g = *impl;
   g.vocab = g.batch.vocab;
@@ -524,8 +525,9 @@ Result<std::unique_ptr<Generator>> Generator::start_with(const Session& s, std::
     g.memory = g.f.stack("encoder", X, n_src, 0, enc_caches, nullptr, g.src_pad, g.src_pad, g.s.encoder_mask);
   }
   const std::vector<int> prompt = g.s.model.arch == Arch::DecoderOnly ? g.batch.source_ids[0] : g.batch.target_ids[0];
-  if (prompt.empty()) return Error{"the prompt is empty: there is nothing to continue", "type a prompt first"};
-  if (static_cast<int>(prompt.size()) > g.s.model.max_len) return Error{"the prompt is longer than max_len", "shorten it"};
+  if (prompt.empty()) return Error{i18n::tr("core.model.empty_prompt"), i18n::tr("core.model.empty_prompt_hint")};
+  if (static_cast<int>(prompt.size()) > g.s.model.max_len)
+    return Error{i18n::tr("core.model.prompt_too_long"), i18n::tr("core.model.prompt_too_long_hint")};
   for (int id : prompt) g.feed(id);
   g.prompt_len = static_cast<int>(prompt.size());
   return std::unique_ptr<Generator>(new Generator(std::move(impl)));
@@ -553,9 +555,14 @@ std::map<std::string, Mat> Generator::all_rows() const {
 }
 
 namespace {
-constexpr const char* kCancelledWhat = "the run was cancelled";
+constexpr const char* kCancelledKey = "core.model.cancelled";
 }
-bool is_cancelled(const Error& e) { return e.what == kCancelledWhat; }
+// In any language: the language may change between the run that was cancelled and the frame that asks.
+bool is_cancelled(const Error& e) {
+  for (int l = 0; l < static_cast<int>(Lang::Count); ++l)
+    if (e.what == i18n::tr_in(static_cast<Lang>(l), kCancelledKey)) return true;
+  return false;
+}
 
 double stage_bytes(const ModelConfig& c, int sequences, int n_source, int n_target) {
   const double stages = c.pe == PosEncoding::ALiBi ? 5.0 : 4.0;  // S, S_scaled, S_masked, P (+ B)
@@ -860,18 +867,23 @@ std::optional<Error> check_memory(const MemoryEstimate& e, const std::string& wh
   if (limit <= 0) limit = memory_limit();
   const double need = e.total() + in_use;
   if (need <= static_cast<double>(limit)) return std::nullopt;
-  std::string parts = "weights " + human_bytes(e.weights) + ", " + (e.lean ? "lean trace " : "trace ") + human_bytes(e.trace) +
-                      ", working " + human_bytes(e.working);
-  if (e.gradients > 0) parts += ", gradients " + human_bytes(e.gradients);
-  if (in_use > 0) parts += ", already held " + human_bytes(in_use);
+  // The parts are a list of "label size" items, joined by the language's list separator.
+  const std::string sep = i18n::tr("core.model.memory.list_sep");
+  const auto part = [](const char* key, double bytes) { return i18n::trf(key, i18n::arg("bytes", human_bytes(bytes))); };
+  std::string parts = part("core.model.memory.weights", e.weights) + sep +
+                      part(e.lean ? "core.model.memory.trace_lean" : "core.model.memory.trace", e.trace) + sep +
+                      part("core.model.memory.working", e.working);
+  if (e.gradients > 0) parts += sep + part("core.model.memory.gradients", e.gradients);
+  if (in_use > 0) parts += sep + part("core.model.memory.already_held", in_use);
+  const int percent = static_cast<int>(kDefaultMemoryShare * 100);
   const std::string origin = limit == default_memory_limit()
-                                 ? std::to_string(static_cast<int>(kDefaultMemoryShare * 100)) + "% of this machine's " +
-                                       human_bytes(static_cast<double>(machine_memory_bytes()))
-                                 : "set by --memory-limit or QKVLAB_MEMORY_LIMIT";
-  return Error{what + " would take about " + human_bytes(need) + " (" + parts + "), over the memory limit of " +
-                   human_bytes(static_cast<double>(limit)) + " (" + origin + ")",
-               "make the model or the text smaller — the weights grow with L·d_model² and L·d_model·d_ff, the trace with "
-               "L·h·n² — or raise the limit with --memory-limit or QKVLAB_MEMORY_LIMIT"};
+                                 ? i18n::trf("core.model.memory.machine_share", i18n::arg("percent", percent),
+                                             i18n::arg("memory", human_bytes(static_cast<double>(machine_memory_bytes()))))
+                                 : std::string(i18n::tr("core.model.memory.set_by"));
+  return Error{i18n::trf("core.model.memory.refused", i18n::arg("what", what), i18n::arg("need", human_bytes(need)),
+                         i18n::arg("parts", parts), i18n::arg("limit", human_bytes(static_cast<double>(limit))),
+                         i18n::arg("origin", origin)),
+               i18n::tr("core.model.memory.refused_hint")};
 }
 
 Result<Trace> run(const Session& s, WeightCache* cache, const Progress& progress) {
@@ -886,13 +898,13 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   const Progress& progress = run_options.progress;
   if (auto e = validate(s)) return *e;
   if (s.decode_steps > 0 && !s.extra_batch.empty())
-    return Error{"decoding runs on one sequence, but the session has a batch of " + std::to_string(1 + s.extra_batch.size()),
-                 "remove extra_batch or set decode_steps to 0"};
+    return Error{i18n::trf("core.model.batch_decode", i18n::arg("n", 1 + s.extra_batch.size())), i18n::tr("core.model.batch_decode_hint")};
   const auto start = std::chrono::steady_clock::now();
   const ModelConfig& c = s.model;
   TokenizedBatch tb = tokenize_batch(s);
   const RunSizes sizes = run_sizes(s, tb, run_options);
-  if (auto e = check_memory(estimate_memory(s, tb, run_options, false), "this run", run_options.memory_limit, run_options.memory_in_use))
+  if (auto e = check_memory(estimate_memory(s, tb, run_options, false), i18n::tr("core.model.memory.this_run"), run_options.memory_limit,
+                            run_options.memory_in_use))
     return *e;
   Trace t;
   if (!s.weights.empty()) {
@@ -923,7 +935,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   EagerPasses f(c, options, backend);
   f.progress = &progress;
   f.layers_total = c.layers * (c.arch == Arch::EncoderDecoder ? 2 : 1);
-  const Error cancelled{kCancelledWhat, "a newer edit replaced it"};
+  const Error cancelled{i18n::tr(kCancelledKey), i18n::tr("core.model.cancelled_hint")};
   const int B = static_cast<int>(tb.source_ids.size());
   const auto fresh_caches = [&] { return EagerPasses::Caches(B, std::vector<LayerCache<EagerNode>>(c.layers)); };
 
@@ -1020,7 +1032,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
   for (const HeadStats& st : t.heads)
     for (int r : st.fully_masked_rows)
-      t.warnings.push_back(st.path + ": query row " + std::to_string(r) + " has every key masked, so its weights are all 0");
+      t.warnings.push_back(i18n::trf("core.model.fully_masked_row", i18n::arg("path", st.path), i18n::arg("row", r)));
   t.elapsed_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   return t;
 }
@@ -1041,45 +1053,55 @@ std::vector<LayerStepView> layer_steps(const ModelConfig& c, const std::string& 
   // A sublayer's output as the next one reads it: Post-Norm's norm, else the residual sum (or F(x) alone).
   const auto sublayer_out = [&](const std::string& p) { return p + (post ? ".norm" : ".residual"); };
   std::vector<LayerStepView> v;
-  v.push_back({LayerStep::Embed, stack + ".embed.E_x", "embed"});
+  v.push_back({LayerStep::Embed, stack + ".embed.E_x", i18n::tr("core.model.step.embed")});
   v.push_back({LayerStep::AddPE, stack + ".embed.X", "+PE"});
-  v.push_back({LayerStep::Input, layer + ".input", "layer " + std::to_string(l) + " input"});
-  if (cross) v.push_back({LayerStep::SelfSublayer, sublayer_out(layer + ".self_attn"), "masked self-attention (output)"});
-  if (pre) v.push_back({LayerStep::NormIn, block + ".norm", nk + " before attention (Pre-Norm)"});
+  v.push_back({LayerStep::Input, layer + ".input", i18n::trf("core.model.step.input", i18n::arg("layer", l))});
+  if (cross) v.push_back({LayerStep::SelfSublayer, sublayer_out(layer + ".self_attn"), i18n::tr("core.model.step.self_sublayer")});
+  if (pre) v.push_back({LayerStep::NormIn, block + ".norm", i18n::trf("core.model.step.norm_in", i18n::arg("norm", nk))});
   v.push_back({LayerStep::Project, hp + "Q", "Q,K,V"});
   v.push_back({LayerStep::Scores, hp + "S", "QKᵀ"});
-  v.push_back({LayerStep::Scale, hp + "S_scaled", c.score_scale == ScoreScale::InvSqrtDk ? "÷√d_k" : "÷√d_k (off)"});
-  v.push_back({LayerStep::Mask, hp + "S_masked", "+mask"});
+  v.push_back(
+      {LayerStep::Scale, hp + "S_scaled", c.score_scale == ScoreScale::InvSqrtDk ? "÷√d_k" : i18n::tr("core.model.step.scale_off")});
+  v.push_back({LayerStep::Mask, hp + "S_masked", i18n::tr("core.model.step.mask")});
   v.push_back({LayerStep::Softmax, hp + "P", "softmax"});
   v.push_back({LayerStep::WeightedSum, hp + "O", "·V"});
   v.push_back({LayerStep::ConcatWO, block + ".out", "concat·W_O"});
-  if (c.residual) v.push_back({LayerStep::Residual, block + ".residual", "+residual"});
-  if (post) v.push_back({LayerStep::NormOut, block + ".norm", nk + " after attention (Post-Norm)"});
-  if (!cross && has_cross) v.push_back({LayerStep::CrossSublayer, sublayer_out(layer + ".cross_attn"), "cross-attention (output)"});
-  if (pre) v.push_back({LayerStep::FFNNormIn, layer + ".ffn.norm", nk + " before the FFN (Pre-Norm)"});
+  if (c.residual) v.push_back({LayerStep::Residual, block + ".residual", i18n::tr("core.model.step.residual")});
+  if (post) v.push_back({LayerStep::NormOut, block + ".norm", i18n::trf("core.model.step.norm_out", i18n::arg("norm", nk))});
+  if (!cross && has_cross)
+    v.push_back({LayerStep::CrossSublayer, sublayer_out(layer + ".cross_attn"), i18n::tr("core.model.step.cross_sublayer")});
+  if (pre) v.push_back({LayerStep::FFNNormIn, layer + ".ffn.norm", i18n::trf("core.model.step.ffn_norm_in", i18n::arg("norm", nk))});
   v.push_back({LayerStep::FFNHidden, layer + ".ffn.hidden", "x·W_1 + b_1"});
   v.push_back({LayerStep::FFNAct, layer + ".ffn.act", name(c.activation)});
   v.push_back({LayerStep::FFNOut, layer + ".ffn.out", "FFN"});
-  if (c.residual) v.push_back({LayerStep::FFNResidual, layer + ".ffn.residual", "+residual"});
-  if (post) v.push_back({LayerStep::FFNNormOut, layer + ".ffn.norm", nk + " after the FFN (Post-Norm)"});
-  if (pre && l == c.layers - 1) v.push_back({LayerStep::FinalNorm, stack + ".final_norm", "final " + nk + " of the " + stack});
+  if (c.residual) v.push_back({LayerStep::FFNResidual, layer + ".ffn.residual", i18n::tr("core.model.step.residual")});
+  if (post) v.push_back({LayerStep::FFNNormOut, layer + ".ffn.norm", i18n::trf("core.model.step.ffn_norm_out", i18n::arg("norm", nk))});
+  if (pre && l == c.layers - 1) {
+    const char* key = stack == "encoder"   ? "core.model.step.final_norm_encoder"
+                      : stack == "decoder" ? "core.model.step.final_norm_decoder"
+                                           : "core.model.step.final_norm";
+    v.push_back({LayerStep::FinalNorm, stack + ".final_norm", i18n::trf(key, i18n::arg("norm", nk), i18n::arg("stack", stack))});
+  }
   return v;
 }
 
 const char* name(LayerStep s) {
+  // i18n: names begin (stable names lessons' views write and parse back; the UI shows LayerStepView::label)
   static const char* names[] = {"embed",       "+PE",      "input",      "self-attention", "norm",       "Q,K,V",     "QKᵀ",
                                 "÷√d_k",       "+mask",    "softmax",    "·V",             "concat·W_O", "+residual", "norm",
                                 "cross-attention", "FFN norm", "x·W_1", "activation",     "FFN",        "+residual", "FFN norm",
                                 "final norm"};
+  // i18n: names end
   static_assert(std::size(names) == static_cast<size_t>(LayerStep::Count));
   return names[static_cast<int>(s)];
 }
 
 // [SECTION] Sampling
 std::optional<Error> validate(const SamplingOptions& o) {
-  if (!(o.temperature >= 0.0f) || !std::isfinite(o.temperature)) return Error{"temperature must be 0 or more", "0 is greedy, 1 leaves the model's probabilities unchanged"};
-  if (o.top_k < 0) return Error{"top-k must be 0 (off) or a positive count", "try 5"};
-  if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) return Error{"top-p must be in (0, 1]", "1 turns nucleus sampling off; try 0.9"};
+  if (!(o.temperature >= 0.0f) || !std::isfinite(o.temperature))
+    return Error{i18n::tr("core.model.sampling.temperature"), i18n::tr("core.model.sampling.temperature_hint")};
+  if (o.top_k < 0) return Error{i18n::tr("core.model.sampling.top_k"), i18n::tr("core.model.sampling.top_k_hint")};
+  if (!(o.top_p > 0.0f && o.top_p <= 1.0f)) return Error{i18n::tr("core.model.sampling.top_p"), i18n::tr("core.model.sampling.top_p_hint")};
   return std::nullopt;
 }
 

@@ -127,11 +127,12 @@ struct MemoryEstimate {
 inline constexpr double kTapeNodesPerActivation = 2.0;
 MemoryEstimate estimate_memory(const Session&, const RunOptions& = {}, bool gradients = false);
 // None when `estimate` + in_use fits in `limit` bytes (0: memory_limit()); else the Error that refuses `what` with
-// the estimate, its largest part and the limit.
+// the estimate, its largest part and the limit. `what` is a phrase in the current language ("this run"), the subject of the
+// sentence "{what} would take about …" (core.model.memory.refused).
 std::optional<Error> check_memory(const MemoryEstimate& estimate, const std::string& what, int64_t limit = 0, double in_use = 0.0);
 // Bytes of the per-head n×n stages (S, S_scaled, S_masked, P, and B with ALiBi) a full trace of the session keeps.
 double stage_bytes(const ModelConfig&, int sequences, int n_source, int n_target);
-// The Error a cancelled run returns (is_cancelled tells it apart from a real one).
+// The Error a cancelled run returns (is_cancelled tells it apart from a real one, in whichever language it was made).
 bool is_cancelled(const Error&);
 
 // [SECTION] The layer stepper's sub-steps, as the config wires them
@@ -147,7 +148,7 @@ enum class LayerStep {
 struct LayerStepView {
   LayerStep step;
   std::string tensor;  // the trace path the step produces (per-head steps: of `head`)
-  std::string label;   // for people, e.g. "LayerNorm before the FFN (Pre-Norm)"
+  std::string label;   // for people, in the current language (core.model.step.*), e.g. "layernorm before the FFN (Pre-Norm)"
 };
 // block: an attention block path such as "decoder.1.cross_attn".
 std::vector<LayerStepView> layer_steps(const ModelConfig&, const std::string& block, int head);

@@ -5,6 +5,7 @@
 
 #include <cmath>
 
+#include "core/i18n.h"
 #include "core/loss.h"
 #include "core/model.h"
 #include "core/passes.h"
@@ -287,16 +288,15 @@ LossOptions loss_options(const Session& s) {
 }
 
 std::optional<Error> add_gradients(const Session& s, Trace& t) {
-  if (!t.weights) return Error{"the trace has no weights", ""};
-  if (s.decode_steps > 0)
-    return Error{"gradients are computed on the teacher-forced pass only", "set decode steps to 0 to see gradients"};
+  if (!t.weights) return Error{i18n::tr("core.network.no_weights"), ""};
+  if (s.decode_steps > 0) return Error{i18n::tr("core.network.teacher_forced_only"), i18n::tr("core.network.teacher_forced_hint")};
   const ModelConfig& c = s.model;
   // The trace is already held; the tape and the gradients come on top of it.
   RunOptions keep_as_is;
   keep_as_is.keep = t.tensors.lean() ? TraceKeep::Lean : TraceKeep::Full;
   MemoryEstimate need = estimate_memory(s, keep_as_is, true);
   need.trace = static_cast<double>(t.tensors.bytes() + t.tensors.derived_bytes());
-  if (auto e = check_memory(need, "the gradients")) return e;
+  if (auto e = check_memory(need, i18n::tr("core.network.memory_what"))) return e;
   const TokenBatch batch = token_batch(s);
   // The weights are copied once, into the tape; each parameter's gradient moves from the tape into the trace.
   NetworkPass<float> pass = network_forward<float>(c, pass_options(s), to_params<float>(*t.weights), batch);

@@ -7,8 +7,14 @@
 #include <optional>
 
 #include "core/files.h"
+#include "core/i18n.h"
 
 namespace qkv {
+
+using i18n::arg;
+using i18n::tr;
+using i18n::trf;
+
 namespace {
 
 constexpr char kMagic[] = "\x93NUMPY";
@@ -19,7 +25,7 @@ static_assert(std::endian::native == std::endian::little, "the .npy writer assum
 
 std::string npy_bytes(const MatRef& M) {
   std::string header =
-      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(M.rows()) + ", " + std::to_string(M.cols()) + "), }";
+      "{'descr': '<f4', 'fortran_order': False, 'shape': (" + std::to_string(M.rows()) + ", " + std::to_string(M.cols()) + "), }";  // i18n: name
   // magic(6) + version(2) + header length(2) + header, padded with spaces and ended by '\n' to a multiple of 64.
   const size_t unpadded = kMagicSize + 2 + 2 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
@@ -57,7 +63,7 @@ std::optional<std::string_view> header_value(std::string_view header, std::strin
 }  // namespace
 
 Result<Mat> parse_npy(std::string_view bytes) {
-  const Error bad{"not a NumPy .npy file", "expected the \\x93NUMPY magic"};
+  const Error bad{tr("core.npy.not_npy"), tr("core.npy.hint_magic")};
   if (bytes.size() < kMagicSize + 4 || bytes.substr(0, kMagicSize) != std::string_view(kMagic, kMagicSize)) return bad;
   const auto major = static_cast<unsigned char>(bytes[6]);
   size_t header_len = 0, offset = 0;
@@ -69,18 +75,18 @@ Result<Mat> parse_npy(std::string_view bytes) {
     for (int i = 0; i < 4; ++i) header_len |= static_cast<size_t>(static_cast<unsigned char>(bytes[8 + i])) << (8 * i);
     offset = 12;
   } else {
-    return Error{"unsupported .npy version " + std::to_string(major), "versions 1 to 3 are read"};
+    return Error{trf("core.npy.bad_version", arg("version", static_cast<int>(major))), tr("core.npy.hint_versions")};
   }
-  if (header_len > bytes.size() - offset) return Error{"truncated .npy header", "the file is cut short"};
+  if (header_len > bytes.size() - offset) return Error{tr("core.npy.truncated_header"), tr("core.npy.hint_cut_short")};
   const std::string header(bytes.substr(offset, header_len));
   offset += header_len;
 
   // The header is a Python dict literal; its three keys are found by a plain scan (std::regex recursed once per
   // character and overflowed the stack on a 40 KB header: issue 11, defect 6).
   const std::optional<std::string_view> descr_value = header_value(header, "descr");
-  if (!descr_value || descr_value->empty() || descr_value->front() != '\'') return Error{"the .npy header has no dtype", ""};
+  if (!descr_value || descr_value->empty() || descr_value->front() != '\'') return Error{tr("core.npy.no_dtype"), ""};
   const size_t descr_end = descr_value->find('\'', 1);
-  if (descr_end == std::string_view::npos || descr_end > kMaxNpyDescr) return Error{"the .npy header's dtype is malformed", ""};
+  if (descr_end == std::string_view::npos || descr_end > kMaxNpyDescr) return Error{tr("core.npy.bad_dtype"), ""};
   const std::string descr(descr_value->substr(1, descr_end - 1));
   size_t item = 0;
   if (descr == "<f4")
@@ -88,16 +94,16 @@ Result<Mat> parse_npy(std::string_view bytes) {
   else if (descr == "<f8")
     item = 8;
   else
-    return Error{"unsupported .npy dtype " + descr, "only little-endian float32 and float64 are read"};
-  if (const auto fortran = header_value(header, "fortran_order"); fortran && fortran->substr(0, 4) == "True")
-    return Error{"Fortran-order .npy arrays are not supported", "save with numpy's default C order"};
+    return Error{trf("core.npy.unsupported_dtype", arg("dtype", descr)), tr("core.npy.hint_float_only")};
+  if (const auto fortran = header_value(header, "fortran_order"); fortran && fortran->substr(0, 4) == "True")  // i18n: name
+    return Error{tr("core.npy.fortran_order"), tr("core.npy.hint_c_order")};
   const std::optional<std::string_view> shape_value = header_value(header, "shape");
-  if (!shape_value || shape_value->empty() || shape_value->front() != '(') return Error{"the .npy header has no shape", ""};
+  if (!shape_value || shape_value->empty() || shape_value->front() != '(') return Error{tr("core.npy.no_shape"), ""};
   const size_t shape_end = shape_value->find(')');
-  if (shape_end == std::string_view::npos) return Error{"the .npy header has no shape", ""};
+  if (shape_end == std::string_view::npos) return Error{tr("core.npy.no_shape"), ""};
   const std::string dims(shape_value->substr(1, shape_end - 1));
   if (dims.find_first_not_of("0123456789, ") != std::string::npos || dims.size() > kMaxNpyDescr)
-    return Error{"the .npy shape (" + dims.substr(0, kMaxNpyDescr) + ") is malformed", ""};
+    return Error{trf("core.npy.bad_shape", arg("shape", dims.substr(0, kMaxNpyDescr))), ""};
   std::vector<long long> shape;
   for (size_t k = 0; k < dims.size();) {
     if (!std::isdigit(static_cast<unsigned char>(dims[k]))) {
@@ -106,16 +112,16 @@ Result<Mat> parse_npy(std::string_view bytes) {
     }
     const size_t first = k;
     while (k < dims.size() && std::isdigit(static_cast<unsigned char>(dims[k]))) ++k;
-    if (k - first > 12) return Error{"a .npy dimension is too large", ""};
+    if (k - first > 12) return Error{tr("core.npy.dimension_too_large"), ""};
     shape.push_back(std::stoll(dims.substr(first, k - first)));
   }
-  if (shape.empty() || shape.size() > 2) return Error{"only 1-D and 2-D .npy arrays are read", ""};
+  if (shape.empty() || shape.size() > 2) return Error{tr("core.npy.rank"), ""};
   const long long rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
-  if (rows > std::numeric_limits<int>::max() || cols > std::numeric_limits<int>::max()) return Error{"the .npy array is too large", ""};
+  if (rows > std::numeric_limits<int>::max() || cols > std::numeric_limits<int>::max()) return Error{tr("core.npy.array_too_large"), ""};
   const unsigned long long count = static_cast<unsigned long long>(rows) * static_cast<unsigned long long>(cols);
   if (count > (bytes.size() - offset) / item || count * item != bytes.size() - offset)
-    return Error{"the .npy data is " + std::to_string(bytes.size() - offset) + " bytes but the shape needs " + std::to_string(count * item),
-                 "the file is truncated or damaged"};
+    return Error{trf("core.npy.size_mismatch", arg("bytes", bytes.size() - offset), arg("needed", count * item)),
+                 tr("core.files.hint_truncated_or_damaged")};
   Mat M(rows, cols);
   if (count == 0) return M;
   if (item == 4) {

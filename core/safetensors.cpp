@@ -8,8 +8,13 @@
 #include <vector>
 
 #include "core/files.h"
+#include "core/i18n.h"
 
 namespace qkv {
+
+using i18n::arg;
+using i18n::tr;
+using i18n::trf;
 
 static_assert(std::endian::native == std::endian::little, "the safetensors reader assumes a little-endian machine");
 
@@ -41,20 +46,20 @@ std::optional<Error> save_safetensors(const std::string& path, const TensorMap& 
 }
 
 Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) {
-  if (bytes.size() < 8) return Error{"not a safetensors file: shorter than its 8-byte header length", "the file is truncated"};
+  if (bytes.size() < 8) return Error{tr("core.safetensors.too_short"), tr("core.files.hint_truncated")};
   uint64_t header_len = 0;
   std::memcpy(&header_len, bytes.data(), 8);
   if (header_len > kMaxSafetensorsHeader)
-    return Error{"safetensors header of " + std::to_string(header_len) + " bytes is over the 100 MiB limit", "the file is damaged"};
-  if (header_len > bytes.size() - 8) return Error{"the safetensors header runs past the end of the file", "the file is truncated"};
+    return Error{trf("core.safetensors.header_too_large", arg("bytes", header_len)), tr("core.files.hint_damaged")};
+  if (header_len > bytes.size() - 8) return Error{tr("core.safetensors.header_past_end"), tr("core.files.hint_truncated")};
   nlohmann::json header;
-  if (auto e = check_json_depth(bytes.substr(8, header_len), "the safetensors header")) return *e;
+  if (auto e = check_json_depth(bytes.substr(8, header_len), tr("core.safetensors.the_header"))) return *e;
   try {
     header = nlohmann::json::parse(bytes.substr(8, header_len));
   } catch (const nlohmann::json::exception& e) {
-    return Error{std::string("the safetensors header is not valid JSON: ") + e.what(), "the file is damaged"};
+    return Error{trf("core.safetensors.header_not_json", arg("reason", e.what())), tr("core.files.hint_damaged")};
   }
-  if (!header.is_object()) return Error{"the safetensors header is not a JSON object", ""};
+  if (!header.is_object()) return Error{tr("core.safetensors.header_not_object"), ""};
   const std::string_view data = bytes.substr(8 + header_len);
   struct Span {
     uint64_t begin, end;
@@ -71,25 +76,25 @@ Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) 
       }
       const std::string dtype = info.at("dtype").get<std::string>();
       const size_t item = dtype == "F32" ? 4 : dtype == "F64" ? 8 : 0;
-      if (!item) return Error{"tensor " + name + " has dtype " + dtype, "only F32 and F64 are read"};
+      if (!item) return Error{trf("core.safetensors.bad_dtype", arg("name", name), arg("dtype", dtype)), tr("core.safetensors.hint_dtypes")};
       const std::vector<int64_t> shape = info.at("shape").get<std::vector<int64_t>>();
       if (shape.empty() || shape.size() > 2)
-        return Error{"tensor " + name + " has " + std::to_string(shape.size()) + " dimensions", "1 or 2 are read"};
+        return Error{trf("core.safetensors.bad_rank", arg("name", name), arg("n", shape.size())), tr("core.safetensors.hint_rank")};
       for (int64_t d : shape)
-        if (d < 0 || d > std::numeric_limits<int>::max()) return Error{"tensor " + name + " has a bad dimension", ""};
+        if (d < 0 || d > std::numeric_limits<int>::max()) return Error{trf("core.safetensors.bad_dimension", arg("name", name)), ""};
       const std::vector<uint64_t> offsets = info.at("data_offsets").get<std::vector<uint64_t>>();
       if (offsets.size() != 2 || offsets[0] > offsets[1] || offsets[1] > data.size())
-        return Error{"tensor " + name + "'s data offsets lie outside the file", "the file is truncated or damaged"};
+        return Error{trf("core.safetensors.offsets_outside", arg("name", name)), tr("core.files.hint_truncated_or_damaged")};
       const int64_t rows = shape.size() == 2 ? shape[0] : 1, cols = shape.back();
       const uint64_t count = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols);  // < 2⁶², no wrap
       const uint64_t given = offsets[1] - offsets[0];
       // count · item itself can wrap past 2⁶⁴ (issue 11, defect 3): such a shape is refused before it is multiplied
       if (count > std::numeric_limits<uint64_t>::max() / item)
-        return Error{"tensor " + name + " is " + std::to_string(rows) + " × " + std::to_string(cols) + " × " + std::to_string(item) +
-                         " bytes, more than 2⁶⁴, in " + std::to_string(given),
-                     "the file is damaged"};
+        return Error{trf("core.safetensors.size_wraps", arg("name", name), arg("rows", rows), arg("cols", cols), arg("item", item),
+                         arg("given", given)),
+                     tr("core.files.hint_damaged")};
       if (count * item != given)
-        return Error{"tensor " + name + " needs " + std::to_string(count * item) + " bytes but has " + std::to_string(given), ""};
+        return Error{trf("core.safetensors.size_mismatch", arg("name", name), arg("need", count * item), arg("given", given)), ""};
       spans.push_back({offsets[0], offsets[1], name});
       Mat M(rows, cols);
       if (item == 4 && count > 0) std::memcpy(M.data(), data.data() + offsets[0], count * 4);
@@ -102,12 +107,12 @@ Result<TensorMap> parse_safetensors(std::string_view bytes, Metadata* metadata) 
       out.put(name, std::move(M));
     }
   } catch (const nlohmann::json::exception& e) {
-    return Error{std::string("a safetensors entry is malformed: ") + e.what(), "the file is damaged"};
+    return Error{trf("core.safetensors.entry_malformed", arg("reason", e.what())), tr("core.files.hint_damaged")};
   }
   std::sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.begin < b.begin; });
   for (size_t k = 1; k < spans.size(); ++k)
     if (spans[k].begin < spans[k - 1].end)
-      return Error{"tensors " + spans[k - 1].name + " and " + spans[k].name + " overlap", "the file is damaged"};
+      return Error{trf("core.safetensors.overlap", arg("first", spans[k - 1].name), arg("second", spans[k].name)), tr("core.files.hint_damaged")};
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/files.h"
+#include "core/i18n.h"
 #include "core/loss.h"
 #include "core/model.h"
 
@@ -18,6 +19,8 @@ static_assert(kTaskNames.size() == static_cast<size_t>(Task::Count));
 bool letter_task(Task t) { return t != Task::NextToken; }
 
 // Written for QKV Lab: short sentences with repeated structure, so a tiny model can learn something in seconds.
+// The next-token task's training data (its words are the vocabulary), the same in every language.
+// i18n: names begin
 constexpr const char* kText =
     "the query asks a question . the key says what a token offers . the value is what a token gives . "
     "each query looks at every key . the scores become weights after the softmax . the weights mix the values . "
@@ -29,6 +32,7 @@ constexpr const char* kText =
     "the residual stream carries every layer forward . the norm keeps the numbers calm . "
     "we divide the scores by the square root of the key width . without it the softmax saturates . "
     "when the softmax saturates the gradient vanishes . positions tell the model where each token sits . ";
+// i18n: names end
 }  // namespace
 
 const char* name(Task t) { return kTaskNames.at(static_cast<size_t>(t)); }
@@ -44,13 +48,13 @@ bool parse(std::string_view text, Task& out) {
 const char* describe(Task t) {
   switch (t) {
     case Task::Copy:
-      return "copy the letters: the decoder's cross-attention learns a diagonal (output t reads input t)";
+      return i18n::tr("core.trainer.about.copy");
     case Task::Reverse:
-      return "reverse the letters: the cross-attention learns an anti-diagonal (output t reads input n-1-t)";
+      return i18n::tr("core.trainer.about.reverse");
     case Task::Sort:
-      return "sort the letters: each output looks for the next-smallest input letter, wherever it is";
+      return i18n::tr("core.trainer.about.sort");
     default:
-      return "predict the next word of a small built-in text: heads learn to look at the previous words";
+      return i18n::tr("core.trainer.about.next_token");
   }
 }
 
@@ -62,22 +66,27 @@ double learning_rate(int step, int d_model, int warmup, double factor) {
 }
 
 std::optional<Error> validate(const TrainConfig& t, const ModelConfig& c) {
+  using i18n::arg;
   if (t.min_len < 1 || t.max_len < t.min_len || t.max_len > 64)
-    return Error{"sequence length " + std::to_string(t.min_len) + "…" + std::to_string(t.max_len) + " is not usable",
-                 "use 1 ≤ min ≤ max ≤ 64"};
-  if (t.alphabet < 2 || t.alphabet > 26) return Error{"the alphabet has " + std::to_string(t.alphabet) + " letters", "use 2 to 26"};
-  if (t.batch < 1 || t.batch > 1024) return Error{"batch " + std::to_string(t.batch) + " is out of range", "use 1 to 1024"};
-  if (t.warmup < 1) return Error{"warm-up must be at least 1 step", "the paper used 4000; small tasks do well with a few hundred"};
-  if (!(t.lr_factor > 0.0) || t.lr_factor > 100.0) return Error{"the learning-rate factor must be in (0, 100]", "1 is the paper's schedule"};
-  if (t.clip_norm < 0.0) return Error{"the clipping norm cannot be negative", "0 turns clipping off"};
-  if (t.label_smoothing < 0.0 || t.label_smoothing >= 1.0) return Error{"label smoothing must be in [0, 1)", "0.1 is the paper's"};
+    return Error{i18n::trf("core.trainer.length_unusable", arg("min", t.min_len), arg("max", t.max_len)),
+                 i18n::tr("core.trainer.length_hint")};
+  if (t.alphabet < 2 || t.alphabet > 26)
+    return Error{i18n::trf("core.trainer.alphabet_range", arg("n", t.alphabet)), i18n::tr("core.trainer.alphabet_hint")};
+  if (t.batch < 1 || t.batch > 1024)
+    return Error{i18n::trf("core.trainer.batch_range", arg("n", t.batch)), i18n::tr("core.trainer.batch_hint")};
+  if (t.warmup < 1) return Error{i18n::tr("core.trainer.warmup_min"), i18n::tr("core.trainer.warmup_hint")};
+  if (!(t.lr_factor > 0.0) || t.lr_factor > 100.0)
+    return Error{i18n::tr("core.trainer.lr_factor_range"), i18n::tr("core.trainer.lr_factor_hint")};
+  if (t.clip_norm < 0.0) return Error{i18n::tr("core.trainer.clip_negative"), i18n::tr("core.trainer.clip_hint")};
+  if (t.label_smoothing < 0.0 || t.label_smoothing >= 1.0)
+    return Error{i18n::tr("core.trainer.smoothing_range"), i18n::tr("core.trainer.smoothing_hint")};
   if (c.norm == NormKind::BatchNorm && t.min_len != t.max_len)
-    return Error{"BatchNorm would mix padding into its statistics", "use equal lengths, or LayerNorm"};
+    return Error{i18n::tr("core.trainer.batchnorm_padding"), i18n::tr("core.trainer.batchnorm_hint")};
   ModelConfig m = c;
   m.arch = t.task == Task::NextToken ? Arch::DecoderOnly : Arch::EncoderDecoder;
   m.max_len = std::max(m.max_len, t.max_len + 1);
   if (auto e = validate(m)) return e;
-  return check_memory(estimate_training_memory(t, c), "this training run");
+  return check_memory(estimate_training_memory(t, c), i18n::tr("core.trainer.memory_what"));
 }
 
 MemoryEstimate estimate_training_memory(const TrainConfig& t, const ModelConfig& c) {
@@ -257,7 +266,8 @@ std::optional<Error> Trainer::save(const std::string& path) const {
   Metadata meta;
   meta["qkvlab.task"] = name(train_.task);
   meta["qkvlab.steps"] = std::to_string(step_);
-  meta["qkvlab.session"] = to_json(example_session(letter_task(train_.task) ? "abc" : "the query"), -1);
+  // The example text is written into the file (and tokenized by the model's vocabulary): the same in every language.
+  meta["qkvlab.session"] = to_json(example_session(letter_task(train_.task) ? "abc" : "the query"), -1);  // i18n: name
   meta["qkvlab.vocab"] = nlohmann::json(vocab_.tokens()).dump();
   return save_safetensors(path, weights(), meta);
 }
@@ -265,34 +275,37 @@ std::optional<Error> Trainer::save(const std::string& path) const {
 Result<TrainedWeights> parse_trained(std::string_view bytes, const std::string& name) {
   Metadata meta;
   Result<TensorMap> W = parse_safetensors(bytes, &meta);
+  using i18n::arg;
   if (!W) return Error{name + ": " + W.error().what, W.error().hint};
   TrainedWeights out;
   out.weights = std::move(*W);
-  const auto missing = [&](const char* key) { return Error{name + " has no " + key + " in its metadata", "it was not written by qkvlab's trainer"}; };
+  const auto missing = [&](const char* key) {
+    return Error{i18n::trf("core.trainer.no_metadata", arg("name", name), arg("key", key)), i18n::tr("core.trainer.not_ours")};
+  };
   if (!meta.count("qkvlab.session")) return missing("qkvlab.session");
   if (!meta.count("qkvlab.vocab")) return missing("qkvlab.vocab");
   Result<Session> s = session_from_json(meta.at("qkvlab.session"));
-  if (!s) return Error{name + ": its model description is invalid: " + s.error().what, s.error().hint};
+  if (!s) return Error{i18n::trf("core.trainer.bad_model", arg("name", name), arg("error", s.error().what)), s.error().hint};
   out.model = s->model;
   out.task = meta.count("qkvlab.task") ? meta.at("qkvlab.task") : "";
   if (meta.count("qkvlab.steps")) {
     const std::string& steps = meta.at("qkvlab.steps");
     const auto [end, ec] = std::from_chars(steps.data(), steps.data() + steps.size(), out.steps);
     if (ec != std::errc() || end != steps.data() + steps.size() || out.steps < 0)
-      return Error{name + ": its step count \"" + steps.substr(0, 40) + "\" is not a whole number of steps", ""};
+      return Error{i18n::trf("core.trainer.bad_steps", arg("name", name), arg("steps", steps.substr(0, 40))), ""};
   }
   const std::string& vocab_text = meta.at("qkvlab.vocab");
-  if (auto e = check_json_depth(vocab_text, name + "'s vocabulary")) return *e;
+  if (auto e = check_json_depth(vocab_text, i18n::trf("core.trainer.vocabulary_of", arg("name", name)))) return *e;
   const nlohmann::json tokens = nlohmann::json::parse(vocab_text, nullptr, false);
-  if (!tokens.is_array()) return Error{name + ": its vocabulary is not a JSON array", ""};
+  if (!tokens.is_array()) return Error{i18n::trf("core.trainer.vocab_not_array", arg("name", name)), ""};
   for (size_t i = 0; i < tokens.size(); ++i) {
-    if (!tokens[i].is_string()) return Error{name + ": vocabulary entry " + std::to_string(i) + " is not a string", ""};
+    if (!tokens[i].is_string()) return Error{i18n::trf("core.trainer.vocab_entry", arg("name", name), arg("i", i)), ""};
     if (out.vocab.add(tokens[i].get<std::string>()) != static_cast<int>(i))
-      return Error{name + ": its vocabulary repeats \"" + tokens[i].get<std::string>() + "\" or misplaces a special token", ""};
+      return Error{i18n::trf("core.trainer.vocab_repeats", arg("name", name), arg("token", tokens[i].get<std::string>())), ""};
   }
   const Mat* E = out.weights.find("embed.E");
   if (!E || E->rows() != out.vocab.size() || E->cols() != out.model.d_model)
-    return Error{name + ": embed.E does not match its vocabulary of " + std::to_string(out.vocab.size()) + " tokens", ""};
+    return Error{i18n::trf("core.trainer.embed_mismatch", arg("name", name), arg("n", out.vocab.size())), ""};
   return out;
 }
 

@@ -22,7 +22,8 @@ namespace qkv {
 enum class Task { Copy, Reverse, Sort, NextToken, Count };
 const char* name(Task);
 bool parse(std::string_view, Task&);
-// One line for the UI: what the task asks and which attention pattern solves it.
+// One line for the UI: what the task asks and which attention pattern solves it, in the current language
+// (assets/i18n/core_labs.json; valid until the catalog is loaded again).
 const char* describe(Task);
 
 struct TrainConfig {

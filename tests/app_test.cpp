@@ -3,7 +3,9 @@
 #include "app/app_state.h"
 #include "app/file_dialog.h"
 #include "app/lessons_ui.h"
+#include "app/ui.h"
 #include "app/widgets/text_wrap.h"
+#include "core/i18n.h"
 #include "core/memory.h"
 #include "core/paths.h"
 
@@ -11,6 +13,7 @@
 
 #include <chrono>
 #include <thread>
+#include <unistd.h>
 
 #include <cmath>
 #include <filesystem>
@@ -21,6 +24,25 @@ namespace {
 
 using namespace qkv;
 using namespace qkv::app;
+
+// The app's texts, loaded as main() loads them at start-up.
+const bool kTextsLoaded = [] { return i18n::load(assets_dir() + "/i18n").empty(); }();
+
+TEST(Texts, TheShippedCatalogLoadsAsTheAppLoadsIt) { EXPECT_TRUE(kTextsLoaded); }
+
+// The language chosen last (Language menu, Ctrl+Shift+L) is read back from imgui.ini's [QKVLab][Settings] before the
+// first frame; another section's Lang= and a broken value are not taken.
+TEST(Settings, TheSavedLanguageIsReadFromOurSectionOfImguiIni) {
+  const std::string ini = (std::filesystem::temp_directory_path() / ("qkvlab-ini-" + std::to_string(::getpid()))).string();
+  std::ofstream(ini) << "[Window][Debug##Default]\nLang=0\n\n[QKVLab][Settings]\nDarkTheme=1\nLang=1\nLessonsDone=\n";
+  EXPECT_EQ(saved_language(ini), Lang::Zh);
+  std::ofstream(ini) << "[Other][Settings]\nLang=1\n\n[QKVLab][Settings]\nDarkTheme=1\n";
+  EXPECT_EQ(saved_language(ini), std::nullopt);
+  std::ofstream(ini) << "[QKVLab][Settings]\nLang=7\n";
+  EXPECT_EQ(saved_language(ini), std::nullopt);
+  std::filesystem::remove(ini);
+  EXPECT_EQ(saved_language(ini), std::nullopt);
+}
 
 // Every character (not byte) is 1 unit wide, so widths are easy to count by hand.
 float chars(std::string_view s) {
@@ -107,7 +129,7 @@ TEST(ReplaceSession, ClosesTheLessonAndForgetsThePinnedRow) {
   ASSERT_FALSE(s.highlights.empty());
   Session other;
   other.input.text = "a completely different text";
-  replace_session(s, other, "/tmp/other.json", "Opened /tmp/other.json");
+  replace_session(s, other, "/tmp/other.json", std::string("Opened /tmp/other.json"));
   EXPECT_EQ(s.lessons.active, -1);
   EXPECT_TRUE(s.highlights.empty());
   EXPECT_EQ(s.sel.pinned_row, -1);
@@ -215,7 +237,15 @@ TEST(Recompute, TheGeneratorIsStartedOnAWorkerAndAnOlderSessionsIsDropped) {
   EXPECT_FALSE(start_generator(s));
   while (s.output.starting.running()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   EXPECT_TRUE(poll_generator(s));
-  EXPECT_NE(s.output.note.find("Cannot generate"), std::string::npos) << s.output.note;
+  // The note is made in both languages, so switching the language redraws it too.
+  const std::string& en = s.output.note.text[static_cast<int>(Lang::En)];
+  const std::string& zh = s.output.note.text[static_cast<int>(Lang::Zh)];
+  EXPECT_NE(en.find("Cannot generate"), std::string::npos) << en;
+  EXPECT_NE(zh.find("无法生成"), std::string::npos) << zh;
+  i18n::set_language(Lang::Zh);
+  EXPECT_EQ(s.output.note.str(), zh);
+  i18n::set_language(Lang::En);
+  EXPECT_EQ(s.output.note.str(), en);
 }
 
 TEST(Recompute, AnInvalidSessionKeepsTheTraceAndSaysWhy) {

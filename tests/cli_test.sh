@@ -376,5 +376,50 @@ assert all(abs(s[i] - 2.0 ** -(i + 1)) < 1e-9 for i in range(8)), s
 print("lab JSON checked:", ", ".join(sorted(L)))
 PY
 
+# Issue 12: the printed labels in English or 简体中文 (assets/i18n/cli.json): --lang before or after the subcommand,
+# `lesson --lang` as before, QKVLAB_LANG; English by default; what scripts read (--json) is the same in both languages.
+"$cli" lesson 5 --lang zh > "$work/lesson5-zh.txt" || true
+check "lesson 5 --lang zh prints the Chinese labels" \
+  bash -c "grep -qx '问题：' '$work/lesson5-zh.txt' && grep -qx '简短回答：' '$work/lesson5-zh.txt' && grep -qx '详细解释：' '$work/lesson5-zh.txt' && grep -q '^动手试试 1：' '$work/lesson5-zh.txt'"
+check "... around the lesson's Chinese text" grep -q "为什么要在 softmax 之前把分数" "$work/lesson5-zh.txt"
+check "... and no English label" bash -c "! grep -qE '^(question|short answer|explanation):|^try [0-9]+:' '$work/lesson5-zh.txt'"
+"$cli" lesson 5 > "$work/lesson5-en.txt" || true
+check "lesson 5 without --lang prints the English labels" \
+  bash -c "grep -qx 'question:' '$work/lesson5-en.txt' && grep -qx 'short answer:' '$work/lesson5-en.txt' && grep -qx 'explanation:' '$work/lesson5-en.txt' && grep -q '^try 1: ' '$work/lesson5-en.txt'"
+check "... and no Chinese label" bash -c "! grep -qE '^(问题|简短回答|详细解释)：|^动手试试' '$work/lesson5-en.txt'"
+"$cli" lesson 5 --lang en > "$work/lesson5-en2.txt" || true
+check "... the same as lesson 5 --lang en" diff "$work/lesson5-en.txt" "$work/lesson5-en2.txt"
+"$cli" --lang zh lesson 5 > "$work/lesson5-zh2.txt" || true
+check "--lang zh before the subcommand prints the same lesson" diff "$work/lesson5-zh.txt" "$work/lesson5-zh2.txt"
+QKVLAB_LANG=zh "$cli" lesson 5 > "$work/lesson5-zh3.txt" || true
+check "QKVLAB_LANG=zh prints the same lesson" diff "$work/lesson5-zh.txt" "$work/lesson5-zh3.txt"
+QKVLAB_LANG=zh "$cli" lesson 5 --lang en > "$work/lesson5-en3.txt" || true
+check "... and --lang en wins over it" diff "$work/lesson5-en.txt" "$work/lesson5-en3.txt"
+set +e
+QKVLAB_LANG=fr "$cli" params --preset bert-base > "$work/params-fr.txt" 2> "$work/params-fr.err"; code=$?
+set -e
+check "a bad QKVLAB_LANG is ignored (English), with a warning" \
+  bash -c "test '$code' = 0 && grep -q '^total ' '$work/params-fr.txt' && grep -q 'QKVLAB_LANG=fr is ignored' '$work/params-fr.err'"
+"$cli" params --preset bert-base --lang zh > "$work/params-zh.txt"
+check "params --lang zh: Chinese headers and total row" bash -c "grep -q '^组件 ' '$work/params-zh.txt' && grep -q '^合计 .*109,482,240' '$work/params-zh.txt' && ! grep -qE '^(component|total) ' '$work/params-zh.txt'"
+check_py "... whose columns line up (CJK characters are two columns wide)" "$work/params-zh.txt" <<'PY'
+import sys, unicodedata
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines()
+width = lambda s: sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+header = next(l for l in lines if l.startswith("组件"))
+total = next(l for l in lines if l.startswith("合计"))
+assert width(header) == width(total) == 28 + 1 + 16 + 1 + 20, (width(header), width(total))
+assert width(header[:header.index("参数量") + 3]) == 28 + 1 + 16, "the parameters header ends above its column"
+PY
+check "params --json is the same in Chinese" diff <("$cli" params --preset bert-base --json) <("$cli" params --preset bert-base --json --lang zh)
+"$cli" run --text "a b c" --lang zh > "$work/run-zh.txt"
+check "run --lang zh: the summary's labels in Chinese" \
+  bash -c "grep -q '^QKV Lab 运行 — ' '$work/run-zh.txt' && grep -q '^词元（n=3）：⟨a⟩ ⟨b⟩ ⟨c⟩' '$work/run-zh.txt' && grep -q '^注意力头 ' '$work/run-zh.txt' && grep -q '^内存（运行前估计）：' '$work/run-zh.txt'"
+check "... and none in English" bash -c "! grep -qE '^(tokens|parameters|memory|head) ' '$work/run-zh.txt'"
+check "run --lang en prints what run prints" \
+  diff <("$cli" run --text "a b c" | grep -v "forward:") <("$cli" run --text "a b c" --lang en | grep -v "forward:")
+check "lab --list --lang zh keeps the lab names first" bash -c "'$cli' lab --list --lang zh | grep -q '^why-sqrt-dk .*随 d_k 的变化'"
+check "lab --json is the same in Chinese" diff "$work/lab-alibi8.json" <("$cli" lab alibi --heads 8 --d-model 16 --json --lang zh)
+
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

@@ -3,6 +3,8 @@
 //   qkvlab-cli run --text "The cat sat" --heads 2 --mask causal --export out/ --export-png png/
 //   qkvlab-cli demo
 //   qkvlab-cli lab jacobian --head encoder.0.self_attn.head.1 --row 2 [--json]   (qkvlab-cli lab --list)
+// What it prints for a person to read comes from assets/i18n/cli.json in English or 简体中文 (--lang, QKVLAB_LANG);
+// what scripts read (--json, exports, the session file), error messages on stderr and --help stay English.
 #include <chrono>
 #include <CLI/CLI.hpp>
 #include <cmath>
@@ -10,6 +12,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <iostream>
 #include <map>
 #include <new>
@@ -20,6 +23,7 @@
 #include "core/counters.h"
 #include "core/export.h"
 #include "core/files.h"
+#include "core/i18n.h"
 #include "core/labs/norms.h"
 #include "core/labs/positions.h"
 #include "core/labs/scaling.h"
@@ -41,7 +45,7 @@ const CLI::Validator kUnsigned64(
       uint64_t value = 0;
       const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
       if (text.empty() || error != std::errc() || end != text.data() + text.size())
-        return "must be a whole number from 0 to 18446744073709551615, got \"" + text + "\"";
+        return "must be a whole number from 0 to 18446744073709551615, got \"" + text + "\"";  // i18n: name (stderr)
       return {};
     },
     "0…2^64−1");
@@ -115,18 +119,18 @@ struct SessionFlags {
     std::error_code ec;
     for (const auto& entry : fs::directory_iterator(shipped, ec))
       if (entry.path().extension() == ".safetensors") names += (names.empty() ? "" : ", ") + entry.path().stem().string();
-    return Error{"--weights " + name + ": no such file, and no shipped weights of that name",
-                 "give a .safetensors file (qkvlab-cli train --out) or a shipped name: " + (names.empty() ? "none found" : names)};
+    return Error{"--weights " + name + ": no such file, and no shipped weights of that name",  // i18n: name (stderr)
+                 "give a .safetensors file (qkvlab-cli train --out) or a shipped name: " + (names.empty() ? "none found" : names)};  // i18n: name (stderr)
   }
 
   template <typename E>
   static std::optional<Error> set_enum(const std::optional<std::string>& text, E& out, const char* flag) {
-    if (text && !parse(*text, out)) return Error{std::string(flag) + " " + *text + " is not known", "one of: " + all_names<E>()};
+    if (text && !parse(*text, out)) return Error{std::string(flag) + " " + *text + " is not known", "one of: " + all_names<E>()};  // i18n: name (stderr)
     return std::nullopt;
   }
   static std::optional<Error> set_mask(const std::optional<std::string>& text, MaskFlags& out, const char* flag) {
     if (text && !parse_mask(*text, out))
-      return Error{std::string(flag) + " " + *text + " is not a mask", "use none, causal, padding, custom joined by +"};
+      return Error{std::string(flag) + " " + *text + " is not a mask", "use none, causal, padding, custom joined by +"};  // i18n: name (stderr)
     return std::nullopt;
   }
 
@@ -176,7 +180,7 @@ struct SessionFlags {
       int i = 0, j = 0;
       char comma = 0;
       if (std::sscanf(cell.c_str(), "%d %c %d", &i, &comma, &j) != 3 || comma != ',')
-        return Error{"--cell " + cell + " is not i,j", "e.g. --cell 2,0 masks query 2 looking at key 0"};
+        return Error{"--cell " + cell + " is not i,j", "e.g. --cell 2,0 masks query 2 looking at key 0"};  // i18n: name (stderr)
       s.custom_cells.push_back({i, j});
       s.encoder_mask |= kMaskCustom;
       s.decoder_mask |= kMaskCustom;
@@ -208,24 +212,62 @@ std::string with_commas(int64_t v) {
   return (v < 0 ? "-" : "") + out;
 }
 
+// [SECTION] Printed text: the words from assets/i18n/cli.json, laid out in terminal columns.
+using i18n::arg;
+using i18n::tr;
+using i18n::trf;
+
+void say(const std::string& line) { std::printf("%s\n", line.c_str()); }
+
+// Terminal columns of a UTF-8 text: East Asian wide characters (CJK, kana, hangul, full-width forms and punctuation)
+// take two, every other code point one.
+size_t display_width(std::string_view text) {
+  size_t columns = 0;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = text[i];
+    const size_t len = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+    char32_t cp = len == 1 ? c : c & (0x3F >> (len - 1));
+    for (size_t k = 1; k < len && i + k < text.size(); ++k) cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    const bool wide = (cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0x303E) || (cp >= 0x3041 && cp <= 0x33FF) ||
+                      (cp >= 0x3400 && cp <= 0x4DBF) || (cp >= 0x4E00 && cp <= 0x9FFF) || (cp >= 0xA000 && cp <= 0xA4CF) ||
+                      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+                      (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD);
+    columns += wide ? 2 : 1;
+    i += len;
+  }
+  return columns;
+}
+
+// `text` padded with spaces to `width` terminal columns: printf's "%*s" (width > 0, right-aligned) and "%-*s"
+// (width < 0, left-aligned), counting columns rather than bytes, so a Chinese header stays above its column. For
+// ASCII it is exactly what printf writes.
+std::string col(std::string_view text, int width) {
+  const size_t want = static_cast<size_t>(width < 0 ? -width : width), have = display_width(text);
+  const std::string fill(want > have ? want - have : 0, ' ');
+  return width < 0 ? std::string(text) + fill : fill + std::string(text);
+}
+
 // [SECTION] params
 void print_table(const CountTable& table, int64_t n) {
-  std::printf("%-28s %16s %20s\n", "component", "parameters", ("FLOPs (n=" + std::to_string(n) + ")").c_str());
+  std::printf("%s %s %s\n", col(tr("cli.col.component"), -28).c_str(), col(tr("cli.col.parameters"), 16).c_str(),
+              col(trf("cli.col.flops", arg("n", n)), 20).c_str());
   for (const ComponentCount& row : table.rows)
     std::printf("%-28s %16s %20s\n", row.component.c_str(), with_commas(row.params).c_str(), with_commas(row.flops).c_str());
-  std::printf("%-28s %16s %20s\n", "total", with_commas(table.total_params).c_str(), with_commas(table.total_flops).c_str());
+  std::printf("%s %16s %20s\n", col(tr("cli.col.total"), -28).c_str(), with_commas(table.total_params).c_str(),
+              with_commas(table.total_flops).c_str());
 }
 
 int cmd_params(const std::string& preset_name, const SessionFlags& flags, bool json, int64_t n) {
   CountSpec spec;
   std::string title, source;
+  const char* shown_title = nullptr;  // the printed title, when it is not the preset's name
   int64_t published = -1;
   if (!preset_name.empty()) {
     const Preset* preset = find_preset(preset_name);
     if (!preset) {
       std::string names;
       for (const Preset& p : presets()) names += (names.empty() ? "" : ", ") + p.name;
-      return fail({"unknown preset " + preset_name, "one of: " + names});
+      return fail({"unknown preset " + preset_name, "one of: " + names});  // i18n: name (stderr)
     }
     spec = preset->spec;
     title = preset->title;
@@ -235,7 +277,8 @@ int cmd_params(const std::string& preset_name, const SessionFlags& flags, bool j
     Result<Session> s = flags.build();
     if (!s) return fail(s.error());
     spec = count_spec_for(s->model, tokenize_batch(*s).vocab.size());
-    title = "this session's model";
+    title = "this session's model";  // i18n: name (the "model" value of --json, read by scripts)
+    shown_title = tr("cli.params.session_model");
   }
   const CountTable table = count_model(spec, n);
   if (json) {
@@ -248,10 +291,11 @@ int cmd_params(const std::string& preset_name, const SessionFlags& flags, bool j
     std::printf("%s\n", out.dump(2).c_str());
     return 0;
   }
-  std::printf("%s\n\n", title.c_str());
+  std::printf("%s\n\n", shown_title ? shown_title : title.c_str());
   print_table(table, n);
-  if (published >= 0) std::printf("\npublished total: %s  (%s)\n", with_commas(published).c_str(), source.c_str());
-  std::printf("\nattention matrices (S, S_scaled, S_masked, P in float32) as n grows:\n");
+  if (published >= 0)
+    std::printf("\n%s\n", trf("cli.params.published", arg("total", with_commas(published)), arg("source", source_text(*find_preset(preset_name)))).c_str());
+  std::printf("\n%s\n", tr("cli.params.attention_memory"));
   for (int64_t len : {64, 128, 256, 512, 1024, 2048, 4096})
     std::printf("  n = %5lld  %12s\n", static_cast<long long>(len),
                 human_bytes(static_cast<double>(attention_matrix_bytes(spec.model, len, len))).c_str());
@@ -339,28 +383,32 @@ void print_matrix(const std::string& path, const Mat& M, const AxisLabels& label
 
 void print_summary(const Session& s, const Trace& t) {
   const ModelConfig& c = s.model;
-  std::printf("QKV Lab run — %s, L=%d, d_model=%d, h=%d, d_k=%d, d_v=%d, d_ff=%d\n", name(c.arch), c.layers, c.d_model, c.heads,
-              c.head_dk(), c.head_dv(), c.d_ff);
-  std::printf("  PE %s  scoring %s  scale %s  tau %.3g  projection %s  norm %s (%s)  residual %s  %s  mode %s  seed %llu\n", name(c.pe),
-              name(c.scoring), name(c.score_scale), c.temperature, name(c.projection), name(c.norm), name(c.norm_placement),
-              c.residual ? "on" : "off", name(c.activation), name(s.mode), static_cast<unsigned long long>(s.seed));
-  std::printf("  masks: encoder %s, decoder %s\n", mask_name(s.encoder_mask).c_str(), mask_name(s.decoder_mask).c_str());
-  std::printf("tokens (n=%zu): %s\n", t.source_tokens.size(), join(t.source_tokens).c_str());
-  if (!t.target_tokens.empty()) std::printf("decoder input (n=%zu): %s\n", t.target_tokens.size(), join(t.target_tokens).c_str());
-  if (!t.decoded_tokens.empty()) std::printf("greedy decoding (KV cache): %s\n", join(t.decoded_tokens).c_str());
+  say(trf("cli.run.header", arg("arch", name(c.arch)), arg("layers", c.layers), arg("d_model", c.d_model), arg("heads", c.heads),
+          arg("d_k", c.head_dk()), arg("d_v", c.head_dv()), arg("d_ff", c.d_ff)));
+  say(trf("cli.run.config", arg("pe", name(c.pe)), arg("scoring", name(c.scoring)), arg("scale", name(c.score_scale)),
+          arg("tau", c.temperature), arg("projection", name(c.projection)), arg("norm", name(c.norm)), arg("placement", name(c.norm_placement)),
+          arg("residual", tr(c.residual ? "cli.on" : "cli.off")), arg("activation", name(c.activation)), arg("mode", name(s.mode)),
+          arg("seed", static_cast<unsigned long long>(s.seed))));
+  say(trf("cli.run.masks", arg("encoder", mask_name(s.encoder_mask)), arg("decoder", mask_name(s.decoder_mask))));
+  say(trf("cli.run.tokens", arg("n", t.source_tokens.size()), arg("tokens", join(t.source_tokens))));
+  if (!t.target_tokens.empty()) say(trf("cli.run.decoder_input", arg("n", t.target_tokens.size()), arg("tokens", join(t.target_tokens))));
+  if (!t.decoded_tokens.empty()) say(trf("cli.run.decoded", arg("tokens", join(t.decoded_tokens))));
   const CountTable table = count_model(count_spec_for(c, t.vocab.size()), static_cast<int64_t>(t.source_tokens.size()));
-  std::printf("parameters: %s   trace: %zu tensors%s, %s   forward: %.2f ms\n\n", with_commas(table.total_params).c_str(), t.tensors.size(),
-              t.tensors.lean() ? " kept (lean: the n×n stages and the rest of each layer are derived on demand)" : "",
-              human_bytes(static_cast<double>(t.tensors.bytes())).c_str(), t.elapsed_ms);
+  say(trf(t.tensors.lean() ? "cli.run.stats_lean" : "cli.run.stats", arg("params", with_commas(table.total_params)),
+          arg("tensors", t.tensors.size()), arg("bytes", human_bytes(static_cast<double>(t.tensors.bytes()))), arg("ms", t.elapsed_ms)) +
+      "\n");
   const MemoryEstimate need = estimate_memory(s, {}, t.tensors.contains("loss"));
-  std::printf("memory (estimated before the run): %s — weights %s, %strace %s, working %s%s — of the %s limit\n\n",
-              human_bytes(need.total()).c_str(), human_bytes(need.weights).c_str(), need.lean ? "lean " : "", human_bytes(need.trace).c_str(),
-              human_bytes(need.working).c_str(), need.gradients > 0 ? (", gradients " + human_bytes(need.gradients)).c_str() : "",
-              human_bytes(static_cast<double>(memory_limit())).c_str());
-  std::printf("%-34s %12s %12s %12s %12s\n", "head", "entropy", "max weight", "score mean", "score var");
+  const char* memory_key = need.gradients > 0 ? (need.lean ? "cli.run.memory_lean_gradients" : "cli.run.memory_gradients")
+                                              : (need.lean ? "cli.run.memory_lean" : "cli.run.memory");
+  say(trf(memory_key, arg("total", human_bytes(need.total())), arg("weights", human_bytes(need.weights)), arg("trace", human_bytes(need.trace)),
+          arg("working", human_bytes(need.working)), arg("gradients", human_bytes(need.gradients)),
+          arg("limit", human_bytes(static_cast<double>(memory_limit())))) +
+      "\n");
+  std::printf("%s %s %s %s %s\n", col(tr("cli.col.head"), -34).c_str(), col(tr("cli.col.entropy"), 12).c_str(),
+              col(tr("cli.col.max_weight"), 12).c_str(), col(tr("cli.col.score_mean"), 12).c_str(), col(tr("cli.col.score_var"), 12).c_str());
   for (const HeadStats& h : t.heads)
     std::printf("%-34s %12.4f %12.4f %12.4f %12.4f\n", h.path.c_str(), h.mean_entropy, h.mean_max_weight, h.score_mean, h.score_variance);
-  for (const std::string& w : t.warnings) std::printf("warning: %s\n", w.c_str());
+  for (const std::string& w : t.warnings) say(trf("cli.warning", arg("text", w)));
 }
 
 int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, const std::string& export_dir, const std::string& png_dir,
@@ -382,17 +430,16 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
       inside = inside || (cell.i < M->rows() && cell.j < M->cols());
     }
     if (!inside)
-      return fail({"--cell " + std::to_string(cell.i) + "," + std::to_string(cell.j) + " is outside every attention matrix (the largest is " +
+      return fail({"--cell " + std::to_string(cell.i) + "," + std::to_string(cell.j) + " is outside every attention matrix (the largest is " +  // i18n: name (stderr)
                        std::to_string(rows) + " × " + std::to_string(cols) + ")",
-                   "cells are query row, key column from 0"});
+                   "cells are query row, key column from 0"});  // i18n: name (stderr)
   }
   if (gradients)
     if (auto e = add_gradients(*s, *t)) return fail(*e);
   print_summary(*s, *t);
-  if (gradients) std::printf("loss (%s): %.6f   gradients: dL/d<path> for every parameter and activation\n", name(resolve(s->loss, s->model.arch)),
-                             t->tensors.at("loss")(0, 0));
+  if (gradients) say(trf("cli.run.loss", arg("kind", name(resolve(s->loss, s->model.arch))), arg("loss", t->tensors.at("loss")(0, 0))));
   if (list) {
-    std::printf("\ntensors:\n");
+    std::printf("\n%s\n", tr("cli.run.tensors"));
     const auto line = [](const std::string& path, const Mat& value) {
       std::printf("  %-48s [%lld × %lld]\n", path.c_str(), static_cast<long long>(value.rows()), static_cast<long long>(value.cols()));
     };
@@ -402,28 +449,28 @@ int cmd_run(const SessionFlags& flags, const std::vector<std::string>& show, con
   for (const std::string& path : show) {
     const Mat* M = t->tensors.find(path);
     if (!M) M = t->weights->find(path);
-    if (!M) return fail({"no tensor named " + path, "list the names with --list"});
+    if (!M) return fail({"no tensor named " + path, "list the names with --list"});  // i18n: name (stderr)
     std::printf("\n");
     print_matrix(path, *M, labels_for(*t, path, *M));
   }
   if (!export_dir.empty()) {
     size_t written = 0;
     if (auto e = export_npy(*t, *s, export_dir, &written)) return fail(*e);
-    std::printf("\nwrote %zu .npy files and manifest.json to %s\n", written, export_dir.c_str());
+    std::printf("\n%s\n", trf("cli.run.wrote_npy", arg("n", written), arg("dir", export_dir)).c_str());
   }
   if (!csv_dir.empty()) {
     size_t written = 0;
     if (auto e = export_csv(*t, csv_dir, &written)) return fail(*e);
-    std::printf("wrote %zu .csv files to %s\n", written, csv_dir.c_str());
+    say(trf("cli.run.wrote_csv", arg("n", written), arg("dir", csv_dir)));
   }
   if (!png_dir.empty()) {
     Result<int> written = export_png(*t, png_dir);
     if (!written) return fail(written.error());
-    std::printf("wrote %d PNG heatmaps to %s\n", *written, png_dir.c_str());
+    say(trf("cli.run.wrote_png", arg("n", *written), arg("dir", png_dir)));
   }
   if (!save_path.empty()) {
     if (auto e = save_session(*s, save_path)) return fail(*e);
-    std::printf("saved the session to %s\n", save_path.c_str());
+    say(trf("cli.run.saved_session", arg("path", save_path)));
   }
   return 0;
 }
@@ -476,19 +523,20 @@ int cmd_demo() {
   Result<Trace> t = run(s);
   if (!t) return fail(t.error());
   print_summary(s, *t);
-  std::printf("\nshades, one scale for every cell: ' ' < 0.125 ≤ ░ < 0.375 ≤ ▒ < 0.625 ≤ ▓ < 0.875 ≤ █   (rows: queries, columns: keys)\n");
+  std::printf("\n%s\n", tr("cli.demo.shades"));
   for (int scaled = 1; scaled >= 0; --scaled) {
     Session variant = s;
     variant.model.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
     Result<Trace> vt = run(variant);
     if (!vt) return fail(vt.error());
     const HeadStats& head = vt->heads.front();
-    std::printf("\nencoder.0.self_attn.head.0.P with d_k = %d, %s (mean row entropy %.2f nats, mean max weight %.2f)\n",
-                variant.model.head_dk(), scaled ? "scaled by 1/√d_k" : "NOT scaled", head.mean_entropy, head.mean_max_weight);
+    std::printf("\n%s\n", trf(scaled ? "cli.demo.scaled" : "cli.demo.unscaled", arg("d_k", variant.model.head_dk()),
+                              arg("entropy", head.mean_entropy), arg("max_weight", head.mean_max_weight))
+                              .c_str());
     print_shaded(vt->tensors.at("encoder.0.self_attn.head.0.P"), vt->source_tokens, vt->source_tokens);
   }
-  std::printf("\nWithout 1/√d_k, q·k has variance d_k·E[q²]·E[k²]: the softmax saturates and each row puts nearly all its weight on one key.\n");
-  std::printf("Try: qkvlab-cli run --help,  qkvlab-cli params --preset gpt2-small\n");
+  std::printf("\n%s\n", tr("cli.demo.why"));
+  say(tr("cli.demo.try"));
   return 0;
 }
 
@@ -520,21 +568,20 @@ struct TrainFlags {
 int cmd_train(const SessionFlags& flags, TrainFlags tf) {
   Result<Session> s = flags.build();
   if (!s) return fail(s.error());
-  if (!parse(tf.task, tf.config.task)) return fail({"--task " + tf.task + " is not known", "one of: copy, reverse, sort, next-token"});
+  if (!parse(tf.task, tf.config.task)) return fail({"--task " + tf.task + " is not known", "one of: copy, reverse, sort, next-token"});  // i18n: name (stderr)
   tf.config.seed = s->seed;
   if (flags.encoder_mask) tf.config.encoder_mask = s->encoder_mask;
   if (flags.decoder_mask) tf.config.decoder_mask = s->decoder_mask;
   if (auto e = validate(tf.config, s->model)) return fail(*e);
   Trainer trainer(s->model, tf.config);
   const ModelConfig& c = trainer.model();
-  std::printf("training %s: %s, L=%d, d_model=%d, h=%d, d_ff=%d, %s %s-norm, scale %s, dropout %.2g; batch %d, length %d-%d, seed %llu\n",
-              name(tf.config.task), name(c.arch), c.layers, c.d_model, c.heads, c.d_ff, name(c.norm), name(c.norm_placement),
-              name(c.score_scale), c.dropout, tf.config.batch, tf.config.min_len, tf.config.max_len,
-              static_cast<unsigned long long>(tf.config.seed));
+  say(trf("cli.train.header", arg("task", name(tf.config.task)), arg("arch", name(c.arch)), arg("layers", c.layers), arg("d_model", c.d_model),
+          arg("heads", c.heads), arg("d_ff", c.d_ff), arg("norm", name(c.norm)), arg("placement", name(c.norm_placement)),
+          arg("scale", name(c.score_scale)), arg("dropout", c.dropout), arg("batch", tf.config.batch), arg("min_len", tf.config.min_len),
+          arg("max_len", tf.config.max_len), arg("seed", static_cast<unsigned long long>(tf.config.seed))));
   const MemoryEstimate need = estimate_training_memory(tf.config, s->model);
-  std::printf("memory (estimated): %s — weights %s, Adam and one step's tape %s — of the %s limit\n", human_bytes(need.total()).c_str(),
-              human_bytes(need.weights).c_str(), human_bytes(need.gradients + need.working).c_str(),
-              human_bytes(static_cast<double>(memory_limit())).c_str());
+  say(trf("cli.train.memory", arg("total", human_bytes(need.total())), arg("weights", human_bytes(need.weights)),
+          arg("tape", human_bytes(need.gradients + need.working)), arg("limit", human_bytes(static_cast<double>(memory_limit())))));
   const auto start = std::chrono::steady_clock::now();
   const auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
   float accuracy = 0.0f;
@@ -544,11 +591,11 @@ int cmd_train(const SessionFlags& flags, TrainFlags tf) {
     if (k % tf.log_every == 0 || last) {
       const auto [acc, eval_loss] = trainer.evaluate();
       accuracy = acc;
-      std::printf("step %6d  %7.1f s  loss %.4f  eval loss %.4f  eval accuracy %5.1f%%  lr %.2e  |g| %.3f  %.0f steps/s\n", st.step, elapsed(),
-                  st.loss, eval_loss, 100.0 * acc, st.lr, st.grad_norm, st.step / elapsed());
+      say(trf("cli.train.step", arg("step", st.step), arg("seconds", elapsed()), arg("loss", st.loss), arg("eval_loss", eval_loss),
+              arg("accuracy", 100.0 * acc), arg("lr", st.lr), arg("grad_norm", st.grad_norm), arg("rate", st.step / elapsed())));
       std::fflush(stdout);
       if (tf.target_accuracy > 0 && acc >= tf.target_accuracy) {
-        std::printf("reached %.1f%% accuracy after %d steps in %.1f s\n", 100.0 * acc, st.step, elapsed());
+        say(trf("cli.train.reached", arg("accuracy", 100.0 * acc), arg("steps", st.step), arg("seconds", elapsed())));
         break;
       }
     }
@@ -556,15 +603,16 @@ int cmd_train(const SessionFlags& flags, TrainFlags tf) {
   }
   if (!tf.out.empty()) {
     if (auto e = trainer.save(tf.out)) return fail(*e);
-    std::printf("saved %d steps of %s to %s (eval accuracy %.1f%%)\n", trainer.steps(), name(tf.config.task), tf.out.c_str(), 100.0 * accuracy);
+    say(trf("cli.train.saved", arg("steps", trainer.steps()), arg("task", name(tf.config.task)), arg("path", tf.out),
+            arg("accuracy", 100.0 * accuracy)));
   }
   return 0;
 }
 
 // [SECTION] lesson: check a lesson file and print it with its live figures.
-int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_name) {
+int cmd_lesson(const std::vector<std::string>& targets) {
   const std::string dir = QKVLAB_ASSETS_DIR "/lessons", weights = QKVLAB_ASSETS_DIR "/weights";
-  const Lang lang = lang_name == "zh" ? Lang::Zh : Lang::En;
+  const Lang lang = i18n::language();  // the lesson's text in the language of the labels around it
   std::vector<std::string> errors;
   std::vector<Lesson> all = load_lessons(dir, &errors);
   std::vector<Lesson> chosen;
@@ -578,11 +626,11 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
       continue;
     }
     auto it = std::find_if(all.begin(), all.end(), [&](const Lesson& l) { return l.id == target || std::to_string(l.number) == target; });
-    if (it == all.end()) return fail({"no lesson " + target, "give a lesson file, an id or a number; list them with: qkvlab-cli lesson --list"});
+    if (it == all.end()) return fail({"no lesson " + target, "give a lesson file, an id or a number; list them with: qkvlab-cli lesson --list"});  // i18n: name (stderr)
     chosen.push_back(*it);
   }
   if (targets.empty()) {
-    for (const std::string& e : errors) std::printf("error: %s\n", e.c_str());
+    for (const std::string& e : errors) say(trf("cli.error", arg("text", e)));
     for (const Lesson& l : all) std::printf("%2d  %-28s %s\n", l.number, l.id.c_str(), l.title.in(lang).c_str());
     return errors.empty() ? 0 : 2;
   }
@@ -590,16 +638,17 @@ int cmd_lesson(const std::vector<std::string>& targets, const std::string& lang_
   for (const Lesson& l : chosen) {
     Result<Session> s = lesson_session(l);
     const Session base = s ? *s : Session{};
-    const auto show = [&](const char* label, const Text& t) {
-      std::printf("%s:\n%s\n\n", label, render_text(t.in(lang), l, base, weights).c_str());
+    const auto show = [&](const char* label_key, const Text& t) {
+      std::printf("%s\n%s\n\n", tr(label_key), render_text(t.in(lang), l, base, weights).c_str());
     };
     std::printf("== %d. %s  [%s]\n\n", l.number, l.title.in(lang).c_str(), l.id.c_str());
-    show("question", l.question);
-    show("short answer", l.short_answer);
-    show("explanation", l.explanation);
-    for (size_t k = 0; k < l.steps.size(); ++k) std::printf("try %zu: %s\n", k + 1, render_text(l.steps[k].text.in(lang), l, base, weights).c_str());
+    show("cli.lesson.question", l.question);
+    show("cli.lesson.short_answer", l.short_answer);
+    show("cli.lesson.explanation", l.explanation);
+    for (size_t k = 0; k < l.steps.size(); ++k)
+      say(trf("cli.lesson.try", arg("n", k + 1), arg("text", render_text(l.steps[k].text.in(lang), l, base, weights))));
     for (const std::string& p : check_lesson(l, weights)) {
-      std::printf("PROBLEM %s\n", p.c_str());
+      say(trf("cli.lesson.problem", arg("text", p)));
       ++problems;
     }
     std::printf("\n");
@@ -674,10 +723,10 @@ int lab_scaling(const Session& s, const LabFlags& f) {
     print_json({{"lab", "scaling"}, {"block", block}, {"points", rows}, {"error", r.error}, {"seeded_note", r.seeded_note}, {"ms", r.ms}});
     return r.error.empty() ? 0 : 2;
   }
-  std::printf("d_k sweep: 1-layer copies (h = %d, tau = %.3g, seeded weights), %s, mean over heads and rows; %.0f ms\n", s.model.heads,
-              s.model.temperature, block.c_str(), r.ms);
+  say(trf("cli.lab.scaling.title", arg("heads", s.model.heads), arg("tau", s.model.temperature), arg("block", block), arg("ms", r.ms)));
   if (!r.seeded_note.empty()) std::printf("%s\n", r.seeded_note.c_str());
-  std::printf("%6s %10s %10s %10s %10s %12s %12s\n", "d_k", "H scaled", "H plain", "max scaled", "max plain", "Var(q·k)", "d_k·E[q²]E[k²]");
+  std::printf("%6s %s %s %s %s %12s %12s\n", "d_k", col(tr("cli.col.h_scaled"), 10).c_str(), col(tr("cli.col.h_plain"), 10).c_str(),
+              col(tr("cli.col.max_scaled"), 10).c_str(), col(tr("cli.col.max_plain"), 10).c_str(), "Var(q·k)", "d_k·E[q²]E[k²]");
   for (int k = 0; k < labs::kScalingCount; ++k) {
     const auto on = r.scaled[k].find(block), off = r.unscaled[k].find(block);
     const bool a = on != r.scaled[k].end(), b = off != r.unscaled[k].end();
@@ -685,7 +734,7 @@ int lab_scaling(const Session& s, const LabFlags& f) {
                 cell(a ? on->second.max_weight : NAN).c_str(), cell(b ? off->second.max_weight : NAN).c_str(),
                 cell(a ? on->second.var_S() : NAN, "%12.3f").c_str(), cell(a ? on->second.predicted_var_S(labs::kScalingDk[k]) : NAN, "%12.3f").c_str());
   }
-  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});
+  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});  // i18n: name (stderr)
   return 0;
 }
 
@@ -703,16 +752,17 @@ int lab_why_sqrt_dk(const Session& s, const LabFlags& f) {
                 {"caption", labs::dk_gradient_caption(r)}, {"error", r.error}, {"ms", r.ms}});
     return r.error.empty() ? 0 : 2;
   }
-  if (r.skipped) return fail({"why-sqrt-dk: the input has more than " + std::to_string(labs::kGradMaxTokens) + " tokens", "give a shorter --text"});
-  std::printf("why sqrt(d_k): ||dL/dZ_r|| / ||dL/dP_r|| per query row of %s, mean over heads, rows and %d seeds; %.0f ms\n", r.block.c_str(),
-              r.seeds, r.ms);
-  std::printf("%6s %10s %10s %10s %10s %12s %12s\n", "d_k", "scaled", "sd", "plain", "sd", "max w scaled", "max w plain");
+  if (r.skipped) return fail({"why-sqrt-dk: the input has more than " + std::to_string(labs::kGradMaxTokens) + " tokens", "give a shorter --text"});  // i18n: name (stderr)
+  say(trf("cli.lab.why.title", arg("block", r.block), arg("seeds", r.seeds), arg("ms", r.ms)));
+  std::printf("%6s %s %s %s %s %s %s\n", "d_k", col(tr("cli.col.scaled"), 10).c_str(), col(tr("cli.col.sd"), 10).c_str(),
+              col(tr("cli.col.plain"), 10).c_str(), col(tr("cli.col.sd"), 10).c_str(), col(tr("cli.col.max_w_scaled"), 12).c_str(),
+              col(tr("cli.col.max_w_plain"), 12).c_str());
   for (int k = 0; k < labs::kGradCount; ++k)
     std::printf("%6d %s %s %s %s %s %s\n", labs::kGradDk[k], cell(r.scaled[k].mean).c_str(), cell(r.scaled[k].sd).c_str(),
                 cell(r.unscaled[k].mean).c_str(), cell(r.unscaled[k].sd).c_str(), cell(r.scaled[k].max_weight, "%12.4f").c_str(),
                 cell(r.unscaled[k].max_weight, "%12.4f").c_str());
   std::printf("%s\n", labs::dk_gradient_caption(r).c_str());
-  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});
+  if (!r.error.empty()) return fail({"some runs failed: " + r.error, "the table leaves them out"});  // i18n: name (stderr)
   return 0;
 }
 
@@ -728,17 +778,18 @@ int lab_norm_sweep(const Session& s, const LabFlags& f) {
     print_json({{"lab", "norm-sweep"}, {"stack", r.stack}, {"layers", r.layers}, {"pattern_loss", r.pattern}, {"variants", variants}, {"ms", r.ms}});
     return failed ? 2 : 0;
   }
-  std::printf("||dL/dx_l||_F at the input of %s layer l (l = %d: the last layer's output); %.0f ms\n", r.stack.c_str(), r.layers, r.ms);
-  std::printf("%-28s", "variant");
-  for (int l = 0; l <= r.layers; ++l) std::printf(" %10s", (l < r.layers ? "in " + std::to_string(l) : "out " + std::to_string(l - 1)).c_str());
+  say(trf("cli.lab.norm.title", arg("stack", r.stack), arg("layers", r.layers), arg("ms", r.ms)));
+  std::printf("%s", col(tr("cli.col.variant"), -28).c_str());
+  for (int l = 0; l <= r.layers; ++l)
+    std::printf(" %s", col(l < r.layers ? trf("cli.col.layer_in", arg("l", l)) : trf("cli.col.layer_out", arg("l", l - 1)), 10).c_str());
   std::printf("\n");
   for (const labs::NormVariant& v : r.variants) {
     std::printf("%-28s", (v.label(r.norms) + (r.is_current(v) ? " *" : "")).c_str());
-    if (!v.error.empty()) std::printf(" not run: %s", v.error.c_str());
+    if (!v.error.empty()) std::printf(" %s", trf("cli.lab.norm.not_run", arg("error", v.error)).c_str());
     for (float n : v.norms) std::printf(" %s", cell(n, "%10.3e").c_str());
     std::printf("\n");
   }
-  std::printf("* this session's setting\n");
+  say(tr("cli.lab.norm.current"));
   return failed ? 2 : 0;
 }
 
@@ -747,7 +798,7 @@ int lab_jacobian(const Session& s, const LabFlags& f) {
   if (!t) return fail(t.error());
   const std::string head = f.head.empty() ? paths::head(first_self_attention_block(s.model), 0) : f.head;
   const labs::RowJacobian r = labs::row_jacobian(*t, head, f.row);
-  if (!r.ok()) return fail({r.error, "list the heads with qkvlab-cli lab head-stats"});
+  if (!r.ok()) return fail({r.error, "list the heads with qkvlab-cli lab head-stats"});  // i18n: name (stderr)
   if (f.json) {
     Json J = Json::array();
     for (int i = 0; i < r.m; ++i) {
@@ -760,14 +811,13 @@ int lab_jacobian(const Session& s, const LabFlags& f) {
                 {"check_max_diff", num(r.check_max_diff)}});
     return 0;
   }
-  std::printf("softmax Jacobian J = diag(p) - p p^T of %s, row %d (d p / d z, z = S·scale + M; scale = %.6g)\n", head.c_str(), r.row, r.scale);
+  say(trf("cli.lab.jacobian.title", arg("head", head), arg("row", r.row), arg("scale", r.scale)));
   print_matrix("p", r.p);
   print_matrix("J", r.J);
-  std::printf("entropy %.4f nats (uniform over its %d keys: %.4f)   max p = %.4f   ||J||_F = %.4e\n", r.entropy, r.allowed, r.uniform_entropy,
-              r.max_p, r.frobenius);
+  say(trf("cli.lab.jacobian.stats", arg("entropy", r.entropy), arg("keys", r.allowed), arg("uniform", r.uniform_entropy), arg("max_p", r.max_p),
+          arg("frobenius", r.frobenius)));
   if (r.checked)
-    std::printf("chain rule: max |J·(dL/dP row) - (dL/dS row) / scale| = %.3e (largest %.3e): %s\n", r.check_max_diff, r.check_largest,
-                r.agrees ? "agrees to float rounding" : "DIFFERS");
+    say(trf(r.agrees ? "cli.lab.jacobian.agrees" : "cli.lab.jacobian.differs", arg("diff", r.check_max_diff), arg("largest", r.check_largest)));
   return r.checked && !r.agrees ? 2 : 0;
 }
 
@@ -776,7 +826,7 @@ int lab_head_stats(const Session& s, const LabFlags& f) {
   if (!t) return fail(t.error());
   if (!f.head.empty()) {
     const labs::HeadRows rows = labs::head_rows(*t, f.head);
-    if (!rows.stats) return fail({"no head " + f.head + " in this trace", "list the heads with qkvlab-cli lab head-stats"});
+    if (!rows.stats) return fail({"no head " + f.head + " in this trace", "list the heads with qkvlab-cli lab head-stats"});  // i18n: name (stderr)
     if (f.json) {
       Json out = Json::array();
       for (const labs::RowStat& r : rows.rows)
@@ -784,8 +834,9 @@ int lab_head_stats(const Session& s, const LabFlags& f) {
       print_json({{"lab", "head-stats"}, {"head", f.head}, {"scale", num(rows.stats->scale)}, {"rows", out}});
       return 0;
     }
-    std::printf("%s (scale %.6g): per query row\n%6s %8s %10s %10s %10s\n", f.head.c_str(), rows.stats->scale, "row", "keys", "entropy", "uniform",
-                "max weight");
+    say(trf("cli.lab.head_rows.title", arg("head", f.head), arg("scale", rows.stats->scale)));
+    std::printf("%s %s %s %s %s\n", col(tr("cli.col.row"), 6).c_str(), col(tr("cli.col.keys"), 8).c_str(), col(tr("cli.col.entropy"), 10).c_str(),
+                col(tr("cli.col.uniform"), 10).c_str(), col(tr("cli.col.max_weight"), 10).c_str());
     for (size_t i = 0; i < rows.rows.size(); ++i)
       std::printf("%6zu %8d %s %s %s\n", i, rows.rows[i].allowed, cell(rows.rows[i].entropy).c_str(), cell(rows.rows[i].uniform).c_str(),
                   cell(rows.rows[i].max_weight).c_str());
@@ -799,7 +850,9 @@ int lab_head_stats(const Session& s, const LabFlags& f) {
     print_json({{"lab", "head-stats"}, {"heads", heads}});
     return 0;
   }
-  std::printf("%-40s %10s %10s %10s %10s %10s\n", "head", "scale", "entropy", "max weight", "score mean", "score var");
+  std::printf("%s %s %s %s %s %s\n", col(tr("cli.col.head"), -40).c_str(), col(tr("cli.col.scale"), 10).c_str(),
+              col(tr("cli.col.entropy"), 10).c_str(), col(tr("cli.col.max_weight"), 10).c_str(), col(tr("cli.col.score_mean"), 10).c_str(),
+              col(tr("cli.col.score_var"), 10).c_str());
   for (const HeadStats& h : t->heads)
     std::printf("%-40s %s %s %s %s %s\n", h.path.c_str(), cell(h.scale).c_str(), cell(h.mean_entropy).c_str(), cell(h.mean_max_weight).c_str(),
                 cell(h.score_mean).c_str(), cell(h.score_variance).c_str());
@@ -814,12 +867,11 @@ int lab_pe_similarity(const Session& s, const LabFlags& f) {
                 {"max_deviation", num(st.curves.max_deviation)}});
     return 0;
   }
-  std::printf("sinusoidal PE [%d x %d], base %g: p_m·p_(m+k) against the offset k\n", f.positions, s.model.d_model, s.model.pe_base);
-  std::printf("%6s %12s %12s\n", "k", "p_0·p_k", "mean over m");
+  say(trf("cli.lab.pe.title", arg("positions", f.positions), arg("d_model", s.model.d_model), arg("base", s.model.pe_base)));
+  std::printf("%6s %12s %s\n", "k", "p_0·p_k", col(tr("cli.col.mean_over_m"), 12).c_str());
   for (size_t k = 0; k < st.curves.k.size(); k += k < 16 ? 1 : 8)
     std::printf("%6zu %12.4f %12.4f\n", k, st.curves.from_zero[k], st.curves.mean[k]);
-  std::printf("max over m, k of |p_m·p_(m+k) - p_0·p_k| = %.2e  (%s)\n", st.curves.max_deviation,
-              s.model.d_model % 2 == 0 ? "the offset alone decides" : "odd d_model: the unpaired sine depends on m");
+  say(trf(s.model.d_model % 2 == 0 ? "cli.lab.pe.even" : "cli.lab.pe.odd", arg("deviation", st.curves.max_deviation)));
   return 0;
 }
 
@@ -831,12 +883,12 @@ int lab_rope(const Session& s, const LabFlags& f) {
                 {"added", {nums(d.added[0]), nums(d.added[1])}}, {"rope_max_gap", num(d.rope_max_gap)}});
     return 0;
   }
-  std::printf("RoPE: q_m·k_n of one random q, k (d = %d) at query positions m = %d and %d\n", d.d, m0, m1);
-  std::printf("%8s %12s %12s %14s %14s\n", "m - n", ("RoPE m=" + std::to_string(m0)).c_str(), ("RoPE m=" + std::to_string(m1)).c_str(),
-              ("added m=" + std::to_string(m0)).c_str(), ("added m=" + std::to_string(m1)).c_str());
+  say(trf("cli.lab.rope.title", arg("d", d.d), arg("m0", m0), arg("m1", m1)));
+  std::printf("%8s %12s %12s %s %s\n", "m - n", ("RoPE m=" + std::to_string(m0)).c_str(), ("RoPE m=" + std::to_string(m1)).c_str(),
+              col(trf("cli.col.added_m", arg("m", m0)), 14).c_str(), col(trf("cli.col.added_m", arg("m", m1)), 14).c_str());
   for (size_t r = 0; r < d.offset.size(); ++r)
     std::printf("%8.0f %12.4f %12.4f %14.4f %14.4f\n", d.offset[r], d.rope[0][r], d.rope[1][r], d.added[0][r], d.added[1][r]);
-  std::printf("RoPE curves differ by at most %.2e: the score depends on m - n only; with the sinusoid added it does not\n", d.rope_max_gap);
+  say(trf("cli.lab.rope.summary", arg("gap", d.rope_max_gap)));
   return 0;
 }
 
@@ -848,8 +900,9 @@ int lab_alibi(const Session& s, const LabFlags& f) {
     print_json({{"lab", "alibi"}, {"heads", s.model.heads}, {"slopes", nums(d.slopes)}, {"curves", curves}});
     return 0;
   }
-  std::printf("ALiBi (h = %d): head i adds -slope_i·|j - i| to its scores\n%6s %12s %12s %12s\n", s.model.heads, "head", "slope", "1/slope",
-              "bias at 16");
+  say(trf("cli.lab.alibi.title", arg("heads", s.model.heads)));
+  std::printf("%s %s %s %s\n", col(tr("cli.col.head"), 6).c_str(), col(tr("cli.col.slope"), 12).c_str(), col(tr("cli.col.inv_slope"), 12).c_str(),
+              col(trf("cli.col.bias_at", arg("offset", labs::kDemoOffset)), 12).c_str());
   for (size_t i = 0; i < d.slopes.size(); ++i)
     std::printf("%6zu %12.6g %12.6g %12.4f\n", i, d.slopes[i], 1.0 / d.slopes[i], -d.slopes[i] * labs::kDemoOffset);
   return 0;
@@ -857,30 +910,30 @@ int lab_alibi(const Session& s, const LabFlags& f) {
 
 struct Lab {
   const char* name;
-  const char* what;
+  const char* what;  // the key of its one-line description
   LabFn fn;
 };
 constexpr Lab kLabs[] = {
-    {"scaling", "entropy, max weight and Var(q·k) of 1-layer copies at d_k = 2 … 256, scaled and not (the Scaling tab)", lab_scaling},
-    {"why-sqrt-dk", "||dL/dZ|| / ||dL/dP|| through the softmax against d_k, scaled and not, over seeds (--seeds)", lab_why_sqrt_dk},
-    {"norm-sweep", "gradient norm at each layer's input with Pre/Post-Norm, residual on/off", lab_norm_sweep},
-    {"jacobian", "softmax Jacobian diag(p) - pp^T of one row (--head PATH --row R), checked against the tape", lab_jacobian},
-    {"head-stats", "every head's scale, entropy, max weight and score statistics (--head PATH: per row)", lab_head_stats},
-    {"pe-similarity", "PE·PE^T of the sinusoidal table against the offset (--positions P)", lab_pe_similarity},
-    {"rope", "RoPE scores of one q, k at two query positions: a function of the offset only", lab_rope},
-    {"alibi", "ALiBi slopes of the session's h heads and their distance penalty", lab_alibi},
+    {"scaling", "cli.lab.list.scaling", lab_scaling},
+    {"why-sqrt-dk", "cli.lab.list.why_sqrt_dk", lab_why_sqrt_dk},
+    {"norm-sweep", "cli.lab.list.norm_sweep", lab_norm_sweep},
+    {"jacobian", "cli.lab.list.jacobian", lab_jacobian},
+    {"head-stats", "cli.lab.list.head_stats", lab_head_stats},
+    {"pe-similarity", "cli.lab.list.pe_similarity", lab_pe_similarity},
+    {"rope", "cli.lab.list.rope", lab_rope},
+    {"alibi", "cli.lab.list.alibi", lab_alibi},
 };
 
 int cmd_lab(const SessionFlags& flags, const LabFlags& f) {
   if (f.list || f.name.empty()) {
-    if (!f.list) return fail({"lab needs a name", "list them with: qkvlab-cli lab --list"});
-    for (const Lab& lab : kLabs) std::printf("%-14s %s\n", lab.name, lab.what);
+    if (!f.list) return fail({"lab needs a name", "list them with: qkvlab-cli lab --list"});  // i18n: name (stderr)
+    for (const Lab& lab : kLabs) std::printf("%-14s %s\n", lab.name, tr(lab.what));
     return 0;
   }
   const Lab* lab = nullptr;
   for (const Lab& l : kLabs)
     if (f.name == l.name) lab = &l;
-  if (!lab) return fail({"no lab named " + f.name, "list them with: qkvlab-cli lab --list"});
+  if (!lab) return fail({"no lab named " + f.name, "list them with: qkvlab-cli lab --list"});  // i18n: name (stderr)
   Result<Session> s = flags.build();
   if (!s) return fail(s.error());
   return lab->fn(*s, f);
@@ -891,9 +944,18 @@ int cmd_lab(const SessionFlags& flags, const LabFlags& f) {
 // The command line; main() around it turns what it throws into a message.
 int cli_main(int argc, char** argv) {
   qkv::retain_freed_memory(argv);  // training reuses each step's tape memory instead of faulting it in again
-  CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};
+  CLI::App app{"qkvlab-cli — the QKV Lab core from the command line"};  // i18n: name (--help text, English)
   app.require_subcommand(1);
-  app.fallthrough();  // --memory-limit may come after the subcommand too
+  app.fallthrough();  // --memory-limit and --lang may come after the subcommand too
+  // --lang of the command line and of `lesson` (as before): one language for the labels and the lessons' text.
+  std::string lang_text;  // "" (not given): QKVLAB_LANG, else English
+  const auto add_lang = [&lang_text](CLI::App& to) {
+    to.add_option("--lang", lang_text,
+                  "Language of the printed labels and lessons: en | zh (default: QKVLAB_LANG, else en). --json, exports, errors and "
+                  "--help stay English")
+        ->check(CLI::IsMember({"en", "zh"}));
+  };
+  add_lang(app);
   std::string memory_limit_text;
   app.add_option("--memory-limit", memory_limit_text,
                  "Refuse runs estimated above this much memory, e.g. 4G or 512M, or off (default: " +
@@ -936,10 +998,9 @@ int cli_main(int argc, char** argv) {
   train_flags.add_to(*train_cmd);
 
   std::vector<std::string> lesson_targets;
-  std::string lesson_lang = "en";
   CLI::App* lesson_cmd = app.add_subcommand("lesson", "List lessons, or check and print lessons (file, id or number) with live figures");
   lesson_cmd->add_option("lessons", lesson_targets, "Lesson files, ids or numbers (none: list them all)");
-  lesson_cmd->add_option("--lang", lesson_lang, "en | zh")->check(CLI::IsMember({"en", "zh"}));
+  add_lang(*lesson_cmd);  // `lesson 5 --lang zh`, as before: the same setting as qkvlab-cli --lang
   bool lesson_list = false;
   lesson_cmd->add_flag("--list", lesson_list, "List every lesson (the same as giving none)");
 
@@ -956,15 +1017,26 @@ int cli_main(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (!memory_limit_text.empty()) qkv::set_memory_limit(*qkv::parse_byte_size(memory_limit_text));
+  // The printed words (assets/i18n/cli.json); a broken catalog file is reported and the labels fall back to English.
+  for (const qkv::Error& e : qkv::i18n::load(QKVLAB_ASSETS_DIR "/i18n")) std::fprintf(stderr, "qkvlab-cli: %s\n", e.message().c_str());
+  if (lang_text.empty())
+    if (const char* env = std::getenv("QKVLAB_LANG"); env && *env) {
+      if (qkv::parse_lang(env)) lang_text = env;
+      else std::fprintf(stderr, "qkvlab-cli: QKVLAB_LANG=%s is ignored (en or zh)\n", env);
+    }
+  qkv::i18n::set_language(qkv::parse_lang(lang_text).value_or(qkv::Lang::En));
   if (lesson_cmd->parsed()) {
-    if (lesson_list && !lesson_targets.empty()) return fail({"--list lists every lesson", "give either --list or lessons to print"});
-    return cmd_lesson(lesson_targets, lesson_lang);
+    if (lesson_list && !lesson_targets.empty()) return fail({"--list lists every lesson", "give either --list or lessons to print"});  // i18n: name (stderr)
+    return cmd_lesson(lesson_targets);
   }
   if (train_cmd->parsed()) return cmd_train(train_session, train_flags);
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
   if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);
   if (demo->parsed()) return cmd_demo();
-  if (lab_cmd->parsed()) return cmd_lab(lab_session, lab_flags);
+  if (lab_cmd->parsed()) {
+    if (lab_flags.json) qkv::i18n::set_language(qkv::Lang::En);  // --json is for scripts: its captions and notes are the same in every language
+    return cmd_lab(lab_session, lab_flags);
+  }
   return 0;
 }
 

@@ -17,7 +17,7 @@ GLuint compile(GLenum kind, const char* source, std::string* error) {
   if (!ok) {
     char log[2048];
     glGetShaderInfoLog(shader, sizeof log, nullptr, log);
-    *error = std::string("heatmap shader did not compile: ") + log;
+    *error = std::string("heatmap shader did not compile: ") + log;  // i18n: name — stderr only (main prints it)
     glDeleteShader(shader);
     return 0;
   }
@@ -41,9 +41,10 @@ bool HeatmapRenderer::init(std::string* error) {
   if (!ok) {
     char log[2048];
     glGetProgramInfoLog(program_, sizeof log, nullptr, log);
-    *error = std::string("heatmap shader did not link: ") + log;
+    *error = std::string("heatmap shader did not link: ") + log;  // i18n: name — stderr only
     return false;
   }
+  // i18n: names begin (GLSL uniforms)
   loc_proj_ = glGetUniformLocation(program_, "ProjMtx");
   loc_values_ = glGetUniformLocation(program_, "Values");
   loc_cells_ = glGetUniformLocation(program_, "Cells");
@@ -54,6 +55,7 @@ bool HeatmapRenderer::init(std::string* error) {
   loc_lut_ = glGetUniformLocation(program_, "Lut");
   loc_mask_ = glGetUniformLocation(program_, "Mask");
   loc_has_mask_ = glGetUniformLocation(program_, "HasMask");
+  // i18n: names end
   // The colormaps as a 256×2 lookup table from core/colormap.cpp, linearly interpolated between entries.
   unsigned char lut[2][256][3];
   for (int k = 0; k < 256; ++k) {

@@ -21,7 +21,8 @@ HeatmapArgs head_args(const AppState& s, const Trace& t, const std::string& head
   a.key = key_prefix + head + "." + stage_name(stage);
   a.row_labels = &query_tokens(s, b);
   a.col_labels = stage == Stage::O ? nullptr : &key_tokens(s, b);
-  a.col_axis = stage == Stage::O ? "d_v" : "key";
+  a.row_axis = tr("attention.axis_query");
+  a.col_axis = stage == Stage::O ? "d_v" : tr("attention.axis_key");
   a.signed_scale = stage != Stage::P;
   if (t.tensors.lean()) {  // the hover tooltip derives the other stages when it needs them
     a.stages_from = &t.tensors;
@@ -45,23 +46,22 @@ void head_stats_line(const Trace& t, const std::string& head, float width) {
   if (!st) return;
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  text_wrapped("entropy %.2f · max weight %.2f · score var %.2f", st->mean_entropy, st->mean_max_weight, st->score_variance);
+  text_wrapped_unformatted(trf("attention.stats", arg("entropy", st->mean_entropy), arg("max", st->mean_max_weight), arg("var", st->score_variance)));
   ImGui::PopStyleColor();
   ImGui::PopTextWrapPos();
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("Mean over query rows. Entropy (nats): log(m) is uniform attention, 0 is one-hot. Max weight: the largest weight "
-                      "of a row. Score var: the variance of S/√d_k over unmasked cells.");
+    ImGui::SetTooltip("%s", tr("attention.stats_tip"));
 }
 
 // One heatmap per head (and their mean when there are several), in the grid that gives the largest cells
 // inside the panel's width and height (app/widgets/layout_math.h); "one head large" gives one head all of it.
 void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h) {
   ImGuiStorage* storage = ImGui::GetStateStorage();  // a view toggle of this tab, not app data
-  const ImGuiID large_id = ImGui::GetID("one head large");
+  const ImGuiID large_id = ImGui::GetID("one_head_large");
   bool large = storage->GetBool(large_id, false);
-  same_line_if_fits(ImGui::GetFrameHeight(), "one head large");
-  if (ImGui::Checkbox("one head large", &large)) storage->SetBool(large_id, large);
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Show only the selected head, as large as the panel allows");
+  same_line_if_fits(ImGui::GetFrameHeight(), tr_id("attention.one_large"));
+  if (ImGui::Checkbox(tr_id("attention.one_large"), &large)) storage->SetBool(large_id, large);
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("attention.one_large_tip"));
   if (large) {
     same_line_if_fits(HeadSelectorWidth(), nullptr);
     HeadSelector(s);
@@ -69,7 +69,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
 
   const HeatmapArgs probe = head_args(s, t, paths::head(block, std::clamp(s.sel.head, 0, std::max(0, h - 1))), s.sel.stage, "");
   if (!probe.M) {
-    dim_text("%s: not computed for this configuration", stage_name(s.sel.stage));
+    dim_text("%s", trf("attention.not_computed", arg("stage", stage_name(s.sel.stage))).c_str());
     return;
   }
   const bool with_mean = h > 1 && !large;  // the mean of one head is that head: not shown
@@ -90,7 +90,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
   spec.avail_h = avail.y - line;  // the "click a row to pin" line stays on screen
   spec.chrome_w = chrome.left + chrome.right;
   // Per head: the heatmap's own chrome (its title names the head) and the stats line (wrapped to the head's width).
-  const float stats_w = ImGui::CalcTextSize("entropy 0.00 · max weight 0.00 · score var 00.00").x;
+  const float stats_w = ImGui::CalcTextSize(trf("attention.stats", arg("entropy", 0.0f), arg("max", 0.0f), arg("var", 10.0f)).c_str()).x;
   const GridLayout first = [&] {
     GridSpec guess = spec;
     guess.chrome_h = chrome.top + chrome.bottom + 2.0f * line;
@@ -126,7 +126,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
     ++drawn;
     ImGui::BeginGroup();
     // The title names the head; clicking a cell selects the head (for the stepper and the other labs) and pins the row.
-    a.name = "head " + std::to_string(i) + (s.sel.head == i && h > 1 && !large ? " (selected) " : " ") + stage_name(s.sel.stage);
+    a.name = trf(s.sel.head == i && h > 1 && !large ? "attention.head_selected" : "attention.head", arg("i", i), arg("stage", stage_name(s.sel.stage)));
     a.max_width = item_w;
     a.max_height = heatmap_h;
     a.max_cell = spec.max_cell;
@@ -145,7 +145,7 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
     a.max_width = item_w;
     a.max_height = heatmap_h;
     if (drawn % grid.columns != 0) ImGui::SameLine(0.0f, spec.gap_x);
-    a.name = "mean of the " + std::to_string(h) + " heads " + stage_name(s.sel.stage);
+    a.name = trf("attention.mean", arg("h", h), arg("stage", stage_name(s.sel.stage)));
     ImGui::BeginGroup();
     DrawHeatmap(s, a);
     ImGui::EndGroup();
@@ -164,8 +164,8 @@ void DrawAttentionPanel(AppState& s) {
     ImGui::RadioButton(stage_title(static_cast<Stage>(i)), &stage, i);
   }
   s.sel.stage = static_cast<Stage>(stage);
-  if (ImGui::Checkbox("compare: √d_k scaling on vs off", &s.side_by_side)) s.dirty = true;
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Runs the same model a second time with the scaling flipped and shows the selected head both ways");
+  if (ImGui::Checkbox(tr_id("attention.compare"), &s.side_by_side)) s.dirty = true;
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("attention.compare_tip"));
 
   const std::string block = s.sel.block.path();
   const int h = s.session.model.heads;
@@ -176,7 +176,7 @@ void DrawAttentionPanel(AppState& s) {
     const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
     ImGui::BeginGroup();
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-    text_wrapped("%s (current)", scaled_now ? "scaled by 1/√d_k" : "NOT scaled");
+    text_wrapped_unformatted(tr(scaled_now ? "attention.scaled_current" : "attention.unscaled_current"));
     ImGui::PopTextWrapPos();
     HeatmapArgs a = head_args(s, t, head, Stage::P, "");
     a.name = "P";
@@ -189,7 +189,7 @@ void DrawAttentionPanel(AppState& s) {
       ImGui::SameLine();
       ImGui::BeginGroup();
       ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-      text_wrapped_unformatted(scaled_now ? "NOT scaled" : "scaled by 1/√d_k");
+      text_wrapped_unformatted(tr(scaled_now ? "attention.unscaled" : "attention.scaled"));
       ImGui::PopTextWrapPos();
       HeatmapArgs b = head_args(s, *s.trace_other_scale, head, Stage::P, "other:");
       b.name = "P";
@@ -207,12 +207,12 @@ void DrawAttentionPanel(AppState& s) {
   const Mat* P = t.tensors.find(head + ".P");
   if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
     ImGui::Separator();
-    text_wrapped("head %d, query %d \"%s\": its weights over the keys (sum = 1)", s.sel.head, s.sel.pinned_row,
-                query_tokens(s, s.sel.block)[s.sel.pinned_row].c_str());
+    text_wrapped_unformatted(trf("attention.pinned", arg("head", s.sel.head), arg("query", s.sel.pinned_row),
+                                 arg("token", query_tokens(s, s.sel.block)[s.sel.pinned_row])));
     DrawRowBars("pinned", P->row(s.sel.pinned_row), key_tokens(s, s.sel.block), ImGui::GetContentRegionAvail().x * 0.6f);
   } else {
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    text_wrapped("Click a cell: select its head, pin its row as bars. Wheel (Ctrl+wheel if the tab scrolls): zoom; drag: pan.");
+    text_wrapped_unformatted(tr("attention.hint"));
     ImGui::PopStyleColor();
   }
 }

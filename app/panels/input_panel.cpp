@@ -1,4 +1,5 @@
 #include "app/panels/panels.h"
+#include "app/widgets/common.h"
 #include "app/widgets/text_wrap.h"
 
 #include <imgui.h>
@@ -32,11 +33,21 @@ void token_chips(AppState& s, const std::vector<std::string>& tokens, bool edita
       s.dirty = true;
     }
     if (is_pad) ImGui::PopStyleColor();
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("position %d: \"%s\"%s%s", i, tokens[i].c_str(), is_pad ? "  — padding" : "",
-                        editable_padding ? (marked ? "\nclick to unmark" : "\nclick to mark as padding (masked when the padding mask is on)") : "");
+    if (ImGui::IsItemHovered()) {
+      // The token line, then (one line below) what a click does.
+      std::string tip = trf(is_pad ? "input.chip_padding" : "input.chip", arg("i", i), arg("token", tokens[i]));
+      if (editable_padding) tip += std::string("\n") + tr(marked ? "input.chip_unmark" : "input.chip_mark");
+      ImGui::SetTooltip("%s", tip.c_str());
+    }
   }
   ImGui::PopID();
+}
+
+// "target = reverse of the source (the model's task) …": one sentence per task the app knows (input.<what>.<task>),
+// the general one with the task's name otherwise.
+std::string task_sentence(const char* what, const std::string& task) {
+  const std::string key = std::string(what) + "." + task;
+  return i18n::has(key.c_str()) ? std::string(tr(key.c_str())) : trf(what, arg("task", task));
 }
 
 // The task the session's trained weights were trained on (copy / reverse / sort …), or "" for seeded weights.
@@ -54,28 +65,29 @@ void DrawInputPanel(AppState& s) {
   // typing a new source updates it; a target the user typed differently stays until "use the task's target".
   const std::string task = trained_task(s);
   const std::string old_source = session.input.text;
-  ImGui::TextUnformatted("Source text");
+  ImGui::TextUnformatted(tr("input.source_text"));
   if (ImGui::InputTextMultiline("##source", &session.input.text, ImVec2(-1, ImGui::GetTextLineHeight() * 3.2f))) {
     session.padding_positions.clear();  // positions refer to the old tokens
     if (!task.empty()) session.input.target = follow_task_target(task, old_source, session.input.text, session.input.target, session.tokenizer);
     s.dirty = true;
   }
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Type a sentence: every number updates as you type. [PAD] [BOS] [EOS] are special tokens.");
-  s.drawn_widgets.push_back({"source text", ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("input.source_tip"));
+  // The --click name of the field (tests/typing_test.sh), the same in every language.
+  s.drawn_widgets.push_back({"source text", ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});  // i18n: name
   if (session.model.arch == Arch::EncoderDecoder) {
-    ImGui::TextUnformatted("Target text (decoder input, after [BOS])");
+    ImGui::TextUnformatted(tr("input.target_text"));
     if (ImGui::InputText("##target", &session.input.target)) s.dirty = true;
     if (!task.empty()) {
       const std::optional<std::string> now = task_target(task, session.input.text, session.tokenizer);
       if (now && *now == session.input.target) {
         ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-        text_wrapped("target = %s (the model's task); edit to override", task == "sort" ? "the source, sorted" : (task + " of the source").c_str());
+        text_wrapped_unformatted(task_sentence("input.target_is_task", task));
         ImGui::PopStyleColor();
       } else if (now) {
         ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.75f, 0.35f, 1.0f));
-        text_wrapped("target edited: the model was trained to %s the source", task.c_str());
+        text_wrapped_unformatted(task_sentence("input.target_edited", task));
         ImGui::PopStyleColor();
-        if (ImGui::SmallButton("use the task's target")) {
+        if (ImGui::SmallButton(tr("input.use_task_target"))) {
           session.input.target = *now;
           s.dirty = true;
         }
@@ -83,20 +95,20 @@ void DrawInputPanel(AppState& s) {
     }
   }
   int tokenizer = static_cast<int>(session.tokenizer);
-  ImGui::TextUnformatted("Tokens:");
+  ImGui::TextUnformatted(tr("input.tokens"));
   ImGui::SameLine();
-  if (ImGui::RadioButton("words", &tokenizer, 0)) s.dirty = true;
+  if (ImGui::RadioButton(tr_id("input.words"), &tokenizer, 0)) s.dirty = true;
   ImGui::SameLine();
-  if (ImGui::RadioButton("characters", &tokenizer, 1)) s.dirty = true;
+  if (ImGui::RadioButton(tr_id("input.characters"), &tokenizer, 1)) s.dirty = true;
   session.tokenizer = static_cast<TokenizerKind>(tokenizer);
   ImGui::SameLine();
   if (ImGui::Checkbox("[BOS]/[EOS]", &session.add_special_tokens)) s.dirty = true;
   if (!s.trace) return;
   const bool decoder_only = session.model.arch == Arch::DecoderOnly;
-  ImGui::Text("%s, n = %zu", decoder_only ? "Decoder input" : "Source", s.trace->source_tokens.size());
+  ImGui::TextUnformatted(trf(decoder_only ? "input.decoder_input_n" : "input.source_n", arg("n", s.trace->source_tokens.size())).c_str());
   token_chips(s, s.trace->source_tokens, true, "source");
   if (!s.trace->target_tokens.empty()) {
-    ImGui::Text("Decoder input, n = %zu", s.trace->target_tokens.size());
+    ImGui::TextUnformatted(trf("input.decoder_input_n", arg("n", s.trace->target_tokens.size())).c_str());
     token_chips(s, s.trace->target_tokens, false, "target");
   }
 }

@@ -49,22 +49,19 @@ void draw_mask_controls(AppState& s) {
   MaskFlags& flags = block_mask(s.session, b);
   ImGui::AlignTextToFramePadding();
   if (b.cross) {
-    ImGui::TextUnformatted("cross-attention mask:");
-    same_line_if_fits(ImGui::GetFrameHeight(), "padding (of the encoder mask)");
-    if (mask_bit("padding (of the encoder mask)", flags, kMaskPadding,
-                 "Cross-attention's keys are the source tokens: only their padding can be masked"))
-      s.dirty = true;
-    dim_text("Cross-attention uses only the padding bit of the encoder mask: every decoder query may look at every real source "
-             "token (there is no future in the source), and causal and custom cells do not apply here.");
+    ImGui::TextUnformatted(tr("mask.cross_title"));
+    same_line_if_fits(ImGui::GetFrameHeight(), tr_id("mask.padding_encoder"));
+    if (mask_bit(tr_id("mask.padding_encoder"), flags, kMaskPadding, tr("mask.padding_encoder_tip"))) s.dirty = true;
+    dim_text("%s", tr("mask.cross_note"));
     return;
   }
-  ImGui::Text("%s mask:", b.decoder ? "decoder self-attention" : "encoder self-attention");
-  same_line_if_fits(ImGui::GetFrameHeight(), "causal");
-  bool changed = mask_bit("causal", flags, kMaskCausal, "Query i may only see keys j ≤ i");
-  same_line_if_fits(ImGui::GetFrameHeight(), "padding");
-  changed |= mask_bit("padding", flags, kMaskPadding, "No query may look at a [PAD] key (or a position marked as padding in the input)");
-  same_line_if_fits(ImGui::GetFrameHeight(), "custom");
-  changed |= mask_bit("custom", flags, kMaskCustom, "The cells you clicked below (shared by the self-attention of both stacks where custom is on)");
+  ImGui::TextUnformatted(tr(b.decoder ? "mask.decoder_title" : "mask.encoder_title"));
+  same_line_if_fits(ImGui::GetFrameHeight(), tr_id("mask.causal"));
+  bool changed = mask_bit(tr_id("mask.causal"), flags, kMaskCausal, tr("mask.causal_tip"));
+  same_line_if_fits(ImGui::GetFrameHeight(), tr_id("mask.padding"));
+  changed |= mask_bit(tr_id("mask.padding"), flags, kMaskPadding, tr("mask.padding_tip"));
+  same_line_if_fits(ImGui::GetFrameHeight(), tr_id("mask.custom"));
+  changed |= mask_bit(tr_id("mask.custom"), flags, kMaskCustom, tr("mask.custom_tip"));
   const std::string named = "= \"" + mask_name(flags) + "\"";
   same_line_if_fits(0.0f, named.c_str());
   dim_text("%s", named.c_str());
@@ -108,12 +105,13 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, floa
   const HeatmapHover hover = DrawHeatmap(s, left);
   if (!b.cross && hover.row >= 0) {
     if (hover.clicked) toggle_cell(s, hover.row, hover.col);
-    dim_text("click: %s custom cell (%d, %d)", is_custom(s.session, hover.row, hover.col) ? "remove" : "add", hover.row, hover.col);
+    dim_text("%s", trf(is_custom(s.session, hover.row, hover.col) ? "mask.click_remove" : "mask.click_add", arg("i", hover.row),
+                       arg("j", hover.col)).c_str());
   } else {
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
     ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-    if (b.cross) text_wrapped("Grey hatch: masked (−∞ here, exactly 0 in P).");
-    else text_wrapped("Grey hatch: masked (−∞ here, exactly 0 in P). Click a cell to mask it by hand (%zu custom cells).", s.session.custom_cells.size());
+    if (b.cross) text_wrapped_unformatted(tr("mask.hatch"));
+    else text_wrapped_unformatted(trf("mask.hatch_click", arg("n", s.session.custom_cells.size())));
     ImGui::PopStyleColor();
     ImGui::PopTextWrapPos();
   }
@@ -134,14 +132,9 @@ void draw_heatmaps(AppState& s, const std::string& head, int inspected_row, floa
 void draw_mask_notes(const BlockRef& b) {
   if (b.cross) return;
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  for (const char* line : {"none: every query sees every key (an encoder like BERT reads the whole sentence).",
-                           "causal: no peeking at future tokens — in training a decoder predicts token i+1 from tokens ≤ i, so it must not see it.",
-                           "padding: [PAD] tokens only fill a short sequence up to the batch's length; they carry no content. Add a longer "
-                           "sentence to the batch, or click a token in the input to mark it as padding.",
-                           "custom: click any cell of S_masked above to mask or unmask it by hand.",
-                           "−∞, not −1e9: exp(−∞) = 0 exactly, so a masked key gets exactly zero weight and the others renormalise to sum 1."}) {
+  for (const char* key : {"mask.note.none", "mask.note.causal", "mask.note.padding", "mask.note.custom", "mask.note.inf"}) {
     ImGui::Bullet();
-    text_wrapped("%s", line);
+    text_wrapped_unformatted(tr(key));
   }
   ImGui::PopStyleColor();
 }
@@ -162,12 +155,12 @@ void draw_row_sums(const AppState& s, const std::string& head) {
     else if (!fully_masked && std::isfinite(sum) && std::fabs(sum - 1.0f) < 1e-4f) ++ones, worst = std::max(worst, std::fabs(sum - 1.0f));
     else ++bad;
   }
-  ImGui::TextColored(bad == 0 ? kGreen : kRed, "%s", bad == 0 ? "row sums OK:" : "row sums WRONG:");
+  ImGui::TextColored(bad == 0 ? kGreen : kRed, "%s", tr(bad == 0 ? "mask.sums_ok" : "mask.sums_wrong"));
   ImGui::SameLine();
-  text_wrapped("%d of %d rows of P sum to 1 (largest |Σ − 1| = %.1e)%s", ones, static_cast<int>(P->rows()), worst,
-              zeros ? (", " + std::to_string(zeros) + " fully masked row" + (zeros > 1 ? "s sum" : " sums") + " to 0").c_str() : "");
-  hover_tip("Computed from the trace's P: every row sums to 1, or to 0 when its query has every key masked");
-  if (bad) colored_text(kRed, "%d rows sum to neither 1 nor 0", bad);
+  const char* sums_key = zeros == 0 ? "mask.sums" : zeros == 1 ? "mask.sums_one_zero" : "mask.sums_zeros";
+  text_wrapped_unformatted(trf(sums_key, arg("ones", ones), arg("rows", static_cast<int>(P->rows())), arg("worst", worst), arg("zeros", zeros)));
+  hover_tip(tr("mask.sums_tip"));
+  if (bad) colored_text(kRed, "%s", trf("mask.sums_bad", arg("n", bad)).c_str());
 }
 
 void draw_row(AppState& s, const std::string& head, int& row) {
@@ -182,29 +175,29 @@ void draw_row(AppState& s, const std::string& head, int& row) {
   const int n = static_cast<int>(P->rows()), m = static_cast<int>(P->cols());
 
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
-  ImGui::SliderInt("query row", &row, 0, n - 1, "%d", ImGuiSliderFlags_AlwaysClamp);
-  hover_tip("The query row to inspect below (highlighted in both heatmaps)");
+  ImGui::SliderInt(tr_id("mask.query_row"), &row, 0, n - 1, "%d", ImGuiSliderFlags_AlwaysClamp);
+  hover_tip(tr("mask.query_row_tip"));
   if (!b.cross) {
-    same_line_if_fits(button_width("mask a whole row"), nullptr);
-    if (ImGui::Button("mask a whole row")) {
+    same_line_if_fits(button_width(tr_id("mask.mask_row")), nullptr);
+    if (ImGui::Button(tr_id("mask.mask_row"))) {
       for (int j = 0; j < m; ++j)
         if (!is_custom(s.session, row, j)) s.session.custom_cells.push_back({row, j});
       block_mask(s.session, b) |= kMaskCustom;
       s.dirty = true;
     }
-    hover_tip("Masks every key of this query: softmax over nothing. See below what the core does with it.");
-    same_line_if_fits(button_width("unmask the row"), nullptr);
-    if (ImGui::Button("unmask the row")) {
+    hover_tip(tr("mask.mask_row_tip"));
+    same_line_if_fits(button_width(tr_id("mask.unmask_row")), nullptr);
+    if (ImGui::Button(tr_id("mask.unmask_row"))) {
       std::erase_if(s.session.custom_cells, [&](const Cell& c) { return c.i == row; });
       s.dirty = true;
     }
-    hover_tip("Removes this row's custom cells (causal and padding stay)");
-    same_line_if_fits(button_width("clear custom cells"), nullptr);
-    if (ImGui::Button("clear custom cells")) {
+    hover_tip(tr("mask.unmask_row_tip"));
+    same_line_if_fits(button_width(tr_id("mask.clear_custom")), nullptr);
+    if (ImGui::Button(tr_id("mask.clear_custom"))) {
       s.session.custom_cells.clear();
       s.dirty = true;
     }
-    hover_tip("Removes every custom cell of the session");
+    hover_tip(tr("mask.clear_custom_tip"));
   }
   row = std::clamp(row, 0, n - 1);
 
@@ -226,7 +219,7 @@ void draw_row(AppState& s, const std::string& head, int& row) {
   const std::string query = row < static_cast<int>(queries.size()) ? queries[row] : std::to_string(row);
   ImGui::BeginGroup();
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::min(half, 460.0f));
-  text_wrapped("P row %d \"%s\" with −∞: %d of %d keys allowed", row, query.c_str(), allowed, m);
+  text_wrapped_unformatted(trf("mask.row_caption", arg("row", row), arg("token", query), arg("allowed", allowed), arg("m", m)));
   ImGui::PopTextWrapPos();
   DrawRowBars("row", P->row(row), keys, std::min(half, 460.0f));
   ImGui::EndGroup();
@@ -234,41 +227,35 @@ void draw_row(AppState& s, const std::string& head, int& row) {
     ImGui::SameLine(0, 32);
     ImGui::BeginGroup();
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + std::min(half, 460.0f));
-    text_wrapped_unformatted("the same row if masked cells were −1e9 instead");
+    text_wrapped_unformatted(tr("mask.finite_caption"));
     ImGui::PopTextWrapPos();
     DrawRowBars("row_finite", P_finite.row(0), keys, std::min(half, 460.0f));
     ImGui::EndGroup();
   } else {
     const float diff = (P->row(row) - P_finite.row(0)).cwiseAbs().maxCoeff();
-    dim_text("With −1e9 instead of −∞ this row would differ by at most %.1e: exp(−1e9) underflows to 0 too. "
-             "The two differ when a row is fully masked.", diff);
+    dim_text("%s", trf("mask.finite_same", arg("diff", diff)).c_str());
   }
 
   if (fully_masked) {
     ImGui::PushStyleColor(ImGuiCol_Text, ImVec4(1.0f, 0.8f, 0.3f, 1.0f));
-    text_wrapped("Query %d has every key masked: softmax would divide 0 by 0 (NaN). The core gives the row all zeros — the token "
-                       "attends to nothing, its output P·V is 0 — and warns:",
-                       row);
+    text_wrapped_unformatted(trf("mask.fully_masked", arg("row", row)));
     ImGui::PopStyleColor();
     for (const std::string& w : t.warnings)
       if (w.rfind(head + ":", 0) == 0) {
         ImGui::Bullet();
         text_wrapped("%s", w.c_str());
       }
-    text_wrapped("With −1e9 the row would not be empty: all its keys tie at −1e9, so the weights become uniform (1/%d each) — "
-                       "the token attends to keys it was told to ignore.",
-                       m);
+    text_wrapped_unformatted(trf("mask.finite_uniform", arg("m", m)));
   } else if (!st->fully_masked_rows.empty()) {
-    dim_text("Fully masked rows of this head:");
+    dim_text("%s", tr("mask.fully_masked_rows"));
     for (int r : st->fully_masked_rows) {
-      const std::string label = "row " + std::to_string(r);
+      const std::string label = trf("mask.row_button", arg("row", r));
       same_line_if_fits(ImGui::CalcTextSize(label.c_str()).x + ImGui::GetStyle().FramePadding.x * 2.0f, nullptr);
       if (ImGui::SmallButton(label.c_str())) row = r;
     }
-    hover_tip("Inspect this row");
+    hover_tip(tr("mask.inspect_tip"));
   } else {
-    dim_text("%s", b.cross ? "No fully masked row here: a row is empty only when every source token is padding."
-                                : "No row is fully masked. Press \"mask a whole row\" to see what softmax over nothing does.");
+    dim_text("%s", tr(b.cross ? "mask.none_cross" : "mask.none_self"));
   }
 }
 
@@ -284,7 +271,7 @@ bool has_masked_cell(const Trace& t, const std::string& block, int heads) {
 // at all: open on the decoder self-attention of the same layer instead, if its mask hides something, and say so.
 void open_on_visible_mask(AppState& s) {
   ImGuiStorage* storage = ImGui::GetStateStorage();
-  const ImGuiID seen_id = ImGui::GetID("last frame drawn"), moved_id = ImGui::GetID("moved from cross");
+  const ImGuiID seen_id = ImGui::GetID("last frame drawn"), moved_id = ImGui::GetID("moved from cross");  // i18n: name
   const bool just_opened = ImGui::GetFrameCount() - storage->GetInt(seen_id, -10) > 1;
   storage->SetInt(seen_id, ImGui::GetFrameCount());
   const int heads = s.session.model.heads;
@@ -297,8 +284,8 @@ void open_on_visible_mask(AppState& s) {
   }
   const int moved = storage->GetInt(moved_id, 0);
   if (moved && s.sel.block.decoder && !s.sel.block.cross && s.sel.block.layer == moved - 1) {
-    dim_text("decoder.%d.cross_attn masks nothing (no padding in the source): showing %s.", moved - 1, s.sel.block.path().c_str());
-    hover_tip("Cross-attention masks only the source's padding. Pick it in the block list to see it anyway.");
+    dim_text("%s", trf("mask.moved", arg("layer", moved - 1), arg("path", s.sel.block.path())).c_str());
+    hover_tip(tr("mask.moved_tip"));
   } else if (moved) {
     storage->SetInt(moved_id, 0);
   }
@@ -313,24 +300,24 @@ void DrawMaskPanel(AppState& s) {
   same_line_if_fits(HeadSelectorWidth(), nullptr);
   HeadSelector(s);
   draw_mask_controls(s);
-  if (s.error) colored_text(kRed, "Not applied: %s. The matrices show the last valid model.", s.error->message().c_str());
+  if (s.error) colored_text(kRed, "%s", trf("mask.not_applied", arg("error", s.error->message())).c_str());
 
   const std::string head = paths::head(s.sel.block.path(), s.sel.head);
   // The inspected row is this lab's own UI state, kept in ImGui's per-window storage (not app data).
   ImGuiStorage* storage = ImGui::GetStateStorage();
-  const ImGuiID row_id = ImGui::GetID("inspected row");
+  const ImGuiID row_id = ImGui::GetID("inspected row");  // i18n: name
   int row = storage->GetInt(row_id, 0);
   const Mat* P = s.trace->tensors.find(head + ".P");
   if (P && P->rows() > 0) row = std::clamp(row, 0, static_cast<int>(P->rows()) - 1);
 
-  heading("Scores with −∞ and the renormalised rows (selected head)");
+  heading(tr("mask.h.heatmaps"));
   // The heatmaps take the height left above the row-sum line, so they are never pushed below the fold.
   const float below = ImGui::GetTextLineHeightWithSpacing() * 2.0f + ImGui::GetStyle().ItemSpacing.y;
   draw_heatmaps(s, head, row, std::max(ImGui::GetContentRegionAvail().y - below, 0.0f));
   draw_row_sums(s, head);
   draw_mask_notes(s.sel.block);
 
-  heading("One query row: what the mask does to it");
+  heading(tr("mask.h.row"));
   draw_row(s, head, row);
   storage->SetInt(row_id, row);
 }

@@ -13,55 +13,74 @@
 namespace qkv::app {
 namespace {
 
-// A combo over every value of an enum, labelled by its core name.
+// The text a learner reads for an enum value: the catalog's "model.value.<core name>" (the core name is what
+// sessions and the CLI spell; it never changes with the language).
 template <typename E>
-bool enum_combo(const char* label, E& value, const char* tooltip) {
+const char* shown(E value) {
+  const std::string key = std::string("model.value.") + name(value);
+  return tr(key.c_str());
+}
+
+// A combo over every value of an enum, labelled by the catalog key `key` (its text; the key is the ImGui id).
+template <typename E>
+bool enum_combo(const char* key, E& value, const char* tooltip_key) {
   bool changed = false;
-  if (ImGui::BeginCombo(label, name(value))) {
+  if (ImGui::BeginCombo(tr_id(key), shown(value))) {
     for (int i = 0; i < static_cast<int>(E::Count); ++i) {
       const E option = static_cast<E>(i);
-      if (ImGui::Selectable(name(option), option == value)) {
+      ImGui::PushID(i);
+      if (ImGui::Selectable(shown(option), option == value)) {
         value = option;
         changed = true;
       }
+      ImGui::PopID();
     }
     ImGui::EndCombo();
   }
-  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tooltip);
+  if (tooltip_key && ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr(tooltip_key));
   return changed;
 }
 
+// The name of the field whose catalog key is `key`, as --click and the state JSON know it: its English text, the
+// same in every language (tests/app_shell_test.sh clicks "d_model" and reads "error: d_model").
+const char* field_name(const char* key) { return i18n::tr_in(Lang::En, key); }
+
 // An edit that the core refuses is explained right under the field that made it (the last one edited), in red;
-// the last valid model stays on screen.
-bool field(AppState& s, const char* label, bool changed) {
-  if (*label) s.drawn_widgets.push_back({label, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
-  if (changed) s.last_edited_field = label;
-  if (s.error && s.last_edited_field == label) {
+// the last valid model stays on screen. `name`: the field's name (field_name), "" for none.
+bool field(AppState& s, const char* name, bool changed) {
+  if (*name) s.drawn_widgets.push_back({name, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
+  if (changed) s.last_edited_field = name;
+  if (s.error && s.last_edited_field == name) {
     ImGui::BeginGroup();
-    error_text("Not applied: %s", s.error->what.c_str());
-    if (!s.error->hint.empty()) text_wrapped("Hint: %s", s.error->hint.c_str());
+    error_text("%s", trf("model.not_applied", arg("what", s.error->what)).c_str());
+    if (!s.error->hint.empty()) text_wrapped_unformatted(trf("model.hint", arg("hint", s.error->hint)));
     ImGui::EndGroup();
-    s.drawn_widgets.push_back({std::string("error: ") + label, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
+    s.drawn_widgets.push_back({std::string("error: ") + name, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,
                                ImGui::GetItemRectMax().y});
   }
   return changed;
 }
 
+// A field labelled by the catalog key `key`, with the field's name for field().
+bool keyed_field(AppState& s, const char* key, bool changed) { return field(s, field_name(key), changed); }
+
 // A number typed or stepped with − +: a click puts the cursor in the field (a drag field would start dragging).
-bool int_input(AppState& s, const char* label, int& value, int lo, int hi, const char* tooltip) {
+bool int_input(AppState& s, const char* key, int& value, int lo, int hi, const char* tooltip_key) {
   int typed = value;
-  const bool edited = ImGui::InputInt(label, &typed, 1, 8);
-  if (tooltip && ImGui::IsItemHovered()) ImGui::SetTooltip("%s (%d … %d)", tooltip, lo, hi);
+  const bool edited = ImGui::InputInt(tr_id(key), &typed, 1, 8);
+  if (tooltip_key && ImGui::IsItemHovered())
+    ImGui::SetTooltip("%s", trf("model.range", arg("tip", tr(tooltip_key)), arg("lo", lo), arg("hi", hi)).c_str());
   const bool changed = edited && std::clamp(typed, lo, hi) != value;
   if (changed) value = std::clamp(typed, lo, hi);
-  return field(s, label, changed);
+  return keyed_field(s, key, changed);
 }
 
 bool mask_checkboxes(const char* id, MaskFlags& flags) {
   ImGui::PushID(id);
   bool changed = false;
-  for (auto [bit, label] : {std::pair{kMaskCausal, "causal"}, std::pair{kMaskPadding, "padding"}, std::pair{kMaskCustom, "custom"}}) {
+  for (auto [bit, key] : {std::pair{kMaskCausal, "model.mask_causal"}, std::pair{kMaskPadding, "model.mask_padding"}, std::pair{kMaskCustom, "model.mask_custom"}}) {
     bool on = flags & bit;
+    const char* label = tr_id(key);
     if (bit != kMaskCausal) same_line_if_fits(ImGui::GetFrameHeight(), label);
     if (ImGui::Checkbox(label, &on)) {
       flags = on ? (flags | bit) : (flags & ~bit);
@@ -73,14 +92,14 @@ bool mask_checkboxes(const char* id, MaskFlags& flags) {
 }
 
 struct StartingPoint {
-  const char* title;
+  const char* title;  // a catalog key
   void (*apply)(Session&);
 };
 
 const StartingPoint kStartingPoints[] = {
-    {"Trained: reverse letters (shipped weights)", [](Session& s) { s = default_session(); }},
-    {"Teaching encoder (2 layers, d_model 32, 4 heads)", [](Session& s) { s.model = ModelConfig{}; s.encoder_mask = kMaskPadding; }},
-    {"Decoder-only language model (causal)",
+    {"model.start.trained", [](Session& s) { s = default_session(); }},
+    {"model.start.encoder", [](Session& s) { s.model = ModelConfig{}; s.encoder_mask = kMaskPadding; }},
+    {"model.start.decoder",
      [](Session& s) {
        s.model = ModelConfig{};
        s.model.arch = Arch::DecoderOnly;
@@ -88,13 +107,14 @@ const StartingPoint kStartingPoints[] = {
        s.model.activation = Activation::GELU;
        s.decoder_mask = kMaskCausal | kMaskPadding;
      }},
-    {"Encoder–decoder translation",
+    {"model.start.translation",
      [](Session& s) {
        s.model = ModelConfig{};
        s.model.arch = Arch::EncoderDecoder;
-       if (s.input.target.empty()) s.input.target = "L'animal n'a pas traversé la rue";
+       // The French target of the default English sentence: text typed into the model, not a label.
+       if (s.input.target.empty()) s.input.target = "L'animal n'a pas traversé la rue";  // i18n: name
      }},
-    {"One wide head (d_k = 256): see why √d_k matters",
+    {"model.start.wide_head",
      [](Session& s) {
        s.model = ModelConfig{};
        s.model.layers = 1;
@@ -113,24 +133,24 @@ void draw_memory_estimate(AppState& s) {
     estimated_for = key;
     need = estimate_memory(s.session, {}, s.gradients_wanted);
   }
-  heading("Memory");
+  heading(tr("model.memory"));
   const double limit = static_cast<double>(memory_limit());
   const float share = static_cast<float>(std::clamp(need.total() / limit, 0.0, 1.0));
-  const std::string overlay = human_bytes(need.total()) + " of " + human_bytes(limit);
+  const std::string overlay = trf("model.memory_of", arg("need", human_bytes(need.total())), arg("limit", human_bytes(limit)));
   const bool over = need.total() > limit;
   if (over) ImGui::PushStyleColor(ImGuiCol_PlotHistogram, ImVec4(0.85f, 0.25f, 0.25f, 1.0f));
   ImGui::ProgressBar(std::max(share, 0.01f), ImVec2(-1.0f, 0.0f), overlay.c_str());
   if (over) ImGui::PopStyleColor();
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip(
-        "Estimated from the shapes before a run allocates anything; a run over the limit is refused and the last\n"
-        "model stays on screen. The limit is %d%% of this machine's %s unless --memory-limit or QKVLAB_MEMORY_LIMIT\n"
-        "sets it. Weights grow with L·d_model² and L·d_model·d_ff; the trace with L·h·n² (n tokens), until it is\n"
-        "large enough to be kept lean: then only each layer's input and output are kept, the rest recomputed on demand.",
-        static_cast<int>(kDefaultMemoryShare * 100), human_bytes(static_cast<double>(machine_memory_bytes())).c_str());
-  dim_text("weights %s · %strace %s · working %s%s", human_bytes(need.weights).c_str(), need.lean ? "lean " : "", human_bytes(need.trace).c_str(),
-           human_bytes(need.working).c_str(), need.gradients > 0 ? (" · gradients " + human_bytes(need.gradients)).c_str() : "");
-  if (over) error_text("Over the memory limit: this model is not run. Make it or the text smaller, or start with --memory-limit.");
+    ImGui::SetTooltip("%s", trf("model.memory_tip", arg("share", static_cast<int>(kDefaultMemoryShare * 100)),
+                                arg("memory", human_bytes(static_cast<double>(machine_memory_bytes())))).c_str());
+  // The parts, as a list: "weights 1.2 MB · trace 3.4 MB · working 0.5 MB".
+  std::string parts = trf("model.memory_weights", arg("bytes", human_bytes(need.weights)));
+  parts += " · " + trf(need.lean ? "model.memory_trace_lean" : "model.memory_trace", arg("bytes", human_bytes(need.trace)));
+  parts += " · " + trf("model.memory_working", arg("bytes", human_bytes(need.working)));
+  if (need.gradients > 0) parts += " · " + trf("model.memory_gradients", arg("bytes", human_bytes(need.gradients)));
+  dim_text("%s", parts.c_str());
+  if (over) error_text("%s", tr("model.memory_over"));
 }
 
 }  // namespace
@@ -140,9 +160,9 @@ void DrawModelPanel(AppState& s) {
   bool changed = false;
   if (!s.error) s.last_edited_field.clear();
   if (s.error && s.last_edited_field.empty()) field(s, "", false);
-  if (ImGui::BeginCombo("Start from", "choose a model…")) {
+  if (ImGui::BeginCombo(tr_id("model.start_from"), tr("model.choose"))) {
     for (const StartingPoint& p : kStartingPoints)
-      if (ImGui::Selectable(p.title)) {
+      if (ImGui::Selectable(tr_id(p.title))) {
         s.session.weights.clear();  // a new shape: seeded weights unless the starting point brings its own
         p.apply(s.session);
         changed = true;
@@ -150,70 +170,71 @@ void DrawModelPanel(AppState& s) {
     ImGui::EndCombo();
   }
   ImGui::PushItemWidth(ImGui::GetContentRegionAvail().x * 0.55f);
-  changed |= field(s, "architecture", enum_combo("architecture", c.arch, "encoder-only (BERT), decoder-only (GPT: causal), encoder–decoder (translation: cross-attention)"));
-  changed |= int_input(s, "layers L", c.layers, 1, 24, "Blocks per stack");
-  changed |= int_input(s, "d_model", c.d_model, 1, 1024, "Width of every token vector (the residual stream)");
-  changed |= int_input(s, "heads h", c.heads, 1, 64, "Attention heads; with d_k = d_model/h the parameter count does not change with h");
-  changed |= int_input(s, "d_k (0 = d_model/h)", c.d_k, 0, 1024, "Query/key width per head: scores have variance ≈ d_k before scaling");
-  changed |= int_input(s, "d_v (0 = d_model/h)", c.d_v, 0, 1024, "Value width per head; concat is h·d_v wide");
-  changed |= int_input(s, "d_ff", c.d_ff, 1, 8192, "FFN hidden width (the paper: 4·d_model)");
-  changed |= field(s, "FFN activation", enum_combo("FFN activation", c.activation, nullptr));
-  heading("Attention");
+  changed |= keyed_field(s, "model.architecture", enum_combo("model.architecture", c.arch, "model.architecture_tip"));
+  changed |= int_input(s, "model.layers", c.layers, 1, 24, "model.layers_tip");
+  changed |= int_input(s, "model.d_model", c.d_model, 1, 1024, "model.d_model_tip");
+  changed |= int_input(s, "model.heads", c.heads, 1, 64, "model.heads_tip");
+  changed |= int_input(s, "model.d_k", c.d_k, 0, 1024, "model.d_k_tip");
+  changed |= int_input(s, "model.d_v", c.d_v, 0, 1024, "model.d_v_tip");
+  changed |= int_input(s, "model.d_ff", c.d_ff, 1, 8192, "model.d_ff_tip");
+  changed |= keyed_field(s, "model.activation", enum_combo("model.activation", c.activation, nullptr));
+  heading(tr("model.h_attention"));
   bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
-  if (ImGui::Checkbox("divide scores by √d_k", &scaled)) {
+  if (ImGui::Checkbox(tr_id("model.divide"), &scaled)) {
     c.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
     changed = true;
   }
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Without it q·k has variance d_k, the softmax saturates and gradients vanish (S key)");
-  changed |= field(s, "temperature τ", ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic));
-  changed |= field(s, "scoring", enum_combo("scoring", c.scoring, "dot: q·k;  additive: w_aᵀ tanh(q + k) (Bahdanau)"));
-  changed |= field(s, "projections", enum_combo("projections", c.projection, "learned W_Q, W_K, W_V; tied-qk: W_K = W_Q (S becomes symmetric); identity: Q = K = V = X"));
-  changed |= field(s, "biases", ImGui::Checkbox("biases", &c.bias));
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("model.divide_tip"));
+  changed |= keyed_field(s, "model.temperature",
+                         ImGui::SliderFloat(tr_id("model.temperature"), &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic));
+  changed |= keyed_field(s, "model.scoring", enum_combo("model.scoring", c.scoring, "model.scoring_tip"));
+  changed |= keyed_field(s, "model.projections", enum_combo("model.projections", c.projection, "model.projections_tip"));
+  changed |= keyed_field(s, "model.biases", ImGui::Checkbox(tr_id("model.biases"), &c.bias));
   if (c.arch != Arch::DecoderOnly) {
-    text_wrapped("%s", c.arch == Arch::EncoderDecoder ? "encoder mask (its padding also masks cross-attention)" : "self-attention mask");
+    text_wrapped_unformatted(tr(c.arch == Arch::EncoderDecoder ? "model.encoder_mask" : "model.self_mask"));
     changed |= field(s, "encoder_mask", mask_checkboxes("encoder_mask", s.session.encoder_mask));
   }
   if (c.arch != Arch::EncoderOnly) {
-    text_wrapped_unformatted(c.arch == Arch::EncoderDecoder ? "decoder self-attention mask" : "self-attention mask");
+    text_wrapped_unformatted(tr(c.arch == Arch::EncoderDecoder ? "model.decoder_mask" : "model.self_mask"));
     changed |= field(s, "decoder_mask", mask_checkboxes("decoder_mask", s.session.decoder_mask));
   }
-  heading("Positions and embeddings");
-  changed |= field(s, "positional encoding", enum_combo("positional encoding", c.pe, "sinusoidal (fixed), learned (a table), RoPE (rotates q, k), ALiBi (bias on distance), none"));
+  heading(tr("model.h_positions"));
+  changed |= keyed_field(s, "model.pe", enum_combo("model.pe", c.pe, "model.pe_tip"));
   if (c.pe == PosEncoding::Sinusoidal || c.pe == PosEncoding::RoPE) {
     float base = static_cast<float>(c.pe_base);
-    if (ImGui::SliderFloat("base", &base, 2.0f, 100000.0f, "%.0f", ImGuiSliderFlags_Logarithmic)) {
+    if (ImGui::SliderFloat(tr_id("model.base"), &base, 2.0f, 100000.0f, "%.0f", ImGuiSliderFlags_Logarithmic)) {
       c.pe_base = base;
       changed = true;
     }
   }
-  changed |= field(s, "embeddings × √d_model", ImGui::Checkbox("embeddings × √d_model", &c.scale_embeddings));
-  heading("Block");
-  changed |= field(s, "residual connections", ImGui::Checkbox("residual connections", &c.residual));
-  changed |= field(s, "norm", enum_combo("norm", c.norm, "LayerNorm: per token over features; BatchNorm: per feature over the batch"));
-  changed |= field(s, "placement", enum_combo("placement", c.norm_placement, "post: Norm(x + F(x)) (2017 paper); pre: x + F(Norm(x)) (GPT-2)"));
+  changed |= keyed_field(s, "model.scale_embeddings", ImGui::Checkbox(tr_id("model.scale_embeddings"), &c.scale_embeddings));
+  heading(tr("model.h_block"));
+  changed |= keyed_field(s, "model.residual", ImGui::Checkbox(tr_id("model.residual"), &c.residual));
+  changed |= keyed_field(s, "model.norm", enum_combo("model.norm", c.norm, "model.norm_tip"));
+  changed |= keyed_field(s, "model.placement", enum_combo("model.placement", c.norm_placement, "model.placement_tip"));
   int mode = static_cast<int>(s.session.mode);
-  if (ImGui::Combo("mode", &mode, "eval (no dropout)\0train (seeded dropout)\0")) {
+  const char* modes[] = {tr("model.mode_eval"), tr("model.mode_train")};  // Mode::Eval, Mode::Train
+  if (ImGui::Combo(tr_id("model.mode"), &mode, modes, IM_ARRAYSIZE(modes))) {
     s.session.mode = static_cast<Mode>(mode);
     changed = true;
-    s.last_edited_field = "mode";
+    s.last_edited_field = field_name("model.mode");
   }
-  field(s, "mode", false);
-  if (s.session.mode == Mode::Train) changed |= field(s, "dropout p", ImGui::SliderFloat("dropout p", &c.dropout, 0.0f, 0.9f, "%.2f"));
-  heading("Weights");
+  keyed_field(s, "model.mode", false);
+  if (s.session.mode == Mode::Train)
+    changed |= keyed_field(s, "model.dropout", ImGui::SliderFloat(tr_id("model.dropout"), &c.dropout, 0.0f, 0.9f, "%.2f"));
+  heading(tr("model.h_weights"));
   if (s.session.weights.empty()) {
-    text_wrapped("random, drawn from the seed (untrained)");
+    text_wrapped_unformatted(tr("model.weights_random"));
   } else {
-    text_wrapped("trained: %s", std::filesystem::path(s.session.weights).filename().string().c_str());
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s\nTensors whose shape fits this model are the trained ones; the rest are seeded (the status bar says which)",
-                        s.session.weights.c_str());
-    if (ImGui::SmallButton("use untrained weights")) {
+    text_wrapped_unformatted(trf("model.weights_trained", arg("file", std::filesystem::path(s.session.weights).filename().string())));
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", trf("model.weights_trained_tip", arg("path", s.session.weights)).c_str());
+    if (ImGui::SmallButton(tr_id("model.use_untrained"))) {
       s.session.weights.clear();
       changed = true;
     }
   }
   int seed = static_cast<int>(s.session.seed);
-  if (ImGui::InputInt("seed", &seed)) {
+  if (ImGui::InputInt(tr_id("model.seed"), &seed)) {
     s.session.seed = static_cast<uint64_t>(std::max(0, seed));
     changed = true;
   }

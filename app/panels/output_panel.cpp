@@ -17,12 +17,12 @@
 namespace qkv::app {
 namespace {
 
-// The panel's strings, in one place (a later issue moves them to assets/i18n).
-constexpr const char* kDecoderIntro = "Row i is the model's distribution for the token after position i (tied output: logits = H·Eᵀ, probs = softmax).";
-constexpr const char* kEncoderIntro =
-    "An encoder predicts at every position (the reconstruct loss: row i should name token i); logits = H·Eᵀ, probs = softmax.";
-constexpr const char* kEncoderNoGenerate = "An encoder-only model has no decoder, so it does not generate: choose decoder-only or encoder-decoder.";
-constexpr const char* kTopP = "top-p keeps the smallest set of most likely tokens whose probability reaches p (nucleus sampling), after top-k.";
+// A translated text used as an ImGui slider's format: '%' doubled, so a translation is shown, never read as a conversion.
+std::string as_format(const char* text) {
+  std::string out;
+  for (const char* c = text; *c; ++c) out += *c == '%' ? std::string("%%") : std::string(1, *c);
+  return out;
+}
 
 // The k largest entries of a row: (id, value), by decreasing value.
 std::vector<std::pair<int, float>> top(const RowVec& row, int k) {
@@ -50,13 +50,13 @@ void next_to(float width) {
   if (ImGui::GetContentRegionAvail().x < width) ImGui::NewLine();
 }
 
-void reset_generation(OutputState& o, const std::string& note = "") {
+void reset_generation(OutputState& o, Phrase note = {}) {
   o.starting.cancel();
   o.step_when_ready = false;
   o.generator.reset();
   o.generated.clear();
   o.running = false;
-  o.note = note;
+  o.note = std::move(note);
 }
 
 // One token: sample from the last position's distribution, append it, run it through the cache.
@@ -66,55 +66,55 @@ void generate_one(AppState& s) {
   Generator& g = *o.generator;
   if (static_cast<int>(o.generated.size()) >= o.max_new) {
     o.running = false;
-    o.note = "Stopped after " + std::to_string(o.max_new) + " new tokens (raise the limit to go on).";
+    o.note = phrase("output.stopped_limit", arg("n", o.max_new));
     return;
   }
   const int id = sample_token(sampling_distribution(g.logits(), o.sampling), o.rng);
   if (!g.feed(id)) {
     o.running = false;
-    o.note = "Stopped: the sequence reached max_len = " + std::to_string(s.session.model.max_len) + " positions.";
+    o.note = phrase("output.stopped_max_len", arg("n", s.session.model.max_len));
     return;
   }
   o.generated.push_back(id);
   if (id == Vocab::kEosId) {
     o.running = false;
-    o.note = "Stopped at [EOS].";
+    o.note = phrase("output.stopped_eos");
   }
 }
 
 void generation(AppState& s) {
   OutputState& o = s.output;
   const ModelConfig& c = s.session.model;
-  heading("Generate, one token at a time through the KV cache");
+  heading(tr("output.generate_heading"));
   if (c.arch == Arch::EncoderOnly) {
-    ImGui::TextDisabled("%s", kEncoderNoGenerate);
+    ImGui::TextDisabled("%s", tr("output.encoder_no_generate"));
     return;
   }
-  if (o.generator && o.started_generation != s.generation) reset_generation(o, "The session changed: generation starts again from the new prompt.");
+  if (o.generator && o.started_generation != s.generation) reset_generation(o, phrase("output.session_changed"));
   if (poll_generator(s)) reset_generation(o, o.note);
   if (o.step_when_ready && o.generator) {
     o.step_when_ready = false;
     generate_one(s);
   }
   if (o.running) generate_one(s);
-  if (ImGui::Button(o.running ? "Stop" : "Generate")) {
+  if (ImGui::Button(tr(o.running ? "output.stop" : "output.generate"))) {
     o.running = !o.running;
     if (o.running && o.generator && static_cast<int>(o.generated.size()) >= o.max_new) reset_generation(o), o.running = true;
   }
   ImGui::SameLine();
-  if (ImGui::Button("Step")) {
+  if (ImGui::Button(tr("output.step"))) {
     o.running = false;
     if (o.generator) generate_one(s);
     else o.step_when_ready = !start_generator(s);
   }
   ImGui::SameLine();
-  if (ImGui::Button("Reset")) reset_generation(o);
+  if (ImGui::Button(tr("output.reset"))) reset_generation(o);
   ImGui::SameLine();
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-  ImGui::SliderInt("new tokens at most", &o.max_new, 1, 64);
-  if (!o.note.empty()) text_wrapped("%s", o.note.c_str());
+  ImGui::SliderInt(tr("output.max_new"), &o.max_new, 1, 64);
+  if (!o.note.empty()) text_wrapped_unformatted(o.note.str());
   if (!o.generator) {
-    ImGui::TextDisabled("Generate samples with the settings above (temperature 0 = greedy), one token per frame; Step adds one.");
+    ImGui::TextDisabled("%s", tr("output.generate_help"));
     return;
   }
   const Generator& g = *o.generator;
@@ -128,7 +128,7 @@ void generation(AppState& s) {
   ImGui::TextDisabled("%s", prompt.c_str());
   ImGui::SameLine(0, 0);
   ImGui::TextColored(ImVec4(1.0f, 0.82f, 0.25f, 1.0f), "%s", added.c_str());
-  ImGui::Text("%zu positions in the cache, %zu generated", g.ids().size(), o.generated.size());
+  ImGui::TextUnformatted(trf("output.cache", arg("n", g.ids().size()), arg("generated", o.generated.size())).c_str());
   // The last fed token's attention row over every cached key, for the selected decoder self-attention head.
   const int layer = s.sel.block.decoder ? s.sel.block.layer : 0;
   const std::string path = paths::head_tensor(paths::block("decoder", layer, false), s.sel.head, "P");
@@ -136,11 +136,11 @@ void generation(AppState& s) {
   if (it != g.last_rows().end()) {
     std::vector<std::string> keys;
     for (int id : g.ids()) keys.push_back(g.vocab().token(id));
-    ImGui::Text("The newest query's weights over the %zu cached keys (%s):", keys.size(), path.c_str());
+    ImGui::TextUnformatted(trf("output.newest_row", arg("n", keys.size()), arg("path", path)).c_str());
     const size_t first = keys.size() > 12 ? keys.size() - 12 : 0;  // the last 12 keys; the rest are in the tooltip of P
     DrawRowBars("gen-row", it->second.tail(static_cast<Eigen::Index>(keys.size() - first)),
                 std::vector<std::string>(keys.begin() + static_cast<long>(first), keys.end()), ImGui::GetContentRegionAvail().x * 0.5f);
-    if (first > 0) ImGui::TextDisabled("(the %zu earlier keys are not drawn)", first);
+    if (first > 0) ImGui::TextDisabled("%s", trf("output.earlier_keys", arg("n", first)).c_str());
   }
 }
 
@@ -154,7 +154,7 @@ void DrawOutputPanel(AppState& s) {
   const Mat* probs = t.tensors.find("output.probs");
   const Mat* logits = t.tensors.find("output.logits");
   if (!probs || !logits) {
-    ImGui::TextDisabled("This trace has no output layer.");
+    ImGui::TextDisabled("%s", tr("output.no_output"));
     return;
   }
   const bool decoder = c.arch != Arch::EncoderOnly;
@@ -164,26 +164,27 @@ void DrawOutputPanel(AppState& s) {
   int row = s.sel.pinned_row < 0 || s.sel.pinned_row >= n ? (decoder ? n - 1 : 0) : s.sel.pinned_row;
 
   // Controls: the row, then the sampling settings.
-  text_wrapped("%s", decoder ? kDecoderIntro : kEncoderIntro);
+  text_wrapped("%s", tr(decoder ? "output.decoder_intro" : "output.encoder_intro"));
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
-  if (ImGui::SliderInt("row", &row, 0, std::max(0, n - 1))) s.sel.pinned_row = row;
+  if (ImGui::SliderInt(tr("output.row"), &row, 0, std::max(0, n - 1))) s.sel.pinned_row = row;
   ImGui::SameLine();
-  ImGui::TextDisabled("after \"%s\"", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)].c_str() : "?");
+  ImGui::TextDisabled("%s", trf("output.after", arg("token", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)] : std::string("?"))).c_str());
   next_to(ImGui::GetFontSize() * 13);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-  ImGui::SliderFloat("temperature", &o.sampling.temperature, 0.0f, 3.0f, "%.2f");
-  hover_tip("T divides the logits before the softmax: T < 1 sharpens, T > 1 flattens, T = 0 is greedy (the argmax).");
+  ImGui::SliderFloat(tr("output.temperature"), &o.sampling.temperature, 0.0f, 3.0f, "%.2f");
+  hover_tip(tr("output.temperature_tip"));
   next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
-  ImGui::SliderInt("top-k", &o.sampling.top_k, 0, std::min(50, t.vocab.size()), o.sampling.top_k == 0 ? "off" : "%d");
+  const std::string off = as_format(tr("output.off"));
+  ImGui::SliderInt("top-k", &o.sampling.top_k, 0, std::min(50, t.vocab.size()), o.sampling.top_k == 0 ? off.c_str() : "%d");
   next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
-  ImGui::SliderFloat("top-p", &o.sampling.top_p, 0.05f, 1.0f, o.sampling.top_p >= 1.0f ? "off" : "%.2f");
-  hover_tip(kTopP);
+  ImGui::SliderFloat("top-p", &o.sampling.top_p, 0.05f, 1.0f, o.sampling.top_p >= 1.0f ? off.c_str() : "%.2f");
+  hover_tip(tr("output.top_p_tip"));
   next_to(ImGui::GetFontSize() * 9);
   int seed = static_cast<int>(o.seed);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);
-  if (ImGui::InputInt("seed", &seed, 0)) o.seed = static_cast<uint64_t>(std::max(0, seed));
+  if (ImGui::InputInt(tr("output.seed"), &seed, 0)) o.seed = static_cast<uint64_t>(std::max(0, seed));
   if (auto e = validate(o.sampling)) {
     ImGui::TextColored(ImVec4(1.0f, 0.45f, 0.4f, 1.0f), "%s (%s)", e->what.c_str(), e->hint.c_str());
     return;
@@ -199,8 +200,8 @@ void DrawOutputPanel(AppState& s) {
   a.name = "output.probs";
   a.row_labels = &rows;
   a.col_labels = &t.vocab.tokens();
-  a.row_axis = "position";
-  a.col_axis = "token";
+  a.row_axis = tr("output.axis_position");
+  a.col_axis = tr("output.axis_token");
   a.max_width = avail_w - bars_w - 16.0f;
   const float height = ImGui::GetContentRegionAvail().y - ImGui::GetFontSize() * 8.0f;
   a.max_cell = std::clamp(height / static_cast<float>(std::max<Eigen::Index>(1, probs->rows())), 3.0f, 24.0f);
@@ -216,16 +217,15 @@ void DrawOutputPanel(AppState& s) {
   const int k = std::min(5, t.vocab.size());
   ImGui::SameLine(0, 16);
   ImGui::BeginGroup();
-  ImGui::Text("Top %d of row %d (the model, T = 1)", k, row);
+  ImGui::TextUnformatted(trf("output.top", arg("k", k), arg("row", row)).c_str());
   bars("model-top", top(p, k), t.vocab, bars_w);
   const auto kept = top(q, t.vocab.size());
   const long survivors = std::count_if(kept.begin(), kept.end(), [](const auto& e) { return e.second > 0.0f; });
-  ImGui::Text("Sampling: %ld token%s kept, renormalised", survivors, survivors == 1 ? "" : "s");
+  ImGui::TextUnformatted(trf(survivors == 1 ? "output.kept_one" : "output.kept", arg("n", survivors)).c_str());
   bars("sample-top", top(q, std::min<int>(k, static_cast<int>(survivors))), t.vocab, bars_w);
   ImGui::EndGroup();
 
   generation(s);
 }
 
-}  // namespace qkv::app#include "core/paths.h"
-
+}  // namespace qkv::app

@@ -58,8 +58,17 @@ std::string bytes_text(double b) {
   if (b >= 1024.0 * 1024 * 1024) std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
   else if (b >= 1024.0 * 1024) std::snprintf(buf, sizeof buf, "%.2f MiB", b / (1024.0 * 1024));
   else if (b >= 1024.0) std::snprintf(buf, sizeof buf, "%.1f KiB", b / 1024.0);
-  else std::snprintf(buf, sizeof buf, "%.0f bytes", b);
+  else return trf("parameters.bytes", arg("n", b));
   return buf;
+}
+
+// A printf format for an ImGui slider whose value is shown inside the catalog text `key` as {n}: the text's own
+// '%' are escaped, {n} becomes "%d" (a translation is never read as a format).
+std::string slider_format(const char* key) {
+  const std::string text = trf(key, arg("n", "\x1F"));
+  std::string out;
+  for (char c : text) out += c == '%' ? std::string("%%") : c == '\x1F' ? std::string("%d") : std::string(1, c);
+  return out;
 }
 
 void right_aligned(const std::string& text) {
@@ -126,20 +135,16 @@ void component_table(const char* id, const CountTable& t, const Split& split, in
                        (storage->GetBool(scrolls_id, true) ? style.ScrollbarSize : 0.0f);
   if (!ImGui::BeginTable(id, 6, flags, ImVec2(0.0f, height))) return;
   storage->SetBool(scrolls_id, ImGui::GetCurrentWindow()->ScrollbarX);
-  const std::string flops_at = "FLOPs at n = " + std::to_string(n);
-  ImGui::TableSetupColumn("component");
-  ImGui::TableSetupColumn("parameters");
-  ImGui::TableSetupColumn("share");
+  const std::string flops_at = trf("parameters.col_flops_at", arg("n", n));
+  ImGui::TableSetupColumn(tr("parameters.col_component"));
+  ImGui::TableSetupColumn(tr("parameters.col_parameters"));
+  ImGui::TableSetupColumn(tr("parameters.col_share"));
   ImGui::TableSetupColumn(flops_at.c_str());
-  ImGui::TableSetupColumn("of which ∝ n²");
-  ImGui::TableSetupColumn("FLOP share");
+  ImGui::TableSetupColumn(tr("parameters.col_squared"));
+  ImGui::TableSetupColumn(tr("parameters.col_flop_share"));
   ImGui::TableNextRow(ImGuiTableRowFlags_Headers);
-  const char* tips[] = {"(×L) rows add up all L layers",
-                        "Learned numbers: weight matrices, biases, norm gains and shifts, embedding tables",
-                        "This component's part of all parameters",
-                        "Floating-point operations of one forward pass over n tokens (a multiply-add counts 2)",
-                        "The part that grows with n²: scores QKᵀ, the softmax and P·V compare every query with every key",
-                        "This component's part of all FLOPs"};
+  const char* tips[] = {tr("parameters.col_component_tip"), tr("parameters.col_parameters_tip"), tr("parameters.col_share_tip"),
+                        tr("parameters.col_flops_at_tip"),  tr("parameters.col_squared_tip"),    tr("parameters.col_flop_share_tip")};
   for (int c = 0; c < 6; ++c) {
     ImGui::TableSetColumnIndex(c);
     ImGui::TableHeader(ImGui::TableGetColumnName(c));
@@ -170,7 +175,7 @@ void component_table(const char* id, const CountTable& t, const Split& split, in
   ImGui::TableNextRow();
   ImGui::TableSetBgColor(ImGuiTableBgTarget_RowBg0, ImGui::GetColorU32(ImGuiCol_TableHeaderBg));
   ImGui::TableNextColumn();
-  ImGui::TextUnformatted("total");
+  ImGui::TextUnformatted(tr("parameters.total"));
   ImGui::TableNextColumn();
   right_aligned(thousands(t.total_params));
   ImGui::TableNextColumn();
@@ -231,7 +236,7 @@ double unit_for(const std::vector<const std::vector<float>*>& series, bool bytes
       name = u.name;
       return u.divisor;
     }
-  name = bytes ? "bytes" : "FLOP";
+  name = bytes ? tr("parameters.unit_bytes") : "FLOP";
   return 1.0;
 }
 
@@ -253,23 +258,25 @@ void flops_plot(const char* id, const std::string& title, const Curves& c, float
   const double div = unit_for({&c.total}, false, unit);
   PlotArgs a;
   a.id = id;
-  a.x_label = "n (tokens, log scale)";
-  a.y_label = "FLOPs of one pass (" + unit + ") — " + title;
+  a.x_label = tr("parameters.axis_n");
+  a.y_label = trf("parameters.axis_flops", arg("unit", unit), arg("model", title));
   a.size = ImVec2(width, 230.0f * ImGui::GetIO().FontGlobalScale);
   a.log_x = true;
   a.y_from_zero = true;
   std::vector<Series> s;
   if (c.split) {
-    s.push_back({"∝ n: per token (projections, FFN, …)", c.n, scaled(c.linear, div), palette(0), false, false});
+    s.push_back({tr("parameters.series_linear"), c.n, scaled(c.linear, div), palette(0), false, false});
     s.push_back({"∝ n²: QKᵀ, softmax, P·V", c.n, scaled(c.squared, div), palette(5), false, false});
   }
-  s.push_back({"total", c.n, scaled(c.total, div), palette(7), true, false});
+  s.push_back({tr("parameters.total"), c.n, scaled(c.total, div), palette(7), true, false});
   DrawLinePlot(a, s);
 }
 
 std::string model_line(const ModelConfig& c) {
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%s, L = %d, d_model = %d, h = %d, d_k = %d, d_v = %d, d_ff = %d", name(c.arch), c.layers, c.d_model, c.heads,
+  // The architecture as the Model panel shows it (model.json: model.value.<name>).
+  const std::string arch = std::string("model.value.") + name(c.arch);
+  std::snprintf(buf, sizeof buf, "%s, L = %d, d_model = %d, h = %d, d_k = %d, d_v = %d, d_ff = %d", tr(arch.c_str()), c.layers, c.d_model, c.heads,
                 c.head_dk(), c.head_dv(), c.d_ff);
   return buf;
 }
@@ -318,7 +325,7 @@ void DrawParametersPanel(AppState& s) {
   // The preset and its n live in ImGui's per-window storage, like a tree node's open state: view state, not app data.
   ImGuiStorage* storage = ImGui::GetStateStorage();
   const std::vector<Preset>& all = presets();
-  const ImGuiID preset_id = ImGui::GetID("preset"), preset_n_id = ImGui::GetID("preset n");
+  const ImGuiID preset_id = ImGui::GetID("preset"), preset_n_id = ImGui::GetID("preset_n");
   int default_preset = 0;
   for (size_t i = 0; i < all.size(); ++i)
     if (all[i].name == "gpt2-small") default_preset = static_cast<int>(i);
@@ -334,27 +341,25 @@ void DrawParametersPanel(AppState& s) {
     spec = count_spec_for(c, vocab);
     split = split_flops(spec);
     const CountTable table = count_model(spec, n);
-    heading("This model (the sidebar's settings)");
-    dim_text("Parameters are learned numbers; FLOPs are for one forward pass over n tokens, a multiply-add counting 2 (core/counters.h).");
+    heading(tr("parameters.h_this"));
+    dim_text("%s", tr("parameters.this_note"));
     if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("Norms and activations cost %lld FLOPs per element, the softmax %lld per score; lookups, biases, residuals, scaling "
-                        "and masks count 0",
-                        static_cast<long long>(kElementwiseFlops), static_cast<long long>(kSoftmaxFlops));
-    text_wrapped("%s, V = %lld tokens in the vocabulary (the specials and this text's words), n = %lld token%s%s.", model_line(c).c_str(),
-                       static_cast<long long>(vocab), static_cast<long long>(n), n == 1 ? "" : "s",
-                       c.arch == Arch::EncoderDecoder ? " (the counter takes source and target to be n tokens each)" : "");
+      ImGui::SetTooltip("%s", trf("parameters.this_note_tip", arg("elementwise", static_cast<long long>(kElementwiseFlops)),
+                                  arg("softmax", static_cast<long long>(kSoftmaxFlops))).c_str());
+    const char* line_key = c.arch == Arch::EncoderDecoder ? (n == 1 ? "parameters.this_line_pair_one" : "parameters.this_line_pair")
+                                                          : (n == 1 ? "parameters.this_line_one" : "parameters.this_line");
+    text_wrapped_unformatted(trf(line_key, arg("model", model_line(c)), arg("vocab", static_cast<long long>(vocab)), arg("n", static_cast<long long>(n))));
     component_table("current", table, split, n);
-    if (spec.tie_output && spec.output_head)
-      dim_text("output: logits = H·Eᵀ reuse the token embedding E, so the row has FLOPs but no parameters of its own.");
+    if (spec.tie_output && spec.output_head) dim_text("%s", tr("parameters.tied_output"));
 
     int tensors = 0;
     const int64_t drawn = traced_parameters(t, c.projection, tensors);
-    check_mark(drawn == table.total_params, "count_model's total against the weights core/model.cpp actually drew for this run");
+    check_mark(drawn == table.total_params, tr("parameters.drawn_tip"));
     ImGui::SameLine();
-    text_wrapped("the weights of the last run hold %s learned numbers in %d tensors%s", thousands(drawn).c_str(), tensors,
-                       drawn == table.total_params ? ": the counter agrees" : ": the counter disagrees (a bug)");
-    if (c.projection == Projection::TiedQK) dim_text("Tied W_K = W_Q: the shared matrix counts once.");
-    if (c.projection == Projection::Identity) dim_text("Identity projections: W_Q, W_K, W_V are fixed, not learned; W_O stays.");
+    text_wrapped_unformatted(trf(drawn == table.total_params ? "parameters.drawn_agrees" : "parameters.drawn_disagrees", arg("count", thousands(drawn)),
+                                 arg("tensors", tensors)));
+    if (c.projection == Projection::TiedQK) dim_text("%s", tr("parameters.tied_qk"));
+    if (c.projection == Projection::Identity) dim_text("%s", tr("parameters.identity"));
 
     // Multi-head costs no parameters when each head gets d_model/h dimensions.
     if (c.d_k == 0 && c.d_v == 0 && c.heads > 1) {
@@ -370,24 +375,22 @@ void DrawParametersPanel(AppState& s) {
       const ComponentCount* lone = attention_row(single);
       if (many && lone && c.layers > 0) {
         const int64_t L = c.layers;
-        text_wrapped("Multi-head does not add parameters when d_k = d_model/h: one self-attention block has %s parameters with h = %d "
-                           "(d_k = %d) and %s with h = 1 (d_k = %d). Its FLOPs at n = %lld: %s against %s — only the softmax, h·n·m, grows "
-                           "with h; so does the memory of the n×n matrices (h of them).",
-                           thousands(many->params / L).c_str(), c.heads, c.head_dk(), thousands(lone->params / L).c_str(), one.model.head_dk(),
-                           static_cast<long long>(n), thousands(many->flops / L).c_str(), thousands(lone->flops / L).c_str());
+        text_wrapped_unformatted(trf("parameters.multi_head", arg("params_h", thousands(many->params / L)), arg("h", c.heads), arg("d_k", c.head_dk()),
+                                     arg("params_1", thousands(lone->params / L)), arg("d_k_1", one.model.head_dk()), arg("n", static_cast<long long>(n)),
+                                     arg("flops_h", thousands(many->flops / L)), arg("flops_1", thousands(lone->flops / L))));
       }
     }
   } else {
-    heading("This model (the sidebar's settings)");
-    error_text("Not counted: %s", invalid->message().c_str());
+    heading(tr("parameters.h_this"));
+    error_text("%s", trf("parameters.not_counted", arg("reason", invalid->message())).c_str());
   }
 
   // --- A published model.
-  heading("A published model");
+  heading(tr("parameters.h_published"));
   if (!preset) return;
-  ImGui::SetNextItemWidth(std::min(ImGui::GetFontSize() * 27, ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize("preset").x -
+  ImGui::SetNextItemWidth(std::min(ImGui::GetFontSize() * 27, ImGui::GetContentRegionAvail().x - ImGui::CalcTextSize(tr("parameters.preset")).x -
                                                                   ImGui::GetStyle().ItemInnerSpacing.x));
-  if (ImGui::BeginCombo("preset", preset->title.c_str())) {
+  if (ImGui::BeginCombo(tr_id("parameters.preset"), preset->title.c_str())) {
     for (size_t i = 0; i < all.size(); ++i)
       if (ImGui::Selectable(all[i].title.c_str(), static_cast<int>(i) == preset_index)) {
         preset_index = static_cast<int>(i);
@@ -396,40 +399,41 @@ void DrawParametersPanel(AppState& s) {
       }
     ImGui::EndCombo();
   }
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Counted with the same counter as the model above, from the published shapes");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("parameters.preset_tip"));
   preset = &all[preset_index];
   const CountSpec& pspec = preset->spec;
   int preset_n = std::clamp(storage->GetInt(preset_n_id, pspec.model.max_len), 1, static_cast<int>(kMaxN));
-  same_line_if_fits(ImGui::GetFontSize() * 12, "n for its FLOPs");
+  same_line_if_fits(ImGui::GetFontSize() * 12, tr_id("parameters.preset_n"));
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
-  if (ImGui::SliderInt("n for its FLOPs", &preset_n, 1, static_cast<int>(kMaxN), "%d tokens", ImGuiSliderFlags_Logarithmic))
+  if (ImGui::SliderInt(tr_id("parameters.preset_n"), &preset_n, 1, static_cast<int>(kMaxN), slider_format("parameters.n_tokens").c_str(),
+                       ImGuiSliderFlags_Logarithmic))
     storage->SetInt(preset_n_id, preset_n);
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Sequence length of the forward pass whose FLOPs are counted (starts at the model's context, max_len)");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("parameters.preset_n_tip"));
   if (pspec.vocab_size > 0) text_wrapped("%s, V = %s", model_line(pspec.model).c_str(), thousands(pspec.vocab_size).c_str());
   else
-    text_wrapped("%s; no vocabulary: the tokens are %lld×%lld-pixel patches of %lld channels", model_line(pspec.model).c_str(),
-                       static_cast<long long>(pspec.patch_size), static_cast<long long>(pspec.patch_size), static_cast<long long>(pspec.in_channels));
+    text_wrapped_unformatted(trf("parameters.patches", arg("model", model_line(pspec.model)), arg("size", static_cast<long long>(pspec.patch_size)),
+                                 arg("channels", static_cast<long long>(pspec.in_channels))));
   const Split psplit = split_flops(pspec);
   const CountTable ptable = count_model(pspec, preset_n);
   component_table("preset", ptable, psplit, preset_n);
   const bool equal = ptable.total_params == preset->published_total;
-  check_mark(equal, "The counter's total against the published exact count");
+  check_mark(equal, tr("parameters.published_tip"));
   ImGui::SameLine();
-  text_wrapped("computed %s, published %s%s", thousands(ptable.total_params).c_str(), thousands(preset->published_total).c_str(),
-              equal ? ": equal" : ": different");
+  text_wrapped_unformatted(trf(equal ? "parameters.published_equal" : "parameters.published_different", arg("computed", thousands(ptable.total_params)),
+                               arg("published", thousands(preset->published_total))));
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  text_wrapped("Source: %s", preset->source.c_str());
+  text_wrapped_unformatted(trf("parameters.source", arg("source", source_text(*preset))));
   ImGui::PopStyleColor();
 
   // --- Against n.
-  heading("As n grows: the n×n matrices and the FLOPs");
+  heading(tr("parameters.h_growth"));
   ImGui::Spacing();
   const Curves pc = curves(pspec, psplit);
   Curves cc;
   if (!invalid) cc = curves(spec, split);
   const float half = (avail - ImGui::GetStyle().ItemSpacing.x * 3.0f) * 0.5f;
   const float plot_h = 230.0f * ImGui::GetIO().FontGlobalScale;
-  const std::string this_label = "this model (L = " + std::to_string(c.layers) + ", h = " + std::to_string(c.heads) + ")";
+  const std::string this_label = trf("parameters.this_model_lh", arg("L", c.layers), arg("h", c.heads));
   const std::string preset_label = preset->name + " (L = " + std::to_string(pspec.model.layers) + ", h = " + std::to_string(pspec.model.heads) + ")";
   {
     std::vector<const std::vector<float>*> all_mem{&pc.mem};
@@ -438,8 +442,8 @@ void DrawParametersPanel(AppState& s) {
     const double div = unit_for(all_mem, true, unit);
     PlotArgs a;
     a.id = "memory";
-    a.x_label = "n (tokens, log scale)";
-    a.y_label = "attention matrices (" + unit + ")";
+    a.x_label = tr("parameters.axis_n");
+    a.y_label = trf("parameters.axis_memory", arg("unit", unit));
     a.size = ImVec2(half, plot_h);
     a.log_x = true;
     a.y_from_zero = true;
@@ -452,8 +456,8 @@ void DrawParametersPanel(AppState& s) {
   {
     PlotArgs a;
     a.id = "share";
-    a.x_label = "n (tokens, log scale)";
-    a.y_label = "FLOPs in the n² terms (%)";
+    a.x_label = tr("parameters.axis_n");
+    a.y_label = tr("parameters.axis_share");
     a.size = ImVec2(half, plot_h);
     a.log_x = true;
     a.y_min = 0.0f;
@@ -468,22 +472,21 @@ void DrawParametersPanel(AppState& s) {
     const int64_t n_q = static_cast<int64_t>(c.arch == Arch::EncoderDecoder ? t.target_tokens.size() : t.source_tokens.size());
     const int64_t predicted = attention_matrix_bytes(c, n_q, n);
     const int64_t traced = traced_attention_bytes(t);
-    check_mark(predicted == traced, "attention_matrix_bytes against the bytes of S, S_scaled, S_masked and P in the trace");
+    check_mark(predicted == traced, tr("parameters.memory_check_tip"));
     ImGui::SameLine();
-    text_wrapped("The matrices S, S/√d_k, S+M and P (float32, n×m per head and attention block, per sequence): this run needs %s (%s in the trace). At n = %lld that grows to %s for this model and %s for %s.",
-                       bytes_text(static_cast<double>(predicted)).c_str(), bytes_text(static_cast<double>(traced)).c_str(),
-                       static_cast<long long>(kMaxN), bytes_text(cc.mem.back()).c_str(), bytes_text(pc.mem.back()).c_str(), preset->name.c_str());
+    text_wrapped_unformatted(trf("parameters.memory", arg("predicted", bytes_text(static_cast<double>(predicted))),
+                                 arg("traced", bytes_text(static_cast<double>(traced))), arg("n", static_cast<long long>(kMaxN)),
+                                 arg("this", bytes_text(cc.mem.back())), arg("other", bytes_text(pc.mem.back())), arg("preset", preset->name)));
   }
   const double x_this = invalid || !split.exact ? NAN : crossover(split.total), x_preset = psplit.exact ? crossover(psplit.total) : NAN;
   if (std::isfinite(x_preset))
-    text_wrapped("The n² part (QKᵀ, softmax, P·V) overtakes everything else at n ≈ %s for this model and n ≈ %.0f for %s: below it, the "
-                       "projections and the FFN cost most; above it, attention's every-token-with-every-token work does.",
-                       std::isfinite(x_this) ? std::to_string(std::lround(x_this)).c_str() : "—", x_preset, preset->name.c_str());
+    text_wrapped_unformatted(trf("parameters.crossover", arg("this", std::isfinite(x_this) ? std::to_string(std::lround(x_this)) : std::string("—")),
+                                 arg("other", x_preset), arg("preset", preset->name)));
   ImGui::Spacing();
   ImGui::Spacing();
-  if (!invalid) flops_plot("flops this", "this model", cc, half);
+  if (!invalid) flops_plot("flops_this", tr("parameters.this_model"), cc, half);
   if (!invalid) ImGui::SameLine();
-  flops_plot("flops preset", preset->name, pc, half);
+  flops_plot("flops_preset", preset->name, pc, half);
 }
 
 }  // namespace qkv::app

@@ -65,10 +65,8 @@ std::string dim_label(int dim, int d_model, double base) {
   const int two_i = dim - dim % 2;
   const bool sin = dim % 2 == 0;
   const bool unpaired = sin && dim == d_model - 1;  // d_model odd: the last sin has no cos partner
-  char buf[160];
-  std::snprintf(buf, sizeof buf, "dim %d (%s%s, wavelength 2π·%.0f^(%d/%d) = %.1f)", dim, sin ? "sin" : "cos",
-                unpaired ? ", no cos partner" : "", base, two_i, d_model, sinusoidal_wavelength(dim, d_model, base));
-  return buf;
+  return trf(unpaired ? "positions.dim_label_unpaired" : "positions.dim_label", arg("dim", dim), arg("fn", sin ? "sin" : "cos"),
+             arg("base", base), arg("two_i", two_i), arg("d_model", d_model), arg("wl", sinusoidal_wavelength(dim, d_model, base)));
 }
 
 // [SECTION] Drawing
@@ -108,13 +106,27 @@ bool same_line_if_fits(float min_width) {
   return true;
 }
 
+// An encoding as the learner reads it (the config and CLI keep name(pe): "sinusoidal", "rope" …).
+const char* pe_label(PosEncoding pe) {
+  switch (pe) {
+    case PosEncoding::Sinusoidal: return tr("positions.pe.sinusoidal");
+    case PosEncoding::Learned: return tr("positions.pe.learned");
+    case PosEncoding::RoPE: return tr("positions.pe.rope");
+    case PosEncoding::ALiBi: return tr("positions.pe.alibi");
+    case PosEncoding::None: return tr("positions.pe.none");
+    case PosEncoding::Count: break;
+  }
+  return name(pe);
+}
+
+// "This model uses …: …", one whole sentence per encoding.
 const char* pe_summary(PosEncoding pe) {
   switch (pe) {
-    case PosEncoding::Sinusoidal: return "the fixed sin/cos table below is added to the token embeddings: X = E_x + PE.";
-    case PosEncoding::Learned: return "a table of trained vectors (one per position, random here) is added: X = E_x + pos.learned[p].";
-    case PosEncoding::RoPE: return "nothing is added; every self-attention head rotates its q and k rows by their positions.";
-    case PosEncoding::ALiBi: return "nothing is added; every head adds −slope·|i−j| to its scores, a penalty on distance.";
-    case PosEncoding::None: return "no positions at all: attention cannot tell word order apart (see 'why add PE' below).";
+    case PosEncoding::Sinusoidal: return tr("positions.uses.sinusoidal");
+    case PosEncoding::Learned: return tr("positions.uses.learned");
+    case PosEncoding::RoPE: return tr("positions.uses.rope");
+    case PosEncoding::ALiBi: return tr("positions.uses.alibi");
+    case PosEncoding::None: return tr("positions.uses.none");
     case PosEncoding::Count: break;
   }
   return "";
@@ -125,43 +137,40 @@ bool draw_controls(AppState& s, int& positions, int dims[kDimPickers], int n) {
   bool changed = false;
   const float w = ImGui::GetFontSize() * 11.0f;
   ImGui::SetNextItemWidth(w);
-  if (ImGui::BeginCombo("positional encoding", name(c.pe))) {
+  if (ImGui::BeginCombo(tr_id("positions.pe_combo"), pe_label(c.pe))) {
     for (int i = 0; i < static_cast<int>(PosEncoding::Count); ++i) {
       const PosEncoding option = static_cast<PosEncoding>(i);
-      if (ImGui::Selectable(name(option), option == c.pe)) c.pe = option, changed = true;
+      ImGui::PushID(i);
+      if (ImGui::Selectable(pe_label(option), option == c.pe)) c.pe = option, changed = true;
+      ImGui::PopID();
     }
     ImGui::EndCombo();
   }
-  hover_tip("How the model learns word order: sinusoidal (fixed table added), learned (trained table added), RoPE (rotates q, k), "
-          "ALiBi (distance penalty on scores), none");
-  qkv::app::same_line_if_fits(w, "base");
+  hover_tip(tr("positions.pe_tip"));
+  qkv::app::same_line_if_fits(w, tr_id("positions.base"));
   ImGui::SetNextItemWidth(w);
   double base = std::clamp(c.pe_base, kBaseMin, kBaseMax);
-  if (ImGui::SliderScalar("base", ImGuiDataType_Double, &base, &kBaseMin, &kBaseMax, "%.0f", ImGuiSliderFlags_Logarithmic)) {
+  if (ImGui::SliderScalar(tr_id("positions.base"), ImGuiDataType_Double, &base, &kBaseMin, &kBaseMax, "%.0f",
+                          ImGuiSliderFlags_Logarithmic)) {
     c.pe_base = base;
     changed = true;
   }
-  hover_tip("Dims 2i, 2i+1 turn with frequency base^(−2i/d_model): a larger base gives slower low dims, so positions stay distinct "
-          "further out (used by sinusoidal and RoPE)");
+  hover_tip(tr("positions.base_tip"));
 
   ImGui::SetNextItemWidth(w);
   int p = positions;
-  if (ImGui::SliderInt("positions", &p, 2, kMaxPositions)) store("positions-lab/positions", p);
+  if (ImGui::SliderInt(tr_id("positions.positions"), &p, 2, kMaxPositions)) store("positions-lab/positions", p);
   positions = p;
-  char hint[160];
-  std::snprintf(hint, sizeof hint,
-                "How many positions to plot (default max(n, 64) = %d). The table is computed by sinusoidal_table, not read from the "
-                "trace, so it extends past the sentence",
-                std::clamp(std::max(n, 64), 2, kMaxPositions));
-  hover_tip(hint);
+  hover_tip(trf("positions.positions_tip", arg("n", std::clamp(std::max(n, 64), 2, kMaxPositions))).c_str());
   for (int i = 0; i < kDimPickers; ++i) {
-    char label[24], key[40];
-    std::snprintf(label, sizeof label, "dim %c", 'a' + i);
-    qkv::app::same_line_if_fits(ImGui::GetFontSize() * 7.0f, label);
+    char key[40];
+    const std::string letter(1, static_cast<char>('a' + i));
+    const std::string label = trf("positions.dim_picker", arg("c", letter)) + "###positions.dim_picker" + letter;
+    qkv::app::same_line_if_fits(ImGui::GetFontSize() * 7.0f, label.c_str());
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7.0f);
     std::snprintf(key, sizeof key, "positions-lab/dim%d", i);
-    if (ImGui::SliderInt(label, &dims[i], 0, c.d_model - 1)) store(key, dims[i]);
-    hover_tip("A column of PE to plot over positions: even columns are sines, odd ones the cosines of the same frequency");
+    if (ImGui::SliderInt(label.c_str(), &dims[i], 0, c.d_model - 1)) store(key, dims[i]);
+    hover_tip(tr("positions.dim_tip"));
   }
   return changed;
 }
@@ -180,7 +189,7 @@ void draw_curves(const Mat& PE, const int dims[kDimPickers], int d_model, double
   }
   PlotArgs a;
   a.id = "curves";
-  a.x_label = "position p";
+  a.x_label = tr("positions.axis.position_p");
   a.y_label = "PE[p, dim]";
   a.size = ImVec2(0, ImGui::GetFontSize() * 14.0f);
   fit_y_with_legend(a, series, kDimPickers);
@@ -194,13 +203,13 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
   const float target_h = ImGui::GetFontSize() * 28.0f;
   const float full_width = ImGui::GetContentRegionAvail().x;
   ImGui::BeginGroup();
-  text_wrapped_unformatted("sinusoidal_table: values in [−1, 1]");
+  text_wrapped_unformatted(tr("positions.pe_table_caption"));
   HeatmapArgs a;
   a.M = &sin.table;
   a.key = "positions-lab:PE:" + sin.key;
   a.name = "PE";
-  a.row_axis = "position";
-  a.col_axis = "dim";
+  a.row_axis = tr("positions.axis.position");
+  a.col_axis = tr("positions.axis.dim");
   a.signed_scale = true;
   a.max_cell = std::max(2.0f, std::floor(target_h / P));
   a.max_width = ImGui::GetContentRegionAvail().x * 0.48f;
@@ -215,23 +224,22 @@ void draw_pe_matrices(AppState& s, const TableStats& sin, const std::string& sta
   const bool beside = same_line_if_fits(traced && labelled_width <= full_width ? labelled_width : ImGui::GetFontSize() * 20.0f);
   ImGui::BeginGroup();
   if (traced) {
-    text_wrapped("traced for this sentence (%s stack): the rows added to E_x", stack.c_str());
+    text_wrapped_unformatted(tr(stack_ref.decoder ? "positions.traced_decoder" : "positions.traced_encoder"));
     HeatmapArgs b;
     b.M = traced;
     b.key = pe_path;
     b.name = pe_path;
     b.row_labels = &query_tokens(s, stack_ref);
-    b.row_axis = "token";
-    b.col_axis = "dim";
+    b.row_axis = tr("positions.axis.token");
+    b.col_axis = tr("positions.axis.dim");
     b.signed_scale = true;
     b.max_cell = 18.0f;
     b.max_width = beside ? ImGui::GetContentRegionAvail().x : 0.0f;
     DrawHeatmap(s, b);
   } else {
-    text_wrapped("%s: not in the trace", pe_path.c_str());
+    text_wrapped_unformatted(trf("positions.not_traced", arg("path", pe_path)));
     ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetFontSize() * 22.0f);
-    wrapped_disabled("Only sinusoidal and learned encodings add a vector to the embeddings; with this model's PE nothing is added, so "
-                     "the table on the left is for reference.");
+    wrapped_disabled(tr("positions.not_added"));
     ImGui::PopTextWrapPos();
   }
   ImGui::EndGroup();
@@ -242,13 +250,13 @@ void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learn
   const int shown = std::min(P, kMaxSimilarityShown);
   const Mat G = sin.similarity.topLeftCorner(shown, shown);
   ImGui::BeginGroup();
-  if (shown < P) dim_text("first %d of %d positions shown; the curves use all", shown, P);
+  if (shown < P) dim_text("%s", trf("positions.first_shown", arg("shown", shown), arg("total", P)).c_str());
   HeatmapArgs a;
   a.M = &G;
   a.key = "positions-lab:PE·PEᵀ:" + sin.key;
   a.name = "p_m·p_n = PE·PEᵀ";
-  a.row_axis = "position m";
-  a.col_axis = "position n";
+  a.row_axis = tr("positions.axis.position_m");
+  a.col_axis = tr("positions.axis.position_n");
   a.signed_scale = true;
   a.max_cell = std::max(2.0f, std::floor(ImGui::GetFontSize() * 28.0f / shown));
   a.max_width = ImGui::GetContentRegionAvail().x * 0.55f;
@@ -259,27 +267,24 @@ void draw_similarity(AppState& s, const TableStats& sin, const TableStats* learn
   ImGui::BeginGroup();
   std::vector<Series> series;
   series.push_back({"p_0·p_k", sin.curves.k, sin.curves.from_zero});
-  Series mean{"mean over m of p_m·p_m+k", sin.curves.k, sin.curves.mean};
+  Series mean{tr("positions.legend.mean"), sin.curves.k, sin.curves.mean};
   mean.dashed = true;
   series.push_back(std::move(mean));
-  if (learned) series.push_back({"learned table: mean over m", learned->curves.k, learned->curves.mean});
+  if (learned) series.push_back({tr("positions.legend.learned_mean"), learned->curves.k, learned->curves.mean});
   PlotArgs pa;
   pa.id = "offset";
-  pa.x_label = "offset k = |m − n|";
-  pa.y_label = "dot product";
+  pa.x_label = tr("positions.axis.offset_k");
+  pa.y_label = tr("positions.axis.dot");
   pa.size = ImVec2(0, ImGui::GetFontSize() * 16.0f);
   fit_y_with_legend(pa, series, static_cast<int>(series.size()));
   plot_gap();
   DrawLinePlot(pa, series);
-  text_wrapped("max over m, k of |p_m·p_m+k − p_0·p_k| = %.1e", sin.curves.max_deviation);
+  text_wrapped_unformatted(trf("positions.max_deviation", arg("x", sin.curves.max_deviation)));
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + ImGui::GetContentRegionAvail().x);
   if (d_model % 2 == 0)
-    wrapped_disabled("So the similarity depends on the offset only: it is Σ_i cos(k·ω_i), because sin·sin + cos·cos is the cosine of "
-                     "the difference; it is largest at k = 0 and falls away as the fast dims fall out of step.");
+    wrapped_disabled(tr("positions.offset_only_even"));
   else
-    wrapped_disabled("d_model is odd, so the last sine has no cosine partner and its term sin(m·ω)·sin((m+k)·ω) depends on m "
-                     "too: that term is the whole gap above (tiny while its slow angle m·ω stays small); every sin/cos pair depends on "
-                     "the offset only.");
+    wrapped_disabled(tr("positions.offset_only_odd"));
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
 }
@@ -295,24 +300,21 @@ void draw_rope_demo(const AppState& s, float width) {
     series.push_back(std::move(r));
   }
   for (int which = 0; which < 2; ++which) {
-    Series r{"sinusoid added, m = " + std::to_string(kRopeQueryPositions[which]), demo.offset, demo.added[which]};
+    Series r{trf("positions.legend.sin_added", arg("m", kRopeQueryPositions[which])), demo.offset, demo.added[which]};
     r.color = (palette(which + 4) & 0x00FFFFFF) | 0xA0000000;
     series.push_back(std::move(r));
   }
   PlotArgs a;
   a.id = "rope";
-  a.x_label = "offset m − n";
-  a.y_label = "score q_m·k_n";
+  a.x_label = tr("positions.axis.offset_mn");
+  a.y_label = tr("positions.axis.score");
   a.size = ImVec2(width, ImGui::GetFontSize() * 15.0f);
   fit_y_with_legend(a, series, static_cast<int>(series.size()));
   plot_gap();
   DrawLinePlot(a, series);
-  char line[320];
-  std::snprintf(line, sizeof line, "One fixed random q and k (normal_matrix, d = %d%s), rotated by apply_rope at query position m and key "
-                "position n: both RoPE curves coincide; with the sinusoid added they do not.",
-                demo.d, demo.d != c.head_dk() ? ", d_k rounded down to even" : " = d_k");
+  const std::string line = trf(demo.d != c.head_dk() ? "positions.rope_note_rounded" : "positions.rope_note", arg("d", demo.d));
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  wrapped_disabled(line);
+  wrapped_disabled(line.c_str());
   ImGui::PopTextWrapPos();
 }
 
@@ -323,58 +325,50 @@ void draw_alibi_demo(const AppState& s, float width) {
   std::vector<Series> series;
   for (const labs::AlibiCurve& curve : demo.curves) {
     Series sr;
-    char label[64];
-    std::snprintf(label, sizeof label, "head %d, slope %.4g", curve.head, curve.slope);
-    sr.label = label;
+    sr.label = trf("positions.legend.alibi", arg("head", curve.head), arg("slope", curve.slope));
     sr.x = curve.offset;
     sr.y = curve.bias;
     series.push_back(std::move(sr));
   }
   PlotArgs a;
   a.id = "alibi";
-  a.x_label = "offset j − i (key − query)";
-  a.y_label = "bias B_ij";
+  a.x_label = tr("positions.axis.offset_ji");
+  a.y_label = tr("positions.axis.bias");
   a.size = ImVec2(width, ImGui::GetFontSize() * std::max(15.0f, 6.0f + 1.6f * shown));
   fit_y_with_legend(a, series, shown);
   plot_gap();
   DrawLinePlot(a, series);
-  char line[320];
-  std::snprintf(line, sizeof line, "alibi_slopes(h = %d)%s: steep heads look locally, flat ones far; the bias is added to the scaled "
-                "scores, so nothing depends on absolute position.",
-                h, shown < h ? (", " + std::to_string(shown) + " of the heads shown").c_str() : "");
+  const std::string line = shown < h ? trf("positions.alibi_note_some", arg("h", h), arg("shown", shown))
+                                     : trf("positions.alibi_note", arg("h", h));
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  wrapped_disabled(line);
+  wrapped_disabled(line.c_str());
   ImGui::PopTextWrapPos();
 }
 
 void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& self_ref) {
   const ModelConfig& c = s.session.model;
   const Trace& t = *s.trace;
-  const auto bullet = [&](PosEncoding kind, const char* text) {
+  const auto bullet = [&](PosEncoding kind, const char* key) {
     ImGui::Bullet();
     // The name and its text wrap as one paragraph, so a long name cannot push the text past the edge.
-    const std::string head = std::string(name(kind)) + (c.pe == kind ? " (this model):" : ":");
+    const std::string line = trf(c.pe == kind ? "positions.cmp.item_this" : "positions.cmp.item", arg("name", pe_label(kind)), arg("text", tr(key)));
     if (c.pe == kind) ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_PlotHistogram));
-    text_wrapped("%s %s", head.c_str(), text);
+    text_wrapped_unformatted(line);
     if (c.pe == kind) ImGui::PopStyleColor();
   };
-  bullet(PosEncoding::Sinusoidal,
-         "fixed, no parameters; defined at every position, so it extrapolates past the longest sentence; p_m+k is p_m with each pair "
-         "(2i, 2i+1) rotated by k·ω_i, so an offset is a linear map — the curves and PE·PEᵀ above.");
+  bullet(PosEncoding::Sinusoidal, "positions.cmp.sinusoidal");
 
-  bullet(PosEncoding::Learned, "one trained vector per position up to max_len; nothing beyond max_len; before training the rows are random, "
-                               "so p_m·p_n shows no offset structure (its mean curve above is flat except at k = 0).");
+  bullet(PosEncoding::Learned, "positions.cmp.learned");
   if (learned) {
     const Mat& T = learned->table;
     ImGui::Indent();
-    text_wrapped("pos.learned rows 0…%d from the trace's weights (untrained: random, empirical std %.3f)", static_cast<int>(T.rows()) - 1,
-                learned->rms);
+    text_wrapped_unformatted(trf("positions.learned_rows", arg("last", static_cast<int>(T.rows()) - 1), arg("std", learned->rms)));
     HeatmapArgs a;
     a.M = &T;
     a.key = "positions-lab:learned:" + learned->key;
     a.name = "pos.learned[0:" + std::to_string(T.rows()) + "]";
-    a.row_axis = "position";
-    a.col_axis = "dim";
+    a.row_axis = tr("positions.axis.position");
+    a.col_axis = tr("positions.axis.dim");
     a.signed_scale = true;
     a.max_cell = std::max(2.0f, std::floor(ImGui::GetFontSize() * 20.0f / T.rows()));
     a.max_width = ImGui::GetContentRegionAvail().x * 0.45f;
@@ -386,9 +380,9 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
     HeatmapArgs g;
     g.M = &learned->similarity;
     g.key = "positions-lab:learned·learnedᵀ:" + learned->key;
-    g.name = "p_m·p_n of the learned rows";
-    g.row_axis = "position m";
-    g.col_axis = "position n";
+    g.name = tr("positions.learned_similarity");
+    g.row_axis = tr("positions.axis.position_m");
+    g.col_axis = tr("positions.axis.position_n");
     g.signed_scale = true;
     g.max_cell = a.max_cell;
     DrawHeatmap(s, g);
@@ -396,28 +390,25 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
     ImGui::Unindent();
   } else {
     ImGui::Indent();
-    dim_text("(choose pe = learned to see the model's table here)");
+    dim_text("%s", tr("positions.choose_learned"));
     ImGui::Unindent();
   }
 
-  bullet(PosEncoding::RoPE, "rotates each (2i, 2i+1) pair of q and k by position·ω_i inside attention, so q_m·k_n depends only on m − n; "
-                            "nothing is added to X.");
-  bullet(PosEncoding::ALiBi, "no embedding at all: each head adds −slope·|i−j| to its scores, a fixed penalty on distance with a "
-                             "different slope per head; extrapolates to long inputs.");
-  bullet(PosEncoding::None, "attention alone is permutation-equivariant: shuffle the tokens and every output row is shuffled the same "
-                            "way, so word order is invisible (a causal mask leaks a little of it).");
+  bullet(PosEncoding::RoPE, "positions.cmp.rope");
+  bullet(PosEncoding::ALiBi, "positions.cmp.alibi");
+  bullet(PosEncoding::None, "positions.cmp.none");
   ImGui::Spacing();
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - ImGui::GetStyle().ItemSpacing.x * 2.0f;
   ImGui::BeginGroup();
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  text_wrapped_unformatted("RoPE: the score depends on the offset only");
+  text_wrapped_unformatted(tr("positions.rope_title"));
   ImGui::PopTextWrapPos();
   draw_rope_demo(s, half);
   ImGui::EndGroup();
   ImGui::SameLine(0.0f, ImGui::GetStyle().ItemSpacing.x * 4.0f);
   ImGui::BeginGroup();
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + half);
-  text_wrapped("ALiBi: bias against offset for h = %d", c.heads);
+  text_wrapped_unformatted(trf("positions.alibi_title", arg("h", c.heads)));
   ImGui::PopTextWrapPos();
   draw_alibi_demo(s, half);
   ImGui::EndGroup();
@@ -426,7 +417,7 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   const std::string B_path = paths::head_tensor(self_ref.path(), s.sel.head, "B");
   if (const Mat* B = t.tensors.find(B_path)) {
     ImGui::Spacing();
-    text_wrapped("This model's ALiBi bias in %s, as traced:", block_title(self_ref).c_str());
+    text_wrapped_unformatted(trf("positions.alibi_traced", arg("block", block_title(self_ref))));
     qkv::app::same_line_if_fits(ImGui::GetFontSize() * 8.0f, nullptr);
     HeadSelector(s);
     HeatmapArgs a;
@@ -468,24 +459,15 @@ void DrawPositionsPanel(AppState& s) {
   for (int& dim : dims) dim = std::clamp(dim, 0, d - 1);
   const double base = c.pe_base > 1.0 && std::isfinite(c.pe_base) ? c.pe_base : 10000.0;
 
-  text_wrapped("This model uses %s: %s", name(c.pe), pe_summary(c.pe));
-  if (s.error) error_text("The current edits are not applied (%s); traced tensors are from the last valid model.",
-                                  s.error->what.c_str());
-  char why_base[320];
-  if (d > 2)
-    std::snprintf(why_base, sizeof why_base,
-                  "Why base %.0f: the wavelengths 2π·base^(2i/d_model) grow geometrically from %.2f (dim 0) to %.0f (dim %d), so close "
-                  "positions differ in the fast dims and far ones stay distinct in the slow dims, up to about base·2π positions.",
-                  base, sinusoidal_wavelength(0, d, base), sinusoidal_wavelength(d - 1, d, base), d - 1 - (d - 1) % 2);
-  else
-    std::snprintf(why_base, sizeof why_base,
-                  "Why the base: with d_model = %d there is one frequency only (wavelength %.2f), so positions repeat every %.2f; "
-                  "with more dims the base spreads the wavelengths geometrically up to base·2π.",
-                  d, sinusoidal_wavelength(0, d, base), sinusoidal_wavelength(0, d, base));
+  text_wrapped_unformatted(pe_summary(c.pe));
+  if (s.error) error_text("%s", trf("positions.not_applied", arg("error", s.error->what)).c_str());
+  const std::string why_base =
+      d > 2 ? trf("positions.why_base", arg("base", base), arg("first", sinusoidal_wavelength(0, d, base)),
+                  arg("last", sinusoidal_wavelength(d - 1, d, base)), arg("dim", d - 1 - (d - 1) % 2))
+            : trf("positions.why_base_one", arg("d", d), arg("wl", sinusoidal_wavelength(0, d, base)));
   ImGui::PushTextWrapPos(0.0f);
-  wrapped_disabled(why_base);
-  wrapped_disabled("Why add PE at all: self-attention is permutation-equivariant — shuffle the tokens and every output row is shuffled "
-                   "the same way — so without positions \"dog bites man\" and \"man bites dog\" give the same vectors.");
+  wrapped_disabled(why_base.c_str());
+  wrapped_disabled(tr("positions.why_pe"));
   ImGui::PopTextWrapPos();
 
   char key[96];
@@ -499,16 +481,16 @@ void DrawPositionsPanel(AppState& s) {
     learned = &g_cache.learned;
   }
 
-  heading("Sin/cos curves: PE[p, dim] over positions p (sinusoidal_table)");
+  heading(tr("positions.h.curves"));
   draw_curves(g_cache.sinusoid.table, dims, d, base);
 
-  heading("The PE matrix: one row per position, one column per dimension");
+  heading(tr("positions.h.matrix"));
   draw_pe_matrices(s, g_cache.sinusoid, stack, stack_ref);
 
-  heading("Similarity of positions p_m·p_n and its decay with the offset |m − n|");
+  heading(tr("positions.h.similarity"));
   draw_similarity(s, g_cache.sinusoid, learned, d);
 
-  heading("Sinusoidal, learned, RoPE, ALiBi compared");
+  heading(tr("positions.h.compare"));
   draw_comparison(s, learned, stack_ref);
 }
 

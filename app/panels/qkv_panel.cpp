@@ -36,7 +36,8 @@ namespace {
 // encoder's output (after its final norm with Pre-Norm).
 struct BlockInputs {
   std::string xq, xkv;            // trace paths
-  std::string xq_what, xkv_what;  // for people
+  const char* xq_what = "";       // for people: catalog keys (assets/i18n/qkv.json)
+  const char* xkv_what = "";
 };
 
 BlockInputs block_inputs(const ModelConfig& c, const BlockRef& b) {
@@ -45,24 +46,24 @@ BlockInputs block_inputs(const ModelConfig& c, const BlockRef& b) {
   BlockInputs in;
   if (!b.cross) {
     in.xq = pre ? layer + ".self_attn.norm" : layer + ".input";
-    in.xq_what = pre ? "Norm(H): the block's input, normalised first (Pre-Norm)" : "H: the block's input (the residual stream)";
+    in.xq_what = pre ? "qkv.in_norm" : "qkv.in_stream";
     in.xkv = in.xq;
     in.xkv_what = in.xq_what;
     return in;
   }
   if (pre) {
     in.xq = layer + ".cross_attn.norm";
-    in.xq_what = "Norm(H) of the decoder stream after its self-attention (Pre-Norm)";
+    in.xq_what = "qkv.in_dec_pre";
   } else if (c.norm != NormKind::None) {
     in.xq = layer + ".self_attn.norm";
-    in.xq_what = "the decoder stream after its self-attention sublayer (Post-Norm output)";
+    in.xq_what = "qkv.in_dec_post";
   } else {
     in.xq = layer + ".self_attn.residual";
-    in.xq_what = "the decoder stream after its self-attention sublayer (no norm)";
+    in.xq_what = "qkv.in_dec_plain";
   }
   const std::string last = "encoder." + std::to_string(std::max(0, c.layers - 1)) + ".output";
   in.xkv = pre ? "encoder.final_norm" : last;
-  in.xkv_what = pre ? "the encoder's output after its final norm (Pre-Norm)" : "the encoder's output: its last layer's";
+  in.xkv_what = pre ? "qkv.in_enc_pre" : "qkv.in_enc_last";
   return in;
 }
 
@@ -179,17 +180,17 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
   const CellTerms c = cell_terms(Q, K, i, j, w_a);
   const float traced = S(i, j);
 
-  if (example) dim_text("(an example cell — hover a cell of S to pick another)");
-  text_wrapped("S[%d, %d]: query %d \"%s\" against key %d \"%s\"", i, j, i, qi.c_str(), j, kj.c_str());
+  if (example) dim_text("%s", tr("qkv.example_cell"));
+  text_wrapped_unformatted(trf("qkv.cell", arg("i", i), arg("j", j), arg("query", qi), arg("key", kj)));
   if (c.additive)
     text_wrapped("S[%d,%d] = w_aᵀ tanh(q_%d + k_%d) = %s", i, j, i, j, fmt(c.value).c_str());
   else
     text_wrapped("S[%d,%d] = q_%d · k_%d = Σ_d Q[%d,d]·K[%d,d] = %s", i, j, i, j, i, j, fmt(c.value).c_str());
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Recomputed here from the highlighted row of Q and row of K");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("qkv.cell_recomputed_tip"));
   const float diff = std::fabs(c.value - traced);
-  check_mark(diff <= 1e-4f * std::max(1.0f, std::fabs(traced)), "The score recomputed from the two rows equals the traced S (float32 rounding aside)");
+  check_mark(diff <= 1e-4f * std::max(1.0f, std::fabs(traced)), tr("qkv.cell_check_tip"));
   ImGui::SameLine();
-  text_wrapped("traced S[%d,%d] = %s   (|difference| = %.1e)", i, j, fmt(traced).c_str(), diff);
+  text_wrapped_unformatted(trf("qkv.cell_traced", arg("i", i), arg("j", j), arg("value", fmt(traced)), arg("diff", diff)));
 
   // Where the score goes next, so the cell links to the softmax.
   const Mat* S_scaled = t.tensors.find(head + ".S_scaled");
@@ -197,8 +198,8 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
   const Mat* P = t.tensors.find(head + ".P");
   if (S_scaled && S_masked && P && i < P->rows() && j < P->cols()) {
     const bool masked = std::isinf((*S_masked)(i, j)) && (*S_masked)(i, j) < 0;
-    text_wrapped("then scaled %s, %s, weight P[%d,%d] = %s", fmt((*S_scaled)(i, j)).c_str(), masked ? "masked (−∞)" : "not masked", i, j,
-                        fmt((*P)(i, j)).c_str());
+    text_wrapped_unformatted(trf(masked ? "qkv.cell_next_masked" : "qkv.cell_next", arg("scaled", fmt((*S_scaled)(i, j))), arg("i", i), arg("j", j),
+                                 arg("p", fmt((*P)(i, j)))));
   }
 
   // One line per dimension: the two entries and their term of the sum.
@@ -212,7 +213,7 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
     ImGui::TableSetupColumn(("q_" + std::to_string(i) + "[d]").c_str());
     ImGui::TableSetupColumn(("k_" + std::to_string(j) + "[d]").c_str());
     if (c.additive) ImGui::TableSetupColumn("w_a[d]");
-    ImGui::TableSetupColumn(c.additive ? "w_a·tanh(q+k)" : "q·k term");
+    ImGui::TableSetupColumn(c.additive ? "w_a·tanh(q+k)" : tr("qkv.term"));
     ImGui::TableHeadersRow();
     for (long d = 0; d < Q.cols(); ++d) {
       ImGui::TableNextRow();
@@ -231,7 +232,7 @@ void cell_readout(const AppState& s, const std::string& head, int i, int j, bool
     }
     ImGui::EndTable();
   }
-  dim_text("sum of the last column = %s", fmt(c.value).c_str());
+  dim_text("%s", trf("qkv.term_sum", arg("sum", fmt(c.value))).c_str());
 }
 
 }  // namespace
@@ -255,7 +256,7 @@ void DrawQKVPanel(AppState& s) {
   const Mat* V = t.tensors.find(head + ".V");
   const Mat* S = t.tensors.find(head + ".S");
   if (!Q || !K || !V || !S || !t.weights) {
-    dim_text("%s is not in the last computed model (fix the model settings in red first).", head.c_str());
+    dim_text("%s", trf("qkv.missing", arg("head", head)).c_str());
     return;
   }
   const BlockInputs in = block_inputs(c, b);
@@ -280,44 +281,46 @@ void DrawQKVPanel(AppState& s) {
   if (const Mat* all = t.weights->find(block + ".w_a"); all && head_index < all->rows()) w_a = all->row(head_index);
 
   // X, in words, then the equations with the live sizes and each checked against the trace.
-  text_wrapped("%s = %s  (%s)", b.cross ? "X_dec" : "X", in.xq.c_str(), in.xq_what.c_str());
-  if (b.cross) text_wrapped("Keys and values read the other sequence: X_enc = %s  (%s)", in.xkv.c_str(), in.xkv_what.c_str());
+  text_wrapped_unformatted(trf("qkv.x_is", arg("x", b.cross ? "X_dec" : "X"), arg("path", in.xq), arg("what", tr(in.xq_what))));
+  if (b.cross) text_wrapped_unformatted(trf("qkv.x_enc_is", arg("path", in.xkv), arg("what", tr(in.xkv_what))));
   const char* xq_name = b.cross ? "X_dec" : "X";
   const char* xkv_name = b.cross ? "X_enc" : "X";
   // The check column stretches and wraps, so a long check never runs past the panel's edge.
   if (ImGui::BeginTable("equations", 3, ImGuiTableFlags_SizingFixedFit | ImGuiTableFlags_BordersInnerV)) {
-    ImGui::TableSetupColumn("formula", ImGuiTableColumnFlags_WidthFixed);
-    ImGui::TableSetupColumn("shapes", ImGuiTableColumnFlags_WidthFixed);
-    ImGui::TableSetupColumn("check", ImGuiTableColumnFlags_WidthStretch);
+    ImGui::TableSetupColumn(tr("qkv.col_formula"), ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableSetupColumn(tr("qkv.col_shapes"), ImGuiTableColumnFlags_WidthFixed);
+    ImGui::TableSetupColumn(tr("qkv.col_check"), ImGuiTableColumnFlags_WidthStretch);
     for (int k = 0; k < 3; ++k) {
       Projection3& p = proj[k];
       const std::string bias = p.b.size() ? std::string(" + b_") + p.name : "";
-      const std::string formula = std::string(p.name) + " = " + (k == 0 ? xq_name : xkv_name) + "·W_" + p.name + bias + (rope && k < 2 ? ", then RoPE" : "");
+      const std::string product = std::string(p.name) + " = " + (k == 0 ? xq_name : xkv_name) + "·W_" + p.name + bias;
+      const std::string formula = rope && k < 2 ? trf("qkv.then_rope", arg("formula", product)) : product;
       const long rows = p.out->rows(), cols = p.out->cols();
-      const std::string shapes = dims(rows, d_model) + "·" + dims(d_model, cols) + " = " + dims(rows, cols) + (k == 0 ? "   n = " : "   m = ") +
-                                 std::to_string(rows) + (k == 0 ? (rows == 1 ? " query" : " queries") : (rows == 1 ? " key" : " keys"));
+      const char* count_key = k == 0 ? (rows == 1 ? "qkv.n_query" : "qkv.n_queries") : (rows == 1 ? "qkv.m_key" : "qkv.m_keys");
+      const std::string shapes = dims(rows, d_model) + "·" + dims(d_model, cols) + " = " + dims(rows, cols) + "   " + trf(count_key, arg("n", rows));
       const float diff = p.recomputed.size() ? max_abs_diff(p.recomputed, *p.out) : NAN;
-      char check[160];
-      if (!std::isfinite(diff))
-        std::snprintf(check, sizeof check, "not recomputed: the weights do not match this head (the sidebar changed since the last run)");
-      else if (rope && k < 2)
-        std::snprintf(check, sizeof check, "RoPE rotated the rows: max |X·W + b − %s| = %.2g", p.name, diff);
-      else
-        std::snprintf(check, sizeof check, "max |%s·W_%s[:, %ld:%ld]%s − %s| = %.1e", k == 0 ? xq_name : xkv_name, p.name, head_index * cols,
+      std::string check;
+      if (!std::isfinite(diff)) {
+        check = tr("qkv.not_recomputed_weights");
+      } else if (rope && k < 2) {
+        check = trf("qkv.rope_check", arg("name", p.name), arg("diff", diff));
+      } else {
+        char buf[160];
+        std::snprintf(buf, sizeof buf, "max |%s·W_%s[:, %ld:%ld]%s − %s| = %.1e", k == 0 ? xq_name : xkv_name, p.name, head_index * cols,
                       (head_index + 1) * cols, p.b.size() ? " + b" : "", p.name, diff);
-      equation_row(formula, shapes, check, close(diff, *p.out),
-                   "Recomputed here from the traced X and the head's columns of the weight, then compared with the traced matrix", !(rope && k < 2));
+        check = buf;
+      }
+      equation_row(formula, shapes, check, close(diff, *p.out), tr("qkv.projection_check_tip"), !(rope && k < 2));
     }
     Mat S_check;
     if (!additive) S_check = *Q * K->transpose();
     const float s_diff = additive ? NAN : max_abs_diff(S_check, *S);
     char check[96];
-    if (std::isfinite(s_diff)) std::snprintf(check, sizeof check, "max |Q·Kᵀ − S| = %.1e", s_diff);
-    else std::snprintf(check, sizeof check, "not recomputed");
+    if (std::isfinite(s_diff)) std::snprintf(check, sizeof check, "max |Q·Kᵀ − S| = %.1e", s_diff);  // i18n: name
+    else std::snprintf(check, sizeof check, "%s", tr("qkv.not_recomputed"));
     equation_row(additive ? "S[i,j] = w_aᵀ tanh(q_i + k_j)" : "S = Q·Kᵀ",
                  additive ? dims(n, d_k) + " ⊕ " + dims(m, d_k) + " → " + dims(n, m) : dims(n, d_k) + "·" + dims(d_k, m) + " = " + dims(n, m),
-                 additive ? "additive scoring: see a cell below" : check, close(s_diff, *S),
-                 "Q·Kᵀ recomputed from the traced Q and K, compared with the traced S", !additive);
+                 additive ? tr("qkv.additive_check") : check, close(s_diff, *S), tr("qkv.scores_check_tip"), !additive);
     ImGui::EndTable();
   }
 
@@ -326,25 +329,23 @@ void DrawQKVPanel(AppState& s) {
   if (c.projection == Projection::TiedQK) {
     if (self && S->rows() == S->cols()) {
       const float asym = S->rows() ? (*S - S->transpose()).cwiseAbs().maxCoeff() : 0.0f;
-      text_wrapped("Tied projections: W_K = W_Q, so in self-attention K = Q and S is symmetric: S[i,j] = S[j,i] (max |S − Sᵀ| = %.1e "
-                         "in the trace).%s The mask and the softmax's row normalisation are what make P asymmetric.",
-                         asym, additive ? "" : " Its diagonal S[i,i] = |q_i|² is never negative, so tokens lean towards themselves.");
+      text_wrapped_unformatted(trf(additive ? "qkv.tied_self_additive" : "qkv.tied_self", arg("asym", asym)));
     } else {
-      text_wrapped("Tied projections: W_K = W_Q, but the keys come from the encoder output, so K ≠ Q and S is not symmetric.");
+      text_wrapped_unformatted(tr("qkv.tied_cross"));
     }
   } else if (c.projection == Projection::Identity) {
-    text_wrapped("Identity projections: W_Q = W_K = W_V are slices of the identity, so this head reads columns %ld…%ld of X as they are%s.%s",
-                       head_index * d_k, (head_index + 1) * d_k - 1, (head_index + 1) * d_k > d_model ? " (columns past d_model are zero)" : "",
-                       self ? " In self-attention Q = K = V, so S is symmetric." : "");
+    const bool past = (head_index + 1) * d_k > d_model;  // the identity's columns run out: the rest are zero
+    const char* key = past ? (self ? "qkv.identity_past_self" : "qkv.identity_past") : (self ? "qkv.identity_self" : "qkv.identity");
+    text_wrapped_unformatted(trf(key, arg("first", head_index * d_k), arg("last", (head_index + 1) * d_k - 1)));
   }
-  if (rope) text_wrapped("RoPE: q_i and k_j are rotated by their positions after the projection, so q_i·k_j depends on i − j.");
+  if (rope) text_wrapped_unformatted(tr("qkv.rope"));
 
   const float avail = ImGui::GetContentRegionAvail().x;
   const float min_gap = ImGui::GetFontSize();
 
   // Inputs: X (and, for cross-attention, the encoder's output below it), tokens by d_model.
   ImGui::Spacing();
-  dim_text("Inputs: one row per token, d_model = %ld features", d_model);
+  dim_text("%s", trf("qkv.inputs", arg("d_model", d_model)).c_str());
   ImGui::Separator();
   for (int k = 0; k < (b.cross ? 2 : 1); ++k) {
     HeatmapArgs a;
@@ -352,7 +353,7 @@ void DrawQKVPanel(AppState& s) {
     a.M = k == 0 ? Xq : Xkv;
     a.name = k == 0 ? xq_name : xkv_name;
     a.row_labels = k == 0 ? &qt : &kt;
-    a.row_axis = !b.cross ? "tokens" : k == 0 ? "target tokens" : "source tokens";
+    a.row_axis = tr(!b.cross ? "qkv.axis_tokens" : k == 0 ? "qkv.axis_target_tokens" : "qkv.axis_source_tokens");
     a.col_axis = "d_model";
     a.signed_scale = true;
     a.max_cell = 16.0f;
@@ -362,10 +363,9 @@ void DrawQKVPanel(AppState& s) {
 
   // The head's weights: tall and narrow, cells small enough that the three fit side by side.
   ImGui::Spacing();
-  dim_text("Head %d's weights: columns %ld…%ld of W_Q and W_K, %ld…%ld of W_V (d_model rows each)", head_index, head_index * d_k,
-                      (head_index + 1) * d_k - 1, head_index * d_v, (head_index + 1) * d_v - 1);
-  if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("All heads are computed with one matrix W_Q [d_model, h·d_k]; head i owns its own d_k columns of it");
+  dim_text("%s", trf("qkv.weights", arg("head", head_index), arg("k0", head_index * d_k), arg("k1", (head_index + 1) * d_k - 1), arg("v0", head_index * d_v),
+                     arg("v1", (head_index + 1) * d_v - 1)).c_str());
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("qkv.weights_tip"));
   ImGui::Separator();
   const float weight_cell = std::clamp(224.0f / std::max<long>(1, d_model), 2.0f, 14.0f);
   float gap = min_gap;
@@ -403,7 +403,7 @@ void DrawQKVPanel(AppState& s) {
     hj = static_cast<int>(best);
   }
   ImGui::Spacing();
-  dim_text("Projections: one row per token (q_i, k_j, v_j), d_k = %ld, d_v = %ld", d_k, d_v);
+  dim_text("%s", trf("qkv.projections", arg("d_k", d_k), arg("d_v", d_v)).c_str());
   ImGui::Separator();
   const float label_w = 110.0f * ImGui::GetIO().FontGlobalScale, legend_w = 56.0f * ImGui::GetIO().FontGlobalScale;
   const float needed = label_w + legend_w + 8.0f * std::max(d_k, d_v) + 4.0f * min_gap;
@@ -417,7 +417,7 @@ void DrawQKVPanel(AppState& s) {
     a.M = proj[k].out;
     a.name = proj[k].name;
     a.row_labels = k == 0 ? &qt : &kt;
-    a.row_axis = k == 0 ? "query" : "key";
+    a.row_axis = tr(k == 0 ? "qkv.axis_query" : "qkv.axis_key");
     a.col_axis = k == 2 ? "d_v" : "d_k";
     a.signed_scale = true;
     a.max_cell = 18.0f;
@@ -431,7 +431,7 @@ void DrawQKVPanel(AppState& s) {
 
   // S, and the readout of its hovered cell.
   ImGui::Spacing();
-  dim_text("Scores: hover a cell of S to see which row of Q and which row of K made it");
+  dim_text("%s", tr("qkv.scores"));
   ImGui::Separator();
   const float s_width = std::min(avail * 0.5f, 170.0f * ImGui::GetIO().FontGlobalScale + 28.0f * m);
   const float top = ImGui::GetCursorPosY();
@@ -439,9 +439,11 @@ void DrawQKVPanel(AppState& s) {
   HeatmapArgs a;
   a.key = head + ".S";
   a.M = S;
-  a.name = additive ? "S (additive)" : "S = QKᵀ";
+  a.name = additive ? tr("qkv.s_additive") : "S = QKᵀ";
   a.row_labels = &qt;
   a.col_labels = &kt;
+  a.row_axis = tr("qkv.axis_query");
+  a.col_axis = tr("qkv.axis_key");
   a.signed_scale = true;
   a.max_cell = 28.0f;
   a.max_width = s_width;
@@ -462,7 +464,7 @@ void DrawQKVPanel(AppState& s) {
     const CellTerms ct = cell_terms(*Q, *K, hover.row, hover.col, w_a);
     ImGui::BeginTooltip();  // appends to the heatmap's tooltip
     ImGui::Separator();
-    ImGui::Text("recomputed from row %d of Q and row %d of K: %s", hover.row, hover.col, fmt(ct.value).c_str());
+    ImGui::TextUnformatted(trf("qkv.hover_recomputed", arg("i", hover.row), arg("j", hover.col), arg("value", fmt(ct.value))).c_str());
     ImGui::EndTooltip();
   }
   if (n > 0 && m > 0 && hi >= 0 && hj >= 0) {

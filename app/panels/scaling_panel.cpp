@@ -80,11 +80,10 @@ void wrapped_disabled(const std::string& text);
 // "k of N runs" and a bar for the running sweep.
 void sweep_progress(const char* what) {
   const int done = sweep_cache.job.done(), total = sweep_cache.job.total();
-  char overlay[64];
-  std::snprintf(overlay, sizeof overlay, "%d of %d runs", done, total);
+  const std::string overlay = trf("scaling.runs", arg("done", done), arg("total", total));
   wrapped_disabled(what);
   ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f,
-                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay);
+                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay.c_str());
 }
 
 float top_of(const std::vector<Series>& series) {
@@ -117,17 +116,10 @@ std::string entropy_caption(const Series& on, const Series& off) {
   };
   float a0 = 0, a1 = 0, b0 = 0, b1 = 0;
   int i0, i1, j0, j1;
-  if (!ends(on, a0, a1, i0, i1) || !ends(off, b0, b1, j0, j1)) return "Too few runs were measured to compare the curves.";
-  char buf[320];
-  std::snprintf(buf, sizeof buf, "Measured mean row entropy from d_k = %g to %g: scaled %.2f → %.2f nats, unscaled %.2f → %.2f nats. ", on.x[i0],
-                on.x[i1], a0, a1, b0, b1);
-  std::string out = buf;
-  if (b1 < 0.5f * a1)
-    out += "Unscaled, the scores spread like √d_k and the softmax saturates (entropy toward 0, max weight toward 1), so its gradients "
-           "vanish; ÷√d_k keeps the rows soft.";
-  else
-    out += "Here the unscaled rows do not saturate much more than the scaled ones (short or heavily masked rows leave little room).";
-  return out;
+  if (!ends(on, a0, a1, i0, i1) || !ends(off, b0, b1, j0, j1)) return tr("scaling.too_few");
+  // One sentence pair per outcome: the measured numbers, then what they mean.
+  return trf(b1 < 0.5f * a1 ? "scaling.caption_saturates" : "scaling.caption_flat", arg("from", on.x[i0]), arg("to", on.x[i1]),
+             arg("s0", a0), arg("s1", a1), arg("u0", b0), arg("u1", b1));
 }
 
 // [SECTION] Controls
@@ -135,11 +127,11 @@ std::string entropy_caption(const Series& on, const Series& off) {
 void draw_controls(AppState& s) {
   ModelConfig& c = s.session.model;
   bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
-  if (ImGui::Checkbox("divide by √d_k", &scaled)) {
+  if (ImGui::Checkbox(tr_id("scaling.divide"), &scaled)) {
     c.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
     s.dirty = true;
   }
-  hover_tip("q·k is a sum of d_k products, so its variance grows like d_k; dividing by √d_k brings it back to about 1");
+  hover_tip(tr("scaling.divide_tip"));
   ImGui::SameLine(0, 20);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 14);
   // d_k = 0 means "derived": show what it derives to.
@@ -147,24 +139,25 @@ void draw_controls(AppState& s) {
   if (c.d_k == 0) std::snprintf(format, sizeof format, "0: d_model/h = %d", c.heads > 0 ? c.d_model / c.heads : 0);
   else std::snprintf(format, sizeof format, "%%d");
   if (ImGui::SliderInt("d_k", &c.d_k, 0, 256, format, ImGuiSliderFlags_AlwaysClamp)) s.dirty = true;
-  hover_tip("Query/key width per head. Changing it changes the model (new W_Q, W_K); 0 derives d_model/h. RoPE needs an even d_k.");
+  hover_tip(tr("scaling.dk_tip"));
   ImGui::SameLine(0, 20);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 11);
-  if (ImGui::SliderFloat("temperature τ", &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp))
+  if (ImGui::SliderFloat(tr_id("scaling.temperature"), &c.temperature, 0.05f, 5.0f, "%.2f",
+                         ImGuiSliderFlags_Logarithmic | ImGuiSliderFlags_AlwaysClamp))
     s.dirty = true;
-  hover_tip("The scores are divided by τ too: τ < 1 sharpens the softmax towards one-hot, τ > 1 flattens it towards uniform");
+  hover_tip(tr("scaling.temperature_tip"));
 
   const int dk = c.head_dk();
   if (c.score_scale == ScoreScale::InvSqrtDk)
     ImGui::Text("S_scaled = S / (√d_k · τ) = S / (√%d · %.2f) = S × %.4f", dk, c.temperature, labs::score_scale(c));
   else
-    ImGui::Text("scaling off: S_scaled = S / τ = S × %.4f   (d_k = %d stays in the scores' variance)", labs::score_scale(c), dk);
+    ImGui::TextUnformatted(trf("scaling.off", arg("scale", labs::score_scale(c)), arg("dk", dk)).c_str());
   if (s.trace) {
     const std::string head = paths::head(s.sel.block.path(), s.sel.head);
     const labs::VarianceBreakdown v = labs::variance_breakdown(*s.trace, head);
     if (v.ok) wrapped_disabled(labs::variance_caption(v, labs::scale_includes_sqrt_dk(v.scale, v.d_k, c.temperature)));
   }
-  if (s.error) error_text("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
+  if (s.error) error_text("%s", trf("scaling.not_applied", arg("error", s.error->message())).c_str());
 }
 
 // [SECTION] The selected head
@@ -174,19 +167,19 @@ void draw_histogram(const AppState& s, const std::string& head, float width) {
   const HeadStats* st = t.head(head);
   const labs::ScoreHistogram h = labs::score_histogram(t, head);
   if (!h.found || !st) {
-    ImGui::TextDisabled("%s: no scores in this configuration", head.c_str());
+    ImGui::TextDisabled("%s", trf("scaling.no_scores", arg("head", head)).c_str());
     return;
   }
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  text_wrapped("S_scaled [%lld × %lld], its %ld unmasked cells: mean %.3f, variance %.3f", h.rows, h.cols, h.values, st->score_mean,
-               st->score_variance);
+  text_wrapped_unformatted(trf("scaling.hist_caption", arg("rows", h.rows), arg("cols", h.cols), arg("n", h.values),
+                               arg("mean", st->score_mean), arg("var", st->score_variance)));
   ImGui::PopTextWrapPos();
-  hover_tip("What the softmax sees (before the mask). With √d_k on, the variance stays near 1 for any d_k; off, it grows with d_k.");
+  hover_tip(tr("scaling.hist_tip"));
   if (h.values == 0) {
-    ImGui::TextDisabled("every cell is masked: nothing to histogram");
+    ImGui::TextDisabled("%s", tr("scaling.all_masked"));
     return;
   }
-  DrawHistogram("scores", h.counts, h.lo, h.hi, "S_scaled = S/(√d_k·τ), unmasked cells", ImVec2(width, 230));
+  DrawHistogram("scores", h.counts, h.lo, h.hi, tr("scaling.hist_axis"), ImVec2(width, 230));
 }
 
 void draw_row_table(const AppState& s, const std::string& head, float width) {
@@ -196,16 +189,16 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
   if (!st || !t.tensors.contains(paths::join(head, "S_masked"))) return;
   const std::vector<std::string>& queries = query_tokens(s, s.sel.block);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
-  text_wrapped("P rows: mean entropy %.3f nats, mean max weight %.3f", std::max(0.0f, st->mean_entropy), st->mean_max_weight);
+  text_wrapped_unformatted(trf("scaling.rows_caption", arg("h", std::max(0.0f, st->mean_entropy)), arg("w", st->mean_max_weight)));
   ImGui::PopTextWrapPos();
-  hover_tip("Entropy 0 = one-hot (all weight on one key); log(#allowed keys) = uniform. Max weight near 1 = saturated softmax.");
+  hover_tip(tr("scaling.rows_tip"));
   const ImGuiTableFlags flags = ImGuiTableFlags_ScrollY | ImGuiTableFlags_RowBg | ImGuiTableFlags_BordersInnerV | ImGuiTableFlags_SizingStretchProp;
   if (!ImGui::BeginTable("rows", 4, flags, ImVec2(width, 230))) return;
   ImGui::TableSetupScrollFreeze(0, 1);
-  ImGui::TableSetupColumn("query", ImGuiTableColumnFlags_WidthStretch, 1.2f);
-  ImGui::TableSetupColumn("entropy", ImGuiTableColumnFlags_WidthStretch, 0.8f);
-  ImGui::TableSetupColumn("uniform", ImGuiTableColumnFlags_WidthStretch, 0.8f);
-  ImGui::TableSetupColumn("max weight", ImGuiTableColumnFlags_WidthStretch, 1.4f);
+  ImGui::TableSetupColumn(tr("scaling.col.query"), ImGuiTableColumnFlags_WidthStretch, 1.2f);
+  ImGui::TableSetupColumn(tr("scaling.col.entropy"), ImGuiTableColumnFlags_WidthStretch, 0.8f);
+  ImGui::TableSetupColumn(tr("scaling.col.uniform"), ImGuiTableColumnFlags_WidthStretch, 0.8f);
+  ImGui::TableSetupColumn(tr("scaling.col.max_weight"), ImGuiTableColumnFlags_WidthStretch, 1.4f);
   ImGui::TableHeadersRow();
   for (int i = 0; i < static_cast<int>(rows.rows.size()); ++i) {
     const labs::RowStat& row = rows.rows[i];
@@ -214,10 +207,10 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
     ImGui::Text("%d %s", i, i < static_cast<int>(queries.size()) ? queries[i].c_str() : "");
     ImGui::TableNextColumn();
     if (row.allowed == 0) {
-      ImGui::TextDisabled("masked");
+      ImGui::TextDisabled("%s", tr("scaling.masked"));
       ImGui::TableNextColumn();
       ImGui::TableNextColumn();
-      ImGui::TextDisabled("all 0");
+      ImGui::TextDisabled("%s", tr("scaling.all_zero"));
       continue;
     }
     ImGui::Text("%.3f", row.entropy);
@@ -229,7 +222,7 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
     ImGui::ProgressBar(row.max_weight, ImVec2(-1, 0), label);
   }
   ImGui::EndTable();
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("uniform = log(#keys this query may see), the largest possible entropy");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("scaling.uniform_tip"));
 }
 
 // [SECTION] The sweep plots
@@ -237,27 +230,24 @@ void draw_row_table(const AppState& s, const std::string& head, float width) {
 void draw_sweep(AppState& s) {
   const bool stale = update_sweep(s);
   if (sweep_cache.key.empty()) {  // the first sweep: nothing to show yet
-    sweep_progress("Computing the sweep on a worker thread…");
+    sweep_progress(tr("scaling.computing"));
     return;
   }
   const labs::ScalingSweep& r = sweep_cache.result;
   BlockRef b = s.sel.block;
   b.layer = 0;
   const std::string block = b.path();
-  if (stale && sweep_cache.job.running()) sweep_progress("Recomputing for the new settings (the plots below are the previous ones)…");
+  if (stale && sweep_cache.job.running()) sweep_progress(tr("scaling.recomputing"));
   // An outdated result stays on screen, greyed, until the new one arrives.
   ImGui::PushStyleVar(ImGuiStyleVar_Alpha, ImGui::GetStyle().Alpha * (stale ? 0.45f : 1.0f));
-  text_wrapped("A 1-layer copy of this model (h = %d, τ = %.2f, same text and masks) run at d_k = 2 … 256, with and without ÷√d_k: "
-               "%s, mean over its %d heads and their query rows. Computed in %.0f ms on a worker thread, again only when the session "
-               "changes.",
-               s.session.model.heads, s.session.model.temperature, block_title(b).c_str(), s.session.model.heads, r.ms);
+  text_wrapped_unformatted(trf("scaling.sweep_caption", arg("h", s.session.model.heads), arg("tau", s.session.model.temperature),
+                               arg("block", block_title(b)), arg("ms", r.ms)));
   if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note);
-  if (r.identity_replaced)
-    wrapped_disabled("Identity projections fix d_k = d_model/h, so the sweep's copy uses learned W_Q, W_K instead.");
-  if (!r.error.empty()) error_text("Not measured for every d_k (%s); the plots leave those points out.", r.error.c_str());
-  Series ent_on{"entropy, scaled", {}, {}, palette(0)}, ent_off{"entropy, unscaled", {}, {}, palette(5)};
-  Series max_on{"max weight, scaled", {}, {}, palette(2)}, max_off{"max weight, unscaled", {}, {}, palette(3)};
-  Series var{"Var(q·k) measured", {}, {}, palette(2)}, predicted{"d_k·E[q_i²]·E[k_i²]", {}, {}, palette(1)};
+  if (r.identity_replaced) wrapped_disabled(tr("scaling.identity"));
+  if (!r.error.empty()) error_text("%s", trf("scaling.not_measured", arg("error", r.error)).c_str());
+  Series ent_on{tr("scaling.legend.entropy_scaled"), {}, {}, palette(0)}, ent_off{tr("scaling.legend.entropy_unscaled"), {}, {}, palette(5)};
+  Series max_on{tr("scaling.legend.max_scaled"), {}, {}, palette(2)}, max_off{tr("scaling.legend.max_unscaled"), {}, {}, palette(3)};
+  Series var{tr("scaling.legend.var_measured"), {}, {}, palette(2)}, predicted{"d_k·E[q_i²]·E[k_i²]", {}, {}, palette(1)};
   ent_on.points = ent_off.points = max_on.points = max_off.points = var.points = true;
   float uniform = NAN, q_k = NAN;
   double cells = 0.0;
@@ -291,19 +281,20 @@ void draw_sweep(AppState& s) {
   };
   std::vector<Series> left{ent_on, ent_off, max_on, max_off};
   if (std::isfinite(uniform))
-    left.push_back(reference(any_masked ? "uniform: mean log(#allowed keys)" : "log n (uniform)", palette(7), [&](float) { return uniform; }));
+    left.push_back(reference(tr(any_masked ? "scaling.legend.uniform_masked" : "scaling.legend.uniform"), palette(7),
+                             [&](float) { return uniform; }));
   // The current d_k as a vertical marker.
   const int dk = s.session.model.head_dk();
   if (dk >= 2 && dk <= 256)
-    left.push_back(Series{"this model's d_k", {static_cast<float>(dk), static_cast<float>(dk)},
+    left.push_back(Series{tr("scaling.legend.this_dk"), {static_cast<float>(dk), static_cast<float>(dk)},
                           {0.0f, std::max(1.0f, std::isfinite(uniform) ? uniform : 1.0f)}, palette(4)});
   const float avail = ImGui::GetContentRegionAvail().x;
   const float w_left = avail * 0.56f, w_right = avail - w_left - ImGui::GetStyle().ItemSpacing.x;
   ImGui::BeginGroup();
   PlotArgs pa;
   pa.id = "sweep";
-  pa.x_label = "d_k (log scale)";
-  pa.y_label = "entropy (nats) · max weight";
+  pa.x_label = tr("scaling.axis.dk_log");
+  pa.y_label = tr("scaling.axis.entropy");
   pa.size = ImVec2(w_left, 290);
   pa.log_x = true;
   pa.y_max = 1.35f * top_of(left);  // headroom for the legend, drawn top right
@@ -321,17 +312,16 @@ void draw_sweep(AppState& s) {
   ImGui::BeginGroup();
   PlotArgs pv;
   pv.id = "variance";
-  pv.x_label = "d_k (log scale)";
-  pv.y_label = "Var(q·k), S over unmasked cells";
+  pv.x_label = tr("scaling.axis.dk_log");
+  pv.y_label = tr("scaling.axis.variance");
   pv.size = ImVec2(w_right, 290);
   pv.log_x = true;
-  const std::vector<Series> right{var, predicted, reference("y = d_k (unit-variance q, k)", palette(7), [](float x) { return x; })};
+  const std::vector<Series> right{var, predicted, reference(tr("scaling.legend.unit"), palette(7), [](float x) { return x; })};
   pv.y_max = 1.45f * top_of(right);  // the curves rise to the right, where the legend is
   pv.y_min = 0.0f;
   DrawLinePlot(pv, right);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "measured Var(q·k)/d_k (%.0f cells):", cells);
-  std::string line = buf;
+  std::string line = trf("scaling.ratio_line", arg("cells", cells));  // then the numbers, one per d_k
   for (int k = 0; k < kSweepCount; ++k) {
     if (std::isfinite(ratios[k])) std::snprintf(buf, sizeof buf, " %.2f", ratios[k]);
     else std::snprintf(buf, sizeof buf, " —");
@@ -340,17 +330,13 @@ void draw_sweep(AppState& s) {
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_right);
   wrapped_disabled(line);
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("One number per d_k of the sweep (2 … 256), over the unmasked cells of S of every head. Constant means Var(q·k)\n"
-                      "grows exactly like d_k; with few cells (short sentences) the estimate is noisy; — : fewer than 2 cells.");
+    ImGui::SetTooltip("%s", tr("scaling.ratio_tip"));
   if (s.session.model.scoring == Scoring::Additive) {
-    wrapped_disabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product, so its variance need not grow with d_k.");
+    wrapped_disabled(tr("scaling.additive"));
   } else if (!std::isfinite(q_k)) {
-    wrapped_disabled("q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²] grows like d_k.");
+    wrapped_disabled(tr("scaling.var_grows"));
   } else {
-    char text[320];
-    std::snprintf(text, sizeof text, "q·k = Σ q_i k_i adds d_k products, so Var(q·k) = d_k·E[q_i²]·E[k_i²]: exactly d_k when the entries "
-                  "have variance 1; here E[q_i²]·E[k_i²] ≈ %.2f, a constant. Dividing by √d_k removes the growth.", q_k);
-    wrapped_disabled(text);
+    wrapped_disabled(trf("scaling.var_measured", arg("c", q_k)));
   }
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
@@ -370,12 +356,12 @@ void draw_example() {
   for (int j = 0; j < 3; ++j) scores[j] = storage->GetFloat(ids[j], defaults[j]);
   float d = storage->GetFloat(d_id, 3.0f);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 14);
-  ImGui::InputFloat3("scores", scores, "%.2f");
-  hover_tip("Three scores of one query row (any numbers)");
+  ImGui::InputFloat3(tr_id("scaling.scores"), scores, "%.2f");
+  hover_tip(tr("scaling.scores_tip"));
   ImGui::SameLine(0, 20);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 7);
-  ImGui::InputFloat("d (divide by √d)", &d, 1.0f, 10.0f, "%g");
-  hover_tip("The d_k of the example: the scores are divided by √d before the softmax");
+  ImGui::InputFloat(tr_id("scaling.d"), &d, 1.0f, 10.0f, "%g");
+  hover_tip(tr("scaling.d_tip"));
   for (int j = 0; j < 3; ++j) storage->SetFloat(ids[j], scores[j] = std::isfinite(scores[j]) ? std::clamp(scores[j], -1e4f, 1e4f) : 0.0f);
   storage->SetFloat(d_id, d = std::isfinite(d) ? std::clamp(d, 1.0f, 1e6f) : 3.0f);
   RowVec S(3);
@@ -389,17 +375,17 @@ void draw_example() {
   }
   const float half = ImGui::GetContentRegionAvail().x * 0.5f - 8.0f;
   ImGui::BeginGroup();
-  ImGui::Text("softmax(s)   entropy %.4f nats", ex.entropy_plain);
+  ImGui::TextUnformatted(trf("scaling.plain", arg("h", ex.entropy_plain)).c_str());
   DrawRowBars("plain", ex.plain, labels, std::min(half, 420.0f));
   ImGui::EndGroup();
   ImGui::SameLine(0, 30);
   ImGui::BeginGroup();
-  ImGui::Text("softmax(s / √%g) = softmax(s × %.4f)   entropy %.4f nats", d, ex.scale, ex.entropy_scaled);
+  ImGui::TextUnformatted(trf("scaling.scaled", arg("d", d), arg("scale", ex.scale), arg("h", ex.entropy_scaled)).c_str());
   DrawRowBars("scaled", ex.scaled, labels, std::min(half, 420.0f));
   ImGui::EndGroup();
-  ImGui::Text("largest weight %.4f → %.4f, entropy %.4f → %.4f nats", ex.plain.maxCoeff(), ex.scaled.maxCoeff(), ex.entropy_plain, ex.entropy_scaled);
-  text_wrapped("Dividing by √d shrinks every gap between the scores by the same factor, so the softmax gets flatter. In a real head "
-                     "the gaps grow like √d_k, so without this division a wide head puts almost all its weight on one key (the curves above).");
+  ImGui::TextUnformatted(trf("scaling.compare", arg("w0", ex.plain.maxCoeff()), arg("w1", ex.scaled.maxCoeff()), arg("h0", ex.entropy_plain),
+                             arg("h1", ex.entropy_scaled)).c_str());
+  text_wrapped_unformatted(tr("scaling.example_note"));
 }
 
 }  // namespace
@@ -408,7 +394,7 @@ void DrawScalingPanel(AppState& s) {
   if (!s.trace) return;
   draw_controls(s);
 
-  heading("This model: the selected head");
+  heading(tr("scaling.h.head"));
   BlockSelector(s);
   ImGui::SameLine();
   HeadSelector(s);
@@ -423,10 +409,10 @@ void DrawScalingPanel(AppState& s) {
   draw_row_table(s, head, half);
   ImGui::EndGroup();
 
-  heading("Entropy, max weight and Var(q·k) against d_k");
+  heading(tr("scaling.h.sweep"));
   draw_sweep(s);
 
-  heading("Worked example: softmax of three scores, as they are and ÷ √d (default [0.8, 0.1, 0.1] and d = 3)");
+  heading(tr("scaling.h.example"));
   draw_example();
 }
 

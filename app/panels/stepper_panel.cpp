@@ -20,6 +20,9 @@ namespace {
 
 std::vector<LayerStepView> current_steps(const AppState& s) { return layer_steps(s.session.model, s.sel.block.path(), s.sel.head); }
 
+// "encoder" / "decoder" as the learner reads it (the paths keep the names).
+const char* stack_word(bool decoder) { return tr(decoder ? "stepper.decoder" : "stepper.encoder"); }
+
 // The formula of a step, with the live dimensions.
 std::string formula(const AppState& s, const LayerStepView& v) {
   const ModelConfig& c = s.session.model;
@@ -28,44 +31,46 @@ std::string formula(const AppState& s, const LayerStepView& v) {
   const long d = c.d_model, dk = c.head_dk(), dv = c.head_dv(), h = c.heads, ff = c.d_ff;
   const bool pre = c.norm_placement == NormPlacement::Pre;
   const std::string nk = name(c.norm);
-  char scale[128];
-  if (c.score_scale == ScoreScale::InvSqrtDk)
-    std::snprintf(scale, sizeof scale, "S_scaled = S / (√d_k·τ) = S / (√%ld · %.2f) = S × %.4f", dk, c.temperature, labs::score_scale(c));
-  else
-    std::snprintf(scale, sizeof scale, "scaling is off: S_scaled = S / τ = S / %.2f (variance ≈ d_k = %ld)", c.temperature, dk);
-  const std::string sub = b.cross ? "CrossAttention" : "Attention";
+  std::string scale;
+  if (c.score_scale == ScoreScale::InvSqrtDk) {
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "S_scaled = S / (√d_k·τ) = S / (√%ld · %.2f) = S × %.4f", dk, c.temperature, labs::score_scale(c));
+    scale = buf;
+  } else {
+    scale = trf("stepper.formula.scale_off", arg("tau", c.temperature), arg("dk", dk));
+  }
+  const std::string sub = b.cross ? "CrossAttention" : "Attention";  // i18n: name (the sublayer in a formula)
   switch (v.step) {
     case Step::Embed: return std::string("E_x = E[token]") + (c.scale_embeddings ? " · √d_model" : "") + "   " + dims(n, d);
     case Step::AddPE:
       if (c.pe == PosEncoding::RoPE || c.pe == PosEncoding::ALiBi || c.pe == PosEncoding::None)
-        return std::string("X = E_x   ") + dims(n, d) + "   (" + name(c.pe) + ": nothing is added to the embeddings)";
+        return trf("stepper.formula.no_pe", arg("dims", dims(n, d)), arg("pe", name(c.pe)));
       return "X = E_x + PE   " + dims(n, d) + " + " + dims(n, d);
     case Step::Input:
-      return "the residual stream entering layer " + std::to_string(b.layer) + "   " + dims(n, d) +
-             (b.layer == 0 ? "   (= X of the embeddings)" : "   (= the output of layer " + std::to_string(b.layer - 1) + ")");
-    case Step::SelfSublayer: return "the masked self-attention sublayer's output: the cross-attention's input   " + dims(n, d);
-    case Step::CrossSublayer: return "the cross-attention sublayer's output (Q: decoder, K/V: encoder): the FFN's input   " + dims(n, d);
-    case Step::NormIn: return nk + "(x): Pre-Norm normalises the sublayer's input; the residual adds the raw x   " + dims(n, d);
+      return b.layer == 0 ? trf("stepper.formula.input_first", arg("layer", b.layer), arg("dims", dims(n, d)))
+                          : trf("stepper.formula.input", arg("layer", b.layer), arg("dims", dims(n, d)), arg("prev", b.layer - 1));
+    case Step::SelfSublayer: return trf("stepper.formula.self_sublayer", arg("dims", dims(n, d)));
+    case Step::CrossSublayer: return trf("stepper.formula.cross_sublayer", arg("dims", dims(n, d)));
+    case Step::NormIn: return trf("stepper.formula.norm_in", arg("norm", nk), arg("dims", dims(n, d)));
     case Step::Project:
-      return "Q = X·W_Q   " + dims(n, d) + "·" + dims(d, dk) + " = " + dims(n, dk) + "   (K, V alike: " + dims(m, dk) + ", " + dims(m, dv) + ")";
+      return trf("stepper.formula.project", arg("x", dims(n, d)), arg("w", dims(d, dk)), arg("q", dims(n, dk)), arg("k", dims(m, dk)),
+                 arg("v", dims(m, dv)));
     case Step::Scores: return "S = Q·Kᵀ   " + dims(n, dk) + "·" + dims(dk, m) + " = " + dims(n, m);
     case Step::Scale: return scale;
-    case Step::Mask: return "S_masked = S_scaled + M   (M = 0 where allowed, −∞ where masked)   " + dims(n, m);
-    case Step::Softmax: return "P = softmax(S_masked), row by row: every row sums to 1   " + dims(n, m);
+    case Step::Mask: return trf("stepper.formula.mask", arg("dims", dims(n, m)));
+    case Step::Softmax: return trf("stepper.formula.softmax", arg("dims", dims(n, m)));
     case Step::WeightedSum: return "O = P·V   " + dims(n, m) + "·" + dims(m, dv) + " = " + dims(n, dv);
     case Step::ConcatWO: return "concat(O_1 … O_h)·W_O   " + dims(n, h * dv) + "·" + dims(h * dv, d) + " = " + dims(n, d);
     case Step::Residual: return (pre ? "x + " + sub + "(" + nk + "(x))   " : "x + " + sub + "(x)   ") + dims(n, d);
-    case Step::NormOut: return nk + "(x + " + sub + "(x)): Post-Norm normalises the residual sum   " + dims(n, d);
-    case Step::FFNNormIn: return nk + "(x): the FFN's input norm (Pre-Norm)   " + dims(n, d);
-    case Step::FFNHidden: return "hidden = x·W_1 + b_1   " + dims(n, d) + "·" + dims(d, ff) + " = " + dims(n, ff) + "   (before the activation)";
+    case Step::NormOut: return trf("stepper.formula.norm_out", arg("norm", nk), arg("sub", sub), arg("dims", dims(n, d)));
+    case Step::FFNNormIn: return trf("stepper.formula.ffn_norm_in", arg("norm", nk), arg("dims", dims(n, d)));
+    case Step::FFNHidden: return trf("stepper.formula.ffn_hidden", arg("x", dims(n, d)), arg("w", dims(d, ff)), arg("h", dims(n, ff)));
     case Step::FFNAct:
-      return std::string(c.activation == Activation::ReLU ? "ReLU(hidden) = max(0, hidden): every negative value becomes 0   "
-                                                           : "GELU(hidden) = hidden·Φ(hidden): small negative values pass, shrunk   ") +
-             dims(n, ff);
+      return trf(c.activation == Activation::ReLU ? "stepper.formula.relu" : "stepper.formula.gelu", arg("dims", dims(n, ff)));
     case Step::FFNOut: return "FFN(x) = act(x·W_1 + b_1)·W_2 + b_2   " + dims(n, ff) + "·" + dims(ff, d) + " = " + dims(n, d);
     case Step::FFNResidual: return (pre ? "x + FFN(" + nk + "(x))   " : "x + FFN(x)   ") + dims(n, d);
-    case Step::FFNNormOut: return nk + "(x + FFN(x)): the layer's output (Post-Norm)   " + dims(n, d);
-    case Step::FinalNorm: return nk + " of the last layer's output: Pre-Norm stacks end with one more norm   " + dims(n, d);
+    case Step::FFNNormOut: return trf("stepper.formula.ffn_norm_out", arg("norm", nk), arg("dims", dims(n, d)));
+    case Step::FinalNorm: return trf("stepper.formula.final_norm", arg("norm", nk), arg("dims", dims(n, d)));
     case Step::Count: break;
   }
   return {};
@@ -127,16 +132,16 @@ bool wrapped_chip(const std::string& label, bool selected, bool first, const cha
 void residual_stream(AppState& s) {
   const Trace& t = *s.trace;
   const ModelConfig& c = s.session.model;
-  const std::string stack = s.sel.block.decoder ? "decoder" : "encoder";
+  const std::string stack = s.sel.block.decoder ? "decoder" : "encoder";  // the path's stack, a name
   std::vector<std::pair<std::string, float>> bars;
   const auto mean_norm = [](const Mat& X) { return X.rows() ? static_cast<float>(X.rowwise().norm().mean()) : 0.0f; };
   for (int l = 0; l < c.layers; ++l)
-    if (const Mat* X = t.tensors.find(stack + "." + std::to_string(l) + ".input")) bars.push_back({"layer " + std::to_string(l) + " in", mean_norm(*X)});
+    if (const Mat* X = t.tensors.find(stack + "." + std::to_string(l) + ".input")) bars.push_back({trf("stepper.bar_in", arg("layer", l)), mean_norm(*X)});
   const Mat* out = t.tensors.find(stack + ".final_norm");
   if (!out) out = t.tensors.find(stack + "." + std::to_string(c.layers - 1) + ".output");
-  if (out) bars.push_back({"stack out", mean_norm(*out)});
+  if (out) bars.push_back({tr("stepper.bar_out"), mean_norm(*out)});
   if (bars.empty()) return;
-  ImGui::TextDisabled("Residual stream of the %s: mean ||x_i|| per layer input (click a bar to select the layer)", stack.c_str());
+  ImGui::TextDisabled("%s", trf("stepper.stream", arg("stack", stack_word(s.sel.block.decoder))).c_str());
   float top = 1e-6f;
   for (const auto& b : bars) top = std::max(top, b.second);
   const float bar_w = std::min(110.0f * ImGui::GetIO().FontGlobalScale, (ImGui::GetContentRegionAvail().x - 10.0f) / bars.size());
@@ -182,33 +187,36 @@ void DrawStepperPanel(AppState& s) {
   ImGui::SameLine();
   if (ImGui::ArrowButton("next", ImGuiDir_Right) && index + 1 < static_cast<int>(steps.size())) ++index, select_step(s, steps[index].step);
   ImGui::SameLine();
-  ImGui::TextDisabled("(← → steps, ↑ ↓ layers)");
+  ImGui::TextDisabled("%s", tr("stepper.keys"));
 
   // The layer's sublayers as the config wires them; clicking one selects it.
   const ModelConfig& c = s.session.model;
   {
     BlockRef& b = s.sel.block;
     const bool pre = c.norm != NormKind::None && c.norm_placement == NormPlacement::Pre;
-    ImGui::TextDisabled("%s layer %d (%s%s):", b.decoder ? "decoder" : "encoder", b.layer,
-                        c.norm == NormKind::None ? "no norm" : pre ? "Pre-Norm" : "Post-Norm", c.residual ? "" : ", no residual");
+    const char* norm = c.norm == NormKind::None ? tr("stepper.no_norm") : pre ? "Pre-Norm" : "Post-Norm";
+    ImGui::TextDisabled("%s", trf(c.residual ? "stepper.layer" : "stepper.layer_no_residual", arg("stack", stack_word(b.decoder)),
+                                  arg("layer", b.layer), arg("norm", norm))
+                                  .c_str());
     const bool ffn_step = s.sel.step >= Step::CrossSublayer && s.sel.step != Step::FinalNorm;
     ImGui::SameLine();
-    if (wrapped_chip(b.decoder && c.arch != Arch::EncoderOnly ? "masked self-attention##sub" : "self-attention##sub", !b.cross && !ffn_step, true)) {
+    if (wrapped_chip(tr_label(b.decoder && c.arch != Arch::EncoderOnly ? "stepper.sub.masked_self" : "stepper.sub.self", ""), !b.cross && !ffn_step,
+                     true)) {
       b.cross = false;
       if (ffn_step) select_step(s, Step::Softmax);
     }
     if (b.decoder && c.arch == Arch::EncoderDecoder &&
-        wrapped_chip("cross-attention (Q: decoder, K/V: encoder)##sub", b.cross && !ffn_step, false, "→")) {
+        wrapped_chip(tr_label("stepper.sub.cross", ""), b.cross && !ffn_step, false, "→")) {
       b.cross = true;
       if (ffn_step) select_step(s, Step::Softmax);
     }
     if (wrapped_chip("FFN##sub", ffn_step, false, "→")) select_step(s, pre ? Step::FFNNormIn : Step::FFNHidden);
-    if (pre && b.layer == c.layers - 1 && wrapped_chip("final norm##sub", s.sel.step == Step::FinalNorm, false, "→")) select_step(s, Step::FinalNorm);
+    if (pre && b.layer == c.layers - 1 && wrapped_chip(tr_label("stepper.sub.final_norm", ""), s.sel.step == Step::FinalNorm, false, "→")) select_step(s, Step::FinalNorm);
   }
 
   // Every sub-step of the block as a chip, the selected one highlighted.
   for (int i = 0; i < static_cast<int>(steps.size()); ++i)
-    if (wrapped_chip(steps[i].label + "##step" + std::to_string(i), i == index, i == 0, "→")) {
+    if (wrapped_chip(steps[i].label + "###step" + std::to_string(i), i == index, i == 0, "→")) {
       index = i;
       select_step(s, steps[i].step);
     }
@@ -218,7 +226,7 @@ void DrawStepperPanel(AppState& s) {
   if (view.step == Step::Input) residual_stream(s);
   const Mat* M = s.trace->tensors.find(view.tensor);
   if (!M) {
-    ImGui::TextDisabled("%s is not in this trace", view.tensor.c_str());
+    ImGui::TextDisabled("%s", trf("stepper.not_in_trace", arg("path", view.tensor)).c_str());
     return;
   }
   const BlockRef& b = s.sel.block;
@@ -230,12 +238,12 @@ void DrawStepperPanel(AppState& s) {
   a.M = M;
   a.name = view.tensor;
   a.row_labels = &query_tokens(s, b);
-  a.row_axis = "tokens";
-  a.col_axis = "features";
+  a.row_axis = tr("stepper.axis_tokens");
+  a.col_axis = tr("stepper.axis_features");
   if (attention_matrix) {
     a.col_labels = &key_tokens(s, b);
-    a.row_axis = "query";
-    a.col_axis = "key";
+    a.row_axis = tr("stepper.axis_query");
+    a.col_axis = tr("stepper.axis_key");
     const std::string head = paths::head(b.path(), s.sel.head) + ".";
     a.S = s.trace->tensors.find(head + "S");
     a.S_scaled = s.trace->tensors.find(head + "S_scaled");
@@ -259,7 +267,6 @@ void DrawStepperPanel(AppState& s) {
     ImGui::EndGroup();
     ImGui::SameLine(0, 16);
     ImGui::BeginGroup();
-    static const std::string kDecodeNote = "the same rows, one token at a time through the KV cache";
     HeatmapArgs d = a;
     d.key = "decode." + view.tensor;
     d.M = decoded;
@@ -268,11 +275,11 @@ void DrawStepperPanel(AppState& s) {
     d.pinned_row = nullptr;
     d.row_labels = &query_tokens(s, b);  // the fed tokens: the parallel pass runs over the same ones
     DrawHeatmap(s, d);
-    ImGui::TextDisabled("%s", kDecodeNote.c_str());
+    ImGui::TextDisabled("%s", tr("stepper.decode_note"));
     ImGui::EndGroup();
   }
   if (pe) {
-    ImGui::TextDisabled("the positional encoding PE that was added:");
+    ImGui::TextDisabled("%s", tr("stepper.pe_added"));
     HeatmapArgs pa = a;
     pa.key = pa.name = (b.decoder ? "decoder" : "encoder") + std::string(".embed.PE");
     pa.M = pe;
@@ -284,14 +291,14 @@ void DrawStepperPanel(AppState& s) {
     for (const char* stat : {".batch_mean", ".batch_var"}) {
       const std::string path = view.tensor + stat;
       if (const Mat* B = s.trace->tensors.find(path)) {
-        static const std::vector<std::string> kBatch{"batch"};
+        const std::vector<std::string> batch_row{tr("stepper.batch")};
         HeatmapArgs bs;
         bs.key = path;
         bs.M = B;
-        bs.name = path + " (over every token of the batch)";
-        bs.row_labels = &kBatch;
+        bs.name = trf("stepper.batch_stat", arg("path", path));
+        bs.row_labels = &batch_row;
         bs.row_axis = "";
-        bs.col_axis = "features";
+        bs.col_axis = tr("stepper.axis_features");
         bs.signed_scale = true;
         bs.max_cell = 28.0f;
         DrawHeatmap(s, bs);
@@ -300,10 +307,10 @@ void DrawStepperPanel(AppState& s) {
   // A pinned query row of P as bars: where that token looks.
   const Mat* P = attention_matrix ? a.P : nullptr;
   if (P && s.sel.pinned_row >= 0 && s.sel.pinned_row < P->rows()) {
-    ImGui::Text("query %d \"%s\": its weights P over the keys (sum = 1)", s.sel.pinned_row, query_tokens(s, b)[s.sel.pinned_row].c_str());
+    ImGui::TextUnformatted(trf("stepper.pinned", arg("row", s.sel.pinned_row), arg("token", query_tokens(s, b)[s.sel.pinned_row])).c_str());
     DrawRowBars("stepper-pinned", P->row(s.sel.pinned_row), key_tokens(s, b), ImGui::GetContentRegionAvail().x * 0.6f);
   } else if (attention_matrix) {
-    ImGui::TextDisabled("Click a row to see it as a bar chart.");
+    ImGui::TextDisabled("%s", tr("stepper.click_row"));
   }
 }
 

@@ -54,6 +54,23 @@ std::vector<float> smoothed(const std::vector<float>& y) {
   return out;
 }
 
+// A translated text used as an ImGui slider's format: '%' doubled, so a translation is shown, never read as a conversion.
+std::string as_format(const char* text) {
+  std::string out;
+  for (const char* c = text; *c; ++c) out += *c == '%' ? std::string("%%") : std::string(1, *c);
+  return out;
+}
+
+// The task as the learner reads it (the combo); name(Task) stays the spelling the CLI and the config parse.
+const char* task_label(Task t) {
+  switch (t) {
+    case Task::Copy: return tr("train.task.copy");
+    case Task::Reverse: return tr("train.task.reverse");
+    case Task::Sort: return tr("train.task.sort");
+    default: return tr("train.task.next_token");
+  }
+}
+
 void start_new_run(AppState& s, TrainPanelState& p) {
   if (auto e = validate(p.config, s.session.model)) {
     p.error = e->message();
@@ -86,10 +103,10 @@ void refresh_preview(AppState& s, TrainPanelState& p, const TrainingRun& run, co
     trained->task = name(run.config().task);
     trained->steps = snap.steps;
     Session example = run.trainer_unsafe().example_session(training_example(run.config()));
-    example.weights = "live training";
+    example.weights = "live training";  // i18n: name (the weights' key in the cache below, not shown as prose)
     p.preview_job.start(want, [example = std::move(example), trained = std::shared_ptr<const TrainedWeights>(std::move(trained))](JobControl&) {
       WeightCache cache;
-      cache.set_trained("live training", trained);
+      cache.set_trained("live training", trained);  // i18n: name
       Result<Trace> t = qkv::run(example, &cache);
       return t ? std::make_shared<const Trace>(std::move(*t)) : std::shared_ptr<const Trace>();
     });
@@ -105,7 +122,7 @@ void refresh_preview(AppState& s, TrainPanelState& p, const TrainingRun& run, co
 void use_in_lab(AppState& s, TrainingRun& run) {
   run.pause();
   if (!run.idle()) {
-    s.message = "The step in progress is finishing; press again";
+    s.message = phrase("train.finishing");
     return;
   }
   const std::string dir = config_dir() + "/trained";
@@ -113,13 +130,13 @@ void use_in_lab(AppState& s, TrainingRun& run) {
   std::filesystem::create_directories(dir, ec);
   const std::string path = dir + "/" + name(run.config().task) + ".safetensors";
   if (auto e = run.trainer_unsafe().save(path)) {
-    s.message = "Not saved: " + e->message();
+    s.message = phrase("train.not_saved", arg("reason", e->message()));
     return;
   }
   Session session = run.trainer_unsafe().example_session(training_example(run.config()));
   session.weights = path;
   const int last = session.model.layers - 1;
-  replace_session(s, session, "", "Opened the trained model (" + path + ") in the labs");
+  replace_session(s, session, "", phrase("train.opened", arg("path", path)));
   s.sel.block = run.config().task == Task::NextToken ? BlockRef{true, false, last} : BlockRef{true, true, last};
 }
 
@@ -128,57 +145,59 @@ void settings(AppState& s, TrainPanelState& p, bool locked) {
   const float em = ImGui::GetFontSize() / 16.0f;  // widths scale with the font (presentation mode)
   ImGui::BeginDisabled(locked);
   ImGui::SetNextItemWidth(160 * em);
-  if (ImGui::BeginCombo("task", name(c.task))) {
+  if (ImGui::BeginCombo(tr("train.task"), task_label(c.task))) {
     for (int i = 0; i < static_cast<int>(Task::Count); ++i)
-      if (ImGui::Selectable(name(static_cast<Task>(i)), static_cast<int>(c.task) == i)) c.task = static_cast<Task>(i);
+      if (ImGui::Selectable(task_label(static_cast<Task>(i)), static_cast<int>(c.task) == i)) c.task = static_cast<Task>(i);
     ImGui::EndCombo();
   }
-  hover_tip("copy / reverse / sort: an encoder–decoder maps random letters; next-token: a decoder-only model reads a built-in text");
-  same_line_if_fits(110 * em, "length");
+  hover_tip(tr("train.task_tip"));
+  same_line_if_fits(110 * em, tr("train.length"));
   ImGui::SetNextItemWidth(110 * em);
   int lengths[2] = {c.min_len, c.max_len};
-  if (ImGui::InputInt2("length", lengths)) {
+  if (ImGui::InputInt2(tr("train.length"), lengths)) {
     for (int& v : lengths) v = std::clamp(v, 1, 32);
     c.min_len = std::min(lengths[0], lengths[1]), c.max_len = std::max(lengths[0], lengths[1]);
   }
-  hover_tip("Each training sequence has a length drawn from [min, max] tokens; shorter ones are padded (and masked)");
+  hover_tip(tr("train.length_tip"));
   if (c.task != Task::NextToken) {
-    same_line_if_fits(90 * em, "letters");
+    same_line_if_fits(90 * em, tr("train.letters"));
     ImGui::SetNextItemWidth(90 * em);
-    ImGui::SliderInt("letters", &c.alphabet, 2, 26);
-    hover_tip("How many letters (a, b, c, …) the strings use");
+    ImGui::SliderInt(tr("train.letters"), &c.alphabet, 2, 26);
+    hover_tip(tr("train.letters_tip"));
   }
-  same_line_if_fits(90 * em, "batch");
+  same_line_if_fits(90 * em, tr("train.batch"));
   ImGui::SetNextItemWidth(90 * em);
-  ImGui::SliderInt("batch", &c.batch, 1, 128);
+  ImGui::SliderInt(tr("train.batch"), &c.batch, 1, 128);
   ImGui::SetNextItemWidth(110 * em);
-  ImGui::SliderInt("warm-up", &c.warmup, 1, 4000);
-  hover_tip("lr = factor · d_model^-0.5 · min(step^-0.5, step · warmup^-1.5): a linear rise for warm-up steps, then 1/√step decay");
+  ImGui::SliderInt(tr("train.warmup"), &c.warmup, 1, 4000);
+  hover_tip(tr("train.warmup_tip"));
   float factor = static_cast<float>(c.lr_factor), clip = static_cast<float>(c.clip_norm), smoothing = static_cast<float>(c.label_smoothing);
-  same_line_if_fits(90 * em, "lr factor");
+  same_line_if_fits(90 * em, tr("train.lr_factor"));
   ImGui::SetNextItemWidth(90 * em);
-  if (ImGui::SliderFloat("lr factor", &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
-  same_line_if_fits(90 * em, "clip |g|");
+  if (ImGui::SliderFloat(tr("train.lr_factor"), &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
+  same_line_if_fits(90 * em, tr("train.clip"));
   ImGui::SetNextItemWidth(90 * em);
-  if (ImGui::SliderFloat("clip |g|", &clip, 0.0f, 5.0f, clip == 0.0f ? "off" : "%.2f")) c.clip_norm = clip;
-  hover_tip("Rescale the whole gradient when its norm exceeds this (0 = no clipping)");
-  same_line_if_fits(90 * em, "label smoothing");
+  const std::string off = as_format(tr("train.off"));
+  if (ImGui::SliderFloat(tr("train.clip"), &clip, 0.0f, 5.0f, clip == 0.0f ? off.c_str() : "%.2f")) c.clip_norm = clip;
+  hover_tip(tr("train.clip_tip"));
+  same_line_if_fits(90 * em, tr("train.label_smoothing"));
   ImGui::SetNextItemWidth(90 * em);
-  if (ImGui::SliderFloat("label smoothing", &smoothing, 0.0f, 0.3f, "%.2f")) c.label_smoothing = smoothing;
-  same_line_if_fits(150 * em, "steps");
+  if (ImGui::SliderFloat(tr("train.label_smoothing"), &smoothing, 0.0f, 0.3f, "%.2f")) c.label_smoothing = smoothing;
+  same_line_if_fits(150 * em, tr("train.steps"));
   ImGui::SetNextItemWidth(150 * em);
-  if (ImGui::InputInt("steps", &p.max_steps, 100, 1000)) p.max_steps = std::clamp(p.max_steps, 10, 100000);
-  same_line_if_fits(ImGui::GetFrameHeight(), "freeze embeddings");
-  ImGui::Checkbox("freeze embeddings", &c.freeze_embeddings);
-  hover_tip("Fine-tuning with a fixed (pretrained) table: embed.E still receives gradients, but the optimiser does not change it");
+  if (ImGui::InputInt(tr("train.steps"), &p.max_steps, 100, 1000)) p.max_steps = std::clamp(p.max_steps, 10, 100000);
+  same_line_if_fits(ImGui::GetFrameHeight(), tr("train.freeze"));
+  ImGui::Checkbox(tr("train.freeze"), &c.freeze_embeddings);
+  hover_tip(tr("train.freeze_tip"));
   ImGui::EndDisabled();
   const ModelConfig& m = s.session.model;
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));
-  text_wrapped("model from the sidebar: L=%d, d_model=%d, h=%d, d_ff=%d, √d_k %s, %s-norm %s, residual %s, dropout %.2f (architecture set by the task)",
-                      m.layers, m.d_model, m.heads, m.d_ff, m.score_scale == ScoreScale::InvSqrtDk ? "on" : "off", name(m.norm_placement),
-                      name(m.norm), m.residual ? "on" : "off", m.dropout);
+  text_wrapped("%s", trf("train.model", arg("L", m.layers), arg("d_model", m.d_model), arg("h", m.heads), arg("d_ff", m.d_ff),
+                         arg("scale", tr(m.score_scale == ScoreScale::InvSqrtDk ? "train.on" : "train.off")), arg("placement", name(m.norm_placement)),
+                         arg("norm", name(m.norm)), arg("residual", tr(m.residual ? "train.on" : "train.off")), arg("dropout", m.dropout))
+                         .c_str());
   ImGui::PopStyleColor();
-  hover_tip("Change √d_k, Pre/Post-Norm, residuals or the masks in the sidebar, press Reset, then Train: the last run stays as a dashed ghost curve");
+  hover_tip(tr("train.model_tip"));
 }
 
 void controls(AppState& s, TrainPanelState& p) {
@@ -188,46 +207,46 @@ void controls(AppState& s, TrainPanelState& p) {
   TrainingRun* run = s.training.get();
   const TrainingSnapshot snap = run ? run->snapshot() : TrainingSnapshot{};
   if (!run || snap.finished) {
-    if (ImGui::Button(run ? "Train again  (F5)" : "Train  (F5)") || f5) start_new_run(s, p);
-    hover_tip("Start a new run from fresh weights with the settings above; the last run becomes the ghost curve");
+    if (ImGui::Button(tr(run ? "train.train_again" : "train.train")) || f5) start_new_run(s, p);
+    hover_tip(tr("train.train_tip"));
   } else if (snap.running) {
-    if (ImGui::Button("Pause  (F5)") || f5) run->pause();
+    if (ImGui::Button(tr("train.pause")) || f5) run->pause();
   } else {
-    if (ImGui::Button("Resume  (F5)") || f5) run->resume();
-    same_line_if_fits(button_width("Step  (F6)"), nullptr);
-    if (ImGui::Button("Step  (F6)") || f6) run->step_once();
-    hover_tip("One optimiser step, then pause again");
+    if (ImGui::Button(tr("train.resume")) || f5) run->resume();
+    same_line_if_fits(button_width(tr("train.step")), nullptr);
+    if (ImGui::Button(tr("train.step")) || f6) run->step_once();
+    hover_tip(tr("train.step_tip"));
   }
   if (run) {
-    same_line_if_fits(button_width("Reset"), nullptr);
-    if (ImGui::Button("Reset")) {
+    same_line_if_fits(button_width(tr("train.reset")), nullptr);
+    if (ImGui::Button(tr("train.reset"))) {
       if (snap.steps > 0) p.ghost = snap.curve;
       s.training.reset();
       p.forget_preview();
       return;
     }
-    hover_tip("Stop and discard this run (its curves stay as the ghost); settings unlock");
-    same_line_if_fits(button_width("Use in the labs"), nullptr);
-    if (ImGui::Button("Use in the labs")) use_in_lab(s, *run);
-    hover_tip("Pause and open this model in every other tab (saved to ~/.config/qkvlab/trained/)");
+    hover_tip(tr("train.reset_tip"));
+    same_line_if_fits(button_width(tr("train.use")), nullptr);
+    if (ImGui::Button(tr("train.use"))) use_in_lab(s, *run);
+    hover_tip(tr("train.use_tip"));
   }
-  if (!p.error.empty()) error_text("Not started: %s", p.error.c_str());
+  if (!p.error.empty()) error_text("%s", trf("train.not_started", arg("reason", p.error)).c_str());
 }
 
 void curves(const TrainingSnapshot& snap, const TrainPanelState& p, float width) {
   std::vector<Series> loss, accuracy;
   if (p.ghost) {
-    loss.push_back(Series{"ghost: " + p.ghost->label, p.ghost->step, smoothed(p.ghost->loss), palette(3), true});
-    accuracy.push_back(Series{"ghost", p.ghost->eval_step, p.ghost->eval_accuracy, palette(3), true});
+    loss.push_back(Series{trf("train.ghost_run", arg("label", p.ghost->label)), p.ghost->step, smoothed(p.ghost->loss), palette(3), true});
+    accuracy.push_back(Series{tr("train.ghost"), p.ghost->eval_step, p.ghost->eval_accuracy, palette(3), true});
   }
   if (!snap.curve.step.empty()) {
     loss.push_back(Series{snap.curve.label, snap.curve.step, smoothed(snap.curve.loss), palette(0)});
-    accuracy.push_back(Series{"this run", snap.curve.eval_step, snap.curve.eval_accuracy, palette(0)});
+    accuracy.push_back(Series{tr("train.this_run"), snap.curve.eval_step, snap.curve.eval_accuracy, palette(0)});
   }
   PlotArgs pl;
   pl.id = "train_loss";
-  pl.x_label = "step";
-  pl.y_label = "training loss (cross-entropy, smoothed)";
+  pl.x_label = tr("train.axis_step");
+  pl.y_label = tr("train.axis_loss");
   pl.size = ImVec2(width * 0.6f, 230);
   pl.y_from_zero = true;
   pl.integer_x = true;
@@ -235,8 +254,8 @@ void curves(const TrainingSnapshot& snap, const TrainPanelState& p, float width)
   ImGui::SameLine();
   PlotArgs pa;
   pa.id = "train_accuracy";
-  pa.x_label = "step";
-  pa.y_label = "token accuracy (held-out)";
+  pa.x_label = tr("train.axis_step");
+  pa.y_label = tr("train.axis_accuracy");
   pa.size = ImVec2(width * 0.4f - ImGui::GetStyle().ItemSpacing.x, 230);
   pa.y_min = 0.0f;
   pa.y_max = 1.0f;
@@ -249,7 +268,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
   const bool letters = run.config().task != Task::NextToken;
   const int last = run.model().layers - 1;
   const std::string block = "decoder." + std::to_string(last) + (letters ? ".cross_attn" : ".self_attn");
-  heading((block + " — every head on the example, redrawn from the latest weights").c_str());
+  heading(trf("train.heads_heading", arg("block", block)).c_str());
   dim_text("%s", describe(run.config().task));
   const int h = run.model().heads;
   // As many heads per row as keep cells big enough for token labels (≈ 16 px + labels + legend), rows balanced.
@@ -270,11 +289,11 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
     a.key = "train/" + path;
     a.M = P;
     a.P = P;
-    a.name = "head " + std::to_string(i) + " P";
+    a.name = trf("train.head_P", arg("i", i));
     a.row_labels = &rows;
     a.col_labels = &t.source_tokens;
-    a.row_axis = letters ? "output" : "query";
-    a.col_axis = letters ? "input" : "key";
+    a.row_axis = tr(letters ? "train.axis_output" : "train.axis_query");
+    a.col_axis = tr(letters ? "train.axis_input" : "train.axis_key");
     a.max_width = w;
     a.max_cell = 30.0f;
     a.generation = (1ull << 48) + p.preview_version;
@@ -287,8 +306,7 @@ void heads(AppState& s, TrainPanelState& p, const TrainingRun& run) {
 
 void DrawTrainPanel(AppState& s) {
   TrainPanelState& p = panel();
-  text_wrapped("Train a small Transformer here, on a worker thread, with Adam and the paper's warm-up schedule. "
-                     "Watch the loss fall and the heads form; then flip √d_k, the norm placement or residuals in the sidebar and train again.");
+  text_wrapped("%s", tr("train.intro"));
   settings(s, p, s.training != nullptr);
   controls(s, p);
   if (!s.training) {
@@ -297,16 +315,17 @@ void DrawTrainPanel(AppState& s) {
   }
   TrainingRun& run = *s.training;
   const TrainingSnapshot snap = run.snapshot();
-  char progress[96];
-  std::snprintf(progress, sizeof progress, "step %d / %d%s", snap.steps, snap.max_steps, snap.finished ? " — done" : snap.running ? "" : " — paused");
-  ImGui::ProgressBar(static_cast<float>(snap.steps) / static_cast<float>(std::max(1, snap.max_steps)), ImVec2(-1, 0), progress);
+  const std::string progress = trf(snap.finished ? "train.progress_done" : snap.running ? "train.progress" : "train.progress_paused",
+                                   arg("n", snap.steps), arg("total", snap.max_steps));
+  ImGui::ProgressBar(static_cast<float>(snap.steps) / static_cast<float>(std::max(1, snap.max_steps)), ImVec2(-1, 0), progress.c_str());
   const float loss = snap.curve.loss.empty() ? 0.0f : snap.curve.loss.back();
-  text_wrapped("loss %s   held-out accuracy %.1f%%   lr %.2e   |g| %s   %.0f steps/s", fmt(loss).c_str(), 100.0f * snap.accuracy, snap.lr,
-              fmt(snap.grad_norm, "%.3f").c_str(), snap.running ? snap.steps_per_second : 0.0f);
-  hover_tip("loss: this step's batch (with dropout). accuracy: teacher-forced argmax on 2 fresh batches, every 25 steps. |g|: the gradient norm before clipping");
+  text_wrapped("%s", trf("train.stats", arg("loss", fmt(loss)), arg("accuracy", 100.0f * snap.accuracy), arg("lr", snap.lr),
+                         arg("g", fmt(snap.grad_norm, "%.3f")), arg("rate", snap.running ? snap.steps_per_second : 0.0f))
+                         .c_str());
+  hover_tip(tr("train.stats_tip"));
   if (!snap.error.empty()) error_text("%s", snap.error.c_str());
   if (!std::isfinite(loss))
-    error_text("The loss is not finite: the learning rate is too high for this model — lower the factor or turn clipping on, then Reset");
+    error_text("%s", tr("train.diverged"));
   curves(snap, p, ImGui::GetContentRegionAvail().x);
   refresh_preview(s, p, run, snap);
   heads(s, p, run);

@@ -40,12 +40,14 @@ void on_focus(GLFWwindow*, int) { ++g_events; }
 void on_enter(GLFWwindow*, int) { ++g_events; }
 
 const std::map<std::string, int>& key_names() {
+  // i18n: names begin (key names of --keys)
   static const std::map<std::string, int> names = {
       {"Left", GLFW_KEY_LEFT},       {"Right", GLFW_KEY_RIGHT},         {"Up", GLFW_KEY_UP},       {"Down", GLFW_KEY_DOWN},
       {"PageUp", GLFW_KEY_PAGE_UP},  {"PageDown", GLFW_KEY_PAGE_DOWN}, {"Home", GLFW_KEY_HOME},   {"End", GLFW_KEY_END},
       {"Escape", GLFW_KEY_ESCAPE},   {"Enter", GLFW_KEY_ENTER},         {"Tab", GLFW_KEY_TAB},     {"Space", GLFW_KEY_SPACE},
       {"F5", GLFW_KEY_F5},           {"F6", GLFW_KEY_F6},               {"F11", GLFW_KEY_F11},     {"F12", GLFW_KEY_F12},
   };
+  // i18n: names end
   return names;
 }
 
@@ -98,6 +100,7 @@ void queue_click() {
   g_release_click = true;
 }
 
+// i18n: names begin (the --keys spelling; the errors go to stderr only, scripted.cpp)
 bool queue_key_tap(const std::string& spec, std::string* error) {
   std::vector<std::string> parts;
   std::stringstream in(spec);
@@ -123,5 +126,6 @@ bool queue_key_tap(const std::string& spec, std::string* error) {
   for (int m : modifier_keys) on_key(g_window, m, 0, GLFW_RELEASE, 0);
   return true;
 }
+// i18n: names end
 
 }  // namespace qkv::app

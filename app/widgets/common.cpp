@@ -13,6 +13,8 @@
 
 namespace qkv::app {
 
+std::string tr_label(const char* key, const char* suffix) { return std::string(tr(key)) + "###" + key + suffix; }
+
 void heading(const char* text) {
   ImGui::Spacing();
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));

@@ -6,7 +6,22 @@
 #include <string>
 #include <string_view>
 
+#include "core/i18n.h"
+
 namespace qkv::app {
+
+// Every text a user reads comes from assets/i18n/ (core/i18n.h): tr("key"), trf("key", arg("n", 3)), and
+// tr_id("key") for a window, tab or tree label whose ImGui id must not change with the language.
+using i18n::arg;
+using i18n::tr;
+using i18n::tr_id;
+using i18n::phrase;
+using i18n::Phrase;
+using i18n::trf;
+using i18n::trf_in;
+// The text of `key` with the ImGui id "###<key><suffix>": two widgets of the same text in one window ("Reset" of two
+// sections) stay apart, and keep their state when the language changes.
+std::string tr_label(const char* key, const char* suffix);
 
 inline const ImVec4 kErrorColor{1.0f, 0.45f, 0.4f, 1.0f};    // a refusal: what was not applied and why
 inline const ImVec4 kWarningColor{1.0f, 0.8f, 0.3f, 1.0f};   // applied, but worth knowing

@@ -154,7 +154,7 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   HeatmapHover hover;
   if (!a.M || a.M->size() == 0) {
     if (a.max_width > 0) ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + a.max_width);
-    dim_text("%s: not computed for this configuration", a.name.c_str());
+    dim_text("%s", trf("widgets.heatmap.not_computed", arg("name", a.name)).c_str());
     if (a.max_width > 0) ImGui::PopTextWrapPos();
     return hover;
   }
@@ -197,8 +197,17 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   const std::string title = ImGui::CalcTextSize(full_title.c_str()).x <= offered ? full_title : truncated(compact, offered);
   std::string note;
   if (row_step > 1 || col_step > 1) note = label_step_note(std::max(row_step, col_step));
-  if (v.zoom > 1.0f) note += (note.empty() ? "" : " · ") + fmt(v.zoom, "%.1f") + "× zoom";
-  const bool note_fits = !note.empty() && ImGui::CalcTextSize(title.c_str()).x + ImGui::CalcTextSize("every…").x < offered;
+  if (v.zoom > 1.0f) note += (note.empty() ? "" : " · ") + trf("widgets.heatmap.zoom", arg("zoom", v.zoom));
+  // The least of the note worth showing: its first five characters and "…" ("every…").
+  std::string note_start;
+  for (size_t i = 0, chars = 0; i < note.size(); ++i) {
+    const bool first_byte = (static_cast<unsigned char>(note[i]) & 0xC0) != 0x80;  // a UTF-8 character starts here
+    if (first_byte && ++chars > 5) break;
+    note_start += note[i];
+  }
+  note_start += "…";
+  const float note_min_w = ImGui::CalcTextSize(note_start.c_str()).x;
+  const bool note_fits = !note.empty() && ImGui::CalcTextSize(title.c_str()).x + note_min_w < offered;
   ImGui::TextUnformatted(title.c_str());
   // Whatever the title line had no room for is in its tooltip, never dropped.
   if ((title != full_title || (!note.empty() && !note_fits)) && ImGui::IsItemHovered())
@@ -206,10 +215,8 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
   if (note_fits) {
     const float room = offered - ImGui::CalcTextSize(title.c_str()).x - ImGui::GetStyle().ItemSpacing.x;
     ImGui::SameLine();
-    ImGui::TextDisabled("%s", truncated(note, std::max(room, ImGui::CalcTextSize("every…").x)).c_str());
-    if (ImGui::IsItemHovered())
-      ImGui::SetTooltip("%s: hover a cell for its row's and column's tokens; (Ctrl+)wheel: zoom, drag: pan, double-click: whole matrix",
-                        note.c_str());
+    ImGui::TextDisabled("%s", truncated(note, std::max(room, note_min_w)).c_str());
+    if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", trf("widgets.heatmap.note_tip", arg("note", note)).c_str());
   }
 
   const ImVec2 origin(ImGui::GetCursorScreenPos().x, ImGui::GetCursorScreenPos().y);
@@ -382,20 +389,20 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     };
     const Mat *S = stage(a.S, "S"), *S_scaled = stage(a.S_scaled, "S_scaled"), *S_masked = stage(a.S_masked, "S_masked"), *P = stage(a.P, "P");
     if (S && S->rows() == rows && S->cols() == cols) {
-      ImGui::Text("score  S = q·k        %s", fmt((*S)(i, j)).c_str());
-      if (S_scaled) ImGui::Text("scaled S/√d_k        %s", fmt((*S_scaled)(i, j)).c_str());
+      ImGui::TextUnformatted(trf("widgets.heatmap.tip_score", arg("value", fmt((*S)(i, j)))).c_str());
+      if (S_scaled) ImGui::TextUnformatted(trf("widgets.heatmap.tip_scaled", arg("value", fmt((*S_scaled)(i, j)))).c_str());
       if (S_masked) {
         const bool masked_cell = minus_inf((*S_masked)(i, j));
-        ImGui::Text("mask                 %s", masked_cell ? "−∞ (masked)" : "0 (allowed)");
+        ImGui::TextUnformatted(trf("widgets.heatmap.tip_mask", arg("value", tr(masked_cell ? "widgets.heatmap.masked" : "widgets.heatmap.allowed"))).c_str());
       }
-      if (P) ImGui::Text("probability P        %s", fmt((*P)(i, j)).c_str());
+      if (P) ImGui::TextUnformatted(trf("widgets.heatmap.tip_probability", arg("value", fmt((*P)(i, j)))).c_str());
     } else {
-      ImGui::Text("value  %s", fmt(M(i, j)).c_str());
-      if (has_mask && minus_inf((*a.mask)(i, j))) ImGui::TextUnformatted("masked (−∞ before the softmax)");
+      ImGui::TextUnformatted(trf("widgets.heatmap.tip_value", arg("value", fmt(M(i, j)))).c_str());
+      if (has_mask && minus_inf((*a.mask)(i, j))) ImGui::TextUnformatted(tr("widgets.heatmap.tip_masked_before"));
     }
-    if (a.pinned_row) ImGui::TextDisabled("click to %s row %d as a bar chart", *a.pinned_row == i ? "unpin" : "pin", i);
-    if (a.zoomable) ImGui::TextDisabled("%s: zoom · drag: pan · double-click: whole matrix", page_scrolls ? "Ctrl+wheel" : "wheel");
-    ImGui::TextDisabled("right-click to save this matrix as PNG or CSV");
+    if (a.pinned_row) ImGui::TextDisabled("%s", trf(*a.pinned_row == i ? "widgets.heatmap.tip_unpin" : "widgets.heatmap.tip_pin", arg("row", i)).c_str());
+    if (a.zoomable) ImGui::TextDisabled("%s", tr(page_scrolls ? "widgets.heatmap.tip_zoom_ctrl" : "widgets.heatmap.tip_zoom"));
+    ImGui::TextDisabled("%s", tr("widgets.heatmap.tip_save"));
     ImGui::EndTooltip();
     if (a.pinned_row && hover.clicked) *a.pinned_row = *a.pinned_row == i ? -1 : i;
   }
@@ -404,13 +411,13 @@ HeatmapHover DrawHeatmap(AppState& s, const HeatmapArgs& a) {
     std::string file = a.key;
     for (char& c : file)
       if (c == ':' || c == '/') c = '_';
-    if (ImGui::MenuItem(("Save as " + file + ".png").c_str())) {
+    if (ImGui::MenuItem(trf("widgets.heatmap.save_png", arg("file", file)).c_str())) {
       const auto e = write_heatmap_png(file + ".png", M, a.signed_scale);
-      s.message = e ? "Not saved: " + e->message() : "Saved " + file + ".png";
+      s.message = e ? phrase("file.not_saved", arg("reason", e->message())) : phrase("file.saved", arg("path", file + ".png"));
     }
-    if (ImGui::MenuItem(("Save as " + file + ".csv (with token labels)").c_str())) {
+    if (ImGui::MenuItem(trf("widgets.heatmap.save_csv", arg("file", file)).c_str())) {
       const auto e = write_file_atomically(file + ".csv", tensor_csv(M, a.row_labels, a.col_labels));
-      s.message = e ? "Not saved: " + e->message() : "Saved " + file + ".csv";
+      s.message = e ? phrase("file.not_saved", arg("reason", e->message())) : phrase("file.saved", arg("path", file + ".csv"));
     }
     ImGui::EndPopup();
   }

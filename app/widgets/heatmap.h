@@ -18,8 +18,9 @@ struct HeatmapArgs {
   std::string name;   // e.g. "P" or "encoder.0.self_attn.head.2.P"; the shape is appended
   const std::vector<std::string>* row_labels = nullptr;  // tokens, or null for indices
   const std::vector<std::string>* col_labels = nullptr;
-  const char* row_axis = "query";  // axis names in the shape: P [n=9 query × m=9 key]
-  const char* col_axis = "key";
+  // Axis names in the shape, in the current language: P [9 query × 9 key] (the defaults: keys of app.json).
+  const char* row_axis = i18n::tr("widgets.axis.query");
+  const char* col_axis = i18n::tr("widgets.axis.key");
   bool signed_scale = false;       // diverging colormap around 0; else probabilities on [0, 1]
   float max_cell = 40.0f;          // pixels per cell at most (fits the available width otherwise)
   float max_width = 0.0f;          // 0: the available width

@@ -1,5 +1,7 @@
 #include "app/widgets/layout_math.h"
 
+#include "core/i18n.h"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -72,9 +74,15 @@ int label_step(float cell_px, float min_gap_px) {
 
 std::string label_step_note(int step) {
   if (step <= 1) return {};
-  const int last2 = step % 100, last = step % 10;
-  const char* suffix = (last2 >= 11 && last2 <= 13) ? "th" : last == 1 ? "st" : last == 2 ? "nd" : last == 3 ? "rd" : "th";
-  return "every " + std::to_string(step) + suffix + " label";
+  // English counts with an ordinal ("every 3rd label"); Chinese with the number ("每 3 个标签标一个").
+  std::string nth = std::to_string(step);
+  if (i18n::language() == Lang::En) {
+    const int last2 = step % 100, last = step % 10;
+    nth += (last2 >= 11 && last2 <= 13) ? "th" : last == 1 ? "st" : last == 2 ? "nd" : last == 3 ? "rd" : "th";
+  }
+  // The unit tests of this file run without the catalog (tests/layout_math_test.cpp): the English text then.
+  if (!i18n::has("widgets.heatmap.label_step")) return "every " + nth + " label";
+  return i18n::trf("widgets.heatmap.label_step", i18n::arg("nth", nth));
 }
 
 // [SECTION] Zoom and pan

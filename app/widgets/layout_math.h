@@ -51,7 +51,7 @@ GridLayout grid_layout(const GridSpec&);
 // Every k-th label when cells are smaller than a line of text: the smallest k of 1, 2, 3, 4, 5, 10, 20, 25, 50,
 // 100, … for which labels are at least min_gap pixels apart. Labels 0, k, 2k, … are drawn.
 int label_step(float cell_px, float min_gap_px);
-// "every 4th label" (k = 1: empty).
+// "every 4th label" / "每 4 个标签标一个" in the current language (k = 1: empty).
 std::string label_step_note(int step);
 
 // [SECTION] Zoom and pan

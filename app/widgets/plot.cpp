@@ -1,4 +1,5 @@
 #include "app/widgets/plot.h"
+#include "app/widgets/common.h"
 #include "app/widgets/layout_math.h"
 
 #include <algorithm>
@@ -194,7 +195,7 @@ void DrawLinePlot(const PlotArgs& a, const std::vector<Series>& series) {
       if (s.label.empty()) continue;  // unlabelled helper lines (bands, markers) are not in the legend either
       if (!s.x.empty() && best < s.y.size())
         ImGui::Text("%s: %s = %s, %s = %s", s.label.c_str(), a.x_label.c_str(), tick_text(s.x[best]).c_str(), a.y_label.c_str(),
-                    std::isfinite(s.y[best]) ? tick_text(s.y[best]).c_str() : "not measured");
+                    std::isfinite(s.y[best]) ? tick_text(s.y[best]).c_str() : tr("widgets.plot.not_measured"));
     }
     ImGui::EndTooltip();
   }
@@ -216,7 +217,7 @@ void DrawHistogram(const char* id, const std::vector<float>& counts, float lo, f
   PlotArgs a;
   a.id = id;
   a.x_label = x_label;
-  a.y_label = "count";
+  a.y_label = tr("widgets.plot.count");
   a.size = size;
   a.y_from_zero = true;
   DrawLinePlot(a, bars);

@@ -1,16 +1,20 @@
 #include "app/widgets/selectors.h"
 
+#include "app/widgets/common.h"
+
 #include <imgui.h>
 
 namespace qkv::app {
 
 std::string block_title(const BlockRef& b) {
-  return std::string(b.decoder ? "decoder" : "encoder") + " · layer " + std::to_string(b.layer) + (b.cross ? " · cross-attention" : " · self-attention");
+  const char* key = b.decoder ? (b.cross ? "widgets.block.decoder_cross" : "widgets.block.decoder_self")
+                              : (b.cross ? "widgets.block.encoder_cross" : "widgets.block.encoder_self");
+  return trf(key, arg("layer", b.layer));
 }
 
 float BlockSelectorWidth() { return ImGui::GetFontSize() * 17; }
 
-float HeadSelectorWidth() { return ImGui::GetFontSize() * 8 + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize("head").x; }
+float HeadSelectorWidth() { return ImGui::GetFontSize() * 8 + ImGui::GetStyle().ItemInnerSpacing.x + ImGui::CalcTextSize(tr("widgets.head")).x; }
 
 void BlockSelector(AppState& s) {
   ImGui::SetNextItemWidth(BlockSelectorWidth());
@@ -24,13 +28,13 @@ void BlockSelector(AppState& s) {
     }
     ImGui::EndCombo();
   }
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Which attention block to look at (Up/Down keys move between layers)");
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("widgets.block.tip"));
 }
 
 void HeadSelector(AppState& s) {
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 8);
-  ImGui::SliderInt("head", &s.sel.head, 0, std::max(0, s.session.model.heads - 1));
-  if (ImGui::IsItemHovered()) ImGui::SetTooltip("Heads are independent attentions in different d_k-dimensional subspaces");
+  ImGui::SliderInt(tr_id("widgets.head"), &s.sel.head, 0, std::max(0, s.session.model.heads - 1));
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("widgets.head_tip"));
 }
 
 }  // namespace qkv::app

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 
+#include "core/i18n.h"
 #include "core/model.h"
 #include "core/network.h"
 #include "core/paths.h"
@@ -13,8 +14,10 @@ namespace qkv::labs {
 // [SECTION] Pre- vs Post-Norm, residual on/off
 
 std::string NormVariant::label(bool norms_on) const {
-  const std::string norm = norms_on ? (placement == NormPlacement::Pre ? "Pre-Norm" : "Post-Norm") : "no norm";
-  return norm + (residual ? ", residual" : ", no residual");
+  if (!norms_on) return i18n::tr(residual ? "core.labs.norm_variant.none_residual" : "core.labs.norm_variant.none_no_residual");
+  if (placement == NormPlacement::Pre)
+    return i18n::tr(residual ? "core.labs.norm_variant.pre_residual" : "core.labs.norm_variant.pre_no_residual");
+  return i18n::tr(residual ? "core.labs.norm_variant.post_residual" : "core.labs.norm_variant.post_no_residual");
 }
 
 NormSweep norm_sweep(const Session& session, const std::vector<std::string>& search_dirs, const Progress& progress) {

@@ -20,7 +20,7 @@ struct NormVariant {
   bool residual = true;
   std::vector<float> norms;  // ‖∂L/∂(input of layer l)‖_F for l = 0 … L−1, then the last layer's output (NAN: absent)
   std::string error;         // the run or its gradients failed
-  std::string label(bool norms_on) const;  // "Pre-Norm, residual", "no norm, no residual", …
+  std::string label(bool norms_on) const;  // "Pre-Norm, residual", "no norm, no residual", … (current language)
 };
 struct NormSweep {
   std::vector<NormVariant> variants;  // Post+res, Post−res, Pre+res, Pre−res (Pre only when the model has norms)

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "core/i18n.h"
 #include "core/labs/softmax.h"
 #include "core/model.h"
 #include "core/network.h"
@@ -13,14 +14,15 @@
 namespace qkv::labs {
 namespace {
 
+using i18n::arg;
+
 double ms_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::string seeded_note_for(const Session& s) {
   if (s.weights.empty()) return "";
-  return "Seeded weights (seed " + std::to_string(s.seed) + "): the trained weights (" + s.weights +
-         ") fit one width only, so every run of this sweep draws its own.";
+  return i18n::trf("core.labs.seeded_note", arg("seed", std::to_string(s.seed)), arg("weights", s.weights));
 }
 
 std::string format(const char* fmt, double v) {
@@ -153,27 +155,30 @@ VarianceBreakdown variance_breakdown(const Trace& t, const std::string& head) {
   return v;
 }
 
+// The caption is whole sentences, one key each, put one after the other (an English sentence after the first starts
+// with its space; a Chinese one needs none).
 std::string variance_caption(const VarianceBreakdown& v, bool scaled) {
-  if (!v.ok) return "Too few unmasked scores in this head to measure a variance.";
+  if (!v.ok) return i18n::tr("core.labs.variance.too_few");
   const double predicted = v.predicted_var_S(), predicted_scaled = v.predicted_var_scaled(), q2k2 = v.mean_q2 * v.mean_k2;
-  std::string out = "Measured: Var(S_scaled) = " + num(v.var_scaled) + " over " + format("%.0f", v.cells) + " unmasked cells (Var(QKᵀ) = " +
-                    num(v.var_S) + "). Predicted for independent zero-mean entries: d_k·E[q²]·E[k²] = " + std::to_string(v.d_k) + " × " +
-                    num(v.mean_q2) + " × " + num(v.mean_k2) + " = " + num(predicted);
-  if (std::fabs(v.scale - 1.0) > 1e-6) out += ", × scale² (" + format("%.3g", v.scale * v.scale) + ") = " + num(predicted_scaled);
-  out += ".";
-  if (std::fabs(q2k2 - 1.0) < 0.25)
-    out += " The entries of q and k have about unit variance here, so the prediction is ≈ d_k = " + std::to_string(v.d_k) + ".";
+  std::string out = i18n::trf("core.labs.variance.measured", arg("var_scaled", num(v.var_scaled)), arg("cells", format("%.0f", v.cells)),
+                              arg("var_s", num(v.var_S)));
+  if (std::fabs(v.scale - 1.0) > 1e-6)
+    out += i18n::trf("core.labs.variance.predicted_scaled", arg("d_k", v.d_k), arg("q2", num(v.mean_q2)), arg("k2", num(v.mean_k2)),
+                     arg("predicted", num(predicted)), arg("scale2", format("%.3g", v.scale * v.scale)),
+                     arg("predicted_scaled", num(predicted_scaled)));
   else
-    out += " It is d_k = " + std::to_string(v.d_k) + " only when the entries of q and k have variance 1; here E[q²]·E[k²] = " + num(q2k2) +
-           ", not 1.";
+    out += i18n::trf("core.labs.variance.predicted", arg("d_k", v.d_k), arg("q2", num(v.mean_q2)), arg("k2", num(v.mean_k2)),
+                     arg("predicted", num(predicted)));
+  if (std::fabs(q2k2 - 1.0) < 0.25)
+    out += i18n::trf("core.labs.variance.unit", arg("d_k", v.d_k));
+  else
+    out += i18n::trf("core.labs.variance.not_unit", arg("d_k", v.d_k), arg("q2k2", num(q2k2)));
   const double agreement = predicted > 0.0 ? v.var_S / predicted : NAN;
   if (std::isfinite(agreement) && agreement >= 1.0 / 1.5 && agreement <= 1.5)
-    out += " The measurement agrees (×" + format("%.2f", agreement) + ").";
+    out += i18n::trf("core.labs.variance.agrees", arg("f", format("%.2f", agreement)));
   else if (std::isfinite(agreement))
-    out += " The measurement is " + format("%.2g", agreement) + "× the prediction: this head's q and k are not independent and zero-mean " +
-           "(few cells, or trained weights that align them).";
-  out += scaled ? " Dividing by √d_k removes the factor d_k, whatever the head's width."
-                : " Without ÷√d_k the factor d_k stays in the scores.";
+    out += i18n::trf("core.labs.variance.disagrees", arg("f", format("%.2g", agreement)));
+  out += i18n::tr(scaled ? "core.labs.variance.scaled" : "core.labs.variance.unscaled");
   return out;
 }
 
@@ -321,13 +326,20 @@ DkGradientSweep dk_gradient_sweep(const Session& session, int seeds, const Progr
 
 namespace {
 
-// "stays level (×1.1)", "falls 15×", "rises 2.0×", from a curve's first and last value.
-std::string trend(double first, double last) {
+// The clause that says how a curve goes from its first to its last value — "stays level (×1.10)", "falls 15×", "falls to 0",
+// "rises 2.0×" — for the scaled curve ("core.labs.dk.scaled.*") or the unscaled one ("core.labs.dk.unscaled.*"); empty
+// when it cannot say.
+std::string trend(bool scaled, double first, double last) {
   if (!(first > 0.0) || !(last >= 0.0)) return "";
   const double f = last / first;
-  if (f >= 1.0 / 1.5 && f <= 1.5) return "stays level (×" + format("%.2f", f) + ")";
-  if (f < 1.0) return last > 0.0 ? "falls " + format(1.0 / f >= 10.0 ? "%.0f" : "%.1f", 1.0 / f) + "×" : "falls to 0";
-  return "rises " + format(f >= 10.0 ? "%.0f" : "%.1f", f) + "×";
+  const auto clause = [&](const char* scaled_key, const char* unscaled_key, const std::string& factor) {
+    return i18n::trf(scaled ? scaled_key : unscaled_key, arg("f", factor));
+  };
+  if (f >= 1.0 / 1.5 && f <= 1.5) return clause("core.labs.dk.scaled.level", "core.labs.dk.unscaled.level", format("%.2f", f));
+  if (f < 1.0 && !(last > 0.0)) return clause("core.labs.dk.scaled.falls_to_0", "core.labs.dk.unscaled.falls_to_0", "");
+  if (f < 1.0)
+    return clause("core.labs.dk.scaled.falls", "core.labs.dk.unscaled.falls", format(1.0 / f >= 10.0 ? "%.0f" : "%.1f", 1.0 / f));
+  return clause("core.labs.dk.scaled.rises", "core.labs.dk.unscaled.rises", format(f >= 10.0 ? "%.0f" : "%.1f", f));
 }
 
 }  // namespace
@@ -340,28 +352,26 @@ std::string dk_gradient_caption(const DkGradientSweep& r) {
       if (first < 0) first = k;
       last = k;
     }
-  if (first < 0 || last == first) return "Too few runs gave a measurement to compare the two curves.";
+  if (first < 0 || last == first) return i18n::tr("core.labs.dk.too_few");
   const DkGradPoint &s0 = r.scaled[first], &s1 = r.scaled[last], &u0 = r.unscaled[first], &u1 = r.unscaled[last];
-  std::string out = "Measured (mean over " + std::to_string(r.seeds) + " seed" + (r.seeds == 1 ? "" : "s") +
-                    ", all heads and rows; d_k = " + std::to_string(kGradDk[first]) + " → " + std::to_string(kGradDk[last]) +
-                    "): scaled " + num(s0.mean) + " → " + num(s1.mean) + ", unscaled " + num(u0.mean) + " → " + num(u1.mean) + ". ";
+  const int d_last = kGradDk[last];
+  // Whole sentences (and clauses), one key each, put one after the other: an English one ends with its space.
+  std::string out = i18n::trf(r.seeds == 1 ? "core.labs.dk.measured_one" : "core.labs.dk.measured", arg("seeds", r.seeds),
+                              arg("first", kGradDk[first]), arg("last", d_last), arg("s0", num(s0.mean)), arg("s1", num(s1.mean)),
+                              arg("u0", num(u0.mean)), arg("u1", num(u1.mean)));
   if (r.seeds > 1 && std::isfinite(s1.sd) && std::isfinite(u1.sd))
-    out += "Spread over the seeds at d_k = " + std::to_string(kGradDk[last]) + ": ± " + num(s1.sd) + " scaled, ± " + num(u1.sd) +
-           " unscaled (standard deviation). ";
-  const std::string ts = trend(s0.mean, s1.mean), tu = trend(u0.mean, u1.mean);
-  if (!ts.empty()) out += "Scaled, the ratio " + ts + "; ";
-  if (!tu.empty()) out += "unscaled, it " + tu + ". ";
-  const std::string at = "At d_k = " + std::to_string(kGradDk[last]) + " ";
+    out += i18n::trf("core.labs.dk.spread", arg("d_k", d_last), arg("s", num(s1.sd)), arg("u", num(u1.sd)));
+  out += trend(true, s0.mean, s1.mean);
+  out += trend(false, u0.mean, u1.mean);
   const bool overlap = std::isfinite(s1.sd) && std::isfinite(u1.sd) && std::fabs(s1.mean - u1.mean) <= s1.sd + u1.sd;
   if (u1.mean < s1.mean && !overlap) {
     const double f = u1.mean > 0 ? s1.mean / u1.mean : INFINITY;
-    out += at + "the unscaled softmax passes on " + (std::isfinite(f) ? format(f >= 10.0 ? "%.0f" : "%.1f", f) + "× less" : "no") +
-           " gradient than the scaled one.";
+    out += std::isfinite(f) ? i18n::trf("core.labs.dk.less", arg("d_k", d_last), arg("f", format(f >= 10.0 ? "%.0f" : "%.1f", f)))
+                            : i18n::trf("core.labs.dk.none", arg("d_k", d_last));
   } else if (overlap) {
-    out += at + "the two differ by less than the seeds' spread (± " + num(s1.sd) + ", ± " + num(u1.sd) +
-           "): this configuration does not separate them.";
+    out += i18n::trf("core.labs.dk.overlap", arg("d_k", d_last), arg("s", num(s1.sd)), arg("u", num(u1.sd)));
   } else {
-    out += at + "the unscaled ratio is NOT smaller than the scaled one here: this configuration does not show the vanishing gradient.";
+    out += i18n::trf("core.labs.dk.not_smaller", arg("d_k", d_last));
   }
   return out;
 }

@@ -6,6 +6,8 @@
 //                         over rows, heads and several seeds, with its spread; dk_gradient_caption says what was measured.
 // Every run of a sweep uses seeded weights: a trained file fits one width only (the Session says which weights it
 // wants; the result's `seeded_note` says that they were replaced, so the UI can say so).
+// Captions, notes and errors are in the current language (assets/i18n/core_labs.json): a caption in the language it is
+// asked in, a sweep's `seeded_note` and `error` in the language of the moment the sweep ran.
 #pragma once
 
 #include <functional>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/i18n.h"
 #include "core/ops.h"
 #include "core/paths.h"
 
@@ -39,11 +40,12 @@ RowJacobian row_jacobian(const Trace& t, const std::string& head, int row) {
   const Mat* P = t.tensors.find(paths::join(head, "P"));
   const HeadStats* st = t.head(head);
   if (!P || !st) {
-    r.error = "no head " + head + " in this trace";
+    r.error = i18n::trf("core.labs.softmax.no_head", i18n::arg("head", head));
     return r;
   }
   if (row < 0 || row >= P->rows()) {
-    r.error = "row " + std::to_string(row) + " is outside " + head + ".P, whose rows are 0 … " + std::to_string(P->rows() - 1);
+    r.error = i18n::trf("core.labs.softmax.row_outside", i18n::arg("row", row), i18n::arg("head", head),
+                        i18n::arg("last", static_cast<long>(P->rows() - 1)));
     return r;
   }
   r.row = row;

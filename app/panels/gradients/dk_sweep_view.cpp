@@ -42,7 +42,7 @@ void DrawDkSweepView(AppState& s, const std::string& key, bool session_valid) {
   const Session session = s.session;
   sweep_section<labs::DkGradientSweep>(
       s, dk_sweep, key, session_valid, [session](JobControl& c) { return labs::dk_gradient_sweep(session, kSweepSeeds, c.progress()); },
-      "The session is not valid: the sweep runs once it is.", [&s] { draw_dk_result(s); });
+      tr("gradients.why_sqrt_dk.invalid"), [&s] { draw_dk_result(s); });
 }
 
 namespace {
@@ -50,31 +50,28 @@ namespace {
 void draw_dk_result(AppState& s) {
   const labs::DkGradientSweep& r = dk_sweep.value;
   if (r.skipped) {
-    ImGui::TextDisabled("Skipped for speed: this input has more than %d tokens (%d runs of the model with gradients).", labs::kGradMaxTokens,
-                        2 * kSweepCount * kSweepSeeds);
+    ImGui::TextDisabled(
+        "%s", trf("gradients.why_sqrt_dk.skipped", arg("max", labs::kGradMaxTokens), arg("runs", 2 * kSweepCount * kSweepSeeds)).c_str());
     return;
   }
-  text_wrapped("The live model (same text, loss, d_model, layers, h = %d, τ = %.2f, masks) with d_k = 4 … 256, with and without "
-               "÷√d_k, each run with its gradients; measured at %s per query row, averaged over its heads and rows and over %d "
-               "seeds (the band: smallest to largest seed). %.0f ms, on a worker thread, again only when the session changes.",
-               r.heads, r.temperature, r.block.c_str(), r.seeds, r.ms);
+  text_wrapped("%s", trf("gradients.why_sqrt_dk.intro", arg("heads", r.heads), arg("tau", r.temperature), arg("block", r.block),
+                         arg("seeds", r.seeds), arg("ms", r.ms))
+                         .c_str());
   if (!r.seeded_note.empty()) wrapped_disabled(r.seeded_note.c_str());
-  if (r.identity_replaced) wrapped_disabled("Identity projections fix d_k = d_model/h, so these runs learn W_Q, W_K instead.");
-  if (!r.error.empty()) error_text("Not measured for every d_k (%s); those points are left out.", r.error.c_str());
-  if (r.additive)
-    wrapped_disabled("Additive scoring: S = w_aᵀ tanh(q + k) is not a dot product of two d_k-vectors, so its spread need not grow "
-                     "like √d_k, and the two curves may stay close.");
+  if (r.identity_replaced) wrapped_disabled(tr("gradients.why_sqrt_dk.identity"));
+  if (!r.error.empty()) error_text("%s", trf("gradients.why_sqrt_dk.error", arg("error", r.error)).c_str());
+  if (r.additive) wrapped_disabled(tr("gradients.why_sqrt_dk.additive"));
   if (!r.too_big.empty()) {
     std::string list;
     for (int dk : r.too_big) list += (list.empty() ? "" : ", ") + std::to_string(dk);
-    char buf[160];
-    std::snprintf(buf, sizeof buf, "Not run for speed: d_k = %s (with h = %d and these layers, over %.0f million weights per run).", list.c_str(),
-                  r.heads, labs::kGradMaxParams / 1e6);
-    wrapped_disabled(buf);
+    wrapped_disabled(
+        trf("gradients.why_sqrt_dk.too_big", arg("list", list), arg("heads", r.heads), arg("million", labs::kGradMaxParams / 1e6)).c_str());
   }
-  Series on{"÷√d_k (scaled)", {}, {}, palette(kSweepPalette[0])}, off{"not scaled", {}, {}, palette(kSweepPalette[1])};
+  const char* scaled = tr("gradients.why_sqrt_dk.scaled");
+  const char* unscaled = tr("gradients.why_sqrt_dk.unscaled");
+  Series on{scaled, {}, {}, palette(kSweepPalette[0])}, off{unscaled, {}, {}, palette(kSweepPalette[1])};
   Series on_lo{"", {}, {}, palette(kSweepPalette[0])}, on_hi{"", {}, {}, palette(kSweepPalette[0])}, off_lo{"", {}, {}, palette(kSweepPalette[1])}, off_hi{"", {}, {}, palette(kSweepPalette[1])};
-  Series max_on{"÷√d_k (scaled)", {}, {}, palette(kSweepPalette[0])}, max_off{"not scaled", {}, {}, palette(kSweepPalette[1])};
+  Series max_on{scaled, {}, {}, palette(kSweepPalette[0])}, max_off{unscaled, {}, {}, palette(kSweepPalette[1])};
   on.points = off.points = max_on.points = max_off.points = true;
   on_lo.dashed = on_hi.dashed = off_lo.dashed = off_hi.dashed = true;
   for (int k = 0; k < kSweepCount; ++k) {
@@ -92,7 +89,7 @@ void draw_dk_result(AppState& s) {
   std::vector<Series> left{on, off, on_lo, on_hi, off_lo, off_hi};
   const float top = top_of(left);
   if (r.model_dk >= kSweepDk[0] && r.model_dk <= kSweepDk[kSweepCount - 1]) {
-    Series marker{"this model's d_k", {static_cast<float>(r.model_dk), static_cast<float>(r.model_dk)}, {0.0f, top}, palette(4)};
+    Series marker{tr("gradients.why_sqrt_dk.model_dk"), {static_cast<float>(r.model_dk), static_cast<float>(r.model_dk)}, {0.0f, top}, palette(4)};
     marker.dashed = true;
     left.push_back(marker);
   }
@@ -101,8 +98,8 @@ void draw_dk_result(AppState& s) {
   ImGui::BeginGroup();
   PlotArgs pa;
   pa.id = "dk_ratio";
-  pa.x_label = "d_k (log scale)";
-  pa.y_label = "‖∂L/∂Z_r‖ / ‖∂L/∂P_r‖ (passed on)";
+  pa.x_label = tr("gradients.why_sqrt_dk.x_label");
+  pa.y_label = tr("gradients.why_sqrt_dk.y_label");
   pa.size = ImVec2(w_left, kSweepPlotHeight);
   pa.log_x = true;
   pa.y_min = 0.0f;
@@ -116,23 +113,22 @@ void draw_dk_result(AppState& s) {
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_left);
   wrapped_disabled(labs::dk_gradient_caption(r).c_str());
   if (ImGui::IsItemHovered())
-    ImGui::SetTooltip("Z = S·scale + mask is the softmax's input; a row r passes on ‖∂L/∂Z_r‖ per unit ‖∂L/∂P_r‖ arriving from above.\n"
-                      "Dashed: the smallest and largest of the %d seeds' means.", r.seeds);
+    ImGui::SetTooltip("%s", trf("gradients.why_sqrt_dk.caption_tip", arg("seeds", r.seeds)).c_str());
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
   ImGui::SameLine();
   ImGui::BeginGroup();
   PlotArgs pm;
   pm.id = "dk_saturation";
-  pm.x_label = "d_k (log scale)";
-  pm.y_label = "mean max weight per row";
+  pm.x_label = tr("gradients.why_sqrt_dk.x_label");
+  pm.y_label = tr("gradients.why_sqrt_dk.saturation_y");
   pm.size = ImVec2(w_right, kSweepPlotHeight);
   pm.log_x = true;
   pm.y_min = 0.0f;
   pm.y_max = 1.3f;
   DrawLinePlot(pm, {max_on, max_off});
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_right);
-  wrapped_disabled("1 = every row one-hot (saturated softmax). Saturation and a vanishing ratio on the left go together.");
+  wrapped_disabled(tr("gradients.why_sqrt_dk.saturation_note"));
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
 }

@@ -53,12 +53,11 @@ const char* first_stack(Arch arch) { return arch == Arch::DecoderOnly ? "decoder
 std::string first_self_attention_head(Arch arch) { return paths::head(paths::block(first_stack(arch), 0, paths::kSelf), 0); }
 
 void progress_bar(int done, int total, const char* what) {
-  char overlay[64];
-  if (total > 0) std::snprintf(overlay, sizeof overlay, "%d of %d runs", done, total);
-  else std::snprintf(overlay, sizeof overlay, "starting");
+  const std::string overlay =
+      total > 0 ? trf("gradients.sweep.runs", arg("done", done), arg("total", total)) : tr("gradients.sweep.starting");
   wrapped_disabled(what);
   ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f,
-                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay);
+                     ImVec2(std::min(ImGui::GetFontSize() * 16, ImGui::GetContentRegionAvail().x), 0), overlay.c_str());
 }
 
 }  // namespace gradients
@@ -72,18 +71,18 @@ void DrawGradientsPanel(AppState& s) {
   const Trace& t = *s.trace;
   if (!t.tensors.contains("loss")) {
     if (!s.gradient_error.empty()) {
-      error_text("No gradients: %s.", s.gradient_error.c_str());
+      error_text("%s", trf("gradients.no_gradients", arg("why", s.gradient_error)).c_str());
       if (s.session.decode_steps > 0) {
-        if (ImGui::Button("Turn decoding off (decode steps = 0)")) {
+        if (ImGui::Button(tr("gradients.decode_off"))) {
           s.session.decode_steps = 0;
           s.dirty = true;
         }
-        hover_tip("Gradients need the teacher-forced pass; greedy decoding generates tokens that have no target");
+        hover_tip(tr("gradients.decode_off_tip"));
       }
     } else if (s.error) {
-      error_text("Not applied: %s. Gradients are computed once the session is valid.", s.error->message().c_str());
+      error_text("%s", trf("gradients.not_applied", arg("why", s.error->message())).c_str());
     } else {
-      ImGui::TextDisabled("Computing gradients…");
+      ImGui::TextDisabled("%s", tr("gradients.computing"));
     }
     return;
   }
@@ -95,7 +94,7 @@ void DrawGradientsPanel(AppState& s) {
   ImGui::BeginChild("gradients_tab", ImVec2(0, 0), false);
   DrawLossView(s, key);
 
-  heading("The selected head: the gradient through the softmax");
+  heading(tr("gradients.heading.head"));
   BlockSelector(s);
   ImGui::SameLine();
   HeadSelector(s);
@@ -104,13 +103,13 @@ void DrawGradientsPanel(AppState& s) {
   ImGui::TextDisabled("%s", head.c_str());
   DrawHeadGradientsView(s, head);
 
-  heading("Softmax Jacobian of the pinned row: J = diag(p) − ppᵀ, so ∂L/∂z = J·∂L/∂p and ∂L/∂S = scale·∂L/∂z");
+  heading(tr("gradients.heading.jacobian"));
   DrawJacobianView(s, head);
 
-  heading("Weight-gradient norms per head and layer: ‖∂L/∂W_Q‖, ‖∂L/∂W_K‖, ‖∂L/∂W_V‖, ‖∂L/∂W_O‖");
+  heading(tr("gradients.heading.norms"));
   DrawNormTableView(s);
 
-  heading("Gradient into the embedding table: ∂L/∂embed.E [V × d_model], rows labelled by token");
+  heading(tr("gradients.heading.embedding"));
   DrawEmbeddingGradientView(s);
 
   ImGui::Spacing();
@@ -124,13 +123,13 @@ void DrawGradientsPanel(AppState& s) {
     if (!pending) s.request_section.clear();
   };
   scroll_here_if_requested("layer-input", false);
-  heading("Gradient reaching the selected layer's input: ∂L/∂<layer>.input [n × d_model]");
+  heading(tr("gradients.heading.layer_input"));
   DrawLayerInputGradientView(s);
   scroll_here_if_requested("why-sqrt-dk", DkSweepPending());
-  if (ImGui::CollapsingHeader("Why √d_k: the gradient through the softmax against d_k (measured)", ImGuiTreeNodeFlags_DefaultOpen))
+  if (ImGui::CollapsingHeader(tr_id("gradients.why_sqrt_dk.header"), ImGuiTreeNodeFlags_DefaultOpen))
     DrawDkSweepView(s, key, session_valid);
   scroll_here_if_requested("layer-norms", NormSweepPending());
-  if (ImGui::CollapsingHeader("Pre- vs Post-Norm, residual on/off: the gradient norm layer by layer", ImGuiTreeNodeFlags_DefaultOpen))
+  if (ImGui::CollapsingHeader(tr_id("gradients.norms.header"), ImGuiTreeNodeFlags_DefaultOpen))
     DrawNormSweepView(s, key, session_valid);
   ImGui::EndChild();
 }

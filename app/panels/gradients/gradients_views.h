@@ -12,6 +12,7 @@
 
 #include "app/app_state.h"
 #include "app/jobs.h"
+#include "app/widgets/common.h"
 
 #include <imgui.h>
 
@@ -73,8 +74,8 @@ void job_progress(const KeyedResult<R>& sweep, const char* what) {
 template <typename R>
 bool stale_note(const KeyedResult<R>& sweep, const std::string& key, bool session_valid) {
   if (!sweep.stale(key)) return false;
-  if (sweep.job.running()) job_progress(sweep, "Recomputing for the new settings (showing the previous result meanwhile)…");
-  else if (!session_valid) ImGui::TextDisabled("The session has edits that are not valid: showing the last valid one's measurement.");
+  if (sweep.job.running()) job_progress(sweep, tr("gradients.sweep.recomputing"));
+  else if (!session_valid) ImGui::TextDisabled("%s", tr("gradients.sweep.stale_invalid"));
   return true;
 }
 
@@ -85,7 +86,7 @@ void sweep_section(AppState& s, KeyedResult<R>& sweep, const std::string& key, b
                    const char* not_valid, Draw draw) {
   update_sweep<R>(s, sweep, key, session_valid, std::move(compute));
   if (!sweep.has()) {
-    if (sweep.job.running()) job_progress(sweep, "Measuring on a worker thread…");
+    if (sweep.job.running()) job_progress(sweep, tr("gradients.sweep.measuring"));
     else ImGui::TextDisabled("%s", not_valid);
     return;
   }

@@ -34,8 +34,8 @@ void DrawHeadGradientsView(AppState& s, const std::string& head) {
   const float grad_width = per_row == 3 ? row_w * 0.35f : row_w / per_row;  // signed legends are wider than P's 0–1
 
   ImGui::BeginGroup();
-  ImGui::TextUnformatted("attention weights (forward)");
-  hover_tip("P = softmax(S·scale + mask), row by row. Click a row to pin it for the Jacobian below.");
+  ImGui::TextUnformatted(tr("gradients.head.p_title"));
+  hover_tip(tr("gradients.head.p_tip"));
   HeatmapArgs a;
   a.key = paths::join(head, "P");
   a.M = P;
@@ -53,9 +53,8 @@ void DrawHeadGradientsView(AppState& s, const std::string& head) {
 
   if (per_row > 1) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
-  ImGui::TextUnformatted("gradient into the attention weights");
-  hover_tip("∂L/∂P: how the loss changes as each weight changes. It comes back from O = P·V: ∂L/∂P = ∂L/∂O · Vᵀ, so it is "
-            "usually NOT zero at masked cells — the mask acts one step earlier.");
+  ImGui::TextUnformatted(tr("gradients.head.dp_title"));
+  hover_tip(tr("gradients.head.dp_tip"));
   HeatmapArgs g;
   g.key = paths::grad(paths::join(head, "P"));
   g.M = dP;
@@ -70,9 +69,8 @@ void DrawHeadGradientsView(AppState& s, const std::string& head) {
 
   if (per_row > 2) ImGui::SameLine(0, gap);
   ImGui::BeginGroup();
-  ImGui::TextUnformatted("gradient into the raw scores S = QKᵀ");
-  hover_tip("∂L/∂S, row by row: scale · J·(∂L/∂P row), J = diag(p) − ppᵀ the softmax Jacobian. This is what reaches Q and K "
-            "(and so W_Q, W_K): ∂L/∂Q = ∂L/∂S · K.");
+  ImGui::TextUnformatted(tr("gradients.head.ds_title"));
+  hover_tip(tr("gradients.head.ds_tip"));
   HeatmapArgs d = g;
   d.key = paths::grad(paths::join(head, "S"));
   d.M = dS;
@@ -82,33 +80,27 @@ void DrawHeadGradientsView(AppState& s, const std::string& head) {
 
   const labs::HeadGradientSummary sum = labs::head_gradient_summary(t, head);
   if (!sum.ok) {
-    ImGui::TextDisabled("This head has no score gradients in this configuration.");
+    ImGui::TextDisabled("%s", tr("gradients.head.no_scores"));
     return;
   }
   // Masked cells: −∞ in S_masked, so p = 0 there and the Jacobian's row and column vanish: ∂L/∂S = 0 exactly.
   if (sum.masked == 0) {
-    ImGui::TextDisabled("masked cells: none of %ld in this block (turn on a causal mask or mark padding to see them get zero gradient)", sum.cells);
+    ImGui::TextDisabled("%s", trf("gradients.head.masked_none", arg("cells", sum.cells)).c_str());
   } else if (sum.leaked == 0) {
-    check_mark(true, "Checked cell by cell: ∂L/∂S == 0.0f at every −∞ cell");
+    check_mark(true, tr("gradients.head.masked_ok_check"));
     ImGui::SameLine();
-    ImGui::Text("masked cells: %d of %ld — every one has ∂L/∂S = 0 exactly", sum.masked, sum.cells);
-    hover_tip("p = 0 at a masked cell, so its row and column of diag(p) − ppᵀ are zero: no gradient reaches that score, "
-              "whatever ∂L/∂P is there. The mask blocks learning from the future (causal) and from padding.");
+    ImGui::TextUnformatted(trf("gradients.head.masked_ok", arg("masked", sum.masked), arg("cells", sum.cells)).c_str());
+    hover_tip(tr("gradients.head.masked_ok_tip"));
   } else {
-    check_mark(false, "A masked cell received gradient: that would be a bug");
+    check_mark(false, tr("gradients.head.masked_bug_check"));
     ImGui::SameLine();
-    error_text("masked cells: %d of %ld — %d have ∂L/∂S ≠ 0 (largest |∂L/∂S| %s): this is a bug", sum.masked, sum.cells, sum.leaked,
-               sci(sum.worst_leak).c_str());
+    error_text("%s", trf("gradients.head.masked_bug", arg("masked", sum.masked), arg("cells", sum.cells), arg("leaked", sum.leaked),
+                         arg("worst", sci(sum.worst_leak)))
+                   .c_str());
   }
   ImGui::Text("‖∂L/∂P‖_F = %s   ‖∂L/∂S‖_F = %s   ‖∂L/∂Z‖_F = ‖∂L/∂S‖_F ÷ scale = %s   ‖∂L/∂Z‖/‖∂L/∂P‖ = %s", sci(sum.norm_dP).c_str(),
               sci(sum.norm_dS).c_str(), sci(sum.norm_dZ).c_str(), sum.norm_dP > 0 ? sci(sum.ratio).c_str() : "— (∂L/∂P = 0)");
-  char tip[360];
-  std::snprintf(tip, sizeof tip,
-                "Z = S·scale + mask is the softmax's input; scale = %.4g here (1/(√d_k·τ), or 1/τ without √d_k).\n"
-                "‖∂L/∂Z‖/‖∂L/∂P‖ is how much gradient the softmax lets through per unit arriving from above: near 0 when\n"
-                "its rows are saturated (one weight ≈ 1). The \"why √d_k\" plot below measures it against d_k.",
-                sum.scale);
-  hover_tip(tip);
+  hover_tip(trf("gradients.head.scale_tip", arg("scale", sum.scale)).c_str());
 }
 
 }  // namespace qkv::app::gradients

@@ -25,7 +25,7 @@ void DrawJacobianView(AppState& s, const std::string& head) {
     return;
   const labs::RowJacobian jac = labs::row_jacobian(t, head, r);
   if (!jac.ok()) {
-    ImGui::TextDisabled("Click a row of P above to pin it: its softmax Jacobian J = diag(p) − ppᵀ appears here.");
+    ImGui::TextDisabled("%s", tr("gradients.jacobian.hint"));
     return;
   }
   const std::vector<std::string>& keys = key_tokens(s, s.sel.block);
@@ -43,8 +43,8 @@ void DrawJacobianView(AppState& s, const std::string& head) {
   a.name = "J = ∂p/∂z";
   a.row_labels = &keys;
   a.col_labels = &keys;
-  a.row_axis = "key";
-  a.col_axis = "key";
+  a.row_axis = tr("gradients.axis.key");
+  a.col_axis = tr("gradients.axis.key");
   a.signed_scale = true;
   a.max_width = left_w;
   DrawHeatmap(s, a);
@@ -54,7 +54,8 @@ void DrawJacobianView(AppState& s, const std::string& head) {
   ImGui::BeginGroup();
   const float right_w = std::max(200.0f, ImGui::GetContentRegionAvail().x);
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + right_w);
-  ImGui::Text("query %d \"%s\": p = its row of P", r, r < static_cast<int>(queries.size()) ? queries[r].c_str() : "");
+  ImGui::TextUnformatted(
+      trf("gradients.jacobian.query", arg("row", r), arg("token", r < static_cast<int>(queries.size()) ? queries[r].c_str() : "")).c_str());
   {
     const float row_h = ImGui::GetFontSize() + 4.0f, bars_w = std::min(right_w, 420.0f);
     const float bars_h = std::min(static_cast<float>(m) * row_h, 12.0f * row_h) + 4.0f;  // long rows scroll
@@ -63,22 +64,22 @@ void DrawJacobianView(AppState& s, const std::string& head) {
     ImGui::EndChild();
   }
   if (jac.all_masked) {
-    text_wrapped("Every key of this row is masked: p = 0, so J = 0 and no gradient reaches its scores.");
+    text_wrapped("%s", tr("gradients.jacobian.all_masked"));
   } else {
-    ImGui::Text("entropy %.3f nats (uniform over its %d keys: %.3f)   max p = %.4f   ‖J‖_F = %s", jac.entropy, jac.allowed,
-                jac.uniform_entropy, jac.max_p, sci(jac.frobenius).c_str());
-    hover_tip("‖J‖_F is largest for a flat row and tends to 0 as the row approaches one-hot.");
-    wrapped_disabled("J_ij = p_i(δ_ij − p_j). A saturated row (one p ≈ 1, the rest ≈ 0) has J ≈ 0: whatever ∂L/∂P says, almost no "
-                     "gradient passes back to the scores, so W_Q and W_K stop learning. Large unscaled dot products cause exactly that. "
-                     "A masked key has p = 0, so its row and column of J are 0: that is why ∂L/∂S is exactly 0 there.");
+    ImGui::TextUnformatted(trf("gradients.jacobian.stats", arg("entropy", jac.entropy), arg("keys", jac.allowed),
+                               arg("uniform", jac.uniform_entropy), arg("max_p", jac.max_p), arg("frobenius", sci(jac.frobenius)))
+                               .c_str());
+    hover_tip(tr("gradients.jacobian.frobenius_tip"));
+    wrapped_disabled(tr("gradients.jacobian.explain"));
   }
   // The chain rule, checked in core: ∂L/∂z = J·∂L/∂p, and ∂L/∂S = scale·∂L/∂z.
   if (jac.checked) {
-    check_mark(jac.agrees, jac.agrees ? "Agrees to float rounding" : "J·∂L/∂p differs from ∂L/∂S ÷ scale by more than float rounding");
+    check_mark(jac.agrees, jac.agrees ? tr("gradients.jacobian.agrees") : tr("gradients.jacobian.differs"));
     ImGui::SameLine();
-    ImGui::Text("check: max |J·(∂L/∂P row) − (∂L/∂S row) ÷ scale| = %s   (largest entry %s, scale %.4g)", sci(jac.check_max_diff).c_str(),
-                sci(jac.check_largest).c_str(), jac.scale);
-    hover_tip("The tape's backward pass computed ∂L/∂S; here J is built from p and multiplied by ∂L/∂P's row by hand. They agree.");
+    ImGui::TextUnformatted(trf("gradients.jacobian.check", arg("diff", sci(jac.check_max_diff)), arg("largest", sci(jac.check_largest)),
+                               arg("scale", jac.scale))
+                               .c_str());
+    hover_tip(tr("gradients.jacobian.check_tip"));
   }
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();

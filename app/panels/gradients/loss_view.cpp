@@ -24,47 +24,85 @@ LossInfo loss_info;
 const char* loss_title(LossKind resolved) {
   switch (resolved) {
     case LossKind::NextToken:
-      return "next-token cross-entropy";
+      return tr("gradients.loss.title.next_token");
     case LossKind::TargetSequence:
-      return "target-sequence cross-entropy";
+      return tr("gradients.loss.title.target_sequence");
     case LossKind::Reconstruct:
-      return "reconstruct-the-input cross-entropy";
+      return tr("gradients.loss.title.reconstruct");
     case LossKind::Pattern:
-      return "attention-pattern squared error";
+      return tr("gradients.loss.title.pattern");
     default:
       return "";
   }
 }
 
+// The loss as the learner reads it; name(LossKind) stays the spelling of session files and the CLI.
+const char* loss_name(LossKind k) {
+  switch (k) {
+    case LossKind::Auto:
+      return tr("gradients.loss.name.auto");
+    case LossKind::NextToken:
+      return tr("gradients.loss.name.next_token");
+    case LossKind::TargetSequence:
+      return tr("gradients.loss.name.target");
+    case LossKind::Reconstruct:
+      return tr("gradients.loss.name.reconstruct");
+    case LossKind::Pattern:
+      return tr("gradients.loss.name.pattern");
+    default:
+      return name(k);
+  }
+}
+
+// "auto (next-token)": what Auto resolves to for this architecture.
+std::string loss_label(LossKind k, Arch arch) {
+  if (k != LossKind::Auto) return loss_name(k);
+  return trf("gradients.loss.auto_resolved", arg("resolved", loss_name(resolve(k, arch))));
+}
+
 const char* loss_tip(LossKind k) {
   switch (k) {
     case LossKind::Auto:
-      return "The model's natural loss: next token (decoder-only), target sequence (encoder–decoder), reconstruct the input "
-             "(encoder-only).";
+      return tr("gradients.loss.tip.auto");
     case LossKind::NextToken:
-      return "Each position predicts the token after it (a language model). Needs a decoder: an encoder sees the next token.";
+      return tr("gradients.loss.tip.next_token");
     case LossKind::TargetSequence:
-      return "The decoder predicts the target text one token ahead, then [EOS] (translation-style). Encoder–decoder only.";
+      return tr("gradients.loss.tip.target_sequence");
     case LossKind::Reconstruct:
-      return "Each position predicts its own input token (a trivial task, but gradients flow through every layer).";
+      return tr("gradients.loss.tip.reconstruct");
     case LossKind::Pattern:
-      return "L = ½·Σ(P − P*)²/n: make the first self-attention head's weights P match a fixed pattern P*. A direct demo of "
-             "gradients flowing into W_Q and W_K through the softmax.";
+      return tr("gradients.loss.tip.pattern");
     default:
       return "";
+  }
+}
+
+// The pattern as the learner reads it; name(Pattern) stays the spelling of session files and the CLI.
+const char* pattern_name(Pattern p) {
+  switch (p) {
+    case Pattern::Diagonal:
+      return tr("gradients.pattern.name.diagonal");
+    case Pattern::Previous:
+      return tr("gradients.pattern.name.previous");
+    case Pattern::AntiDiagonal:
+      return tr("gradients.pattern.name.anti_diagonal");
+    case Pattern::First:
+      return tr("gradients.pattern.name.first");
+    default:
+      return name(p);
   }
 }
 
 const char* pattern_tip(Pattern p) {
   switch (p) {
     case Pattern::Diagonal:
-      return "Every query attends to itself (P* = identity)";
+      return tr("gradients.pattern.tip.diagonal");
     case Pattern::Previous:
-      return "Every query attends to the token before it (the first to itself)";
+      return tr("gradients.pattern.tip.previous");
     case Pattern::AntiDiagonal:
-      return "Query i attends to key m−1−i (reversal)";
+      return tr("gradients.pattern.tip.anti_diagonal");
     case Pattern::First:
-      return "Every query attends to the first token";
+      return tr("gradients.pattern.tip.first");
     default:
       return "";
   }
@@ -95,15 +133,13 @@ void DrawLossView(AppState& s, const std::string& key) {
   Session& session = s.session;
   const Arch arch = session.model.arch;
   const LossKind resolved = resolve(session.loss, arch);
-  std::string preview = name(session.loss);
-  if (session.loss == LossKind::Auto) preview += std::string(" (") + name(resolved) + ")";
+  const std::string preview = loss_label(session.loss, arch);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 11);
-  if (ImGui::BeginCombo("loss", preview.c_str())) {
+  if (ImGui::BeginCombo(tr_id("gradients.loss.label"), preview.c_str())) {
     for (int i = 0; i < static_cast<int>(LossKind::Count); ++i) {
       const LossKind k = static_cast<LossKind>(i);
       if (!loss_allowed(k, arch) && k != session.loss) continue;
-      std::string label = name(k);
-      if (k == LossKind::Auto) label += std::string(" (") + name(resolve(k, arch)) + ")";
+      const std::string label = loss_label(k, arch);
       if (ImGui::Selectable(label.c_str(), k == session.loss) && k != session.loss) {
         session.loss = k;
         s.dirty = true;
@@ -112,14 +148,14 @@ void DrawLossView(AppState& s, const std::string& key) {
     }
     ImGui::EndCombo();
   }
-  hover_tip("The loss L whose gradients this tab shows. It is computed on the live model, on the teacher-forced pass.");
+  hover_tip(tr("gradients.loss.tip"));
   if (resolved == LossKind::Pattern) {
     ImGui::SameLine(0, kSectionGap);
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
-    if (ImGui::BeginCombo("pattern P*", name(session.loss_pattern))) {
+    if (ImGui::BeginCombo(tr_id("gradients.loss.pattern_label"), pattern_name(session.loss_pattern))) {
       for (int i = 0; i < static_cast<int>(Pattern::Count); ++i) {
         const Pattern p = static_cast<Pattern>(i);
-        if (ImGui::Selectable(name(p), p == session.loss_pattern) && p != session.loss_pattern) {
+        if (ImGui::Selectable(pattern_name(p), p == session.loss_pattern) && p != session.loss_pattern) {
           session.loss_pattern = p;
           s.dirty = true;
         }
@@ -130,42 +166,40 @@ void DrawLossView(AppState& s, const std::string& key) {
     hover_tip(pattern_tip(session.loss_pattern));
     ImGui::SameLine(0, kSectionGap);
     const std::string target = first_self_attention_head(arch);
-    ImGui::TextDisabled("targets %s", target.c_str());
-    hover_tip("The pattern loss acts on the first self-attention head only; every other head gets gradient only through it.");
+    ImGui::TextDisabled("%s", trf("gradients.loss.targets", arg("head", target)).c_str());
+    hover_tip(tr("gradients.loss.targets_tip"));
     ImGui::SameLine();
-    if (ImGui::SmallButton("show it")) {
+    if (ImGui::SmallButton(tr("gradients.loss.show_it"))) {
       s.sel.block = BlockRef{arch == Arch::DecoderOnly, false, 0};
       s.sel.head = 0;
       s.sel.pinned_row = -1;
     }
-    hover_tip("Select that head below");
+    hover_tip(tr("gradients.loss.show_it_tip"));
   } else {
     ImGui::SameLine(0, kSectionGap);
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 9);
-    if (ImGui::SliderFloat("label smoothing ε", &session.label_smoothing, 0.0f, 0.3f, "%.2f", ImGuiSliderFlags_AlwaysClamp)) s.dirty = true;
-    hover_tip("The target distribution becomes (1 − ε)·one-hot + ε/V: the model is never pushed to full certainty, so the "
-              "gradient never vanishes even when the right token already wins. The Transformer used ε = 0.1.");
+    if (ImGui::SliderFloat(tr_id("gradients.loss.smoothing"), &session.label_smoothing, 0.0f, 0.3f, "%.2f", ImGuiSliderFlags_AlwaysClamp)) s.dirty = true;
+    hover_tip(tr("gradients.loss.smoothing_tip"));
   }
 
   const Trace& t = *s.trace;
   update_loss_info(session, key, t);
   const float L = t.tensors.at("loss")(0, 0);
-  char rows[64] = "";
-  if (loss_info.rows > 0) std::snprintf(rows, sizeof rows, ", %d row%s", loss_info.rows, loss_info.rows == 1 ? "" : "s");
-  char line[192];
-  std::snprintf(line, sizeof line, "L = %s  (%s%s)", fmt(L).c_str(), loss_title(resolved), rows);
+  const char* line_key = loss_info.rows <= 0   ? "gradients.loss.value"
+                         : loss_info.rows == 1 ? "gradients.loss.value_row"
+                                               : "gradients.loss.value_rows";
+  const std::string line = trf(line_key, arg("L", fmt(L)), arg("title", loss_title(resolved)), arg("rows", loss_info.rows));
   ImGui::SameLine(0, 24);
-  if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(line).x) ImGui::NewLine();  // on its own line when it does not fit
-  ImGui::TextUnformatted(line);
+  if (ImGui::GetContentRegionAvail().x < ImGui::CalcTextSize(line.c_str()).x) ImGui::NewLine();  // on its own line when it does not fit
+  ImGui::TextUnformatted(line.c_str());
   if (resolved == LossKind::Pattern)
-    hover_tip("½·Σ(P − P*)² / n over the n query rows of the head's P: 0 when the head attends exactly as the pattern says");
+    hover_tip(tr("gradients.loss.pattern_value_tip"));
   else
-    hover_tip("Mean over the rows that have a target of −Σ_v q_v·log softmax(logits)_v; log V is what a uniform guess scores");
+    hover_tip(tr("gradients.loss.ce_value_tip"));
   if (!std::isfinite(L))
-    error_text("The loss is not finite: some score overflowed (a tiny temperature τ or huge weights), so every gradient below is "
-               "meaningless. Raise τ or turn √d_k scaling back on.");
+    error_text("%s", tr("gradients.loss.not_finite"));
   if (s.error)
-    error_text("Not applied: %s. Everything below still shows the last valid model.", s.error->message().c_str());
+    error_text("%s", trf("gradients.loss.not_applied", arg("why", s.error->message())).c_str());
 }
 
 }  // namespace qkv::app::gradients

@@ -41,7 +41,7 @@ void DrawEmbeddingGradientView(AppState& s) {
   const std::string path = paths::grad("embed.E");
   const Mat* dE = t.tensors.find(path);
   if (!dE) {
-    ImGui::TextDisabled("No gradient into the embedding table in this trace.");
+    ImGui::TextDisabled("%s", tr("gradients.embedding.none"));
     return;
   }
   const std::vector<std::string>& vocab = t.vocab.tokens();
@@ -49,15 +49,12 @@ void DrawEmbeddingGradientView(AppState& s) {
   for (Eigen::Index i = 0; i < dE->rows(); ++i) used += dE->row(i).squaredNorm() > 0.0f ? 1 : 0;
   // Said from the numbers: the output layer shares this table (logits = x·Eᵀ), so with a cross-entropy loss every
   // row gets gradient; with the pattern loss only the rows of tokens in the input do.
-  wrapped_disabled(used == dE->rows()
-                       ? "One row per vocabulary token, one column per embedding dimension. Every row gets gradient: the tokens of the "
-                         "input through the embedding lookup, and every token through the output layer, which shares this table "
-                         "(logits = x·Eᵀ) and pushes down the tokens it should not predict."
-                       : "One row per vocabulary token, one column per embedding dimension. Rows that are exactly 0 got no gradient: "
-                         "their token is neither in the input nor reached through the output layer by this loss.");
+  wrapped_disabled(used == dE->rows() ? tr("gradients.embedding.all_rows") : tr("gradients.embedding.some_rows"));
   draw_gradient_matrix(s, path, *dE, "∂L/∂embed.E", static_cast<Eigen::Index>(vocab.size()) == dE->rows() ? &vocab : nullptr,
-                       "vocabulary token", "dimension");
-  ImGui::Text("%d of %lld rows are non-zero   ‖∂L/∂embed.E‖_F = %s", used, static_cast<long long>(dE->rows()), sci(dE->cast<double>().norm()).c_str());
+                       tr("gradients.axis.vocab_token"), tr("gradients.axis.dimension"));
+  ImGui::TextUnformatted(trf("gradients.embedding.rows", arg("used", used), arg("rows", static_cast<long>(dE->rows())),
+                             arg("norm", sci(dE->cast<double>().norm())))
+                             .c_str());
 }
 
 // [SECTION] The gradient reaching a layer's input (what the residual path carries back)
@@ -68,13 +65,11 @@ void DrawLayerInputGradientView(AppState& s) {
   const std::string path = paths::grad(paths::join(layer, "input"));
   const Mat* dX = t.tensors.find(path);
   if (!dX) {
-    ImGui::TextDisabled("No gradient for %s.input in this trace.", layer.c_str());
+    ImGui::TextDisabled("%s", trf("gradients.layer_input.none", arg("layer", layer)).c_str());
     return;
   }
-  wrapped_disabled("One row per token, one column per feature of the residual stream entering this layer. With residual "
-                   "connections the gradient of the layer's output passes to its input unchanged (∂(x + F(x))/∂x = I + ∂F/∂x), "
-                   "so it stays large however deep the stack; turn residuals off in the sidebar and compare its norm.");
-  draw_gradient_matrix(s, path, *dX, "∂L/∂" + paths::join(layer, "input"), &query_tokens(s, s.sel.block), "token", "d_model");
+  wrapped_disabled(tr("gradients.layer_input.explain"));
+  draw_gradient_matrix(s, path, *dX, "∂L/∂" + paths::join(layer, "input"), &query_tokens(s, s.sel.block), tr("gradients.axis.token"), "d_model");
   ImGui::Text("‖∂L/∂%s.input‖_F = %s", layer.c_str(), sci(dX->cast<double>().norm()).c_str());
 }
 

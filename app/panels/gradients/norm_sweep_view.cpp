@@ -23,6 +23,19 @@ KeyedResult<NormSweep> norm_sweep;
 // `current`: the result is the session's own (not a stale one shown while a newer one computes).
 void draw_norm_result(AppState& s, bool current);
 
+// A variant as the learner reads it ("Pre-Norm, residual"); NormVariant::label is the CLI's English spelling.
+const char* variant_label(const NormVariant& v, bool norms_on) {
+  if (!norms_on) return v.residual ? tr("gradients.norms.variant.none_res") : tr("gradients.norms.variant.none_nores");
+  if (v.placement == NormPlacement::Pre)
+    return v.residual ? tr("gradients.norms.variant.pre_res") : tr("gradients.norms.variant.pre_nores");
+  return v.residual ? tr("gradients.norms.variant.post_res") : tr("gradients.norms.variant.post_nores");
+}
+
+// The first stack ("encoder" / "decoder", NormSweep::stack) as a word of the sentence.
+const char* stack_word(const std::string& stack) {
+  return stack == "decoder" ? tr("gradients.norms.stack.decoder") : tr("gradients.norms.stack.encoder");
+}
+
 }  // namespace
 
 bool NormSweepPending() { return !norm_sweep.has() || norm_sweep.job.running(); }
@@ -32,7 +45,7 @@ void DrawNormSweepView(AppState& s, const std::string& key, bool session_valid) 
   const std::vector<std::string> dirs = s.weights.search_dirs;
   sweep_section<NormSweep>(
       s, norm_sweep, key, session_valid, [session, dirs](JobControl& c) { return labs::norm_sweep(session, dirs, c.progress()); },
-      "The session is not valid: the comparison runs once it is.", [&s, &key] { draw_norm_result(s, !norm_sweep.stale(key)); });
+      tr("gradients.norms.invalid"), [&s, &key] { draw_norm_result(s, !norm_sweep.stale(key)); });
 }
 
 namespace {
@@ -40,16 +53,12 @@ namespace {
 void draw_norm_result(AppState& s, bool current) {
   const NormSweep& r = norm_sweep.value;
   const int L = r.layers;
-  const std::string& stack = r.stack;
-  text_wrapped("The live model (its weights, text and loss) run %s, each with its gradients: ‖∂L/∂x_l‖_F where x_l is the input "
-               "of %s layer l, and at %d the output of its last layer.%s %.0f ms on a worker thread, again only when the session changes.",
-               r.norms ? "with Post-Norm and Pre-Norm, residuals on and off" : "with residuals on and off", stack.c_str(), L,
-               r.arch == Arch::EncoderDecoder ? " Encoder–decoder: the encoder stack (its gradient arrives through cross-attention)." : "",
-               r.ms);
-  if (!r.norms) ImGui::TextDisabled("Norms are off (norm = none): Pre and Post are the same model, so only residual on/off is compared.");
-  if (r.pattern)
-    wrapped_colored(kWarningColor, "The pattern loss acts on the first attention head only, so every layer above it gets "
-                                                     "zero gradient (not drawn on the log scale): choose a cross-entropy loss for this comparison.");
+  const char* stack = stack_word(r.stack);
+  text_wrapped("%s", trf(r.norms ? "gradients.norms.intro_norms" : "gradients.norms.intro_residual", arg("stack", stack), arg("L", L),
+                         arg("encdec", r.arch == Arch::EncoderDecoder ? tr("gradients.norms.encdec") : ""), arg("ms", r.ms))
+                         .c_str());
+  if (!r.norms) ImGui::TextDisabled("%s", tr("gradients.norms.off"));
+  if (r.pattern) wrapped_colored(kWarningColor, tr("gradients.norms.pattern_warning"));
   std::vector<Series> series;
   std::string errors;
   // log₁₀ of the norms: they differ by orders of magnitude between the variants, and a constant factor per layer
@@ -58,11 +67,12 @@ void draw_norm_result(AppState& s, bool current) {
   for (size_t i = 0; i < r.variants.size(); ++i) {
     const NormVariant& v = r.variants[i];
     if (!v.error.empty()) {
-      errors += v.label(r.norms) + ": " + v.error + "  ";
+      errors += std::string(variant_label(v, r.norms)) + ": " + v.error + "  ";
       continue;
     }
     const bool current = r.is_current(v);
-    Series line{v.label(r.norms) + (current ? " (this model)" : ""), {}, {}, palette(static_cast<int>(i))};
+    Series line{current ? trf("gradients.norms.this_model", arg("variant", variant_label(v, r.norms))) : variant_label(v, r.norms), {}, {},
+                palette(static_cast<int>(i))};
     line.dashed = !current;
     line.points = true;
     for (int l = 0; l < static_cast<int>(v.norms.size()); ++l) {
@@ -73,13 +83,13 @@ void draw_norm_result(AppState& s, bool current) {
     }
     series.push_back(std::move(line));
   }
-  if (!errors.empty()) error_text("Not run: %s", errors.c_str());
+  if (!errors.empty()) error_text("%s", trf("gradients.norms.not_run", arg("errors", errors)).c_str());
   const float avail = ImGui::GetContentRegionAvail().x;
   const float w_plot = avail * 0.6f;
   ImGui::BeginGroup();
   PlotArgs pa;
   pa.id = "layer_norms";
-  pa.x_label = stack + " layer l (input of l; " + std::to_string(L) + " = output of the last)";
+  pa.x_label = trf("gradients.norms.x_label", arg("stack", stack), arg("L", L));
   pa.integer_x = true;
   pa.y_label = "log₁₀ ‖∂L/∂x_l‖_F   (0 = 1, −1 = 0.1, −2 = 0.01)";
   pa.size = ImVec2(w_plot, kNormPlotHeight);
@@ -101,15 +111,15 @@ void draw_norm_result(AppState& s, bool current) {
   ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + w_text);
   // The numbers, and input/output ratios: < 1 means the gradient shrinks on its way down to the input.
   if (ImGui::BeginTable("layer_norm_numbers", 3, ImGuiTableFlags_BordersInnerH | ImGuiTableFlags_SizingStretchProp, ImVec2(w_text, 0))) {
-    ImGui::TableSetupColumn("variant", ImGuiTableColumnFlags_WidthStretch, 1.6f);
-    ImGui::TableSetupColumn("at the input", ImGuiTableColumnFlags_WidthStretch, 1.0f);
-    ImGui::TableSetupColumn("input ÷ output", ImGuiTableColumnFlags_WidthStretch, 1.0f);
+    ImGui::TableSetupColumn(tr("gradients.norms.col.variant"), ImGuiTableColumnFlags_WidthStretch, 1.6f);
+    ImGui::TableSetupColumn(tr("gradients.norms.col.input"), ImGuiTableColumnFlags_WidthStretch, 1.0f);
+    ImGui::TableSetupColumn(tr("gradients.norms.col.ratio"), ImGuiTableColumnFlags_WidthStretch, 1.0f);
     ImGui::TableHeadersRow();
     for (const NormVariant& v : r.variants) {
       if (!v.error.empty() || v.norms.empty()) continue;
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
-      ImGui::TextUnformatted(v.label(r.norms).c_str());
+      ImGui::TextUnformatted(variant_label(v, r.norms));
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(sci(v.norms.front()).c_str());
       ImGui::TableNextColumn();
@@ -118,12 +128,9 @@ void draw_norm_result(AppState& s, bool current) {
     }
     ImGui::EndTable();
   }
-  hover_tip("input ÷ output: the gradient norm at the stack's input over the one at its last layer's output. Below 1 the gradient "
-            "shrinks on its way down through the layers; above 1 it grows.");
+  hover_tip(tr("gradients.norms.ratio_tip"));
   ImGui::Spacing();
-  wrapped_disabled("Reading aid: with a residual, x_l + F(x_l) passes ∂L/∂x straight through (the identity path), so every layer gets "
-                   "gradient. Post-Norm without residuals: the gradient shrinks layer by layer toward the input. Pre-Norm keeps the "
-                   "residual path free of norms, which is why deep Transformers train more easily with it.");
+  wrapped_disabled(tr("gradients.norms.reading_aid"));
   ImGui::PopTextWrapPos();
   ImGui::EndGroup();
 }

@@ -81,7 +81,10 @@ void draw_norm_cell(const char* id, const NormCell& c, const float scale_by_kind
         list->AddText(font, small, ImVec2(x0 + bar_w + 4.0f, y), text, buf);
       }
     } else {
-      list->AddText(font, small, ImVec2(x0, y), dim, c.state[k] == GradCell::Tied ? "tied to W_Q" : c.state[k] == GradCell::Fixed ? "fixed (identity)" : "—");
+      list->AddText(font, small, ImVec2(x0, y), dim,
+                    c.state[k] == GradCell::Tied    ? tr("gradients.table.tied")
+                    : c.state[k] == GradCell::Fixed ? tr("gradients.table.fixed")
+                                                    : "—");
     }
   }
   ImGui::InvisibleButton(id, ImVec2(width, 4 * line_h));
@@ -91,9 +94,9 @@ void draw_norm_cell(const char* id, const NormCell& c, const float scale_by_kind
     ImGui::Separator();
     for (int k = 0; k < 4; ++k) {
       if (c.state[k] == GradCell::Value) ImGui::Text("‖∂L/∂%s‖_F = %s", kProjectionNames[k], sci(c.v[k]).c_str());
-      else if (c.state[k] == GradCell::Tied) ImGui::TextDisabled("∂L/∂W_K: tied W_K = W_Q, its gradient is added into ∂L/∂W_Q");
-      else if (c.state[k] == GradCell::Fixed) ImGui::TextDisabled("∂L/∂%s: identity projection, not trainable", kProjectionNames[k]);
-      else ImGui::TextDisabled("∂L/∂%s: not computed", kProjectionNames[k]);
+      else if (c.state[k] == GradCell::Tied) ImGui::TextDisabled("%s", tr("gradients.table.tied_tip"));
+      else if (c.state[k] == GradCell::Fixed) ImGui::TextDisabled("%s", trf("gradients.table.fixed_tip", arg("name", kProjectionNames[k])).c_str());
+      else ImGui::TextDisabled("%s", trf("gradients.table.not_computed", arg("name", kProjectionNames[k])).c_str());
     }
     ImGui::EndTooltip();
   }
@@ -104,17 +107,15 @@ void draw_norm_cell(const char* id, const NormCell& c, const float scale_by_kind
 void DrawNormTableView(AppState& s) {
   update_norm_table(s);
   if (norm_table.rows.empty()) {
-    ImGui::TextDisabled("No attention blocks with weight gradients in this trace.");
+    ImGui::TextDisabled("%s", tr("gradients.table.none"));
     return;
   }
   ImGuiStorage* storage = ImGui::GetStateStorage();
   const ImGuiID shared_id = ImGui::GetID("norms.shared_scale");
   bool shared = storage->GetBool(shared_id, false);
-  wrapped_disabled("Frobenius norm of each head's slice of the weight gradients: W_Q, W_K (columns i·d_k … (i+1)·d_k), W_V (columns "
-                   "i·d_v …) and W_O (rows i·d_v …). The last column is the whole matrix. Hover a cell for the numbers.");
-  if (ImGui::Checkbox("one bar scale for all four matrices", &shared)) storage->SetBool(shared_id, shared);
-  hover_tip("Off: each matrix's bars are relative to its own largest head (compare layers and heads). On: one scale, so you see "
-            "that W_Q and W_K usually get far less gradient than W_V and W_O — theirs has to pass through the softmax.");
+  wrapped_disabled(tr("gradients.table.explain"));
+  if (ImGui::Checkbox(tr_id("gradients.table.shared"), &shared)) storage->SetBool(shared_id, shared);
+  hover_tip(tr("gradients.table.shared_tip"));
   float scale_by_kind[4], scale_all_by_kind[4];
   const float global = *std::max_element(norm_table.max_by_kind, norm_table.max_by_kind + 4);
   const float global_all = *std::max_element(norm_table.max_all_by_kind, norm_table.max_all_by_kind + 4);
@@ -130,14 +131,17 @@ void DrawNormTableView(AppState& s) {
     first = std::clamp(storage->GetInt(first_id, 0), 0, h - kMaxHeadColumns);
     ImGui::SameLine(0, 24);
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 12);
-    if (ImGui::SliderInt("first head shown", &first, 0, h - kMaxHeadColumns, "%d", ImGuiSliderFlags_AlwaysClamp)) storage->SetInt(first_id, first);
-    hover_tip("This model has more heads than fit in one table: pick which 32 to show");
+    if (ImGui::SliderInt(tr_id("gradients.table.first_head"), &first, 0, h - kMaxHeadColumns, "%d", ImGuiSliderFlags_AlwaysClamp)) storage->SetInt(first_id, first);
+    hover_tip(tr("gradients.table.first_head_tip"));
   }
   const int shown = std::min(h, kMaxHeadColumns);
   const float font = ImGui::GetFontSize();
   const ImGuiStyle& style = ImGui::GetStyle();
   const float avail = ImGui::GetContentRegionAvail().x;
-  const float block_w = ImGui::CalcTextSize("decoder · layer 00 · cross-attention").x + 8.0f;
+  // The widest block title there can be, or a longer one of this model's (the titles follow the language).
+  float block_text_w = ImGui::CalcTextSize(tr("gradients.table.block_width_sample")).x;
+  for (const NormRow& row : norm_table.rows) block_text_w = std::max(block_text_w, ImGui::CalcTextSize(block_title(row.block).c_str()).x);
+  const float block_w = block_text_w + 8.0f;
   const float col_w = std::max(font * 7.5f, (avail - block_w - (shown + 2) * style.CellPadding.x * 2.0f - 16.0f) / (shown + 1));
   const float row_h = 4 * (font * 0.8f + 2.0f) + style.CellPadding.y * 2.0f;
   const float content_w = block_w + (shown + 1) * col_w + (shown + 2) * style.CellPadding.x * 2.0f;
@@ -148,10 +152,10 @@ void DrawNormTableView(AppState& s) {
                                 ImGuiTableFlags_ScrollX | ImGuiTableFlags_ScrollY | ImGuiTableFlags_SizingFixedFit;
   if (!ImGui::BeginTable("norms", shown + 2, flags, ImVec2(avail, height))) return;
   ImGui::TableSetupScrollFreeze(1, 1);
-  ImGui::TableSetupColumn("attention block", ImGuiTableColumnFlags_WidthFixed, block_w);
+  ImGui::TableSetupColumn(tr("gradients.table.col.block"), ImGuiTableColumnFlags_WidthFixed, block_w);
   for (int i = first; i < first + shown; ++i)
-    ImGui::TableSetupColumn(("head " + std::to_string(i)).c_str(), ImGuiTableColumnFlags_WidthFixed, col_w);
-  ImGui::TableSetupColumn("all heads", ImGuiTableColumnFlags_WidthFixed, col_w);
+    ImGui::TableSetupColumn(trf("gradients.table.col.head", arg("i", i)).c_str(), ImGuiTableColumnFlags_WidthFixed, col_w);
+  ImGui::TableSetupColumn(tr("gradients.table.col.all"), ImGuiTableColumnFlags_WidthFixed, col_w);
   ImGui::TableHeadersRow();
   for (const NormRow& row : norm_table.rows) {
     ImGui::TableNextRow();
@@ -161,14 +165,15 @@ void DrawNormTableView(AppState& s) {
       s.sel.block = row.block;
       s.sel.pinned_row = -1;
     }
-    hover_tip("Select this block for the heatmaps above");
+    hover_tip(tr("gradients.table.select_tip"));
     ImGui::PushID(row.block.path().c_str());
     const int heads = static_cast<int>(row.heads.size()) - 1;  // then the whole block
     for (int i = first; i <= std::min(heads, first + shown); ++i) {
       const bool all = i == heads;
       if (!all && i >= first + shown) continue;
       ImGui::TableSetColumnIndex(all ? shown + 1 : i - first + 1);
-      const std::string what = block_title(row.block) + (all ? " · all heads (whole matrices)" : " · head " + std::to_string(i));
+      const std::string what = all ? trf("gradients.table.cell_all", arg("block", block_title(row.block)))
+                                   : trf("gradients.table.cell_head", arg("block", block_title(row.block)), arg("i", i));
       ImGui::PushID(i);
       draw_norm_cell("cell", row.heads[i], all ? scale_all_by_kind : scale_by_kind, col_w, what);
       ImGui::PopID();
@@ -176,7 +181,7 @@ void DrawNormTableView(AppState& s) {
     if (heads > first + shown) {  // the whole-block cell lies beyond the window of heads
       ImGui::TableSetColumnIndex(shown + 1);
       ImGui::PushID(heads);
-      draw_norm_cell("cell", row.heads[heads], scale_all_by_kind, col_w, block_title(row.block) + " · all heads (whole matrices)");
+      draw_norm_cell("cell", row.heads[heads], scale_all_by_kind, col_w, trf("gradients.table.cell_all", arg("block", block_title(row.block))));
       ImGui::PopID();
     }
     ImGui::PopID();
