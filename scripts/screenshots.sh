@@ -1,18 +1,24 @@
 #!/usr/bin/env bash
-# Regenerates the README's screenshots (docs/*.png) with the app itself, under Xvfb.
+# Regenerates the README's screenshots (docs/*.png, and each tab in 简体中文 as docs/zh/*.png) with the app itself,
+# under Xvfb.
 #   ./scripts/screenshots.sh [BUILD_DIR]
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${1:-$root/build}
 app=$build/qkvlab
-mkdir -p "$root/docs"
+mkdir -p "$root/docs/zh"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-shot() {  # shot NAME PANEL SESSION_JSON [MORE APP FLAGS]
+export XDG_CONFIG_HOME=$tmp/config  # not the user's imgui.ini: the language is --lang's
+shot() {  # shot NAME PANEL SESSION_JSON [MORE APP FLAGS]: docs/NAME.png in English, docs/zh/NAME.png in Chinese
   echo "$3" > "$tmp/$1.json"
-  xvfb-run -a -s "-screen 0 1440x900x24" "$app" --session "$tmp/$1.json" --panel "$2" --screenshot "$root/docs/$1.png" \
-    --frames 6 --width 1440 --height 900 "${@:4}"
-  echo "docs/$1.png"
+  for lang in en zh; do
+    local out=$root/docs/$1.png
+    [ "$lang" = zh ] && out=$root/docs/zh/$1.png
+    xvfb-run -a -s "-screen 0 1440x900x24 -noreset" "$app" --session "$tmp/$1.json" --panel "$2" --screenshot "$out" \
+      --frames 6 --width 1440 --height 900 --lang "$lang" "${@:4}"
+    echo "${out#"$root"/}"
+  done
 }
 sentence='"text": "The animal didn'"'"'t cross the street because it was too tired ."'
 shot attention attention "{$sentence, \"model\": {\"layers\": 2, \"heads\": 4}}"
@@ -24,13 +30,20 @@ shot positions positions "{$sentence}"
 shot parameters parameters "{$sentence}"
 shot translation attention "{\"text\": \"the cat sat on the mat\", \"target\": \"le chat\", \"model\": {\"arch\": \"encoder-decoder\", \"layers\": 1, \"heads\": 2}}" --block decoder.0.cross_attn
 # The app as it opens (the shipped reverse model), the Train tab after 400 live steps, and the Gradients tab.
-default_shot() {  # default_shot NAME PANEL [MORE APP FLAGS]
-  xvfb-run -a -s "-screen 0 1440x900x24" "$app" --panel "$2" --screenshot "$root/docs/$1.png" --frames 6 --width 1440 --height 900 "${@:3}"
-  echo "docs/$1.png"
+default_shot() {  # default_shot NAME PANEL [MORE APP FLAGS]: in English, and in Chinese unless the flags set --lang
+  for lang in en zh; do
+    local out=$root/docs/$1.png
+    if [ "$lang" = zh ]; then
+      case " ${*:3} " in *" --lang "*) break ;; esac
+      out=$root/docs/zh/$1.png
+    fi
+    xvfb-run -a -s "-screen 0 1440x900x24 -noreset" "$app" --panel "$2" --screenshot "$out" --frames 6 --width 1440 --height 900 \
+      $([ "$lang" = zh ] && echo --lang zh) "${@:3}"
+    echo "${out#"$root"/}"
+  done
 }
 default_shot trained attention
 default_shot output output
-default_shot lessons-zh lessons --lang zh
 default_shot train train --train-steps 400
 shot gradients gradients "{\"text\": \"the cat sat on the mat because it was tired\", \"model\": {\"arch\": \"decoder-only\", \"layers\": 2, \"heads\": 4, \"norm_placement\": \"pre\"}}" --block decoder.1.self_attn --head 1
 # Lessons: the Lessons tab, and presentation mode (English, and 简体中文 on a later step).
