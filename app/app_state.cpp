@@ -218,7 +218,8 @@ void recompute_if_dirty(AppState& s) {
     s.recompute_started = std::chrono::steady_clock::now();
     // Layers whose inputs did not change are taken from the trace on screen (e.g. the encoder when only the target
     // changed; everything when only the loss did): decided here, on the UI thread, which owns s.trace.
-    Reuse reuse = s.trace ? reusable(s.trace_session, s.trace, s.session) : Reuse{};
+    Reuse reuse = s.trace && !s.recompute_from_scratch ? reusable(s.trace_session, s.trace, s.session) : Reuse{};
+    s.recompute_from_scratch = false;
     // The selected block's heads at the selected stage, and its mask: what the Attention tab draws first.
     std::vector<std::string> prefetch{paths::join(s.sel.block.path(), "M")};
     for (int i = 0; i < s.session.model.heads; ++i) prefetch.push_back(paths::head_tensor(s.sel.block.path(), i, stage_name(s.sel.stage)));

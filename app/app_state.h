@@ -136,6 +136,7 @@ struct AppState {
   bool dirty = true;                    // the session changed: recompute at the start of the next frame
   std::shared_ptr<const Trace> trace;   // the last session that ran (never an invalid one)
   Session trace_session;                // the session `trace` was made from (what the next recompute may take from it)
+  bool recompute_from_scratch = false;  // the next recompute takes nothing from `trace` (after a language switch)
   std::shared_ptr<const Trace> trace_other_scale;  // the same session with √d_k flipped, when side_by_side is on
   bool side_by_side = false;
   uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change

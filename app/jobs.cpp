@@ -8,6 +8,8 @@
 #include <exception>
 #include <new>
 
+#include "core/i18n.h"
+
 #if defined(__linux__)
 #include <sys/resource.h>
 #include <unistd.h>
@@ -64,7 +66,7 @@ void JobThreads::start(std::string key, std::function<void(JobControl&)> work) {
     try {
       work(*control);
     } catch (const std::bad_alloc&) {
-      control->failure_ = "out of memory";  // i18n: name — as e.what() below: English, pinned by tests/threads_test.cpp
+      control->failure_ = i18n::tr("jobs.out_of_memory");
     } catch (const std::exception& e) {
       control->failure_ = e.what();
     } catch (...) {

@@ -247,7 +247,7 @@ void DrawLessonsPanel(AppState& s) {
   bool lang_changed = ImGui::RadioButton("English", &lang, 0);
   ImGui::SameLine();
   lang_changed |= ImGui::RadioButton("简体中文", &lang, 1);
-  if (lang_changed) set_app_language(static_cast<Lang>(lang));  // the whole app's language, as the Language menu sets it
+  if (lang_changed) set_app_language(s, static_cast<Lang>(lang));  // the whole app's language, as the Language menu sets it
   ImGui::SameLine(0, 24);
   ImGui::SetNextItemWidth(200);
   ImGui::InputTextWithHint("##search", tr("lessons.search"), &L.search);

@@ -59,13 +59,17 @@ void select_tab(AppState& s, int delta) {
   s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
 }
 
-void set_app_language(Lang lang) {
+void set_app_language(AppState& s, Lang lang) {
   if (lang == i18n::language()) return;
   i18n::set_language(lang);
   ImGui::MarkIniSettingsDirty();  // "Lang=" of imgui.ini
+  // What the core wrote when it ran (a refusal, the trace's warnings) is written again in the new language: one
+  // recompute from scratch, as nothing of the session changed for the reuse rule to see.
+  s.dirty = true;
+  s.recompute_from_scratch = true;
 }
 
-void switch_language(AppState&, UiFrame&) { set_app_language(i18n::language() == Lang::En ? Lang::Zh : Lang::En); }
+void switch_language(AppState& s, UiFrame&) { set_app_language(s, i18n::language() == Lang::En ? Lang::Zh : Lang::En); }
 
 namespace {
 

@@ -23,7 +23,7 @@ void save_session_as_dialog(AppState&, UiFrame&);
 void export_png_dialog(AppState&, UiFrame&);
 void select_tab(AppState&, int delta);  // the next (+1) or previous (−1) tab, wrapping around
 // The language of the whole app (menus, tabs, panels, messages, lessons), saved in imgui.ini.
-void set_app_language(Lang);
+void set_app_language(AppState&, Lang);
 void switch_language(AppState&, UiFrame&);  // Ctrl+Shift+L: English / 简体中文
 // The keys of an action of the table ("Ctrl+O"), for a menu item; null if it has none.
 const char* keys_of(Action);

@@ -272,8 +272,8 @@ void draw_menu(AppState& s, UiFrame& f) {
   // screen still finds theirs; the shortcut switches to the other one.
   if (ImGui::BeginMenu(tr_id("menu.language"))) {
     const Lang now = i18n::language();
-    if (ImGui::MenuItem("English", now == Lang::En ? nullptr : keys_of(switch_language), now == Lang::En)) set_app_language(Lang::En);
-    if (ImGui::MenuItem("简体中文", now == Lang::Zh ? nullptr : keys_of(switch_language), now == Lang::Zh)) set_app_language(Lang::Zh);
+    if (ImGui::MenuItem("English", now == Lang::En ? nullptr : keys_of(switch_language), now == Lang::En)) set_app_language(s, Lang::En);
+    if (ImGui::MenuItem("简体中文", now == Lang::Zh ? nullptr : keys_of(switch_language), now == Lang::Zh)) set_app_language(s, Lang::Zh);
     ImGui::EndMenu();
   }
   if (ImGui::BeginMenu(tr_id("menu.lessons"))) {
