@@ -271,7 +271,11 @@ Result<int> export_png(const Trace& t, const std::string& dir, int min_cell) {
       tokens += file_safe(tok);
     }
     if (cross) tokens += "__x__" + std::to_string(t.source_tokens.size()) + "_source_tokens";
-    if (tokens.size() > 160) tokens = tokens.substr(0, 160) + "_etc";
+    if (tokens.size() > 160) {  // cut between whole UTF-8 characters: a Chinese token must not leave half a character
+      size_t keep = 160;
+      while (keep > 0 && (static_cast<unsigned char>(tokens[keep]) & 0xC0) == 0x80) --keep;
+      tokens = tokens.substr(0, keep) + "_etc";
+    }
     for (const char* stage : {"S", "S_scaled", "S_masked", "P"}) {
       const std::string path = head.path + "." + stage;
       const Mat& M = t.tensors.at(path);

@@ -51,6 +51,27 @@ float chars(std::string_view s) {
   return n;
 }
 
+// A caption cut to fit keeps whole characters: "每 2 个标签标一个" at 6 units is "每 2 个…" (the bug drew "每 2 个标��":
+// it dropped a Chinese character's last two bytes and kept its first).
+TEST(TextWrap, ACutCaptionKeepsWholeCharactersAndEndsInAnEllipsis) {
+  EXPECT_EQ(cut_with_ellipsis("每 2 个标签标一个", 7.0f, chars), "每 2 个标…");
+  EXPECT_EQ(cut_with_ellipsis("每 2 个标签标一个", 6.0f, chars), "每 2 个…");
+  EXPECT_EQ(cut_with_ellipsis("every 2nd label", 6.0f, chars), "every…");
+  EXPECT_EQ(cut_with_ellipsis("fits", 4.0f, chars), "fits");
+  EXPECT_EQ(cut_with_ellipsis("标签", 0.5f, chars), "…");
+  for (float w = 1; w < 10; ++w) {
+    const std::string cut = cut_with_ellipsis("注意力头 head 0（已选中）", w, chars);
+    EXPECT_LE(chars(cut), w);
+    for (size_t i = 0; i < cut.size();) {  // valid UTF-8 throughout
+      const unsigned char c = static_cast<unsigned char>(cut[i]);
+      const size_t len = c < 0x80 ? 1 : c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+      ASSERT_LE(i + len, cut.size()) << cut;
+      for (size_t k = 1; k < len; ++k) ASSERT_EQ(static_cast<unsigned char>(cut[i + k]) & 0xC0, 0x80) << cut;
+      i += len;
+    }
+  }
+}
+
 std::vector<std::string> wrap(std::string_view text, float width) {
   std::vector<std::string> out;
   for (std::string_view l : wrap_lines(text, width, chars)) out.emplace_back(l);

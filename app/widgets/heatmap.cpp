@@ -4,6 +4,7 @@
 #include "app/gl/heatmap_renderer.h"
 #include "app/gl/texture.h"
 #include "app/png_export.h"
+#include "app/widgets/text_wrap.h"
 #include "core/export.h"
 #include "core/files.h"
 
@@ -37,13 +38,7 @@ void add_vertical_text(ImDrawList* list, ImVec2 bottom_left, ImU32 color, const 
 }
 
 std::string truncated(const std::string& text, float width) {
-  if (ImGui::CalcTextSize(text.c_str()).x <= width) return text;
-  std::string out = text;
-  while (!out.empty() && ImGui::CalcTextSize((out + "…").c_str()).x > width) {
-    out.pop_back();
-    while (!out.empty() && (static_cast<unsigned char>(out.back()) & 0xC0) == 0x80) out.pop_back();  // whole UTF-8 chars
-  }
-  return out + "…";
+  return cut_with_ellipsis(text, width, [](std::string_view s) { return ImGui::CalcTextSize(s.data(), s.data() + s.size()).x; });
 }
 
 const std::string& label_at(const std::vector<std::string>* labels, int i, std::string& scratch) {

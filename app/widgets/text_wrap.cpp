@@ -54,6 +54,18 @@ bool no_break_after(char32_t c) {
 
 }  // namespace
 
+std::string cut_with_ellipsis(std::string_view text, float width, const std::function<float(std::string_view)>& measure) {
+  if (measure(text) <= width) return std::string(text);
+  const std::string ellipsis = "…";
+  const float tail = measure(ellipsis);
+  size_t keep = text.size();
+  while (keep > 0 && measure(text.substr(0, keep)) + tail > width) {
+    while (keep > 0 && (static_cast<unsigned char>(text[keep - 1]) & 0xC0) == 0x80) --keep;  // the character's continuation bytes
+    if (keep > 0) --keep;                                                                    // and its first byte
+  }
+  return std::string(text.substr(0, keep)) + ellipsis;
+}
+
 std::vector<std::string_view> wrap_lines(std::string_view text, float width, const std::function<float(std::string_view)>& measure) {
   std::vector<std::string_view> lines;
   size_t line_start = 0;

@@ -17,6 +17,10 @@ namespace qkv::app {
 // always breaks). Each line is a view into text.
 std::vector<std::string_view> wrap_lines(std::string_view text, float width, const std::function<float(std::string_view)>& measure);
 
+// `text` cut to at most `width` with "…" after what is kept, between whole UTF-8 characters (a Chinese character is
+// three bytes: cutting bytes would draw "��"); the text itself when it fits.
+std::string cut_with_ellipsis(std::string_view text, float width, const std::function<float(std::string_view)>& measure);
+
 // ImGui::TextWrapped with these line breaks (printf-style; wraps at the wrap position pushed with
 // ImGui::PushTextWrapPos, else at the window's right edge).
 void text_wrapped(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
