@@ -93,23 +93,38 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
   return std::nullopt;
 }
 
-Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+std::variant<std::string, ReadFailure> read_file_bytes(const std::string& path, size_t max_bytes) {
   namespace fs = std::filesystem;
+  using Kind = ReadFailure::Kind;
   std::error_code ec;
   const fs::file_status status = fs::status(path, ec);
-  if (ec || !fs::exists(status)) return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_path")};
-  if (!fs::is_regular_file(status)) return Error{trf("core.files.not_a_file", arg("path", path)), tr("core.files.hint_choose_file")};
+  if (ec || !fs::exists(status)) return ReadFailure{Kind::Missing};
+  if (!fs::is_regular_file(status)) return ReadFailure{Kind::NotAFile};
   const uintmax_t size = fs::file_size(path, ec);
-  if (ec) return Error{trf("core.files.cannot_read_size", arg("path", path)), ec.message()};
-  if (size > max_bytes)
-    return Error{trf("core.files.too_large", arg("path", path), arg("bytes", size), arg("limit_mib", max_bytes >> 20)),
-                 tr("core.files.hint_right_file")};
+  if (ec) return ReadFailure{Kind::NoSize, ec.message()};
+  if (size > max_bytes) return ReadFailure{Kind::TooLarge, "", size};
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_the_permissions")};
+  if (!in) return ReadFailure{Kind::CannotOpen};
   std::string bytes(static_cast<size_t>(size), '\0');
   in.read(bytes.data(), static_cast<std::streamsize>(size));
   bytes.resize(static_cast<size_t>(in.gcount()));  // a file that shrank meanwhile: what was there
   return bytes;
+}
+
+Result<std::string> read_file(const std::string& path, size_t max_bytes) {
+  std::variant<std::string, ReadFailure> read = read_file_bytes(path, max_bytes);
+  if (std::string* bytes = std::get_if<std::string>(&read)) return std::move(*bytes);
+  const ReadFailure& f = std::get<ReadFailure>(read);
+  switch (f.kind) {
+    case ReadFailure::Kind::Missing: return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_path")};
+    case ReadFailure::Kind::NotAFile: return Error{trf("core.files.not_a_file", arg("path", path)), tr("core.files.hint_choose_file")};
+    case ReadFailure::Kind::NoSize: return Error{trf("core.files.cannot_read_size", arg("path", path)), f.reason};
+    case ReadFailure::Kind::TooLarge:
+      return Error{trf("core.files.too_large", arg("path", path), arg("bytes", f.bytes), arg("limit_mib", max_bytes >> 20)),
+                   tr("core.files.hint_right_file")};
+    case ReadFailure::Kind::CannotOpen: break;
+  }
+  return Error{trf("core.files.cannot_open", arg("path", path)), tr("core.files.hint_check_the_permissions")};
 }
 
 int json_nesting_depth(std::string_view text) {

@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "core/tensor.h"
 
@@ -16,6 +17,14 @@ std::optional<Error> write_file_atomically(const std::string& path, std::string_
 // (ours are below 1 MiB; a session of 65,536 tokens is about 0.5 MiB).
 inline constexpr size_t kMaxTextFileBytes = size_t{64} << 20;
 Result<std::string> read_file(const std::string& path, size_t max_bytes = kMaxTextFileBytes);
+// The same reading, with why it failed as a kind instead of a sentence: read_file words it in the current language;
+// the texts' own loader (core/i18n.cpp) words it in English, as it runs before any text is loaded.
+struct ReadFailure {
+  enum class Kind { Missing, NotAFile, NoSize, TooLarge, CannotOpen } kind;
+  std::string reason;   // NoSize: the system's words
+  uintmax_t bytes = 0;  // TooLarge: the file's size
+};
+std::variant<std::string, ReadFailure> read_file_bytes(const std::string& path, size_t max_bytes = kMaxTextFileBytes);
 
 // How deeply the arrays and objects of a JSON text nest (strings skipped), without parsing it. Readers of untrusted
 // JSON refuse a text nested deeper than kMaxJsonDepth before parsing: the parse, a merge patch and a dump all recurse

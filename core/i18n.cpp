@@ -6,7 +6,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -63,48 +62,45 @@ void load_default_once() {
   });
 }
 
-const Entry* find(const char* key) {
+// The catalog to read: the one loaded, else the shipped one.
+const std::map<std::string, Entry, std::less<>>& loaded_catalog() {
   if (!g_loaded.load(std::memory_order_acquire)) load_default_once();
-  const auto& catalog = catalog_store();
-  const auto it = catalog.find(std::string_view(key));
+  return catalog_store();
+}
+
+const Entry* find(std::string_view key) {
+  const auto& catalog = loaded_catalog();
+  const auto it = catalog.find(key);
   return it == catalog.end() ? nullptr : &it->second;
 }
 
-// A catalog file, read without the catalog: read_file and check_json_depth (core/files.h) say what is wrong in the
-// current language, by looking their texts up here; while the first catalog loads, that lookup would start the same
-// load again (std::call_once within itself never returns). The catalog's own errors stay English anyway: a broken
-// catalog cannot be used to explain itself.
+// A catalog file, read as read_file reads (core/files.h) but worded here: read_file looks its sentences up in the
+// catalog, which is what is being loaded (and, while the first one loads, that lookup would start the same load again:
+// std::call_once within itself never returns). The catalog's own errors stay English: a broken catalog cannot be
+// used to explain itself.
 // i18n: names begin
 std::optional<std::string> read_catalog_file(const std::string& file, std::vector<Error>& errors) {
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(file, ec)) {
-    errors.push_back({file + " is not a file (a folder, a device or a pipe)", "choose a file"});
+  std::variant<std::string, ReadFailure> read = read_file_bytes(file);
+  if (const ReadFailure* f = std::get_if<ReadFailure>(&read)) {
+    switch (f->kind) {
+      case ReadFailure::Kind::Missing: errors.push_back({"cannot open " + file, "check the path"}); break;
+      case ReadFailure::Kind::NotAFile: errors.push_back({file + " is not a file (a folder, a device or a pipe)", "choose a file"}); break;
+      case ReadFailure::Kind::NoSize: errors.push_back({"cannot read the size of " + file, f->reason}); break;
+      case ReadFailure::Kind::TooLarge:
+        errors.push_back({file + " has " + std::to_string(f->bytes) + " bytes, more than the " + std::to_string(kMaxTextFileBytes >> 20) +
+                              " MiB such a file may have",
+                          "is it the right file?"});
+        break;
+      case ReadFailure::Kind::CannotOpen: errors.push_back({"cannot open " + file, "check the permissions"}); break;
+    }
     return std::nullopt;
   }
-  const uintmax_t size = std::filesystem::file_size(file, ec);
-  if (ec) {
-    errors.push_back({"cannot read the size of " + file, ec.message()});
-    return std::nullopt;
-  }
-  if (size > kMaxTextFileBytes) {
-    errors.push_back({file + " has " + std::to_string(size) + " bytes, more than the " + std::to_string(kMaxTextFileBytes >> 20) +
-                          " MiB such a file may have",
-                      "is it the right file?"});
-    return std::nullopt;
-  }
-  std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    errors.push_back({"cannot open " + file, "check the permissions"});
-    return std::nullopt;
-  }
-  std::string text(static_cast<size_t>(size), '\0');
-  in.read(text.data(), static_cast<std::streamsize>(size));
-  text.resize(static_cast<size_t>(in.gcount()));  // a file that shrank meanwhile: what was there
+  std::string& text = std::get<std::string>(read);
   if (json_nesting_depth(text) > kMaxJsonDepth) {
     errors.push_back({file + " nests deeper than " + std::to_string(kMaxJsonDepth) + " levels", "the file is damaged or not one of ours"});
     return std::nullopt;
   }
-  return text;
+  return std::move(text);
 }
 // i18n: names end
 
@@ -190,17 +186,16 @@ const char* tr_id(const char* key) {
 bool has(const char* key) { return find(key) != nullptr; }
 
 std::vector<std::string> keys() {
-  if (!g_loaded.load(std::memory_order_acquire)) load_default_once();
+  const auto& catalog = loaded_catalog();
   std::vector<std::string> out;
-  out.reserve(catalog_store().size());
-  for (const auto& [key, entry] : catalog_store()) out.push_back(key);
+  out.reserve(catalog.size());
+  for (const auto& [key, entry] : catalog) out.push_back(key);
   return out;
 }
 
 std::string text_of(const std::string& key, Lang l) {
-  if (!g_loaded.load(std::memory_order_acquire)) load_default_once();
-  const auto it = catalog_store().find(key);
-  return it == catalog_store().end() ? std::string() : it->second.text[static_cast<int>(l)];
+  const Entry* e = find(key);
+  return e ? e->text[static_cast<int>(l)] : std::string();
 }
 
 std::vector<std::string> placeholders(std::string_view text) {

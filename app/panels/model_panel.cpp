@@ -13,23 +13,15 @@
 namespace qkv::app {
 namespace {
 
-// The text a learner reads for an enum value: the catalog's "model.value.<core name>" (the core name is what
-// sessions and the CLI spell; it never changes with the language).
-template <typename E>
-const char* shown(E value) {
-  const std::string key = std::string("model.value.") + name(value);
-  return tr(key.c_str());
-}
-
 // A combo over every value of an enum, labelled by the catalog key `key` (its text; the key is the ImGui id).
 template <typename E>
 bool enum_combo(const char* key, E& value, const char* tooltip_key) {
   bool changed = false;
-  if (ImGui::BeginCombo(tr_id(key), shown(value))) {
+  if (ImGui::BeginCombo(tr_id(key), value_label(value))) {
     for (int i = 0; i < static_cast<int>(E::Count); ++i) {
       const E option = static_cast<E>(i);
       ImGui::PushID(i);
-      if (ImGui::Selectable(shown(option), option == value)) {
+      if (ImGui::Selectable(value_label(option), option == value)) {
         value = option;
         changed = true;
       }

@@ -17,12 +17,6 @@
 namespace qkv::app {
 namespace {
 
-// A translated text used as an ImGui slider's format: '%' doubled, so a translation is shown, never read as a conversion.
-std::string as_format(const char* text) {
-  std::string out;
-  for (const char* c = text; *c; ++c) out += *c == '%' ? std::string("%%") : std::string(1, *c);
-  return out;
-}
 
 // The k largest entries of a row: (id, value), by decreasing value.
 std::vector<std::pair<int, float>> top(const RowVec& row, int k) {
@@ -175,7 +169,7 @@ void DrawOutputPanel(AppState& s) {
   hover_tip(tr("output.temperature_tip"));
   next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);
-  const std::string off = as_format(tr("output.off"));
+  const std::string off = printf_escaped(tr("output.off"));
   ImGui::SliderInt("top-k", &o.sampling.top_k, 0, std::min(50, t.vocab.size()), o.sampling.top_k == 0 ? off.c_str() : "%d");
   next_to(ImGui::GetFontSize() * 10);
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 6);

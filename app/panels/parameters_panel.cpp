@@ -65,9 +65,8 @@ std::string bytes_text(double b) {
 // A printf format for an ImGui slider whose value is shown inside the catalog text `key` as {n}: the text's own
 // '%' are escaped, {n} becomes "%d" (a translation is never read as a format).
 std::string slider_format(const char* key) {
-  const std::string text = trf(key, arg("n", "\x1F"));
-  std::string out;
-  for (char c : text) out += c == '%' ? std::string("%%") : c == '\x1F' ? std::string("%d") : std::string(1, c);
+  std::string out = printf_escaped(trf(key, arg("n", "\x1F")));
+  if (const size_t at = out.find('\x1F'); at != std::string::npos) out.replace(at, 1, "%d");
   return out;
 }
 
@@ -274,9 +273,8 @@ void flops_plot(const char* id, const std::string& title, const Curves& c, float
 
 std::string model_line(const ModelConfig& c) {
   char buf[200];
-  // The architecture as the Model panel shows it (model.json: model.value.<name>).
-  const std::string arch = std::string("model.value.") + name(c.arch);
-  std::snprintf(buf, sizeof buf, "%s, L = %d, d_model = %d, h = %d, d_k = %d, d_v = %d, d_ff = %d", tr(arch.c_str()), c.layers, c.d_model, c.heads,
+  // The architecture as the Model panel shows it.
+  std::snprintf(buf, sizeof buf, "%s, L = %d, d_model = %d, h = %d, d_k = %d, d_v = %d, d_ff = %d", value_label(c.arch), c.layers, c.d_model, c.heads,
                 c.head_dk(), c.head_dv(), c.d_ff);
   return buf;
 }

@@ -106,19 +106,6 @@ bool same_line_if_fits(float min_width) {
   return true;
 }
 
-// An encoding as the learner reads it (the config and CLI keep name(pe): "sinusoidal", "rope" …).
-const char* pe_label(PosEncoding pe) {
-  switch (pe) {
-    case PosEncoding::Sinusoidal: return tr("positions.pe.sinusoidal");
-    case PosEncoding::Learned: return tr("positions.pe.learned");
-    case PosEncoding::RoPE: return tr("positions.pe.rope");
-    case PosEncoding::ALiBi: return tr("positions.pe.alibi");
-    case PosEncoding::None: return tr("positions.pe.none");
-    case PosEncoding::Count: break;
-  }
-  return name(pe);
-}
-
 // "This model uses …: …", one whole sentence per encoding.
 const char* pe_summary(PosEncoding pe) {
   switch (pe) {
@@ -137,11 +124,11 @@ bool draw_controls(AppState& s, int& positions, int dims[kDimPickers], int n) {
   bool changed = false;
   const float w = ImGui::GetFontSize() * 11.0f;
   ImGui::SetNextItemWidth(w);
-  if (ImGui::BeginCombo(tr_id("positions.pe_combo"), pe_label(c.pe))) {
+  if (ImGui::BeginCombo(tr_id("positions.pe_combo"), value_label(c.pe))) {
     for (int i = 0; i < static_cast<int>(PosEncoding::Count); ++i) {
       const PosEncoding option = static_cast<PosEncoding>(i);
       ImGui::PushID(i);
-      if (ImGui::Selectable(pe_label(option), option == c.pe)) c.pe = option, changed = true;
+      if (ImGui::Selectable(value_label(option), option == c.pe)) c.pe = option, changed = true;
       ImGui::PopID();
     }
     ImGui::EndCombo();
@@ -351,7 +338,7 @@ void draw_comparison(AppState& s, const TableStats* learned, const BlockRef& sel
   const auto bullet = [&](PosEncoding kind, const char* key) {
     ImGui::Bullet();
     // The name and its text wrap as one paragraph, so a long name cannot push the text past the edge.
-    const std::string line = trf(c.pe == kind ? "positions.cmp.item_this" : "positions.cmp.item", arg("name", pe_label(kind)), arg("text", tr(key)));
+    const std::string line = trf(c.pe == kind ? "positions.cmp.item_this" : "positions.cmp.item", arg("name", value_label(kind)), arg("text", tr(key)));
     if (c.pe == kind) ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_PlotHistogram));
     text_wrapped_unformatted(line);
     if (c.pe == kind) ImGui::PopStyleColor();

@@ -20,8 +20,6 @@ namespace {
 
 std::vector<LayerStepView> current_steps(const AppState& s) { return layer_steps(s.session.model, s.sel.block.path(), s.sel.head); }
 
-// "encoder" / "decoder" as the learner reads it (the paths keep the names).
-const char* stack_word(bool decoder) { return tr(decoder ? "stepper.decoder" : "stepper.encoder"); }
 
 // The formula of a step, with the live dimensions.
 std::string formula(const AppState& s, const LayerStepView& v) {

@@ -54,12 +54,6 @@ std::vector<float> smoothed(const std::vector<float>& y) {
   return out;
 }
 
-// A translated text used as an ImGui slider's format: '%' doubled, so a translation is shown, never read as a conversion.
-std::string as_format(const char* text) {
-  std::string out;
-  for (const char* c = text; *c; ++c) out += *c == '%' ? std::string("%%") : std::string(1, *c);
-  return out;
-}
 
 // The task as the learner reads it (the combo); name(Task) stays the spelling the CLI and the config parse.
 const char* task_label(Task t) {
@@ -177,7 +171,7 @@ void settings(AppState& s, TrainPanelState& p, bool locked) {
   if (ImGui::SliderFloat(tr("train.lr_factor"), &factor, 0.1f, 5.0f, "%.2f")) c.lr_factor = factor;
   same_line_if_fits(90 * em, tr("train.clip"));
   ImGui::SetNextItemWidth(90 * em);
-  const std::string off = as_format(tr("train.off"));
+  const std::string off = printf_escaped(tr("train.off"));
   if (ImGui::SliderFloat(tr("train.clip"), &clip, 0.0f, 5.0f, clip == 0.0f ? off.c_str() : "%.2f")) c.clip_norm = clip;
   hover_tip(tr("train.clip_tip"));
   same_line_if_fits(90 * em, tr("train.label_smoothing"));

@@ -15,6 +15,14 @@ namespace qkv::app {
 
 std::string tr_label(const char* key, const char* suffix) { return std::string(tr(key)) + "###" + key + suffix; }
 
+const char* stack_word(bool decoder) { return tr(decoder ? "widgets.stack.decoder" : "widgets.stack.encoder"); }
+
+std::string printf_escaped(std::string_view text) {
+  std::string out;
+  for (const char c : text) out += c == '%' ? std::string("%%") : std::string(1, c);
+  return out;
+}
+
 void heading(const char* text) {
   ImGui::Spacing();
   ImGui::PushStyleColor(ImGuiCol_Text, ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled));

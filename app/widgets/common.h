@@ -22,6 +22,18 @@ using i18n::trf_in;
 // The text of `key` with the ImGui id "###<key><suffix>": two widgets of the same text in one window ("Reset" of two
 // sections) stay apart, and keep their state when the language changes.
 std::string tr_label(const char* key, const char* suffix);
+// An enum value as the learner reads it: the catalog's "model.value.<name(value)>" (name() is the spelling sessions and
+// the CLI parse; it never changes with the language): value_label(PosEncoding::Sinusoidal) -> "sinusoidal" / "正弦".
+template <typename E>
+const char* value_label(E value) {
+  const std::string key = std::string("model.value.") + name(value);
+  return tr(key.c_str());
+}
+// "encoder" / "decoder" as a word of a sentence (the tensor paths keep the names).
+const char* stack_word(bool decoder);
+// A translated text made safe as a printf format (an ImGui slider's): its '%' doubled, so it is shown, never read as a
+// conversion.
+std::string printf_escaped(std::string_view text);
 
 inline const ImVec4 kErrorColor{1.0f, 0.45f, 0.4f, 1.0f};    // a refusal: what was not applied and why
 inline const ImVec4 kWarningColor{1.0f, 0.8f, 0.3f, 1.0f};   // applied, but worth knowing

@@ -23,19 +23,6 @@ KeyedResult<NormSweep> norm_sweep;
 // `current`: the result is the session's own (not a stale one shown while a newer one computes).
 void draw_norm_result(AppState& s, bool current);
 
-// A variant as the learner reads it ("Pre-Norm, residual"); NormVariant::label is the CLI's English spelling.
-const char* variant_label(const NormVariant& v, bool norms_on) {
-  if (!norms_on) return v.residual ? tr("gradients.norms.variant.none_res") : tr("gradients.norms.variant.none_nores");
-  if (v.placement == NormPlacement::Pre)
-    return v.residual ? tr("gradients.norms.variant.pre_res") : tr("gradients.norms.variant.pre_nores");
-  return v.residual ? tr("gradients.norms.variant.post_res") : tr("gradients.norms.variant.post_nores");
-}
-
-// The first stack ("encoder" / "decoder", NormSweep::stack) as a word of the sentence.
-const char* stack_word(const std::string& stack) {
-  return stack == "decoder" ? tr("gradients.norms.stack.decoder") : tr("gradients.norms.stack.encoder");
-}
-
 }  // namespace
 
 bool NormSweepPending() { return !norm_sweep.has() || norm_sweep.job.running(); }
@@ -53,7 +40,7 @@ namespace {
 void draw_norm_result(AppState& s, bool current) {
   const NormSweep& r = norm_sweep.value;
   const int L = r.layers;
-  const char* stack = stack_word(r.stack);
+  const char* stack = stack_word(r.stack == "decoder");
   text_wrapped("%s", trf(r.norms ? "gradients.norms.intro_norms" : "gradients.norms.intro_residual", arg("stack", stack), arg("L", L),
                          arg("encdec", r.arch == Arch::EncoderDecoder ? tr("gradients.norms.encdec") : ""), arg("ms", r.ms))
                          .c_str());
@@ -67,11 +54,11 @@ void draw_norm_result(AppState& s, bool current) {
   for (size_t i = 0; i < r.variants.size(); ++i) {
     const NormVariant& v = r.variants[i];
     if (!v.error.empty()) {
-      errors += std::string(variant_label(v, r.norms)) + ": " + v.error + "  ";
+      errors += v.label(r.norms) + ": " + v.error + "  ";
       continue;
     }
     const bool current = r.is_current(v);
-    Series line{current ? trf("gradients.norms.this_model", arg("variant", variant_label(v, r.norms))) : variant_label(v, r.norms), {}, {},
+    Series line{current ? trf("gradients.norms.this_model", arg("variant", v.label(r.norms))) : v.label(r.norms), {}, {},
                 palette(static_cast<int>(i))};
     line.dashed = !current;
     line.points = true;
@@ -119,7 +106,7 @@ void draw_norm_result(AppState& s, bool current) {
       if (!v.error.empty() || v.norms.empty()) continue;
       ImGui::TableNextRow();
       ImGui::TableNextColumn();
-      ImGui::TextUnformatted(variant_label(v, r.norms));
+      ImGui::TextUnformatted(v.label(r.norms).c_str());
       ImGui::TableNextColumn();
       ImGui::TextUnformatted(sci(v.norms.front()).c_str());
       ImGui::TableNextColumn();
