@@ -34,11 +34,14 @@ constexpr std::array<const char*, 2> kScoringNames{"dot", "additive"};
 constexpr std::array<const char*, 2> kScaleNames{"sqrt-dk", "none"};
 constexpr std::array<const char*, 4> kNormNames{"layernorm", "batchnorm", "rmsnorm", "none"};
 constexpr std::array<const char*, 2> kPlacementNames{"post", "pre"};
-constexpr std::array<const char*, 2> kActivationNames{"relu", "gelu"};
+constexpr std::array<const char*, 3> kActivationNames{"relu", "gelu", "gelu-tanh"};
 constexpr std::array<const char*, 2> kModeNames{"eval", "train"};
 constexpr std::array<const char*, 3> kProjectionNames{"learned", "tied-qk", "identity"};
 constexpr std::array<const char*, 5> kLossNames{"auto", "next-token", "target", "reconstruct", "pattern"};
 constexpr std::array<const char*, 4> kPatternNames{"diagonal", "previous", "anti-diagonal", "first"};
+constexpr std::array<const char*, 2> kAblationNames{"zero", "mean"};
+static_assert(kAblationNames.size() == static_cast<size_t>(AblationKind::Count));
+static_assert(kActivationNames.size() == static_cast<size_t>(Activation::Count));
 static_assert(kLossNames.size() == static_cast<size_t>(LossKind::Count));
 static_assert(kPatternNames.size() == static_cast<size_t>(Pattern::Count));
 static_assert(kArchNames.size() == static_cast<size_t>(Arch::Count));
@@ -62,6 +65,37 @@ const char* name(LossKind e) { return kLossNames.at(static_cast<size_t>(e)); }
 const char* name(Pattern e) { return kPatternNames.at(static_cast<size_t>(e)); }
 bool parse(std::string_view s, LossKind& e) { return parse_with(s, e, kLossNames); }
 bool parse(std::string_view s, Pattern& e) { return parse_with(s, e, kPatternNames); }
+const char* name(AblationKind e) { return kAblationNames.at(static_cast<size_t>(e)); }
+bool parse(std::string_view s, AblationKind& e) { return parse_with(s, e, kAblationNames); }
+
+std::optional<AblationTarget> parse_ablation_target(std::string_view target) {
+  // "<stack>.<layer>" or "<stack>.<layer>.<self_attn|cross_attn>.head.<i>"
+  std::vector<std::string_view> parts;
+  for (size_t start = 0;;) {
+    const size_t dot = target.find('.', start);
+    parts.push_back(target.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start));
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  const auto number = [](std::string_view digits, int& out) {
+    if (digits.empty() || digits.size() > 6) return false;
+    out = 0;
+    for (char ch : digits) {
+      if (ch < '0' || ch > '9') return false;
+      out = out * 10 + (ch - '0');
+    }
+    return true;
+  };
+  AblationTarget t;
+  if (parts.size() != 2 && parts.size() != 5) return std::nullopt;
+  if (parts[0] != "encoder" && parts[0] != "decoder") return std::nullopt;
+  t.stack = std::string(parts[0]);
+  if (!number(parts[1], t.layer)) return std::nullopt;
+  if (parts.size() == 2) return t;
+  if ((parts[2] != "self_attn" && parts[2] != "cross_attn") || parts[3] != "head" || !number(parts[4], t.head)) return std::nullopt;
+  t.block = std::string(parts[2]);
+  return t;
+}
 bool parse(std::string_view s, Arch& e) { return parse_with(s, e, kArchNames); }
 bool parse(std::string_view s, TokenizerKind& e) { return parse_with(s, e, kTokenizerNames); }
 bool parse(std::string_view s, PosEncoding& e) { return parse_with(s, e, kPosNames); }
@@ -139,6 +173,9 @@ std::optional<Error> validate(const ModelConfig& c) {
     return Error{i18n::tr("core.config.temperature"), i18n::tr("core.config.temperature_hint")};
   if (!(c.dropout >= 0.0f && c.dropout < 1.0f)) return Error{i18n::tr("core.config.dropout"), i18n::tr("core.config.dropout_hint")};
   if (!(c.norm_eps > 0.0f)) return Error{i18n::tr("core.config.norm_eps"), i18n::tr("core.config.norm_eps_hint")};
+  if (c.token_types < 0 || c.token_types > 1024)
+    return Error{i18n::trf("core.config.out_of_range", i18n::arg("name", "token_types"), i18n::arg("value", std::to_string(c.token_types))),
+                 i18n::tr("core.config.token_types_hint")};
   return std::nullopt;
 }
 
@@ -162,6 +199,18 @@ std::optional<Error> validate(const Session& s) {
   if (s.decode_steps > 0 && c.norm == NormKind::BatchNorm)
     return Error{i18n::tr("core.config.batchnorm_decode"), i18n::tr("core.config.batchnorm_decode_hint")};
   if (!std::isfinite(static_cast<double>(c.temperature))) return Error{i18n::tr("core.config.temperature_not_finite"), ""};
+  if (s.ablations.size() > kMaxAblations)
+    return Error{i18n::trf("core.config.too_many_ablations", i18n::arg("n", s.ablations.size()), i18n::arg("max", kMaxAblations)), ""};
+  for (const Ablation& a : s.ablations) {
+    const std::optional<AblationTarget> t = parse_ablation_target(a.target);
+    const bool stack_ok = t && (t->stack == "encoder" ? c.arch != Arch::DecoderOnly : c.arch != Arch::EncoderOnly);
+    const bool block_ok = t && (t->block != "cross_attn" || (t->stack == "decoder" && c.arch == Arch::EncoderDecoder));
+    if (!stack_ok || !block_ok || t->layer >= c.layers || t->head >= c.heads)
+      return Error{i18n::trf("core.config.bad_ablation", i18n::arg("target", a.target)),
+                   i18n::trf("core.config.bad_ablation_hint", i18n::arg("layers", c.layers), i18n::arg("heads", c.heads))};
+  }
+  // A real checkpoint's tokens are counted by its own tokenizer, when the run opens it (core/pretrained.h).
+  if (!s.model_dir.empty()) return std::nullopt;
 
   std::vector<Sequence> batch{s.input};
   batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
@@ -335,11 +384,16 @@ std::string to_json(const Session& s, int indent) {
              {"norm_placement", enum_json(c.norm_placement)},
              {"activation", enum_json(c.activation)},
              {"dropout", float_json(c.dropout)},
-             {"norm_eps", float_json(c.norm_eps)}};
+             {"norm_eps", float_json(c.norm_eps)},
+             {"token_types", c.token_types},
+             {"embed_norm", c.embed_norm},
+             {"mlm_head", c.mlm_head}};
   json batch = json::array();
   for (const Sequence& q : s.extra_batch) batch.push_back(sequence_json(q));
   json cells = json::array();
   for (const Cell& cell : s.custom_cells) cells.push_back({cell.i, cell.j});
+  json ablations = json::array();
+  for (const Ablation& a : s.ablations) ablations.push_back({{"target", a.target}, {"kind", enum_json(a.kind)}});
   json out{{"text", s.input.text},
            {"target", s.input.target},
            {"extra_batch", batch},
@@ -356,7 +410,9 @@ std::string to_json(const Session& s, int indent) {
            {"loss", enum_json(s.loss)},
            {"label_smoothing", float_json(s.label_smoothing)},
            {"loss_pattern", enum_json(s.loss_pattern)},
-           {"weights", s.weights}};
+           {"weights", s.weights},
+           {"model_dir", s.model_dir},
+           {"ablations", ablations}};
   return out.dump(indent);
 }
 
@@ -411,6 +467,9 @@ Result<Session> session_from_json(std::string_view text) {
       m.get_enum("activation", c.activation);
       m.get("dropout", c.dropout);
       m.get("norm_eps", c.norm_eps);
+      m.get("token_types", c.token_types);
+      m.get("embed_norm", c.embed_norm);
+      m.get("mlm_head", c.mlm_head);
       m.finish();
     }
     r.get_mask("encoder_mask", s.encoder_mask);
@@ -431,6 +490,20 @@ Result<Session> session_from_json(std::string_view text) {
     r.get("label_smoothing", s.label_smoothing);
     r.get_enum("loss_pattern", s.loss_pattern);
     r.get("weights", s.weights);
+    r.get("model_dir", s.model_dir);
+    if (const json* list = r.take("ablations")) {
+      if (!list->is_array()) throw Error{i18n::tr("core.config.json.ablations"), i18n::tr("core.config.json.ablations_hint")};
+      if (list->size() > kMaxAblations)
+        throw Error{i18n::trf("core.config.too_many_ablations", i18n::arg("n", list->size()), i18n::arg("max", kMaxAblations)), ""};
+      for (size_t i = 0; i < list->size(); ++i) {
+        Ablation a;
+        Reader item((*list)[i], "ablations[" + std::to_string(i) + "].");
+        item.get("target", a.target);
+        item.get_enum("kind", a.kind);
+        item.finish();
+        s.ablations.push_back(std::move(a));
+      }
+    }
     r.finish();
   } catch (const Error& e) {
     return e;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -20,9 +21,12 @@ enum class Scoring { Dot, Additive, Count };       // Dot: S = QKᵀ; Additive: 
 enum class ScoreScale { InvSqrtDk, None, Count };  // S_scaled = S/√d_k, or S unchanged
 enum class NormKind { LayerNorm, BatchNorm, RMSNorm, None, Count };
 enum class NormPlacement { Post, Pre, Count };  // Post: Norm(x + F(x)); Pre: x + F(Norm(x))
-enum class Activation { ReLU, GELU, Count };
+enum class Activation { ReLU, GELU, GELUTanh, Count };  // GELU: exact (erf); GELUTanh: GPT-2's tanh approximation
 enum class Mode { Eval, Train, Count };                      // Train applies (seeded) dropout
 enum class Projection { Learned, TiedQK, Identity, Count };  // TiedQK: W_K = W_Q; Identity: Q = K = V = head slice of X
+// An ablated head's output O_i (or an ablated layer's attention and FFN outputs) is replaced by zeros, or by its mean
+// over the sequence's positions (every row the same): "what does the model predict without this head?"
+enum class AblationKind { Zero, Mean, Count };
 
 // The loss the gradient views and the trainer use. Auto: next token (decoder-only), target sequence
 // (encoder–decoder), reconstruct each input token (encoder-only). Pattern: make the first self-attention head's
@@ -47,6 +51,7 @@ const char* name(Mode);
 const char* name(Projection);
 const char* name(LossKind);
 const char* name(Pattern);
+const char* name(AblationKind);
 bool parse(std::string_view, Arch&);
 bool parse(std::string_view, TokenizerKind&);
 bool parse(std::string_view, PosEncoding&);
@@ -59,6 +64,7 @@ bool parse(std::string_view, Mode&);
 bool parse(std::string_view, Projection&);
 bool parse(std::string_view, LossKind&);
 bool parse(std::string_view, Pattern&);
+bool parse(std::string_view, AblationKind&);
 // "none", "causal", "padding", "custom" joined with '+' or ',' (e.g. "causal+padding").
 std::string mask_name(MaskFlags);
 bool parse_mask(std::string_view, MaskFlags&);
@@ -99,9 +105,17 @@ struct ModelConfig {
   float dropout = 0.1f;  // used only in Mode::Train
   float norm_eps = 1e-5f;
 
+  // Parts real checkpoints have (BERT), which toy models may use too.
+  int token_types = 0;      // > 0: a table embed.token_type [token_types, d_model] added to X by segment (BERT: 2)
+  bool embed_norm = false;  // a norm (the config's kind) of X after the sum, embed.norm (BERT's embeddings.LayerNorm)
+  // BERT's masked-language-model head: logits = Norm(act(H·W_T + b_T))·Eᵀ + b_out (output.transform.*, output.bias)
+  // instead of H·Eᵀ.
+  bool mlm_head = false;
+
   // Derived widths (after validation these are > 0).
   int head_dk() const { return d_k > 0 ? d_k : (heads > 0 ? d_model / heads : 0); }
   int head_dv() const { return d_v > 0 ? d_v : (heads > 0 ? d_model / heads : 0); }
+  bool operator==(const ModelConfig&) const = default;
 };
 
 // A cell (query row i, key column j) the user masked by hand.
@@ -116,6 +130,22 @@ struct Sequence {
   std::string text;
   std::string target;
 };
+
+// A head ("decoder.3.self_attn.head.5") or a whole layer ("decoder.3") whose output is replaced (AblationKind).
+inline constexpr size_t kMaxAblations = 4096;  // heads and layers of the largest model (GPT-2 XL: 48 × 25 heads)
+struct Ablation {
+  std::string target;
+  AblationKind kind = AblationKind::Zero;
+  bool operator==(const Ablation&) const = default;
+};
+// The head or layer an ablation target names, taken apart; nullopt when it names neither.
+struct AblationTarget {
+  std::string stack;  // "encoder" or "decoder"
+  int layer = 0;
+  std::string block;  // "self_attn" / "cross_attn" for a head; empty for a layer
+  int head = -1;      // −1 for a layer
+};
+std::optional<AblationTarget> parse_ablation_target(std::string_view target);
 
 // [SECTION] The Session: the single input of core::run.
 struct Session {
@@ -140,6 +170,11 @@ struct Session {
   // Trained weights (safetensors) to use instead of the seeded ones; a relative path is looked up next to the
   // session file, then in the app's assets/weights/. Empty: weights drawn from the seed.
   std::string weights;
+  // A real checkpoint's folder (core/pretrained.h: GPT-2 or BERT as downloaded from the model hub). When set, the model's
+  // shape, weights and tokenizer come from it (tokenizer and weights above are not used) and `model` must have the
+  // checkpoint's shape; its teaching toggles (√d_k, τ, residuals, positions, norms, activation …) stay free.
+  std::string model_dir;
+  std::vector<Ablation> ablations;  // heads and layers switched off (any model)
 };
 
 // What the scores S are multiplied by before the mask and softmax: 1/(√d_k·τ) with √d_k scaling on, 1/τ with it off.

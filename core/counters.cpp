@@ -151,9 +151,11 @@ CountTable count_model(const CountSpec& s, int64_t n) {
 
   // Heads. The pooler and the classifier see the [CLS] token only (one row of [1, d_model]).
   if (s.pooler) add_row(t, "pooler", d * d + d, 2 * d * d + kElementwiseFlops * d);
+  if (s.mlm_transform)  // Norm(act(H·W_T + b_T)) over every position
+    add_row(t, "output.transform", d * d + d + norm_params(c.norm, d), 2 * n * d * d + kElementwiseFlops * n * d + norm_flops(c.norm, n, d));
   if (s.output_head && s.vocab_size > 0) {
     const int64_t V = s.vocab_size;
-    const int64_t params = s.tie_output ? 0 : d * V + (c.bias ? V : 0);
+    const int64_t params = (s.tie_output ? 0 : d * V + (c.bias ? V : 0)) + (s.mlm_transform ? V : 0);
     add_row(t, "output", params, 2 * n * d * V);  // logits = X·Eᵀ (or X·W_out): [n, V]
   }
   if (s.num_classes > 0) add_row(t, "classifier", d * s.num_classes + s.num_classes, 2 * d * s.num_classes);
@@ -167,6 +169,9 @@ CountSpec count_spec_for(const ModelConfig& model, int64_t vocab_size) {
   s.tie_output = true;
   s.output_head = true;
   s.learned_positions = model.pe == PosEncoding::Learned ? model.max_len : 0;
+  s.token_types = model.token_types;
+  s.embedding_norm = model.embed_norm;
+  s.mlm_transform = model.mlm_head;
   // Pre-Norm leaves the residual stream un-normalised, so each stack ends with a norm (Xiong et al. 2020).
   s.final_norm = model.norm_placement == NormPlacement::Pre;
   return s;

@@ -42,6 +42,7 @@ struct CountSpec {
   bool embedding_norm = false;              // BERT: a norm after the embeddings
   bool final_norm = false;                  // one norm at the end of each stack (GPT-2 ln_f, ViT norm); set, not implied
   bool pooler = false;                      // BERT pooler on [CLS]: d_model·d_model + d_model, tanh
+  bool mlm_transform = false;               // BERT's MLM head: dense d_model² + d_model, act, norm, and a bias of V
   int64_t patch_size = 0, in_channels = 0;  // ViT patch embedding conv: p·p·C·d_model + d_model
   bool cls_token = false;                   // ViT [CLS] token: d_model (counted among the n tokens)
   int64_t num_classes = 0;                  // ViT classifier head on [CLS]: d_model·classes + classes

@@ -53,6 +53,7 @@ std::string manifest_text(const Trace& t, const Session& s, json tensors) {
                                "grad.<name>.npy (a file name never holds a path separator); \"file\" gives it for each tensor"},
                 // i18n: names end
                 {"tokens", {{"source", t.source_tokens}, {"target", t.target_tokens}, {"decoded", t.decoded_tokens}}},
+                {"ids", {{"source", t.source_ids}}},
                 {"vocab", t.vocab.tokens()},
                 {"session", json::parse(to_json(s))},
                 {"tensors", std::move(tensors)}};

@@ -23,6 +23,7 @@
 #include "core/paths.h"
 #include "core/ops.h"
 #include "core/positional.h"
+#include "core/pretrained.h"
 #include "core/rng.h"
 #include "core/tokenizer.h"
 #include "core/trainer.h"
@@ -30,7 +31,31 @@
 namespace qkv {
 
 // [SECTION] Tokens and weights
+int segment_separator(const Session& s) {
+  if (s.model_dir.empty()) return Vocab::kEosId;
+  const std::shared_ptr<const PretrainedModel> m = cached_pretrained(s.model_dir);
+  return m ? m->tokenizer->sep_id : -1;
+}
+
+namespace {
+TokenizedBatch tokenize_pretrained(const Session& s) {
+  TokenizedBatch out;
+  Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(s.model_dir);
+  if (!m) return out;
+  out.vocab = (*m)->vocab;
+  out.pad_id = (*m)->tokenizer->pad_id;
+  std::vector<Sequence> batch{s.input};
+  batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
+  for (const Sequence& q : batch) out.source_ids.push_back((*m)->tokenizer->encode_for_model(q.text));
+  size_t longest = 0;
+  for (const auto& r : out.source_ids) longest = std::max(longest, r.size());
+  for (auto& r : out.source_ids) r.resize(longest, std::max(0, out.pad_id));  // several sequences need a pad id (run() checks)
+  return out;
+}
+}  // namespace
+
 TokenizedBatch tokenize_batch(const Session& s) {
+  if (!s.model_dir.empty()) return tokenize_pretrained(s);
   TokenizedBatch out;
   std::vector<Sequence> batch{s.input};
   batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
@@ -135,6 +160,15 @@ TensorMap make_weights(const ModelConfig& c, const Vocab& vocab, uint64_t seed) 
     for (int l = 0; l < c.layers; ++l) make_block_weights(W, c, stack + "." + std::to_string(l) + ".", cross, seed);
     if (c.norm_placement == NormPlacement::Pre) make_norm_weights(W, c, stack + ".final_norm.");
   }
+  if (c.token_types > 0)
+    W.put("embed.token_type", normal_matrix(seed, "embed.token_type", c.token_types, c.d_model, 1.0f / std::sqrt(static_cast<float>(c.d_model))));
+  if (c.embed_norm) make_norm_weights(W, c, "embed.norm.");
+  if (c.mlm_head) {  // BERT's masked-language-model head
+    W.put("output.transform.W", normal_matrix(seed, "output.transform.W", c.d_model, c.d_model, 1.0f / std::sqrt(static_cast<float>(c.d_model))));
+    if (c.bias) W.put("output.transform.b", Mat::Zero(1, c.d_model));
+    make_norm_weights(W, c, "output.transform.norm.");
+    W.put("output.bias", Mat::Zero(1, vocab.size()));
+  }
   return W;
 }
 
@@ -146,7 +180,7 @@ std::shared_ptr<const TensorMap> WeightCache::get(const ModelConfig& c, const Vo
                 static_cast<int>(c.norm == NormKind::None      ? 0
                                  : c.norm == NormKind::RMSNorm ? 1
                                                                : 2),
-                c.norm_placement == NormPlacement::Pre ? 1 : 0}) {
+                c.norm_placement == NormPlacement::Pre ? 1 : 0, c.token_types, c.embed_norm ? 1 : 0, c.mlm_head ? 1 : 0}) {
     key += ',';
     key += std::to_string(v);
   }
@@ -236,13 +270,13 @@ Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<
   return M;
 }
 
-std::vector<bool> decoder_pad_flags(const Session& s, const std::vector<int>& ids) {
-  return pad_flags(ids, s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{});
+std::vector<bool> decoder_pad_flags(const Session& s, const std::vector<int>& ids, int pad_id) {
+  return pad_flags(ids, s.model.arch == Arch::DecoderOnly ? s.padding_positions : std::vector<int>{}, pad_id);
 }
 
-std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked) {
+std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked, int pad_id) {
   std::vector<bool> pad(ids.size());
-  for (size_t i = 0; i < ids.size(); ++i) pad[i] = ids[i] == Vocab::kPadId;
+  for (size_t i = 0; i < ids.size(); ++i) pad[i] = pad_id >= 0 && ids[i] == pad_id;
   for (int p : marked)
     if (p >= 0 && p < static_cast<int>(pad.size())) pad[p] = true;
   return pad;
@@ -418,7 +452,7 @@ class EagerBackend {
   }
   Node rms_norm(const Node& X, const Node& gamma, float eps) const { return make(rms_norm_t<float>(*X, gamma->row(0), eps)); }
   Node relu(const Node& X) const { return make(X->cwiseMax(0.0f)); }
-  Node gelu(const Node& X) const { return make(gelu_t<float>(*X)); }
+  Node gelu(const Node& X, bool tanh_form) const { return make(gelu_t<float>(*X, tanh_form)); }
 
  private:
   static Node make(Mat value) { return std::make_shared<const Mat>(std::move(value)); }
@@ -434,10 +468,29 @@ using EagerNode = EagerBackend::Node;
 
 std::vector<std::string> to_tokens(const Vocab& vocab, const std::vector<int>& ids) {
   std::vector<std::string> out;
-  for (int id : ids) out.push_back(vocab.token(id));
+  for (int id : ids) out.push_back(vocab.display(id));
   return out;
 }
 
+}  // namespace
+
+namespace {
+// A real checkpoint's session: the model has the checkpoint's shape, the text fits its positions, a batch can be padded.
+std::optional<Error> check_pretrained_input(const Session& s, const PretrainedModel& m, const TokenizedBatch& tb) {
+  if (auto e = check_shape(s.model, m.config)) return e;
+  const int n = tb.source_ids.empty() ? 0 : static_cast<int>(tb.source_ids[0].size());
+  if (n == 0) return Error{i18n::tr("core.config.input_no_tokens"), i18n::tr("core.config.no_tokens_hint")};
+  const int extra = s.model.arch == Arch::DecoderOnly ? s.decode_steps : 0;
+  if (n + extra > m.config.max_len)
+    return Error{i18n::trf("core.config.input_too_long", i18n::arg("b", 0), i18n::arg("n", n + extra), i18n::arg("max_len", m.config.max_len)),
+                 i18n::tr("core.pretrained.too_long_hint")};
+  if (!s.extra_batch.empty() && tb.pad_id < 0)
+    return Error{i18n::tr("core.pretrained.batch_without_pad"), i18n::tr("core.pretrained.batch_without_pad_hint")};
+  for (int p : s.padding_positions)
+    if (p < 0 || p >= n)
+      return Error{i18n::trf("core.config.padding_outside", i18n::arg("p", p), i18n::arg("n", n)), i18n::tr("core.config.padding_outside_hint")};
+  return std::nullopt;
+}
 }  // namespace
 
 // [SECTION] Step-by-step generation through the KV cache
@@ -479,8 +532,9 @@ struct Generator::Impl {
     ids.push_back(id);
     recording = true;
     const EagerNode X = f.embed("decoder", {{id}}, pos);
-    const EagerNode H = f.stack("decoder", X, 1, pos, caches, memory ? &memory : nullptr, {decoder_pad_flags(s, ids)}, src_pad, s.decoder_mask);
-    logits = H->row(0) * W->at("embed.E").transpose();
+    const EagerNode H = f.stack("decoder", X, 1, pos, caches, memory ? &memory : nullptr, {decoder_pad_flags(s, ids, batch.pad_id)}, src_pad,
+                                s.decoder_mask);
+    logits = f.logits(H, 1)->row(0);
   }
 };
 
@@ -493,12 +547,19 @@ MemoryEstimate estimate_memory(const Session&, const TokenizedBatch&, const RunO
 
 Result<std::unique_ptr<Generator>> Generator::start(const Session& s, WeightCache* cache) {
   if (auto e = validate(s)) return *e;
+  if (!s.model_dir.empty())  // opened before the tokens are counted
+    if (Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(s.model_dir); !m) return m.error();
   const TokenizedBatch tb = tokenize_batch(s);
   RunOptions kv_cache_only;  // the generator keeps each layer's K and V rows, about what a lean trace keeps
   kv_cache_only.keep = TraceKeep::Lean;
   if (auto e = check_memory(estimate_memory(s, tb, kv_cache_only, false), i18n::tr("core.model.memory.generation"))) return *e;
   std::shared_ptr<const TensorMap> W;
-  if (!s.weights.empty()) {
+  if (!s.model_dir.empty()) {
+    Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(s.model_dir);
+    if (!m) return m.error();
+    if (auto e = check_pretrained_input(s, **m, tb)) return *e;
+    W = (*m)->weights;
+  } else if (!s.weights.empty()) {
     WeightCache local;
     std::vector<std::string> warnings;
     Result<std::shared_ptr<const TensorMap>> trained = (cache ? cache : &local)->get_trained(s.weights, s.model, tb.vocab, s.seed, &warnings);
@@ -517,7 +578,7 @@ Result<std::unique_ptr<Generator>> Generator::start_with(const Session& s, std::
   Impl& g = *impl;
   g.vocab = g.batch.vocab;
   g.caches.assign(1, std::vector<LayerCache<EagerNode>>(g.s.model.layers));
-  g.src_pad.push_back(pad_flags(g.batch.source_ids[0], g.s.padding_positions));
+  g.src_pad.push_back(pad_flags(g.batch.source_ids[0], g.s.padding_positions, g.batch.pad_id));
   if (g.s.model.arch == Arch::EncoderDecoder) {  // the encoder runs once; cross-attention caches its K, V on first use
     EagerPasses::Caches enc_caches(1, std::vector<LayerCache<EagerNode>>(g.s.model.layers));
     const int n_src = static_cast<int>(g.batch.source_ids[0].size());
@@ -901,13 +962,23 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
     return Error{i18n::trf("core.model.batch_decode", i18n::arg("n", 1 + s.extra_batch.size())), i18n::tr("core.model.batch_decode_hint")};
   const auto start = std::chrono::steady_clock::now();
   const ModelConfig& c = s.model;
+  std::shared_ptr<const PretrainedModel> pretrained;
+  if (!s.model_dir.empty()) {
+    Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(s.model_dir);
+    if (!m) return m.error();
+    pretrained = *m;
+  }
   TokenizedBatch tb = tokenize_batch(s);
+  if (pretrained)
+    if (auto e = check_pretrained_input(s, *pretrained, tb)) return *e;
   const RunSizes sizes = run_sizes(s, tb, run_options);
   if (auto e = check_memory(estimate_memory(s, tb, run_options, false), i18n::tr("core.model.memory.this_run"), run_options.memory_limit,
                             run_options.memory_in_use))
     return *e;
   Trace t;
-  if (!s.weights.empty()) {
+  if (pretrained) {
+    t.weights = pretrained->weights;
+  } else if (!s.weights.empty()) {
     WeightCache local;
     Result<std::shared_ptr<const TensorMap>> W = (cache ? cache : &local)->get_trained(s.weights, c, tb.vocab, s.seed, &t.warnings);
     if (!W) return W.error();
@@ -925,7 +996,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   {
     const bool lean = sizes.lean;
     reuse_ok = run_options.reuse.trace && !sizes.dropout && run_options.reuse.trace->tensors.lean() == lean &&
-               (s.weights.empty() || run_options.reuse.trace->weights == t.weights);
+               ((s.weights.empty() && s.model_dir.empty()) || run_options.reuse.trace->weights == t.weights);
     if (lean) {
       backend.keep = lean_keeps;
       backend.stages = false;  // S_scaled, S_masked, M, B, probs: never kept, so not made (a layer's re-run makes them)
@@ -967,7 +1038,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
 
   // Encoder (encoder-only and encoder–decoder).
   std::vector<std::vector<bool>> src_pad;
-  for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions));
+  for (const auto& ids : tb.source_ids) src_pad.push_back(pad_flags(ids, s.padding_positions, tb.pad_id));
   EagerNode memory, H_final;
   if (c.arch != Arch::DecoderOnly) {
     take("encoder", taken_encoder);
@@ -994,7 +1065,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
     for (int k = 0; k < s.decode_steps; ++k) {
       Eigen::Index next = 0;
       gen.logits().maxCoeff(&next);
-      t.decoded_tokens.push_back(tb.vocab.token(static_cast<int>(next)));
+      t.decoded_tokens.push_back(tb.vocab.display(static_cast<int>(next)));
       if (k + 1 < s.decode_steps) gen.feed(static_cast<int>(next));
     }
     // The parallel pass below runs over every token that was fed back in: the prompt and all but the last generated.
@@ -1004,7 +1075,7 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   std::vector<std::vector<bool>> dec_pad;
   if (c.arch != Arch::EncoderOnly) {
     const int n_dec = static_cast<int>(dec_ids[0].size());
-    for (const auto& ids : dec_ids) dec_pad.push_back(decoder_pad_flags(s, ids));
+    for (const auto& ids : dec_ids) dec_pad.push_back(decoder_pad_flags(s, ids, tb.pad_id));
     take("decoder", taken_decoder);
     if (taken_decoder == c.layers) f.skip_layers(c.layers);
     if (taken_decoder < c.layers) {
@@ -1028,7 +1099,8 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
                                                          c.arch == Arch::EncoderOnly ? 0 : static_cast<int>(dec_ids[0].size())));
 
   t.vocab = tb.vocab;
-  t.source_tokens = c.arch == Arch::DecoderOnly ? to_tokens(tb.vocab, dec_ids[0]) : to_tokens(tb.vocab, tb.source_ids[0]);
+  t.source_ids = c.arch == Arch::DecoderOnly ? dec_ids[0] : tb.source_ids[0];
+  t.source_tokens = to_tokens(tb.vocab, t.source_ids);
   if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
   for (const HeadStats& st : t.heads)
     for (int r : st.fully_masked_rows)
@@ -1141,6 +1213,17 @@ RowVec sampling_distribution(const RowVec& logits, const SamplingOptions& o) {
   for (size_t r = 0; r < keep; ++r) kept += e[static_cast<size_t>(order[r])];
   for (size_t r = 0; r < keep; ++r) p(order[r]) = static_cast<float>(e[static_cast<size_t>(order[r])] / kept);
   return p;
+}
+
+std::vector<std::pair<int, float>> top_tokens(const RowVec& p, int k) {
+  std::vector<int> ids(static_cast<size_t>(p.size()));
+  for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int>(i);
+  const size_t keep = std::min(ids.size(), static_cast<size_t>(std::max(0, k)));
+  std::partial_sort(ids.begin(), ids.begin() + static_cast<std::ptrdiff_t>(keep), ids.end(),
+                    [&](int a, int b) { return p[a] > p[b] || (p[a] == p[b] && a < b); });
+  std::vector<std::pair<int, float>> out;
+  for (size_t i = 0; i < keep; ++i) out.emplace_back(ids[i], p[ids[i]]);
+  return out;
 }
 
 int sample_token(const RowVec& distribution, Rng& rng) {

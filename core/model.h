@@ -12,8 +12,11 @@
 namespace qkv {
 
 // Tokenizes the session's batch and builds the vocabulary (specials first, then tokens in order of appearance).
+// A session with model_dir: the checkpoint's own tokenizer and fixed vocabulary (core/pretrained.h); GPT-2 reads the
+// text as it is, BERT as [CLS] text [SEP]. (An unreadable folder gives no ids: run() says why.)
 struct TokenizedBatch {
   Vocab vocab;
+  int pad_id = Vocab::kPadId;  // −1: the vocabulary has no padding token (GPT-2)
   std::vector<std::vector<int>> source_ids;  // [B][n], padded with [PAD] to the longest
   std::vector<std::vector<int>> target_ids;  // [B][n_dec] decoder inputs ([BOS] + target), enc–dec only
 };
@@ -54,11 +57,13 @@ class WeightCache {
 // M: [n, m], 0 where query (q_pos0 + i) may look at key j and −∞ where it may not: causal (j > q_pos0 + i),
 // padding (key_is_pad[j]) and the custom cells, as the flags say.
 Mat attention_mask(MaskFlags flags, int n, int m, int q_pos0, const std::vector<bool>& key_is_pad, const std::vector<Cell>& cells);
-// true where ids[i] is [PAD] or i is one of the positions the user marked as padding.
-std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked);
+// true where ids[i] is the padding token (pad_id; −1: none) or i is one of the positions the user marked as padding.
+std::vector<bool> pad_flags(const std::vector<int>& ids, const std::vector<int>& marked, int pad_id = Vocab::kPadId);
+// Token types: the id that ends a segment (a real BERT's [SEP]; the toy models' [EOS]).
+int segment_separator(const Session&);
 // The decoder's key padding for its input ids: [PAD], and the positions the user marked only when the decoder reads the
 // source itself (decoder-only; an encoder–decoder's marks belong to its source).
-std::vector<bool> decoder_pad_flags(const Session&, const std::vector<int>& ids);
+std::vector<bool> decoder_pad_flags(const Session&, const std::vector<int>& ids, int pad_id = Vocab::kPadId);
 
 // Validates the session, then runs the forward pass (and greedy KV-cache decoding when decode_steps > 0).
 // With decoding, the parallel (teacher-forced) pass runs over the prompt plus the generated tokens that were
@@ -168,6 +173,8 @@ struct SamplingOptions {
 };
 std::optional<Error> validate(const SamplingOptions&);
 RowVec sampling_distribution(const RowVec& logits, const SamplingOptions&);  // [V] -> [V], sums to 1
+// The k most likely ids of a distribution (ties: the lower id first), with their probabilities.
+std::vector<std::pair<int, float>> top_tokens(const RowVec& distribution, int k);
 // Draws a token id from a distribution (inverse CDF with one uniform of rng).
 int sample_token(const RowVec& distribution, Rng& rng);
 

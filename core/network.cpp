@@ -92,7 +92,7 @@ class TapeBackend {
   int batch_norm(int X, int gamma, const int* beta, T eps) { return t_.batch_norm(X, gamma, beta ? *beta : -1, eps); }
   int rms_norm(int X, int gamma, T eps) { return t_.rms_norm(X, gamma, eps); }
   int relu(int X) { return t_.relu(X); }
-  int gelu(int X) { return t_.gelu(X); }
+  int gelu(int X, bool tanh_form) { return t_.gelu(X, tanh_form); }
 
  private:
   const Params<T>& W_;
@@ -262,8 +262,8 @@ TokenBatch token_batch(const Session& s, Vocab* vocab) {
   TokenBatch out;
   out.source = tb.source_ids;
   out.decoder_in = tb.target_ids;
-  for (const auto& ids : out.source) out.source_pad.push_back(pad_flags(ids, s.padding_positions));
-  for (const auto& ids : out.decoder_in) out.decoder_pad.push_back(decoder_pad_flags(s, ids));
+  for (const auto& ids : out.source) out.source_pad.push_back(pad_flags(ids, s.padding_positions, tb.pad_id));
+  for (const auto& ids : out.decoder_in) out.decoder_pad.push_back(decoder_pad_flags(s, ids, tb.pad_id));
   if (vocab) *vocab = tb.vocab;
   return out;
 }
@@ -276,6 +276,8 @@ PassOptions pass_options(const Session& s) {
   o.custom_cells = s.custom_cells;
   o.dropout = s.mode == Mode::Train;
   o.dropout_seed = stream_seed(s.seed, "dropout");
+  for (const Ablation& a : s.ablations) o.ablations[a.target] = a.kind;
+  o.segment_separator = segment_separator(s);
   return o;
 }
 

@@ -41,6 +41,10 @@ struct PassOptions {
   uint64_t dropout_seed = 0;
   // Added to the named activations (tests nudge Q, K, V, S, P this way to check their gradients).
   const std::map<std::string, MatD>* nudges = nullptr;
+  // Heads ("decoder.1.self_attn.head.3") and layers ("decoder.1") whose outputs are replaced (Session::ablations).
+  std::map<std::string, AblationKind> ablations;
+  int segment_separator = -1;  // token types: the id after which the next segment starts (BERT's [SEP]); −1: one segment
+
 };
 
 // Where a named activation lives on the tape: rows [row0, row0 + rows) of node id.

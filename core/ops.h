@@ -43,8 +43,9 @@ Mat apply_norm(NormKind, const MatRef& X, const RowVec& gamma, const RowVec& bet
                RowVec* var = nullptr);
 
 Mat relu(const MatRef& X);
-// GELU, exact form x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (Hendrycks & Gimpel 2016).
-Mat gelu(const MatRef& X);
+// GELU, exact form x·Φ(x) = 0.5·x·(1 + erf(x/√2)) (Hendrycks & Gimpel 2016), or with tanh_form its tanh approximation
+// 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (GPT-2's "gelu_new"; the two differ by up to 4.7e-4, near x = −2.7).
+Mat gelu(const MatRef& X, bool tanh_form = false);
 Mat activate(Activation, const MatRef& X);
 
 // [SECTION] Float64-capable versions and backward functions (gradient checks run in double).
@@ -65,7 +66,7 @@ struct BatchStats {
 template <typename T>
 BatchStats<T> batch_stats_t(const MatT<T>& X, T eps);
 template <typename T>
-MatT<T> gelu_t(const MatT<T>& X);
+MatT<T> gelu_t(const MatT<T>& X, bool tanh_form = false);
 
 template <typename T>
 struct NormGrads {
@@ -79,9 +80,10 @@ NormGrads<T> layer_norm_backward(const MatT<T>& X, const RowT<T>& gamma, T eps, 
 // RMSNorm: x̂ = x/r, r = √(mean(x²) + eps), y = γ ⊙ x̂;  dX = (1/r)·(dx̂ − x̂·mean(dx̂ ⊙ x̂)).
 template <typename T>
 NormGrads<T> rms_norm_backward(const MatT<T>& X, const RowT<T>& gamma, T eps, const MatT<T>& dY);
-// GELU'(x) = Φ(x) + x·φ(x);  ReLU'(x) = [x > 0].
+// GELU'(x) = Φ(x) + x·φ(x); the tanh form's: 0.5(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²), t = tanh(u);
+// ReLU'(x) = [x > 0].
 template <typename T>
-MatT<T> gelu_backward(const MatT<T>& X, const MatT<T>& dY);
+MatT<T> gelu_backward(const MatT<T>& X, const MatT<T>& dY, bool tanh_form = false);
 template <typename T>
 MatT<T> relu_backward(const MatT<T>& X, const MatT<T>& dY);
 

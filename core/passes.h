@@ -106,6 +106,21 @@ class Passes {
       record(paths::join(stack, "embed.PE"), PE, n);
       X = be_.add(X, PE);
     }
+    // Token types (BERT's segments): 0 up to and including the first separator, 1 after it, …
+    if (c_.token_types > 0) {
+      std::vector<int> types;
+      for (const auto& row : ids) {
+        int segment = 0;
+        for (int i = 0; i < n; ++i) {
+          types.push_back(std::min(segment, c_.token_types - 1));
+          if (o_.segment_separator >= 0 && row[i] == o_.segment_separator) ++segment;
+        }
+      }
+      const Node T_x = be_.gather_rows(param("embed.token_type"), types);  // [B·n, d_model]
+      record(paths::join(stack, "embed.token_type"), T_x, n);
+      X = be_.add(X, T_x);
+    }
+    if (c_.embed_norm && c_.norm != NormKind::None) X = record(paths::join(stack, "embed.norm"), norm("embed.norm", X), n);
     X = dropout(X);
     return record(paths::join(stack, "embed.X"), X, n);
   }
@@ -175,8 +190,17 @@ class Passes {
   }
 
   // [SECTION] Output: logits = H·Eᵀ [B·n, V] (the projection is tied to the embeddings); the trace adds P = softmax.
+  // BERT's masked-language-model head first transforms H: Norm(act(H·W_T + b_T)), and adds its own bias b_out [V].
   Node logits(const Node& H, int n) {
-    const Node logits = record("output.logits", be_.matmul_bt(H, param("embed.E")), n);
+    Node X = H;
+    if (c_.mlm_head) {
+      X = record("output.transform.hidden", linear(H, "output.transform.W", "output.transform.b"), n);  // [B·n, d_model]
+      X = record("output.transform.act", activation(X), n);
+      if (c_.norm != NormKind::None) X = record("output.transform.norm", norm("output.transform.norm", X), n);
+    }
+    Node scores = be_.matmul_bt(X, param("embed.E"));  // [B·n, V]
+    if (be_.has_param("output.bias")) scores = be_.add_row(scores, param("output.bias"));
+    const Node logits = record("output.logits", scores, n);
     if (be_.wants_stages() && be_.wants_stage("output.probs")) {
       const M probs = softmax_rows_t<T>(be_.value(logits), T(1), nullptr);
       const int B = static_cast<int>(probs.rows()) / n;
@@ -274,7 +298,9 @@ class Passes {
     const bool post = c_.norm_placement == NormPlacement::Post && c_.norm != NormKind::None;
     const std::string norm_path = paths::join(p, "norm");
     const Node X = pre ? record(norm_path, norm(norm_path, H), n) : H;
-    const Node out = dropout(body(X));
+    Node out = body(X);
+    if (const AblationKind* kind = ablation(p.substr(0, p.rfind('.')))) out = ablate(out, *kind, n);  // the layer is ablated
+    out = dropout(out);
     const Node R = record(paths::join(p, "residual"), c_.residual ? be_.add(H, out) : out, n);
     if (!post) return R;
     return record(norm_path, norm(norm_path, R), n);
@@ -303,6 +329,31 @@ class Passes {
     }
   }
 
+  Node activation(const Node& X) {
+    switch (c_.activation) {
+      case Activation::GELU:
+        return be_.gelu(X, false);
+      case Activation::GELUTanh:
+        return be_.gelu(X, true);
+      default:
+        return be_.relu(X);
+    }
+  }
+
+  // An ablated head's or layer's output: zeros, or every row the mean of the sequence's rows.   X: [B·n, ·]
+  Node ablate(const Node& X, AblationKind kind, int n) {
+    if (kind == AblationKind::Zero) return be_.scale(X, T(0));
+    const Eigen::Index rows = be_.value(X).rows();
+    M mean = M::Zero(rows, rows);  // block-diagonal: each sequence's n rows average among themselves
+    for (Eigen::Index b = 0; b + n <= rows; b += n) mean.block(b, b, n, n).setConstant(T(1) / static_cast<T>(n));
+    return be_.matmul(be_.constant(std::move(mean)), X);
+  }
+  const AblationKind* ablation(const std::string& target) const {
+    if (o_.ablations.empty()) return nullptr;
+    const auto it = o_.ablations.find(target);
+    return it == o_.ablations.end() ? nullptr : &it->second;
+  }
+
   Node linear(const Node& X, const std::string& W, const std::string& b) {
     Node Y = be_.matmul(X, param(W));
     if (be_.has_param(b)) Y = be_.add_row(Y, param(b));
@@ -312,7 +363,7 @@ class Passes {
   // FFN(x) = act(x·W_1 + b_1)·W_2 + b_2, position by position.   X: [B·n, d_model]
   Node ffn(const std::string& p, const Node& X, int n) {
     const Node hidden = record(paths::join(p, "hidden"), linear(X, paths::join(p, "W_1"), paths::join(p, "b_1")), n);  // [B·n, d_ff]
-    const Node act = record(paths::join(p, "act"), c_.activation == Activation::GELU ? be_.gelu(hidden) : be_.relu(hidden), n);
+    const Node act = record(paths::join(p, "act"), activation(hidden), n);
     return record(paths::join(p, "out"), linear(act, paths::join(p, "W_2"), paths::join(p, "b_2")), n);  // [B·n, d_model]
   }
 
@@ -367,14 +418,17 @@ class Passes {
           return be_.matmul(P, V_i);
         });
         if (seq.empty()) be_.head_end();
-        heads.push_back(named(paths::join(hp, "O"), O_i));
+        const AblationKind* kind = ablation(paths::head(p, i));
+        heads.push_back(named(paths::join(hp, "O"), kind ? ablate(O_i, *kind, n) : O_i));
         continue;
       }
       const Node P = head_stages(p, self, i, Q_i, K_i, mask, whole(), seq);
       // Pass 7 — dropout on the weights (training), then Pass 8 — O = P·V [n, d_v]
       const Node P_d = dropout(P);
       if (o_.dropout && c_.dropout > 0.0f) named(paths::join(hp, "P_dropout"), P_d);
-      heads.push_back(named(paths::join(hp, "O"), be_.matmul(P_d, V_i)));
+      const Node O_i = be_.matmul(P_d, V_i);  // [n, d_v]
+      const AblationKind* kind = ablation(paths::head(p, i));
+      heads.push_back(named(paths::join(hp, "O"), kind ? ablate(O_i, *kind, n) : O_i));
     }
     // Pass 9 — concat·W_O + b_O [n, d_model]
     const Node concat = named(seq + paths::join(p, "concat"), h_ == 1 ? heads[0] : be_.concat_cols(heads));  // [n, h·d_v]

@@ -277,9 +277,10 @@ int Tape<T>::relu(int X) {
 }
 
 template <typename T>
-int Tape<T>::gelu(int X) {
+int Tape<T>::gelu(int X, bool tanh_form) {
   const int self = size();
-  return push(gelu_t<T>(value(X)), [X, self](Tape& t) { t.acc(X) += gelu_backward<T>(t.value(X), t.nodes_[self].grad); });
+  return push(gelu_t<T>(value(X), tanh_form),
+              [X, self, tanh_form](Tape& t) { t.acc(X) += gelu_backward<T>(t.value(X), t.nodes_[self].grad, tanh_form); });
 }
 
 template class Tape<float>;

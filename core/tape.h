@@ -60,7 +60,7 @@ class Tape {
   int rms_norm(int X, int gamma, T eps);
   int batch_norm(int X, int gamma, int beta, T eps);  // each column over all rows (the whole batch's tokens)
   int relu(int X);
-  int gelu(int X);
+  int gelu(int X, bool tanh_form = false);
 
   // Seeds dL/d(value(id)) = seed and runs every recorded backward in reverse order. Call once per tape.
   void backward(int id, const M& seed);

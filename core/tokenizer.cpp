@@ -91,19 +91,34 @@ std::vector<std::string> tokenize(std::string_view text, TokenizerKind kind) {
   return tokens;
 }
 
-Vocab::Vocab() {
+Vocab::Vocab() : data_(std::make_shared<Data>()) {
   for (std::string_view special : {kPad, kBos, kEos}) add(std::string(special));
 }
 
+Vocab Vocab::fixed(std::vector<std::string> tokens, std::vector<std::string> display, int pad_id) {
+  Vocab v;
+  v.data_ = std::make_shared<Data>();
+  v.data_->tokens = std::move(tokens);
+  v.data_->display = display.size() == v.data_->tokens.size() ? std::move(display) : std::vector<std::string>{};
+  v.data_->pad_id = pad_id;
+  v.data_->index.reserve(v.data_->tokens.size());
+  for (size_t id = 0; id < v.data_->tokens.size(); ++id) v.data_->index.emplace(v.data_->tokens[id], static_cast<int>(id));
+  return v;
+}
+
 int Vocab::add(const std::string& token) {
-  const auto [it, inserted] = index_.emplace(token, size());
-  if (inserted) tokens_.push_back(token);
-  return it->second;
+  if (const int existing = id(token); existing >= 0) return existing;
+  if (data_.use_count() > 1) data_ = std::make_shared<Data>(*data_);  // the first change of a copy
+  const int id = size();
+  data_->index.emplace(token, id);
+  data_->tokens.push_back(token);
+  if (!data_->display.empty()) data_->display.push_back(token);
+  return id;
 }
 
 int Vocab::id(const std::string& token) const {
-  const auto it = index_.find(token);
-  return it == index_.end() ? -1 : it->second;
+  const auto it = data_->index.find(token);
+  return it == data_->index.end() ? -1 : it->second;
 }
 
 }  // namespace qkv

@@ -108,7 +108,8 @@ struct HeadStats {
 
 struct Trace {
   Vocab vocab;
-  std::vector<std::string> source_tokens;    // sequence 0, after padding to the batch
+  std::vector<std::string> source_tokens;    // sequence 0, after padding to the batch (as shown: GPT-2's "Ġ" as "␣")
+  std::vector<int> source_ids;               // their ids
   std::vector<std::string> target_tokens;    // decoder input of an encoder–decoder model ([BOS] + target)
   std::vector<std::string> decoded_tokens;   // greedy continuation when decode_steps > 0
   std::shared_ptr<const TensorMap> weights;  // every parameter, by path (e.g. encoder.0.self_attn.W_Q); shared with a WeightCache

@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace qkv::fuzz {
 
@@ -28,6 +29,31 @@ bool refused(const R& result) {
 }
 
 inline std::string_view text_of(const uint8_t* data, size_t size) { return {reinterpret_cast<const char*>(data), size}; }
+
+// The model-folder targets' inputs: files and texts as sections separated by "\n#--#\n" (at least one section).
+inline std::vector<std::string_view> sections_of(std::string_view input) {
+  constexpr std::string_view kSeparator = "\n#--#\n";
+  std::vector<std::string_view> sections;
+  for (size_t start = 0;;) {
+    const size_t end = input.find(kSeparator, start);
+    if (end == std::string_view::npos) {
+      sections.push_back(input.substr(start));
+      return sections;
+    }
+    sections.push_back(input.substr(start, end - start));
+    start = end + kSeparator.size();
+  }
+}
+
+// A tokenizer file's name: the section when it is one of them, else one picked by its first byte.
+inline std::string tokenizer_file_name(std::string_view section) {
+  // i18n: names begin
+  constexpr const char* kNames[] = {"vocab.json", "merges.txt", "tokenizer.json", "tokenizer_config.json", "vocab.txt"};
+  // i18n: names end
+  for (const char* name : kNames)
+    if (section == name) return name;
+  return kNames[section.empty() ? 0 : static_cast<unsigned char>(section[0]) % std::size(kNames)];
+}
 
 // Bytes of the valid UTF-8 sequence that starts text[i] (RFC 3629: no overlongs, no surrogates, nothing past
 // U+10FFFF), or 0 when none starts there.

@@ -7,7 +7,7 @@ BUILD_DIR=${QKVLAB_BUILD_DIR:-$ROOT/build}
 # Debian 12 packages. Build: compiler, CMake, the libraries; GUI: ImGui, GLFW, GL, glad, fonts (DejaVu for the
 # maths symbols, WenQuanYi Micro Hei for Chinese); tests: GoogleTest,
 # Google Benchmark, numpy (the CLI test loads exports with numpy.load), Xvfb for the GUI tests.
-BUILD_PACKAGES=(g++ cmake ninja-build pkg-config git libeigen3-dev nlohmann-json3-dev libfmt-dev libcli11-dev libstb-dev
+BUILD_PACKAGES=(g++ cmake ninja-build pkg-config git libeigen3-dev nlohmann-json3-dev libfmt-dev libcli11-dev libstb-dev libicu-dev
   libimgui-dev libglfw3-dev libgl-dev libegl-dev python3-glad python3-jinja2 fonts-dejavu-core fonts-wqy-microhei)
 TEST_PACKAGES=(libgtest-dev libgmock-dev libbenchmark-dev python3 python3-numpy python3-pil xvfb xauth time)
 # The sanitizer and fuzz builds (scripts/sanitize.sh): clang, its ASan/UBSan/TSan/libFuzzer runtime, its OpenMP,

@@ -104,6 +104,29 @@ const std::vector<Case>& cases() {
          s.model.heads = 1;
          s.loss = LossKind::TargetSequence;
        }},
+      // Issue 13's parts of real checkpoints, on a toy model: BERT's token types (a second segment after [EOS]), embedding
+      // LayerNorm and MLM head, and ablated heads and layers (zero and mean).
+      {"encoder_bert_parts_token_types_embed_norm_mlm_head_ablations",
+       [](Session& s) {
+         s.input.text = "the cat [EOS] sat on mat";
+         s.model.token_types = 2;
+         s.model.embed_norm = true;
+         s.model.mlm_head = true;
+         s.model.pe = PosEncoding::Learned;
+         s.model.max_len = 16;
+         s.model.scale_embeddings = false;
+         s.model.activation = Activation::GELU;
+         s.ablations = {{"encoder.0.self_attn.head.1", AblationKind::Mean}, {"encoder.1", AblationKind::Zero}};
+       }},
+      {"decoder_gpt2_parts_gelu_tanh_pre_layernorm_mean_ablated_layer",
+       [](Session& s) {
+         s.model.arch = Arch::DecoderOnly;
+         s.model.norm_placement = NormPlacement::Pre;
+         s.model.activation = Activation::GELUTanh;
+         s.model.pe = PosEncoding::Learned;
+         s.model.max_len = 16;
+         s.ablations = {{"decoder.0", AblationKind::Mean}, {"decoder.1.self_attn.head.0", AblationKind::Zero}};
+       }},
       {"encoder_pattern_loss_anti_diagonal",
        [](Session& s) {
          s.loss = LossKind::Pattern;

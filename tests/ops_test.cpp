@@ -396,10 +396,24 @@ TEST(Activation, GeluMatchesNaiveLoop) {
   EXPECT_LT(max_diff, 2e-6);
 }
 
+TEST(Activation, GeluTanhHandValues) {
+  // GPT-2's gelu_new 0.5·x·(1 + tanh(√(2/π)(x + 0.044715x³))): at 1, tanh(0.7978846·1.044715) = tanh(0.8335624) = 0.6823840,
+  // so 0.5·1.6823840 = 0.8411920; and g(−x) = g(x) − x, so g(−1) = 0.8411920 − 1 = −0.1588080.
+  Mat X(1, 4);
+  X << 0.0f, 1.0f, -1.0f, -2.7f;
+  const Mat Y = gelu(X, true);
+  EXPECT_EQ(Y(0, 0), 0.0f);
+  EXPECT_NEAR(Y(0, 1), 0.8411920f, 1e-6f);
+  EXPECT_NEAR(Y(0, 2), -0.1588080f, 1e-6f);
+  // Near x = −2.7 the two forms differ most: by about 4.7e−4, more than the 1e−4 a real model's test allows.
+  EXPECT_NEAR(std::fabs(Y(0, 3) - gelu(X)(0, 3)), 4.7e-4f, 0.3e-4f);
+}
+
 TEST(Activation, ActivateDispatches) {
   const Mat X = Mat::Random(3, 3);
   EXPECT_TRUE(activate(Activation::ReLU, X) == relu(X));
   EXPECT_TRUE(activate(Activation::GELU, X) == gelu(X));
+  EXPECT_TRUE(activate(Activation::GELUTanh, X) == gelu(X, true));
   EXPECT_FALSE(relu(X) == gelu(X));
 }
 
@@ -522,8 +536,11 @@ TEST(Backward, ActivationsAndLinearMatchFiniteDifferences) {
   ASSERT_GT(X.cwiseAbs().minCoeff(), 1e-3);
   const double e_relu =
       testing::max_fd_relative_error(X, relu_backward<double>(X, G), [&] { return X.cwiseMax(0.0).cwiseProduct(G).sum(); });
-  std::printf("GELU backward %.2e, ReLU backward %.2e\n", e_gelu, e_relu);
+  const double e_gelu_tanh = testing::max_fd_relative_error(X, gelu_backward<double>(X, G, true),
+                                                           [&] { return gelu_t<double>(X, true).cwiseProduct(G).sum(); });
+  std::printf("GELU backward %.2e, GELU (tanh) backward %.2e, ReLU backward %.2e\n", e_gelu, e_gelu_tanh, e_relu);
   EXPECT_LT(e_gelu, 1e-6);
+  EXPECT_LT(e_gelu_tanh, 1e-6);
   EXPECT_LT(e_relu, 1e-6);
 
   MatD W = randd(6, "W", 5, 3);

@@ -33,6 +33,7 @@
 #include "core/model.h"
 #include "core/network.h"
 #include "core/paths.h"
+#include "core/pretrained.h"
 #include "core/trainer.h"
 
 namespace {
@@ -62,10 +63,13 @@ struct SessionFlags {
   bool no_scale = false, no_bias = false, no_embed_scale = false, no_residual = false, tied_qk = false, special_tokens = false,
        train = false;
   std::vector<int> pads;
-  std::vector<std::string> cells, batch;
+  std::vector<std::string> cells, batch, ablate;
+  std::optional<std::string> model_dir;
 
   void add_to(CLI::App& app) {
     app.add_option("--session", session_file, "Session JSON file (flags below override it)")->check(CLI::ExistingFile);
+    app.add_option("--model", model_dir, "GPT-2 or BERT folder: config.json, model.safetensors, tokenizer files; toggles apply to it");
+    app.add_option("--ablate", ablate, "Switch off a head or a layer: TARGET[=zero|mean], e.g. decoder.3.self_attn.head.5 or decoder.3 (repeatable)");
     app.add_option("--text", text, "Source text (decoder-only: the prompt)");
     app.add_option("--target", target, "Target text for an encoder-decoder model");
     app.add_option("--batch", batch, "Another sequence of the batch (repeatable; BatchNorm spans the batch)");
@@ -91,7 +95,7 @@ struct SessionFlags {
     app.add_flag("--no-residual", no_residual, "Drop the residual connections");
     app.add_option("--norm", norm, "layernorm | batchnorm | rmsnorm | none");
     app.add_option("--placement", placement, "post | pre (norm placement)");
-    app.add_option("--activation", activation, "relu | gelu");
+    app.add_option("--activation", activation, "relu | gelu | gelu-tanh");
     app.add_option("--dropout", dropout, "Dropout probability (train mode only)");
     app.add_flag("--train", train, "Train mode: apply seeded dropout");
     app.add_option("--mask", mask, "Mask of the model's own self-attention: none|causal|padding|custom joined by +");
@@ -140,6 +144,11 @@ struct SessionFlags {
       Result<Session> loaded = load_session(session_file);
       if (!loaded) return loaded.error();
       s = *loaded;
+    }
+    if (model_dir) {  // the checkpoint's architecture and trained toggles first, the flags below on top
+      Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(*model_dir);
+      if (!m) return Error{"--model " + *model_dir + ": " + m.error().what, m.error().hint};  // i18n: name (stderr)
+      s = pretrained_session(**m, *model_dir, s);
     }
     ModelConfig& c = s.model;
     if (text) s.input.text = *text;
@@ -193,6 +202,13 @@ struct SessionFlags {
     }
     if (auto e = set_enum(loss, s.loss, "--loss")) return *e;
     if (label_smoothing) s.label_smoothing = static_cast<float>(*label_smoothing);
+    for (const std::string& a : ablate) {
+      const size_t eq = a.find('=');
+      Ablation ablation{a.substr(0, eq), AblationKind::Zero};
+      if (eq != std::string::npos && !parse(a.substr(eq + 1), ablation.kind))
+        return Error{"--ablate " + a + ": unknown kind", "one of: " + all_names<AblationKind>()};  // i18n: name (stderr)
+      s.ablations.push_back(ablation);
+    }
     if (auto e = validate(s)) return *e;
     return s;
   }
@@ -381,8 +397,34 @@ void print_matrix(const std::string& path, const Mat& M, const AxisLabels& label
   }
 }
 
+// A real checkpoint's predictions: GPT-2's next token after the text, BERT's candidates for each [MASK].
+void print_predictions(const Session& s, const Trace& t, int k = 5) {
+  const std::shared_ptr<const PretrainedModel> m = s.model_dir.empty() ? nullptr : cached_pretrained(s.model_dir);
+  const Mat* logits = t.tensors.find("output.logits");
+  if (!m || !logits || t.source_ids.empty()) return;
+  std::vector<int> rows;
+  if (m->config.arch == Arch::DecoderOnly) rows.push_back(static_cast<int>(t.source_ids.size()) - 1);
+  for (size_t i = 0; i < t.source_ids.size() && m->config.arch == Arch::EncoderOnly; ++i)
+    if (t.source_ids[i] == m->tokenizer->mask_id) rows.push_back(static_cast<int>(i));
+  if (rows.empty() && m->config.arch == Arch::EncoderOnly) say(std::string("\n") + tr("cli.predict.no_mask"));
+  for (int row : rows) {
+    const RowVec p = sampling_distribution(logits->row(row), SamplingOptions{});
+    say("\n" + trf(m->config.arch == Arch::DecoderOnly ? "cli.predict.next" : "cli.predict.mask", arg("row", row),
+                    arg("token", t.source_tokens[static_cast<size_t>(row)])));
+    for (const auto& [id, prob] : top_tokens(p, k))
+      std::printf("  %6d  %-24s %8.4f\n", id, ("\"" + t.vocab.display(id) + "\"").c_str(), static_cast<double>(prob));
+  }
+}
+
 void print_summary(const Session& s, const Trace& t) {
   const ModelConfig& c = s.model;
+  if (const std::shared_ptr<const PretrainedModel> m = s.model_dir.empty() ? nullptr : cached_pretrained(s.model_dir)) {
+    const ModelCard& card = m->card;
+    say(trf("cli.run.model_card", arg("title", card.title), arg("architecture", card.architecture), arg("params", with_commas(card.parameters)),
+            arg("file", human_bytes(static_cast<double>(card.file_bytes))), arg("dtype", card.dtype),
+            arg("memory", human_bytes(static_cast<double>(m->weight_bytes()))), arg("ms", card.load_ms)));
+    say(tr(loaded_as_trained(s, *m) ? "cli.run.as_trained" : "cli.run.toggled"));
+  }
   say(trf("cli.run.header", arg("arch", name(c.arch)), arg("layers", c.layers), arg("d_model", c.d_model), arg("heads", c.heads),
           arg("d_k", c.head_dk()), arg("d_v", c.head_dv()), arg("d_ff", c.d_ff)));
   say(trf("cli.run.config", arg("pe", name(c.pe)), arg("scoring", name(c.scoring)), arg("scale", name(c.score_scale)),
@@ -408,6 +450,7 @@ void print_summary(const Session& s, const Trace& t) {
               col(tr("cli.col.max_weight"), 12).c_str(), col(tr("cli.col.score_mean"), 12).c_str(), col(tr("cli.col.score_var"), 12).c_str());
   for (const HeadStats& h : t.heads)
     std::printf("%-34s %12.4f %12.4f %12.4f %12.4f\n", h.path.c_str(), h.mean_entropy, h.mean_max_weight, h.score_mean, h.score_variance);
+  print_predictions(s, t);
   for (const std::string& w : t.warnings) say(trf("cli.warning", arg("text", w)));
 }
 
@@ -512,6 +555,94 @@ void print_shaded(const Mat& P, const std::vector<std::string>& queries, const s
     }
     std::printf("│\n");
   }
+}
+
+// [SECTION] tokenize and generate
+int cmd_tokenize(const SessionFlags& flags, bool json_out) {
+  Result<Session> s = flags.build();
+  if (!s) return fail(s.error());
+  const TokenizedBatch tb = tokenize_batch(*s);
+  const std::shared_ptr<const PretrainedModel> m = s->model_dir.empty() ? nullptr : cached_pretrained(s->model_dir);
+  const std::vector<int> ids = tb.source_ids.empty() ? std::vector<int>{} : tb.source_ids[0];
+  nlohmann::json out{{"ids", ids}, {"pieces", nlohmann::json::array()}, {"display", nlohmann::json::array()}};
+  for (int id : ids) {
+    out["pieces"].push_back(tb.vocab.token(id));
+    out["display"].push_back(tb.vocab.display(id));
+  }
+  if (m) out["decoded"] = m->tokenizer->decode(m->tokenizer->encode(s->input.text));  // the text's own ids, without [CLS]/[SEP]
+  if (json_out) {
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  say(trf("cli.tokenize.header", arg("n", ids.size()), arg("vocab", tb.vocab.size())));
+  std::printf("%s %s %s\n", col(tr("cli.col.position"), 8).c_str(), col(tr("cli.col.id"), 8).c_str(), tr("cli.col.piece"));
+  for (size_t i = 0; i < ids.size(); ++i)
+    std::printf("%8zu %8d  %-24s %s\n", i, ids[i], ("\"" + tb.vocab.token(ids[i]) + "\"").c_str(), tb.vocab.display(ids[i]).c_str());
+  return 0;
+}
+
+struct GenerateFlags {
+  int tokens = 20;
+  double temperature = 1.0;
+  int top_k = 0;
+  double top_p = 1.0;
+  uint64_t seed = 0;
+  bool json = false;
+  void add_to(CLI::App& app) {
+    app.add_option("--tokens", tokens, "New tokens to generate")->check(CLI::Range(1, 4096));
+    app.add_option("--sample-temperature", temperature, "Sampling temperature T of the next-token distribution (0: greedy)");
+    app.add_option("--top-k", top_k, "Keep the k most likely tokens (0: off)")->check(CLI::Range(0, 1 << 20));
+    app.add_option("--top-p", top_p, "Keep the smallest set of tokens whose probability reaches p (1: off)");
+    app.add_option("--sample-seed", seed, "Seed of the sampling")->check(kUnsigned64);
+    app.add_flag("--json", json, "Print one JSON object");
+  }
+};
+
+int cmd_generate(const SessionFlags& flags, const GenerateFlags& g) {
+  Result<Session> s = flags.build();
+  if (!s) return fail(s.error());
+  SamplingOptions sampling{static_cast<float>(g.temperature), g.top_k, static_cast<float>(g.top_p)};
+  if (auto e = validate(sampling)) return fail(*e);
+  WeightCache cache;
+  cache.search_dirs = {QKVLAB_ASSETS_DIR "/weights"};
+  Result<std::unique_ptr<Generator>> started = Generator::start(*s, &cache);
+  if (!started) return fail(started.error());
+  Generator& gen = **started;
+  const std::shared_ptr<const PretrainedModel> m = s->model_dir.empty() ? nullptr : cached_pretrained(s->model_dir);
+  const int eos = m ? m->tokenizer->eos_id : Vocab::kEosId;
+  Rng rng(g.seed);
+  std::vector<int> generated;
+  std::vector<float> probabilities;
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < g.tokens; ++k) {
+    const RowVec p = sampling_distribution(gen.logits(), sampling);
+    const int id = sample_token(p, rng);
+    generated.push_back(id);
+    probabilities.push_back(p[id]);
+    if (id == eos || !gen.feed(id)) break;
+  }
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  std::string continuation;
+  if (m) {
+    continuation = m->tokenizer->decode(generated);
+  } else {
+    for (int id : generated) continuation += (continuation.empty() ? "" : " ") + gen.vocab().display(id);
+  }
+  if (g.json) {
+    nlohmann::json out{{"prompt_ids", std::vector<int>(gen.ids().begin(), gen.ids().begin() + gen.prompt_length())},
+                       {"ids", generated},
+                       {"probabilities", probabilities},
+                       {"text", continuation},
+                       {"ms", ms}};
+    std::printf("%s\n", out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return 0;
+  }
+  say(trf("cli.generate.header", arg("n", generated.size()), arg("prompt", gen.prompt_length()), arg("ms", ms)));
+  for (size_t i = 0; i < generated.size(); ++i)
+    std::printf("  %6d  %-24s %8.4f\n", generated[i], ("\"" + gen.vocab().display(generated[i]) + "\"").c_str(),
+                static_cast<double>(probabilities[i]));
+  say("\n" + s->input.text + continuation);
+  return 0;
 }
 
 int cmd_demo() {
@@ -991,6 +1122,18 @@ int cli_main(int argc, char** argv) {
 
   CLI::App* demo = app.add_subcommand("demo", "A first look: one sentence, attention with and without 1/sqrt(d_k)");
 
+  SessionFlags tokenize_flags;
+  bool tokenize_json = false;
+  CLI::App* tokenize_cmd = app.add_subcommand("tokenize", "Print a text's tokens and ids (with --model: the checkpoint's own tokenizer)");
+  tokenize_flags.add_to(*tokenize_cmd);
+  tokenize_cmd->add_flag("--json", tokenize_json, "Print one JSON object: ids, pieces, display, decoded");
+
+  SessionFlags generate_flags;
+  GenerateFlags generate_options;
+  CLI::App* generate_cmd = app.add_subcommand("generate", "Continue a text token by token through the KV cache (decoder models; --model for GPT-2)");
+  generate_flags.add_to(*generate_cmd);
+  generate_options.add_to(*generate_cmd);
+
   SessionFlags train_session;
   TrainFlags train_flags;
   CLI::App* train_cmd = app.add_subcommand("train", "Train a small model on a toy task (model flags as for run)");
@@ -1033,6 +1176,8 @@ int cli_main(int argc, char** argv) {
   if (params->parsed()) return cmd_params(preset, params_flags, json, n);
   if (run_cmd->parsed()) return cmd_run(run_flags, show, export_dir, png_dir, csv_dir, save_path, list, gradients);
   if (demo->parsed()) return cmd_demo();
+  if (tokenize_cmd->parsed()) return cmd_tokenize(tokenize_flags, tokenize_json);
+  if (generate_cmd->parsed()) return cmd_generate(generate_flags, generate_options);
   if (lab_cmd->parsed()) {
     if (lab_flags.json) qkv::i18n::set_language(qkv::Lang::En);  // --json is for scripts: its captions and notes are the same in every language
     return cmd_lab(lab_session, lab_flags);
