@@ -9,6 +9,8 @@
 #include <thread>
 
 #include "app/lessons_ui.h"
+#include "app/real_model.h"
+#include "app/ui.h"
 #include "app/widgets/common.h"
 #include "core/network.h"
 #include "core/trainer.h"
@@ -203,7 +205,83 @@ namespace {
 constexpr size_t kDerivedTensorBudget = size_t{512} << 20;  // bytes of a lean trace's derived layers kept between frames
 }  // namespace
 
+// [SECTION] Real checkpoints
+void open_model(AppState& s, const std::string& dir) {
+  s.model_load.failed.reset();
+  s.model_load.job.start(dir, [dir](JobControl& c) {
+    ModelLoaded out;
+    Result<std::shared_ptr<const PretrainedModel>> m = open_pretrained(dir, c.progress());
+    if (m) out.model = std::move(*m);
+    else out.error = m.error();
+    return out;
+  });
+}
+
+void close_model(AppState& s) {
+  s.model_load.job.cancel();
+  s.model_load.model.reset();
+  new_session(s);
+  s.message = phrase("app_pretrained.closed");
+}
+
+std::shared_ptr<const PretrainedModel> session_model(const AppState& s) {
+  if (s.session.model_dir.empty()) return nullptr;
+  if (s.model_load.model && s.model_load.model->card.folder == s.session.model_dir) return s.model_load.model;
+  return cached_pretrained(s.session.model_dir);
+}
+
+namespace {
+
+// A finished load: the model's session replaces the one on screen; a refusal leaves it and says why (a dialog and the
+// status bar). A cancelled load (a newer Open, Close) never gets here.
+void take_finished_model_load(AppState& s) {
+  ModelLoadState& L = s.model_load;
+  const std::string dir = L.job.key();
+  if (auto done = L.job.take()) {
+    if (!done->value.model) {
+      const Error e = done->value.error.value_or(Error{tr("app.recompute_failed_hint"), ""});
+      if (is_cancelled(e)) return;
+      L.failed = e, L.failed_dir = done->key;
+      s.message = phrase("app_pretrained.not_opened", arg("dir", done->key), arg("what", e.what));
+      return;
+    }
+    const PretrainedModel& m = *done->value.model;
+    L.model = done->value.model;
+    Session next = pretrained_session(m, done->key, s.session);
+    // Texts nobody typed give way to the family's prompt: the toy models' defaults.
+    next.input.text = prompt_for_model(m, s.session.input.text, {default_session().input.text, Session{}.input.text});
+    replace_session(s, std::move(next), "",
+                    phrase("app_pretrained.opened", arg("title", m.card.title), arg("params", with_separators(m.card.parameters)),
+                           arg("ms", m.card.load_ms)));
+    s.model_load.failed.reset();
+    // The selected block if the model has it (qkvlab --model DIR --block decoder.3.self_attn), else layer 0 of its
+    // one stack, where the learner starts reading.
+    const std::vector<BlockRef> blocks = attention_blocks(m.config);
+    if (std::none_of(blocks.begin(), blocks.end(), [&](const BlockRef& b) { return b.path() == s.sel.block.path(); })) s.sel.block = blocks.front();
+    s.sel.head = std::clamp(s.sel.head, 0, m.config.heads - 1);
+    s.output.starting.cancel();
+    s.output.generator.reset();
+    s.output.generated.clear();
+    s.output.running = s.output.step_when_ready = false;
+    s.output.note = Phrase();
+    // The Lessons and Train tabs are about the toy models: a real model opens on its heads.
+    if (s.lab_tab == find_tab("lessons") || s.lab_tab == find_tab("train")) s.request_tab = find_tab("attention");
+  } else if (L.job.failed()) {  // it threw (out of memory despite the estimate …)
+    L.failed = Error{trf("app.recompute_failed", arg("reason", L.job.failed()->what)), tr("app.recompute_failed_hint")};
+    L.failed_dir = dir;
+    s.message = phrase("app_pretrained.not_opened", arg("dir", dir), arg("what", L.failed->what));
+    L.job.clear_failed();
+  }
+}
+
+}  // namespace
+
 void recompute_if_dirty(AppState& s) {
+  take_finished_model_load(s);
+  if (s.model_load.loading()) {
+    ++s.jobs_running;
+    s.animating = true;  // the progress bar moves
+  }
   // A lean trace (large models, long inputs) derives the layers the views ask for; once they add up, they are
   // dropped here, at the start of a frame, where no panel holds a pointer to them (no worker reads s.trace).
   if (s.trace && s.trace->tensors.lean() && s.trace->tensors.derived_bytes() > kDerivedTensorBudget) s.trace->tensors.release_derived();

@@ -6,6 +6,7 @@
 #include "app/widgets/layout_math.h"
 #include "core/lessons.h"
 #include "core/model.h"
+#include "core/pretrained.h"
 
 #include <chrono>
 #include <memory>
@@ -98,12 +99,14 @@ struct GeneratorStart {
   uint64_t generation = 0;  // the trace generation the session was copied at (a newer one drops the result)
 };
 
+inline constexpr int kMaxShownK = 20;  // the Output table's top-k at most
 struct OutputState {
   Job<GeneratorStart> starting;  // filling the KV cache with the prompt
   bool step_when_ready = false;  // Step was pressed before the cache was filled: feed one token when it is
   SamplingOptions sampling;
   uint64_t seed = 1;
   int max_new = 16;        // tokens a Generate run appends at most
+  int shown_k = 5;         // a large vocabulary's table: the top-k listed per position
   bool running = false;    // Generate: one token per frame until Stop, [EOS] or max_new
   std::shared_ptr<Generator> generator;  // null until Generate/Step
   std::vector<int> generated;            // token ids appended so far
@@ -113,6 +116,20 @@ struct OutputState {
 };
 
 inline constexpr int kSettleFrames = 3;
+
+// A real checkpoint's folder read on a worker (File ▸ Open model…, qkvlab --model DIR): core::open_pretrained converts
+// every tensor (seconds for GPT-2), so frames keep drawing with its progress (tensors converted / all).
+struct ModelLoaded {
+  std::shared_ptr<const PretrainedModel> model;  // null: `error` says why
+  std::optional<Error> error;
+};
+struct ModelLoadState {
+  Job<ModelLoaded> job;   // its key is the folder being read
+  std::optional<Error> failed;  // the last load's refusal, shown in a dialog until dismissed (the session stays)
+  std::string failed_dir;
+  std::shared_ptr<const PretrainedModel> model;  // the last model opened (the session's, while model_dir names it)
+  bool loading() const { return job.running(); }
+};
 
 // What a recompute job (a worker, app/app_state.cpp) hands back to the UI thread. The job runs on copies of the
 // session and of the weight caches (copies share their immutable tensors), so nothing of AppState is touched off
@@ -139,6 +156,7 @@ struct AppState {
   bool recompute_from_scratch = false;  // the next recompute takes nothing from `trace` (after a language switch)
   std::shared_ptr<const Trace> trace_other_scale;  // the same session with √d_k flipped, when side_by_side is on
   bool side_by_side = false;
+  AblationKind ablation_kind = AblationKind::Zero;  // the Attention tab's "ablate head/layer": zero or mean
   uint64_t generation = 0;              // bumps with every new trace; textures re-upload on change
   std::optional<Error> error;           // why the current edits are not applied
   // The recompute of the latest edit, on a worker: a newer edit cancels it (core::run stops at its next layer).
@@ -196,6 +214,7 @@ struct AppState {
   std::vector<DrawnWidget> drawn_widgets;
   std::map<std::string, HeatmapView> heatmap_views;  // zoom and pan per heatmap view (app/widgets/heatmap.cpp)
   OutputState output;  // the Output tab
+  ModelLoadState model_load;  // a real checkpoint being opened, or the one opened
   TextureCache* textures = nullptr;
   HeatmapRenderer* heatmaps = nullptr;
 };
@@ -221,6 +240,16 @@ void new_session(AppState&);
 void recompute_if_dirty(AppState&);
 // Waits for the running recompute and applies its result (tests, benchmarks and one-off tools; never in a frame).
 void finish_recompute(AppState&);
+// [SECTION] Real checkpoints (core/pretrained.h)
+// Starts reading the model folder `dir` on a worker (a load already running is cancelled). Each frame,
+// recompute_if_dirty picks up the result: the session is replaced by the model's (pretrained_session: the user's text
+// kept when it fits, else the family's prompt) — or, on failure, the session stays and model_load.failed says why.
+void open_model(AppState&, const std::string& dir);
+// File ▸ Close model: back to the toy model the app opens on.
+void close_model(AppState&);
+// The model the session's model_dir names (null: none, or not read yet).
+std::shared_ptr<const PretrainedModel> session_model(const AppState&);
+
 // Output tab: the generator whose KV cache holds the session's prompt (Generator::start runs the whole model over it,
 // seconds at GPT-2 sizes, so it runs on a worker). start_generator starts filling it (once) and is true once it is
 // ready; poll_generator, each frame, takes a finished start — true when it failed (s.output.note says why) — and drops

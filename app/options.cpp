@@ -26,6 +26,8 @@ constexpr int kMinScriptedRunSteps = 3000;
 int parse_options(int argc, char** argv, Options& o) {
   CLI::App cli{"QKV Lab — the Transformer's attention, visible and touchable"};  // i18n: name — CLI11 --help stays English
   cli.add_option("--session", o.session_file, "Open this session (JSON)");
+  cli.add_option("--model", o.model_dir, "Open a real checkpoint's folder: GPT-2 or BERT as downloaded from the model hub "
+                                        "(config.json, model.safetensors, vocab.json+merges.txt, tokenizer.json or vocab.txt)");
   cli.add_option("--screenshot", o.screenshot, "Render, save the window as PNG, and exit");
   cli.add_option("--frames", o.frames, "Frames to render before the screenshot")->check(CLI::Range(1, kMaxScriptedFrames));
   cli.add_option("--panel", o.panel, "Open on this tab: " + tab_names());
@@ -84,6 +86,9 @@ int apply_options(const Options& o, AppState& state, StartView& view) {
     replace_session(state, *loaded, o.session_file, phrase("file.opened", arg("path", o.session_file)));
     state.sel.block = BlockRef{};
   }
+  // Read on a worker like File ▸ Open model…: the first frames show the toy model and the progress; a folder that
+  // cannot be read is explained on screen, and the app goes on.
+  if (!o.model_dir.empty()) open_model(state, o.model_dir);
   state.sel.head = o.head;
   if (!o.block.empty()) {
     bool found = false;

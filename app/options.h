@@ -1,5 +1,5 @@
 // QKV Lab app — qkvlab's command line: what to open, and what a scripted run (tests, figure exports) does.
-//   qkvlab [--session FILE] [--panel NAME] [--lesson ID [--step K]] [--screenshot OUT.png [--frames N]] …
+//   qkvlab [--session FILE] [--model DIR] [--panel NAME] [--lesson ID [--step K]] [--screenshot OUT.png [--frames N]] …
 #pragma once
 
 #include "app/app_state.h"
@@ -11,6 +11,7 @@ namespace qkv::app {
 
 struct Options {
   std::string session_file, screenshot, panel, layout_json, state_json, block, lesson, lesson_png_dir, keys, click, type;
+  std::string model_dir;     // --model: a real checkpoint's folder (GPT-2 or BERT as downloaded), opened on a worker
   std::string memory_limit;  // --memory-limit: what a run may take (core/memory.h), e.g. 4G; empty: the default
   std::string lang = "en";
   std::vector<std::string> check_glyphs;

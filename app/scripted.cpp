@@ -3,6 +3,7 @@
 #include "app/gl/gl.h"
 #include "app/gl/screenshot.h"
 #include "app/platform/events.h"
+#include "app/real_model.h"
 #include "app/window.h"
 #include "core/files.h"
 
@@ -46,7 +47,9 @@ ImVec2 ScriptedRun::play_input(int frame, const AppState& state, UiFrame& ui, in
   }
   // The click and the typing wait for the first trace on screen (a person clicks into a window that shows
   // something; and a panel appearing with the trace would take the keyboard from a field clicked before).
-  if (input_start_ < 0 && frame >= kKeysFrame && state.trace) input_start_ = frame;
+  // With --model, that is the model's first trace: the load and its recompute come first.
+  const bool model_pending = state.model_load.loading() || (state.trace_session.model_dir != state.session.model_dir && !state.error);
+  if (input_start_ < 0 && frame >= kKeysFrame && state.trace && !model_pending) input_start_ = frame;
   if (input_start_ < 0) return mouse;
   const int f = frame - input_start_;  // the click in frame 0 of the input, its release in frame 1
   if (!o_.click.empty() && f <= 1) {
@@ -89,7 +92,7 @@ int ScriptedRun::capture(const AppState& state, const UiFrame& ui, int fb_w, int
   if (!o_.state_json.empty()) {
     nlohmann::json j = nlohmann::json::parse(state_json(state, ui, fb_w, fb_h));
     j["longest_frame_since_input_ms"] = longest_since_input_ms_;
-    if (auto e = write_file_atomically(o_.state_json, j.dump(1) + "\n")) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
+    if (auto e = write_file_atomically(o_.state_json, j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n")) std::fprintf(stderr, "qkvlab: %s\n", e->message().c_str()), exit_code = 1;
   }
   return exit_code;
 }
@@ -127,6 +130,44 @@ std::string state_json(const AppState& s, const UiFrame& ui, int width, int heig
              {"recompute_ms", s.recompute_ms}, {"has_loss", s.trace->tensors.contains("loss")},
              // A slow recompute is running (the status bar shows its progress): layers done / all.
              {"computing", s.recompute_slow}, {"progress", {s.recompute.done(), s.recompute.total()}}};
+  // A real model: the load, the card, whether it runs as trained; the ablations (any model).
+  nlohmann::json pretrained = {{"loading", s.model_load.loading()}, {"model_dir", s.session.model_dir}, {"card", nullptr}, {"as_trained", nullptr},
+                               {"error", s.model_load.failed ? nlohmann::json(s.model_load.failed->what) : nlohmann::json(nullptr)},
+                               {"error_hint", s.model_load.failed ? nlohmann::json(s.model_load.failed->hint) : nlohmann::json(nullptr)}};
+  const std::shared_ptr<const PretrainedModel> model = session_model(s);
+  if (model) {
+    const ModelCard& c = model->card;
+    pretrained["card"] = {{"family", name(c.family)}, {"title", c.title}, {"architecture", c.architecture}, {"layers", c.layers}, {"heads", c.heads},
+                          {"d_model", c.d_model}, {"d_ff", c.d_ff}, {"vocab", c.vocab}, {"positions", c.positions}, {"parameters", c.parameters},
+                          {"parameters_shown", with_separators(c.parameters)}, {"file_bytes", c.file_bytes}, {"dtype", c.dtype},
+                          {"weight_bytes", model->weight_bytes()}, {"load_ms", c.load_ms}};
+    pretrained["as_trained"] = loaded_as_trained(s.session, *model);
+    pretrained["changes"] = changes_from_trained(s.session, *model);
+  }
+  nlohmann::json ablations = nlohmann::json::array();
+  for (const Ablation& a : s.session.ablations) ablations.push_back({{"target", a.target}, {"kind", name(a.kind)}});
+  // What the Output tab predicts from the trace on screen: a decoder's next token after the last position, BERT's
+  // candidates at each [MASK], an encoder's first position; the top 5 of output.probs for each, as the screen shows them.
+  nlohmann::json output_top = nullptr;
+  if (s.trace)
+    if (const Mat* probs = s.trace->tensors.find("output.probs"); probs && probs->rows() > 0) {
+      const Trace& t = *s.trace;
+      const bool same_model = s.trace_session.model_dir == s.session.model_dir;
+      std::vector<int> rows;
+      if (model && same_model && s.trace_session.model.arch == Arch::EncoderOnly) rows = mask_rows(t.source_ids, model->tokenizer->mask_id);
+      else rows = {s.trace_session.model.arch == Arch::EncoderOnly ? 0 : static_cast<int>(probs->rows()) - 1};
+      nlohmann::json list = nlohmann::json::array();
+      for (int r : rows) {
+        nlohmann::json top = nlohmann::json::array();
+        for (const auto& [id, p] : top_tokens(probs->row(r), std::min(5, t.vocab.size())))
+          top.push_back({{"id", id}, {"token", t.vocab.display(id)}, {"p", p}});
+        list.push_back({{"row", r}, {"token", r < static_cast<int>(t.source_tokens.size()) ? t.source_tokens[static_cast<size_t>(r)] : ""}, {"top", top}});
+      }
+      output_top = {{"model_dir", s.trace_session.model_dir}, {"vocab", t.vocab.size()}, {"rows", list}};
+    }
+  // The Output tab's generation: the ids appended, the text as the screen shows it (a real model: its tokenizer's decode).
+  nlohmann::json generation = {{"ids", s.output.generated}, {"running", s.output.running}, {"note", s.output.note.str()}, {"text", nullptr}};
+  if (model && s.output.generator) generation["text"] = model->tokenizer->decode(s.output.generated);
   const LessonState& L = s.lessons;
   nlohmann::json j = {
       {"window", {{"width", width}, {"height", height}}},
@@ -153,8 +194,12 @@ std::string state_json(const AppState& s, const UiFrame& ui, int width, int heig
       {"dialog_entries", ui.dialog.entries_shown()},
       {"dialog_dir", ui.dialog.dir()},
       {"trace", trace},
+      {"pretrained", pretrained},
+      {"ablations", ablations},
+      {"output_top", output_top},
+      {"generation", generation},
   };
-  return j.dump(1) + "\n";
+  return j.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 int check_glyphs(const std::vector<std::string>& files) {

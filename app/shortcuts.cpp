@@ -54,6 +54,11 @@ void export_png_dialog(AppState&, UiFrame& f) {
                  [&f](const std::string& path) { f.pending_screenshot = path; }});
 }
 
+void open_model_dialog(AppState& s, UiFrame& f) {
+  const std::string near = !s.session.model_dir.empty() ? s.session.model_dir : s.model_load.failed_dir;
+  f.dialog.open({tr("app_pretrained.dialog_title"), FileDialogMode::Folder, near, {}, [&s](const std::string& dir) { open_model(s, dir); }});
+}
+
 void select_tab(AppState& s, int delta) {
   const int n = static_cast<int>(tabs().size());
   s.request_tab = ((s.lab_tab < 0 ? 0 : s.lab_tab) + delta + n) % n;
@@ -84,6 +89,7 @@ struct ShortcutAction {
 const ShortcutAction kShortcutActions[] = {
     {{"Ctrl+N", "shortcuts.new"}, GLFW_KEY_N, true, false, true, [](AppState& s, UiFrame&) { new_session(s); }},
     {{"Ctrl+O", "shortcuts.open"}, GLFW_KEY_O, true, false, true, open_session_dialog},
+    {{"Ctrl+Shift+O", "app_pretrained.shortcut_open"}, GLFW_KEY_O, true, true, true, open_model_dialog},
     {{"Ctrl+S", "shortcuts.save"}, GLFW_KEY_S, true, false, true, save_session_or_ask},
     {{"Ctrl+Shift+S", "shortcuts.save_as"}, GLFW_KEY_S, true, true, true, save_session_as_dialog},
     {{"F12", "shortcuts.export_png"}, GLFW_KEY_F12, false, false, true, export_png_dialog},

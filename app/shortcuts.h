@@ -21,6 +21,8 @@ void open_session_dialog(AppState&, UiFrame&);
 void save_session_or_ask(AppState&, UiFrame&);  // Ctrl+S: to its file; a new session asks where (Save as)
 void save_session_as_dialog(AppState&, UiFrame&);
 void export_png_dialog(AppState&, UiFrame&);
+// File ▸ Open model…: a real checkpoint's folder (GPT-2 or BERT as downloaded), read on a worker (app_state.h open_model).
+void open_model_dialog(AppState&, UiFrame&);
 void select_tab(AppState&, int delta);  // the next (+1) or previous (−1) tab, wrapping around
 // The language of the whole app (menus, tabs, panels, messages, lessons), saved in imgui.ini.
 void set_app_language(AppState&, Lang);

@@ -2,6 +2,7 @@
 #include "app/ui.h"
 
 #include "app/lessons_ui.h"
+#include "app/real_model.h"
 #include "app/shortcuts.h"
 
 #include "app/panels/panels.h"
@@ -98,6 +99,10 @@ void load_fonts(float size) {
   ImFontGlyphRangesBuilder builder;
   builder.AddRanges(io.Fonts->GetGlyphRangesDefault());
   builder.AddRanges(reinterpret_cast<const ImWchar*>(kAppGlyphRanges));
+  // GPT-2's byte symbols (U+0100…U+0143: "Ġ" for a space, "Ċ" for a newline) in raw vocabulary pieces, and the rest of
+  // Latin Extended-A, which real vocabularies hold.
+  static const ImWchar kLatinExtendedA[] = {0x0100, 0x017F, 0};
+  builder.AddRanges(kLatinExtendedA);
   add_asset_text(builder);
   const bool have_cjk = std::any_of(std::begin(kCjkFonts), std::end(kCjkFonts), [](const char* f) { return std::filesystem::exists(f); });
   if (have_cjk) builder.AddRanges(io.Fonts->GetGlyphRangesChineseSimplifiedCommon());
@@ -237,6 +242,8 @@ void draw_menu(AppState& s, UiFrame& f) {
   if (ImGui::BeginMenu(tr_id("menu.file"))) {
     if (ImGui::MenuItem(tr_id("menu.file.new"), "Ctrl+N")) new_session(s);
     if (ImGui::MenuItem(tr_id("menu.file.open"), keys_of(open_session_dialog))) open_session_dialog(s, f);
+    if (ImGui::MenuItem(tr_id("app_pretrained.menu_open"), keys_of(open_model_dialog))) open_model_dialog(s, f);
+    if (ImGui::MenuItem(tr_id("app_pretrained.menu_close"), nullptr, false, !s.session.model_dir.empty())) close_model(s);
     if (ImGui::MenuItem(tr_id("menu.file.save"), keys_of(save_session_or_ask))) save_session_or_ask(s, f);
     if (ImGui::MenuItem(tr_id("menu.file.save_as"), keys_of(save_session_as_dialog))) save_session_as_dialog(s, f);
     ImGui::Separator();
@@ -305,7 +312,7 @@ void draw_menu(AppState& s, UiFrame& f) {
     ImGui::Separator();
     for (const char* key : {"app.help.worker", "app.help.reuse", "app.help.lean", "app.help.memory", "app.help.hover", "app.help.click_row",
                             "app.help.wheel", "app.help.output", "app.help.chip", "app.help.gradients", "app.help.train", "app.help.lessons",
-                            "app.help.weights"})
+                            "app.help.weights", "app_pretrained.help_open", "app_pretrained.help_files", "app_pretrained.help_ablate"})
       ImGui::TextUnformatted(tr(key));
     ImGui::EndMenu();
   }
@@ -332,6 +339,38 @@ void recompute_progress_bar(const AppState& s) {
   char overlay[48];
   const float fraction = recompute_progress(s, overlay, sizeof overlay);
   ImGui::ProgressBar(fraction, ImVec2(ImGui::GetFontSize() * kBusyBarEms, 0.0f), overlay);
+}
+
+// A real model's folder being read (open_model): tensors converted / all.
+void model_load_progress_bar(const AppState& s, float width) {
+  const int done = s.model_load.job.done(), total = s.model_load.job.total();
+  const std::string overlay = trf("app_pretrained.loading_progress", arg("done", done), arg("total", total));
+  ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f, ImVec2(width, 0.0f), overlay.c_str());
+}
+
+// A model folder that could not be read: what and why, with the hint, in a dialog over everything (a status line
+// would be missed). The session on screen is untouched.
+void draw_model_error(AppState& s) {
+  ModelLoadState& L = s.model_load;
+  const std::string title = tr_label("app_pretrained.error_title", "");
+  if (L.failed && !ImGui::IsPopupOpen(title.c_str())) ImGui::OpenPopup(title.c_str());
+  const float width = std::min(ImGui::GetMainViewport()->WorkSize.x * 0.8f, ImGui::GetFontSize() * 36.0f);
+  if (!ImGui::BeginPopupModal(title.c_str(), nullptr, ImGuiWindowFlags_AlwaysAutoResize)) return;
+  ImGui::PushTextWrapPos(ImGui::GetCursorPosX() + width);
+  ImGui::TextUnformatted(trf("app_pretrained.error_folder", arg("dir", L.failed_dir)).c_str());
+  if (L.failed) {
+    ImGui::PushStyleColor(ImGuiCol_Text, kErrorColor);
+    ImGui::TextUnformatted(L.failed->what.c_str());
+    ImGui::PopStyleColor();
+    if (!L.failed->hint.empty()) ImGui::TextUnformatted(trf("model.hint", arg("hint", L.failed->hint)).c_str());
+  }
+  ImGui::TextDisabled("%s", tr("app_pretrained.error_kept"));
+  ImGui::PopTextWrapPos();
+  if (ImGui::Button(tr_id("app_pretrained.error_ok")) || !L.failed) {
+    L.failed.reset();
+    ImGui::CloseCurrentPopup();
+  }
+  ImGui::EndPopup();
 }
 
 // Presentation mode has no status bar: a slow recompute says so in the bottom-right corner, small and quiet.
@@ -475,6 +514,21 @@ void draw_layout(AppState& s, UiFrame& f) {
       const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
       part(&dim, tr(kStaleNote));
     }
+    // A model folder being read: its progress, then which folder.
+    if (s.model_load.loading()) {
+      if (!first) ImGui::SameLine();
+      model_load_progress_bar(s, ImGui::GetFontSize() * kBusyBarEms);
+      first = false;
+      const ImVec4 dim = ImGui::GetStyleColorVec4(ImGuiCol_TextDisabled);
+      part(&dim, trf("app_pretrained.loading", arg("dir", s.model_load.job.key())));
+    }
+    // The real model, compact: its name and parameters, and whether it runs as trained (green) or toggled (amber).
+    if (const std::shared_ptr<const PretrainedModel> m = session_model(s)) {
+      const bool trained = loaded_as_trained(s.session, *m);
+      const ImVec4 color = trained ? kAsTrainedColor : kWarningColor;
+      part(&color, trf(trained ? "app_pretrained.status_trained" : "app_pretrained.status_toggled", arg("title", m->card.title),
+                       arg("params", with_separators(m->card.parameters))));
+    }
     if (s.trace) {
       part(nullptr, trf("status.stats", arg("recompute", s.recompute_ms), arg("frame", s.frame_ms), arg("tensors", s.trace->tensors.size()),
                         arg("n", s.trace->source_tokens.size())));
@@ -498,6 +552,7 @@ void draw_ui(AppState& s, UiFrame& f) {
   lesson_export_tick(s, f);
   if (!s.lessons.presentation) draw_menu(s, f);
   draw_layout(s, f);
+  draw_model_error(s);
   f.dialog.draw();
 }
 

@@ -176,6 +176,36 @@ Result<MappedFile> MappedFile::open(const std::string& path) {
   return MappedFile(data, size);
 }
 
+namespace {
+// The whole pages inside `part` of a mapping (release must not drop a page shared with bytes still to be read).
+bool inner_pages(std::string_view part, bool outward, void** begin, size_t* length) {
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  uintptr_t a = reinterpret_cast<uintptr_t>(part.data()), b = a + part.size();
+  a = outward ? a / page * page : (a + page - 1) / page * page;
+  b = outward ? (b + page - 1) / page * page : b / page * page;
+  if (b <= a) return false;
+  *begin = reinterpret_cast<void*>(a);
+  *length = b - a;
+  return true;
+}
+}  // namespace
+
+void MappedFile::prefetch(std::string_view part) const {
+  void* begin;
+  size_t length;
+  if (!data_ || !inner_pages(part, true, &begin, &length)) return;
+#ifdef MADV_POPULATE_READ
+  if (::madvise(begin, length, MADV_POPULATE_READ) == 0) return;  // Linux 5.14+
+#endif
+  ::madvise(begin, length, MADV_WILLNEED);
+}
+
+void MappedFile::release(std::string_view part) const {
+  void* begin;
+  size_t length;
+  if (data_ && inner_pages(part, false, &begin, &length)) ::madvise(begin, length, MADV_DONTNEED);  // a read-only mapping: nothing lost
+}
+
 MappedFile::MappedFile(MappedFile&& other) noexcept : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
 
 MappedFile& MappedFile::operator=(MappedFile&& other) noexcept {

@@ -47,6 +47,11 @@ class MappedFile {
   MappedFile& operator=(const MappedFile&) = delete;
   ~MappedFile();
   std::string_view bytes() const { return {static_cast<const char*>(data_), size_}; }
+  // Hints for a part of bytes() read once, front to back (a checkpoint's tensors): prefetch() pages it in with one
+  // call instead of a fault per page; release() drops its pages from this process once read (the file stays in the
+  // page cache), so that loading GPT-2 XL holds its 6 GB of converted weights, not those and the whole file too.
+  void prefetch(std::string_view part) const;
+  void release(std::string_view part) const;
 
  private:
   MappedFile(void* data, size_t size) : data_(data), size_(size) {}

@@ -47,6 +47,12 @@ TokenizedBatch tokenize_pretrained(const Session& s) {
   std::vector<Sequence> batch{s.input};
   batch.insert(batch.end(), s.extra_batch.begin(), s.extra_batch.end());
   for (const Sequence& q : batch) out.source_ids.push_back((*m)->tokenizer->encode_for_model(q.text));
+  // BERT cuts a long text to its positions, keeping [CLS] … [SEP] (as its own tokenizer does); say how much was lost.
+  const PretrainedTokenizer& tokenizer = *(*m)->tokenizer;
+  if (tokenizer.family() == TokenizerFamily::WordPiece) {
+    const int whole = static_cast<int>(tokenizer.encode(s.input.text).size()) + (tokenizer.cls_id >= 0) + (tokenizer.sep_id >= 0);
+    out.cut_tokens = std::max(0, whole - static_cast<int>(out.source_ids[0].size()));
+  }
   size_t longest = 0;
   for (const auto& r : out.source_ids) longest = std::max(longest, r.size());
   for (auto& r : out.source_ids) r.resize(longest, std::max(0, out.pad_id));  // several sequences need a pad id (run() checks)
@@ -1102,6 +1108,8 @@ Result<Trace> run(const Session& s, const RunOptions& run_options) {
   t.source_ids = c.arch == Arch::DecoderOnly ? dec_ids[0] : tb.source_ids[0];
   t.source_tokens = to_tokens(tb.vocab, t.source_ids);
   if (c.arch == Arch::EncoderDecoder) t.target_tokens = to_tokens(tb.vocab, dec_ids[0]);
+  if (tb.cut_tokens > 0)
+    t.warnings.push_back(i18n::trf("core.model.text_cut", i18n::arg("n", tb.cut_tokens), i18n::arg("max", s.model.max_len)));
   for (const HeadStats& st : t.heads)
     for (int r : st.fully_masked_rows)
       t.warnings.push_back(i18n::trf("core.model.fully_masked_row", i18n::arg("path", st.path), i18n::arg("row", r)));

@@ -19,6 +19,7 @@ struct TokenizedBatch {
   int pad_id = Vocab::kPadId;  // −1: the vocabulary has no padding token (GPT-2)
   std::vector<std::vector<int>> source_ids;  // [B][n], padded with [PAD] to the longest
   std::vector<std::vector<int>> target_ids;  // [B][n_dec] decoder inputs ([BOS] + target), enc–dec only
+  int cut_tokens = 0;  // a real BERT model: tokens of sequence 0 past its positions, dropped (the trace warns)
 };
 TokenizedBatch tokenize_batch(const Session&);
 

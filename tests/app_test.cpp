@@ -2,6 +2,7 @@
 // recompute on a worker.
 #include "app/app_state.h"
 #include "app/file_dialog.h"
+#include "app/real_model.h"
 #include "app/lessons_ui.h"
 #include "app/ui.h"
 #include "app/widgets/text_wrap.h"
@@ -358,6 +359,117 @@ TEST(Recompute, SideBySideAndGradientsComeWithTheTrace) {
   EXPECT_FALSE(s.recompute.running());
   finish_recompute(s);
   EXPECT_EQ(s.generation, with_loss);
+}
+
+
+// [SECTION] Real checkpoints (app/real_model.h)
+// A tiny WordPiece vocabulary, as a BERT folder's vocab.txt holds it.
+std::shared_ptr<const PretrainedTokenizer> tiny_wordpiece() {
+  TokenizerHints hints;
+  hints.family = TokenizerFamily::WordPiece;
+  Result<std::shared_ptr<const PretrainedTokenizer>> t =
+      PretrainedTokenizer::from_files({{"vocab.txt", "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nplay\n##ing\nthe\ncat\n"}}, hints);
+  EXPECT_TRUE(t) << (t ? "" : t.error().message());
+  return t ? *t : nullptr;
+}
+
+TEST(RealModel, ParameterCountsReadWithSeparators) {
+  EXPECT_EQ(with_separators(0), "0");
+  EXPECT_EQ(with_separators(999), "999");
+  EXPECT_EQ(with_separators(1000), "1,000");
+  EXPECT_EQ(with_separators(124439808), "124,439,808");
+  EXPECT_EQ(with_separators(-1234567), "-1,234,567");
+}
+
+TEST(RealModel, AContinuationChipJoinsTheTokenBeforeAndSpecialsAreMarked) {
+  const auto tokenizer = tiny_wordpiece();
+  ASSERT_TRUE(tokenizer);
+  const std::vector<TokenChip> chips = token_chips_of(*tokenizer, tokenizer->encode_for_model("the playing [MASK]"));
+  std::vector<std::string> shown;
+  for (const TokenChip& c : chips) shown.push_back(c.text + (c.joined ? "+" : "") + (c.special ? "*" : ""));
+  // [CLS] the play ##ing [MASK] [SEP]: "ing" is drawn against "play"; the tokens BERT adds and [MASK] are special.
+  EXPECT_EQ(shown, (std::vector<std::string>{"[CLS]*", "the", "play", "ing+", "[MASK]*", "[SEP]*"}));
+  EXPECT_EQ(chips[3].raw, "##ing");
+  EXPECT_EQ(chips[3].id, tokenizer->id("##ing"));
+  // A continuation never joins a special token, and an id outside the vocabulary is shown, not thrown on.
+  const std::vector<TokenChip> odd = token_chips_of(*tokenizer, {tokenizer->cls_id, tokenizer->id("##ing"), 1000});
+  EXPECT_FALSE(odd[1].joined);
+  EXPECT_EQ(odd[2].text, "?");
+  EXPECT_EQ(mask_rows(tokenizer->encode_for_model("the [MASK] cat [MASK]"), tokenizer->mask_id), (std::vector<int>{2, 4}));
+  EXPECT_TRUE(mask_rows({1, 2, 3}, -1).empty());
+}
+
+// A PretrainedModel with the parts the session functions read: its config and mask (and the tokenizer for the prompt).
+PretrainedModel tiny_bert_model() {
+  PretrainedModel m;
+  m.card.family = ModelFamily::BERT;
+  m.card.positions = 8;
+  m.config.arch = Arch::EncoderOnly;
+  m.config.norm_placement = NormPlacement::Post;
+  m.config.activation = Activation::GELU;
+  m.config.pe = PosEncoding::Learned;
+  m.config.scale_embeddings = false;
+  m.config.token_types = 2;
+  m.config.embed_norm = true;
+  m.config.mlm_head = true;
+  m.mask = kMaskPadding;
+  m.tokenizer = tiny_wordpiece();
+  return m;
+}
+
+TEST(RealModel, ChangesFromTrainedCountEachToggleAndAreZeroExactlyWhenLoadedAsTrained) {
+  const PretrainedModel m = tiny_bert_model();
+  const Session trained = pretrained_session(m, "/models/bert");
+  EXPECT_EQ(changes_from_trained(trained, m), 0);
+  EXPECT_TRUE(loaded_as_trained(trained, m));
+  const std::vector<void (*)(Session&)> toggles = {
+      [](Session& s) { s.model.score_scale = ScoreScale::None; },   [](Session& s) { s.model.temperature = 2.0f; },
+      [](Session& s) { s.model.residual = false; },                 [](Session& s) { s.model.pe = PosEncoding::None; },
+      [](Session& s) { s.model.norm_placement = NormPlacement::Pre; }, [](Session& s) { s.model.activation = Activation::ReLU; },
+      [](Session& s) { s.model.scoring = Scoring::Additive; },      [](Session& s) { s.encoder_mask = kMaskCausal | kMaskPadding; },
+      [](Session& s) { s.padding_positions = {1}; },                [](Session& s) { s.mode = Mode::Train; },
+      [](Session& s) { s.ablations = {{"encoder.0", AblationKind::Mean}}; },
+  };
+  for (size_t i = 0; i < toggles.size(); ++i) {
+    Session s = trained;
+    toggles[i](s);
+    EXPECT_EQ(changes_from_trained(s, m), 1) << "toggle " << i;
+    EXPECT_FALSE(loaded_as_trained(s, m)) << "toggle " << i;
+    EXPECT_EQ(changes_from_trained(reset_to_trained(s, m), m), 0) << "toggle " << i;
+  }
+  Session two = trained;
+  two.model.residual = false;
+  two.ablations = {{"encoder.0.self_attn.head.1", AblationKind::Zero}};
+  EXPECT_EQ(changes_from_trained(two, m), 2);
+}
+
+TEST(RealModel, AblationsAreSetChangedAndRemovedOncePerTargetUpToTheLimit) {
+  Session s;
+  const std::string head = head_target("decoder.1.self_attn", 2);
+  EXPECT_EQ(head, "decoder.1.self_attn.head.2");
+  EXPECT_EQ(layer_of_target(head), "decoder.1");
+  EXPECT_EQ(layer_of_target("encoder.3"), "encoder.3");
+  EXPECT_EQ(layer_of_target("not a target"), "");
+  EXPECT_TRUE(set_ablation(s, head, AblationKind::Zero));
+  EXPECT_TRUE(set_ablation(s, head, AblationKind::Mean));  // the same head: its kind changes, no second entry
+  ASSERT_EQ(s.ablations.size(), 1u);
+  EXPECT_EQ(ablation_of(s, head), AblationKind::Mean);
+  EXPECT_EQ(ablation_of(s, "decoder.1"), std::nullopt);
+  EXPECT_TRUE(set_ablation(s, head, std::nullopt));
+  EXPECT_TRUE(s.ablations.empty());
+  s.ablations.assign(kMaxAblations, Ablation{"decoder.0", AblationKind::Zero});
+  EXPECT_FALSE(set_ablation(s, head, AblationKind::Zero));  // full: refused, nothing changed
+  EXPECT_EQ(s.ablations.size(), kMaxAblations);
+}
+
+TEST(RealModel, ANewModelKeepsTheUsersTextWhenItFitsElseOpensOnItsPrompt) {
+  const PretrainedModel m = tiny_bert_model();  // 8 positions: [CLS] + 6 + [SEP]
+  const std::string toy_default = default_session().input.text;
+  EXPECT_EQ(prompt_for_model(m, toy_default, {toy_default}), kBertPrompt);  // nobody typed it
+  EXPECT_EQ(prompt_for_model(m, kGpt2Prompt, {}), kBertPrompt);             // the other family's prompt
+  EXPECT_EQ(prompt_for_model(m, "", {}), kBertPrompt);
+  EXPECT_EQ(prompt_for_model(m, "the cat [MASK]", {}), "the cat [MASK]");   // typed, 5 positions: kept
+  EXPECT_EQ(prompt_for_model(m, "the cat the cat the cat the cat", {}), kBertPrompt);  // 10 positions: too long
 }
 
 }  // namespace

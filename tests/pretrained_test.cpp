@@ -738,6 +738,16 @@ TEST(PretrainedSession, BertPredictsAtMaskAndSegmentsAfterSep) {
   EXPECT_EQ(two->source_ids, (std::vector<int>{2, 5, 6, 3, 5, 6, 3}));
   const Mat& H = two->tensors.at("output.logits");
   EXPECT_GT((H.row(1) - H.row(4)).cwiseAbs().maxCoeff(), 1e-4f);
+  // A text past the 16 positions is cut to [CLS] + 14 + [SEP], and the trace says how many tokens were lost.
+  Session long_text = s;
+  long_text.input.text = "the cat sat on the mat . the cat sat on the mat . the cat sat";  // 17 words: 19 with [CLS], [SEP]
+  auto cut = run(long_text);
+  ASSERT_TRUE(cut.ok()) << cut.error().what;
+  ASSERT_EQ(cut->source_ids.size(), static_cast<size_t>(kPositions));
+  EXPECT_EQ(cut->source_ids.back(), 3);
+  ASSERT_EQ(cut->warnings.size(), 1u);
+  EXPECT_NE(cut->warnings[0].find("3 token"), std::string::npos) << cut->warnings[0];
+  EXPECT_TRUE(r->warnings.empty());
 }
 
 

@@ -219,6 +219,15 @@ int fail(const Error& e) {
   return 2;
 }
 
+// `text` quoted and padded to `width` characters (not bytes: "␣the" is 6 bytes but 4 columns), for aligned tables.
+std::string quoted_column(const std::string& text, int width) {
+  std::string out = "\"" + text + "\"";
+  int columns = 0;
+  for (const char c : out) columns += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  if (columns < width) out.append(static_cast<size_t>(width - columns), ' ');
+  return out;
+}
+
 std::string with_commas(int64_t v) {
   std::string digits = std::to_string(v < 0 ? -v : v), out;
   for (size_t i = 0; i < digits.size(); ++i) {
@@ -412,7 +421,7 @@ void print_predictions(const Session& s, const Trace& t, int k = 5) {
     say("\n" + trf(m->config.arch == Arch::DecoderOnly ? "cli.predict.next" : "cli.predict.mask", arg("row", row),
                     arg("token", t.source_tokens[static_cast<size_t>(row)])));
     for (const auto& [id, prob] : top_tokens(p, k))
-      std::printf("  %6d  %-24s %8.4f\n", id, ("\"" + t.vocab.display(id) + "\"").c_str(), static_cast<double>(prob));
+      std::printf("  %6d  %s %8.4f\n", id, quoted_column(t.vocab.display(id), 24).c_str(), static_cast<double>(prob));
   }
 }
 
@@ -577,7 +586,7 @@ int cmd_tokenize(const SessionFlags& flags, bool json_out) {
   say(trf("cli.tokenize.header", arg("n", ids.size()), arg("vocab", tb.vocab.size())));
   std::printf("%s %s %s\n", col(tr("cli.col.position"), 8).c_str(), col(tr("cli.col.id"), 8).c_str(), tr("cli.col.piece"));
   for (size_t i = 0; i < ids.size(); ++i)
-    std::printf("%8zu %8d  %-24s %s\n", i, ids[i], ("\"" + tb.vocab.token(ids[i]) + "\"").c_str(), tb.vocab.display(ids[i]).c_str());
+    std::printf("%8zu %8d  %s %s\n", i, ids[i], quoted_column(tb.vocab.token(ids[i]), 24).c_str(), tb.vocab.display(ids[i]).c_str());
   return 0;
 }
 
@@ -639,7 +648,7 @@ int cmd_generate(const SessionFlags& flags, const GenerateFlags& g) {
   }
   say(trf("cli.generate.header", arg("n", generated.size()), arg("prompt", gen.prompt_length()), arg("ms", ms)));
   for (size_t i = 0; i < generated.size(); ++i)
-    std::printf("  %6d  %-24s %8.4f\n", generated[i], ("\"" + gen.vocab().display(generated[i]) + "\"").c_str(),
+    std::printf("  %6d  %s %8.4f\n", generated[i], quoted_column(gen.vocab().display(generated[i]), 24).c_str(),
                 static_cast<double>(probabilities[i]));
   say("\n" + s->input.text + continuation);
   return 0;

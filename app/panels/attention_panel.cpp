@@ -1,5 +1,6 @@
 #include "core/paths.h"
 #include "app/panels/panels.h"
+#include "app/real_model.h"
 #include "app/widgets/common.h"
 #include "app/widgets/heatmap.h"
 #include "app/widgets/layout_math.h"
@@ -10,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <optional>
 
 namespace qkv::app {
 namespace {
@@ -38,6 +40,52 @@ HeatmapArgs head_args(const AppState& s, const Trace& t, const std::string& head
   const paths::HeadAddress address = paths::parse_head(head).value_or(paths::HeadAddress{});
   if (stage != Stage::O) a.mask = t.tensors.find(paths::join(address.block, "M"));
   return a;
+}
+
+// [SECTION] Ablations: the selected head, or its whole layer, off (zero or mean) — any model
+// The ablation that switches `head` of `block` off: its own, else its layer's.
+std::optional<AblationKind> head_ablation(const Session& s, const std::string& block, int head) {
+  if (auto own = ablation_of(s, head_target(block, head))) return own;
+  return ablation_of(s, layer_of_target(head_target(block, head)));
+}
+
+// A checkbox that switches `target` off (with the kind chosen beside it) or back on; `label` is shown, `id` is its
+// ImGui id and --click name in every language.
+void ablation_checkbox(AppState& s, const std::string& label, const char* id, const std::string& target) {
+  bool on = ablation_of(s.session, target).has_value();
+  const std::string full = label + "###" + id;
+  if (ImGui::Checkbox(full.c_str(), &on)) {
+    if (set_ablation(s.session, target, on ? std::optional<AblationKind>(s.ablation_kind) : std::nullopt)) s.dirty = true;
+    else s.message = phrase("app_pretrained.too_many_ablations", arg("max", kMaxAblations));
+  }
+  hover_tip(trf("app_pretrained.ablate_tip", arg("target", target)).c_str());
+  s.drawn_widgets.push_back({id, ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x, ImGui::GetItemRectMax().y});
+}
+
+// "[ ] ablate head 2  [ ] ablate layer 0  as [zero ▾]" for the selected head and its layer. The kind applies to the
+// next ablation and to those of this head and layer.
+void ablation_controls(AppState& s, const std::string& block) {
+  const std::string head = head_target(block, s.sel.head), layer = layer_of_target(head);
+  const std::string head_label = trf("app_pretrained.ablate_head", arg("h", s.sel.head));
+  const std::string layer_label = trf("app_pretrained.ablate_layer", arg("l", s.sel.block.layer));
+  ablation_checkbox(s, head_label, "ablate head", head);  // i18n: name (an ImGui id and --click name)
+  same_line_if_fits(ImGui::GetFrameHeight(), layer_label.c_str());
+  ablation_checkbox(s, layer_label, "ablate layer", layer);  // i18n: name
+  const char* as = tr_id("app_pretrained.ablate_as");
+  same_line_if_fits(ImGui::GetFontSize() * 5.0f, as);
+  ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5.0f);
+  if (ImGui::BeginCombo(as, value_label(s.ablation_kind))) {
+    for (int i = 0; i < static_cast<int>(AblationKind::Count); ++i) {
+      const AblationKind kind = static_cast<AblationKind>(i);
+      if (ImGui::Selectable(value_label(kind), kind == s.ablation_kind)) {
+        s.ablation_kind = kind;
+        for (const std::string& target : {head, layer})
+          if (ablation_of(s.session, target) && ablation_of(s.session, target) != kind) set_ablation(s.session, target, kind), s.dirty = true;
+      }
+    }
+    ImGui::EndCombo();
+  }
+  hover_tip(tr("app_pretrained.ablate_as_tip"));
 }
 
 // Wrapped to the heatmap's width so a grid column never grows wider than its heatmap.
@@ -127,6 +175,8 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
     ImGui::BeginGroup();
     // The title names the head; clicking a cell selects the head (for the stepper and the other labs) and pins the row.
     a.name = trf(s.sel.head == i && h > 1 && !large ? "attention.head_selected" : "attention.head", arg("i", i), arg("stage", stage_name(s.sel.stage)));
+    const std::optional<AblationKind> ablated = head_ablation(s.session, block, i);
+    if (ablated) a.name = trf("app_pretrained.head_ablated", arg("title", a.name), arg("kind", value_label(*ablated)));
     a.max_width = item_w;
     a.max_height = heatmap_h;
     a.max_cell = spec.max_cell;
@@ -134,6 +184,8 @@ void draw_head_grid(AppState& s, const Trace& t, const std::string& block, int h
     if (DrawHeatmap(s, a).clicked) s.sel.head = i;
     head_stats_line(t, head, item_w);
     ImGui::EndGroup();
+    // An ablated head is framed in amber: its P is still computed, but its output O never reaches the model.
+    if (ablated) ImGui::GetWindowDrawList()->AddRect(ImGui::GetItemRectMin(), ImGui::GetItemRectMax(), ImGui::GetColorU32(kWarningColor), 0.0f, 0, 2.0f);
   }
   if (with_mean && !mean_fresh && average.size()) mean_cache = MeanCache{mean_key, s.generation, &t, average / static_cast<float>(h)};
   if (with_mean && mean_cache.key == mean_key && mean_cache.mean.size()) {
@@ -166,6 +218,8 @@ void DrawAttentionPanel(AppState& s) {
   s.sel.stage = static_cast<Stage>(stage);
   if (ImGui::Checkbox(tr_id("attention.compare"), &s.side_by_side)) s.dirty = true;
   if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", tr("attention.compare_tip"));
+  same_line_if_fits(ImGui::GetFontSize() * 14.0f, nullptr);
+  ablation_controls(s, s.sel.block.path());
 
   const std::string block = s.sel.block.path();
   const int h = s.session.model.heads;

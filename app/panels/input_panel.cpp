@@ -7,6 +7,7 @@
 
 #include <algorithm>
 
+#include "app/real_model.h"
 #include "core/trainer.h"
 
 namespace qkv::app {
@@ -37,6 +38,46 @@ void token_chips(AppState& s, const std::vector<std::string>& tokens, bool edita
       // The token line, then (one line below) what a click does.
       std::string tip = trf(is_pad ? "input.chip_padding" : "input.chip", arg("i", i), arg("token", tokens[i]));
       if (editable_padding) tip += std::string("\n") + tr(marked ? "input.chip_unmark" : "input.chip_mark");
+      ImGui::SetTooltip("%s", tip.c_str());
+    }
+  }
+  ImGui::PopID();
+}
+
+// A real model's tokens as learners read them (app/real_model.h token_chips_of): "␣the" for GPT-2's "Ġthe", "<E4 BD>"
+// for a byte piece, BERT's "##ing" drawn against the chip before it (no gap, "##" hidden), special tokens in their own
+// colour. The tooltip gives the id and the raw vocabulary piece. A click marks the position as padding, as for toy models.
+void real_token_chips(AppState& s, const PretrainedTokenizer& tokenizer, const std::vector<int>& ids) {
+  ImGui::PushID("real");
+  const std::vector<TokenChip> chips = token_chips_of(tokenizer, ids);
+  const float right = ImGui::GetWindowPos().x + ImGui::GetWindowContentRegionMax().x;
+  const ImVec4 special_color(0.55f, 0.35f, 0.75f, 0.85f), pad_color(0.35f, 0.35f, 0.35f, 0.6f);
+  auto& pads = s.session.padding_positions;
+  for (int i = 0; i < static_cast<int>(chips.size()); ++i) {
+    const TokenChip& chip = chips[static_cast<size_t>(i)];
+    const bool marked = std::find(pads.begin(), pads.end(), i) != pads.end();
+    const std::string label = (chip.text.empty() ? std::string("∅") : chip.text) + "##" + std::to_string(i);
+    const float w = ImGui::CalcTextSize(label.c_str(), nullptr, true).x + ImGui::GetStyle().FramePadding.x * 2;
+    if (i > 0) {
+      // A continuation sticks to its word (it wraps with the word's last chip if it must).
+      const float gap = chip.joined ? 0.0f : ImGui::GetStyle().ItemSpacing.x;
+      ImGui::SameLine(0.0f, gap);
+      if (ImGui::GetItemRectMax().x + gap + w > right) ImGui::NewLine();
+    }
+    const bool colored = marked || chip.special;
+    if (colored) ImGui::PushStyleColor(ImGuiCol_Button, marked ? pad_color : special_color);
+    if (chip.joined) ImGui::PushStyleVar(ImGuiStyleVar_FrameRounding, 0.0f);
+    if (ImGui::SmallButton(label.c_str())) {
+      if (marked) std::erase(pads, i);
+      else pads.push_back(i);
+      s.dirty = true;
+    }
+    if (chip.joined) ImGui::PopStyleVar();
+    if (colored) ImGui::PopStyleColor();
+    if (ImGui::IsItemHovered()) {
+      std::string tip = trf(chip.special ? "app_pretrained.chip_special" : "app_pretrained.chip", arg("i", i), arg("id", chip.id), arg("raw", chip.raw));
+      if (chip.joined) tip += std::string("\n") + tr("app_pretrained.chip_joined");
+      tip += std::string("\n") + tr(marked ? "input.chip_unmark" : "input.chip_mark");
       ImGui::SetTooltip("%s", tip.c_str());
     }
   }
@@ -93,6 +134,19 @@ void DrawInputPanel(AppState& s) {
         }
       }
     }
+  }
+  const std::shared_ptr<const PretrainedModel> real = session_model(s);
+  if (real) {
+    // The checkpoint's own tokenizer: the toy models' choices (words, characters, [BOS]/[EOS]) do not apply.
+    dim_text("%s", trf(real->tokenizer->family() == TokenizerFamily::WordPiece ? "app_pretrained.tokenizer_wordpiece" : "app_pretrained.tokenizer_bpe",
+                       arg("n", with_separators(real->tokenizer->size()))).c_str());
+    if (!s.trace) return;
+    ImGui::TextUnformatted(trf(session.model.arch == Arch::DecoderOnly ? "input.decoder_input_n" : "input.source_n",
+                               arg("n", s.trace->source_tokens.size())).c_str());
+    // The trace on screen may still be the previous model's (the new one is computing): its ids are not this tokenizer's.
+    if (s.trace_session.model_dir == session.model_dir) real_token_chips(s, *real->tokenizer, s.trace->source_ids);
+    else token_chips(s, s.trace->source_tokens, false, "source");
+    return;
   }
   int tokenizer = static_cast<int>(session.tokenizer);
   ImGui::TextUnformatted(tr("input.tokens"));

@@ -1,4 +1,5 @@
 #include "app/panels/panels.h"
+#include "app/real_model.h"
 #include "app/widgets/common.h"
 #include "app/widgets/text_wrap.h"
 
@@ -145,6 +146,103 @@ void draw_memory_estimate(AppState& s) {
   if (over) error_text("%s", tr("model.memory_over"));
 }
 
+// [SECTION] A real checkpoint: its card, the as-trained badge, the ablations
+// A badge: a small filled label in `color` (not a button: it does nothing when clicked).
+void badge(const char* text, const ImVec4& color) {
+  const ImVec2 pad = ImGui::GetStyle().FramePadding;
+  const ImVec2 size = ImGui::CalcTextSize(text);
+  const ImVec2 a = ImGui::GetCursorScreenPos(), b(a.x + size.x + pad.x * 2.0f, a.y + size.y + pad.y * 2.0f);
+  ImDrawList* list = ImGui::GetWindowDrawList();
+  list->AddRectFilled(a, b, ImGui::GetColorU32(ImVec4(color.x, color.y, color.z, 0.25f)), ImGui::GetStyle().FrameRounding);
+  list->AddRect(a, b, ImGui::GetColorU32(color), ImGui::GetStyle().FrameRounding);
+  list->AddText(ImVec2(a.x + pad.x, a.y + pad.y), ImGui::GetColorU32(color), text);
+  ImGui::Dummy(ImVec2(b.x - a.x, b.y - a.y));
+}
+
+// The model card (core/pretrained.h ModelCard): what was loaded, how large, how fast; whether it runs as trained.
+void draw_model_card(AppState& s, const PretrainedModel& m) {
+  const ModelCard& card = m.card;
+  heading(trf("app_pretrained.card_heading", arg("title", card.title)).c_str());
+  if (ImGui::BeginTable("model_card", 2, ImGuiTableFlags_SizingFixedFit)) {
+    const auto row = [](const char* key, const std::string& value) {
+      ImGui::TableNextRow();
+      ImGui::TableNextColumn();
+      ImGui::TextDisabled("%s", tr(key));
+      ImGui::TableNextColumn();
+      ImGui::TextUnformatted(value.c_str());
+    };
+    row("app_pretrained.card_family", name(card.family));
+    row("app_pretrained.card_architecture", card.architecture);
+    row("app_pretrained.card_shape", trf("app_pretrained.card_shape_value", arg("layers", card.layers), arg("heads", card.heads)));
+    row("app_pretrained.card_widths", trf("app_pretrained.card_widths_value", arg("d_model", card.d_model), arg("d_ff", card.d_ff)));
+    row("app_pretrained.card_vocab", trf("app_pretrained.card_vocab_value", arg("vocab", with_separators(card.vocab)),
+                                         arg("positions", with_separators(card.positions))));
+    row("app_pretrained.card_parameters", with_separators(card.parameters));
+    row("app_pretrained.card_file", trf("app_pretrained.card_file_value", arg("bytes", human_bytes(static_cast<double>(card.file_bytes))),
+                                        arg("dtype", card.dtype)));
+    row("app_pretrained.card_memory", trf("app_pretrained.card_memory_value", arg("bytes", human_bytes(static_cast<double>(m.weight_bytes())))));
+    row("app_pretrained.card_load", trf("app_pretrained.card_load_value", arg("ms", card.load_ms)));
+    ImGui::EndTable();
+  }
+  if (ImGui::IsItemHovered()) ImGui::SetTooltip("%s", trf("app_pretrained.card_tip", arg("dir", card.folder)).c_str());
+  const int changes = changes_from_trained(s.session, m);
+  if (loaded_as_trained(s.session, m)) {
+    badge(tr("app_pretrained.as_trained"), kAsTrainedColor);
+    hover_tip(tr("app_pretrained.as_trained_tip"));
+  } else {
+    badge(trf(changes == 1 ? "app_pretrained.toggled_one" : "app_pretrained.toggled", arg("n", changes)).c_str(), kWarningColor);
+    hover_tip(tr("app_pretrained.toggled_tip"));
+    same_line_if_fits(button_width(tr("app_pretrained.reset")), nullptr);
+    if (ImGui::Button(tr_id("app_pretrained.reset"))) {
+      s.session = reset_to_trained(s.session, m);
+      s.dirty = true;
+    }
+    s.drawn_widgets.push_back({"reset to trained", ImGui::GetItemRectMin().x, ImGui::GetItemRectMin().y, ImGui::GetItemRectMax().x,  // i18n: name
+                               ImGui::GetItemRectMax().y});
+  }
+}
+
+// The heads and layers switched off (any model): each with a button that puts it back, and "clear all".
+void draw_ablations(AppState& s) {
+  heading(tr("app_pretrained.ablations_heading"));
+  std::vector<Ablation>& list = s.session.ablations;
+  if (list.empty()) {
+    dim_text("%s", tr("app_pretrained.ablations_none"));
+    return;
+  }
+  for (size_t i = 0; i < list.size(); ++i) {
+    ImGui::PushID(static_cast<int>(i));
+    const bool remove = ImGui::SmallButton("x");  // i18n: name (a close mark)
+    hover_tip(tr("app_pretrained.ablation_remove_tip"));
+    ImGui::SameLine();
+    ImGui::TextUnformatted(trf("app_pretrained.ablation_item", arg("target", list[i].target), arg("kind", value_label(list[i].kind))).c_str());
+    ImGui::PopID();
+    if (remove) {
+      list.erase(list.begin() + static_cast<long>(i));
+      s.dirty = true;
+      break;
+    }
+  }
+  if (ImGui::SmallButton(tr_id("app_pretrained.ablations_clear"))) {
+    list.clear();
+    s.dirty = true;
+  }
+}
+
+// Shown over a field the checkpoint fixes (disabled while a real model is loaded).
+void fixed_by_checkpoint_tip(bool fixed) {
+  if (fixed && ImGui::IsItemHovered(ImGuiHoveredFlags_AllowWhenDisabled)) ImGui::SetTooltip("%s", tr("app_pretrained.fixed_tip"));
+}
+
+// While a folder is read: which, and how far.
+void draw_model_loading(const AppState& s) {
+  const ModelLoadState& L = s.model_load;
+  dim_text("%s", trf("app_pretrained.loading", arg("dir", L.job.key())).c_str());
+  const int done = L.job.done(), total = L.job.total();
+  const std::string overlay = trf("app_pretrained.loading_progress", arg("done", done), arg("total", total));
+  ImGui::ProgressBar(total > 0 ? static_cast<float>(done) / static_cast<float>(total) : 0.0f, ImVec2(-1.0f, 0.0f), overlay.c_str());
+}
+
 }  // namespace
 
 void DrawModelPanel(AppState& s) {
@@ -152,6 +250,12 @@ void DrawModelPanel(AppState& s) {
   bool changed = false;
   if (!s.error) s.last_edited_field.clear();
   if (s.error && s.last_edited_field.empty()) field(s, "", false);
+  const std::shared_ptr<const PretrainedModel> real = session_model(s);
+  const bool fixed = !s.session.model_dir.empty();  // the checkpoint fixes the shape (even while it is being read)
+  if (s.model_load.loading()) draw_model_loading(s);
+  if (real) draw_model_card(s, *real);
+  ImGui::BeginGroup();
+  ImGui::BeginDisabled(fixed);
   if (ImGui::BeginCombo(tr_id("model.start_from"), tr("model.choose"))) {
     for (const StartingPoint& p : kStartingPoints)
       if (ImGui::Selectable(tr_id(p.title))) {
@@ -169,10 +273,13 @@ void DrawModelPanel(AppState& s) {
   changed |= int_input(s, "model.d_k", c.d_k, 0, 1024, "model.d_k_tip");
   changed |= int_input(s, "model.d_v", c.d_v, 0, 1024, "model.d_v_tip");
   changed |= int_input(s, "model.d_ff", c.d_ff, 1, 8192, "model.d_ff_tip");
+  ImGui::EndDisabled();
+  ImGui::EndGroup();
+  fixed_by_checkpoint_tip(fixed);
   changed |= keyed_field(s, "model.activation", enum_combo("model.activation", c.activation, nullptr));
   heading(tr("model.h_attention"));
   bool scaled = c.score_scale == ScoreScale::InvSqrtDk;
-  if (ImGui::Checkbox(tr_id("model.divide"), &scaled)) {
+  if (keyed_field(s, "model.divide", ImGui::Checkbox(tr_id("model.divide"), &scaled))) {
     c.score_scale = scaled ? ScoreScale::InvSqrtDk : ScoreScale::None;
     changed = true;
   }
@@ -181,7 +288,10 @@ void DrawModelPanel(AppState& s) {
                          ImGui::SliderFloat(tr_id("model.temperature"), &c.temperature, 0.05f, 5.0f, "%.2f", ImGuiSliderFlags_Logarithmic));
   changed |= keyed_field(s, "model.scoring", enum_combo("model.scoring", c.scoring, "model.scoring_tip"));
   changed |= keyed_field(s, "model.projections", enum_combo("model.projections", c.projection, "model.projections_tip"));
+  ImGui::BeginDisabled(fixed);
   changed |= keyed_field(s, "model.biases", ImGui::Checkbox(tr_id("model.biases"), &c.bias));
+  ImGui::EndDisabled();
+  fixed_by_checkpoint_tip(fixed);
   if (c.arch != Arch::DecoderOnly) {
     text_wrapped_unformatted(tr(c.arch == Arch::EncoderDecoder ? "model.encoder_mask" : "model.self_mask"));
     changed |= field(s, "encoder_mask", mask_checkboxes("encoder_mask", s.session.encoder_mask));
@@ -215,7 +325,11 @@ void DrawModelPanel(AppState& s) {
   if (s.session.mode == Mode::Train)
     changed |= keyed_field(s, "model.dropout", ImGui::SliderFloat(tr_id("model.dropout"), &c.dropout, 0.0f, 0.9f, "%.2f"));
   heading(tr("model.h_weights"));
-  if (s.session.weights.empty()) {
+  ImGui::BeginGroup();
+  ImGui::BeginDisabled(fixed);
+  if (fixed) {
+    text_wrapped_unformatted(trf("app_pretrained.weights_from", arg("dir", s.session.model_dir)));
+  } else if (s.session.weights.empty()) {
     text_wrapped_unformatted(tr("model.weights_random"));
   } else {
     text_wrapped_unformatted(trf("model.weights_trained", arg("file", std::filesystem::path(s.session.weights).filename().string())));
@@ -230,7 +344,11 @@ void DrawModelPanel(AppState& s) {
     s.session.seed = static_cast<uint64_t>(std::max(0, seed));
     changed = true;
   }
+  ImGui::EndDisabled();
+  ImGui::EndGroup();
+  fixed_by_checkpoint_tip(fixed);
   ImGui::PopItemWidth();
+  draw_ablations(s);
   draw_memory_estimate(s);
   if (changed) s.dirty = true;
 }

@@ -346,6 +346,7 @@ void DrawParametersPanel(AppState& s) {
                                   arg("softmax", static_cast<long long>(kSoftmaxFlops))).c_str());
     const char* line_key = c.arch == Arch::EncoderDecoder ? (n == 1 ? "parameters.this_line_pair_one" : "parameters.this_line_pair")
                                                           : (n == 1 ? "parameters.this_line_one" : "parameters.this_line");
+    if (!s.session.model_dir.empty()) line_key = n == 1 ? "parameters.this_line_checkpoint_one" : "parameters.this_line_checkpoint";
     text_wrapped_unformatted(trf(line_key, arg("model", model_line(c)), arg("vocab", static_cast<long long>(vocab)), arg("n", static_cast<long long>(n))));
     component_table("current", table, split, n);
     if (spec.tie_output && spec.output_head) dim_text("%s", tr("parameters.tied_output"));

@@ -64,7 +64,10 @@ std::string formula(const AppState& s, const LayerStepView& v) {
     case Step::FFNNormIn: return trf("stepper.formula.ffn_norm_in", arg("norm", nk), arg("dims", dims(n, d)));
     case Step::FFNHidden: return trf("stepper.formula.ffn_hidden", arg("x", dims(n, d)), arg("w", dims(d, ff)), arg("h", dims(n, ff)));
     case Step::FFNAct:
-      return trf(c.activation == Activation::ReLU ? "stepper.formula.relu" : "stepper.formula.gelu", arg("dims", dims(n, ff)));
+      return trf(c.activation == Activation::ReLU       ? "stepper.formula.relu"
+                 : c.activation == Activation::GELUTanh ? "stepper.formula.gelu_tanh"
+                                                        : "stepper.formula.gelu",
+                 arg("dims", dims(n, ff)));
     case Step::FFNOut: return "FFN(x) = act(x·W_1 + b_1)·W_2 + b_2   " + dims(n, ff) + "·" + dims(ff, d) + " = " + dims(n, d);
     case Step::FFNResidual: return (pre ? "x + FFN(" + nk + "(x))   " : "x + FFN(x)   ") + dims(n, d);
     case Step::FFNNormOut: return trf("stepper.formula.ffn_norm_out", arg("norm", nk), arg("dims", dims(n, d)));

@@ -37,6 +37,7 @@ std::string printf_escaped(std::string_view text);
 
 inline const ImVec4 kErrorColor{1.0f, 0.45f, 0.4f, 1.0f};    // a refusal: what was not applied and why
 inline const ImVec4 kWarningColor{1.0f, 0.8f, 0.3f, 1.0f};   // applied, but worth knowing
+inline const ImVec4 kAsTrainedColor{0.4f, 0.85f, 0.45f, 1.0f};  // a real model running exactly as it was trained
 // ImGui::SameLine() when the next widget (item_width wide, with its label) still fits on this line, else
 // nothing: the widget starts a new line instead of being cut off at the window's edge.
 void same_line_if_fits(float item_width, const char* label);
