@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <type_traits>
 #include <nlohmann/json.hpp>
 
 #include "core/counters.h"
@@ -506,7 +507,8 @@ Result<std::shared_ptr<const PretrainedModel>> load_pretrained(const std::string
 // [SECTION] The open model, shared by every run of the sessions that name it
 namespace {
 struct OpenModel {
-  std::mutex mutex;
+  std::mutex loading;  // held for a whole read: two runs asking at once read the folder once
+  std::mutex mutex;    // held only to look at or swap the fields below: cached_pretrained (the UI thread) never waits for a read
   std::string key;  // the folder and its files' sizes and times
   std::string dir;
   std::shared_ptr<const PretrainedModel> model;
@@ -530,11 +532,16 @@ std::string folder_key(const std::string& dir) {
 Result<std::shared_ptr<const PretrainedModel>> open_pretrained(const std::string& dir, const Progress& progress) {
   OpenModel& open = open_model();
   const std::string key = folder_key(dir);
-  std::lock_guard<std::mutex> lock(open.mutex);  // two runs asking at once read the folder once
-  if (open.model && open.key == key) return open.model;
-  open.model.reset();  // the old model's memory goes before the new one is read (GPT-2 XL is 6 GB)
+  std::lock_guard<std::mutex> reading(open.loading);
+  {
+    std::lock_guard<std::mutex> lock(open.mutex);
+    if (open.model && open.key == key) return open.model;
+    open.model.reset();  // the old model's memory goes before the new one is read (GPT-2 XL is 6 GB)
+    open.dir.clear();
+  }
   Result<std::shared_ptr<const PretrainedModel>> m = load_pretrained(dir, progress);
   if (!m) return m.error();
+  std::lock_guard<std::mutex> lock(open.mutex);
   open.model = *m;
   open.key = key;
   open.dir = dir;
@@ -549,13 +556,19 @@ std::shared_ptr<const PretrainedModel> cached_pretrained(const std::string& dir)
 
 // [SECTION] Sessions of a real model
 std::optional<Error> check_shape(const ModelConfig& m, const ModelConfig& c) {
+  const auto text = [](const auto& v) -> std::string {
+    using V = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<V, bool>) return v ? "true" : "false";  // i18n: name
+    else if constexpr (std::is_enum_v<V>) return name(v);                // "decoder-only", "dot" …
+    else return std::to_string(v);
+  };
   const auto differs = [&](const char* key, auto mine, auto theirs) -> std::optional<Error> {
     if (mine == theirs) return std::nullopt;
-    return Error{trf("core.pretrained.shape_fixed", arg("key", key), arg("value", std::to_string(mine)), arg("trained", std::to_string(theirs))),
+    return Error{trf("core.pretrained.shape_fixed", arg("key", key), arg("value", text(mine)), arg("trained", text(theirs))),
                  tr("core.pretrained.shape_fixed_hint")};
   };
   // i18n: names begin
-  if (auto e = differs("arch", static_cast<int>(m.arch), static_cast<int>(c.arch))) return e;
+  if (auto e = differs("arch", m.arch, c.arch)) return e;
   if (auto e = differs("layers", m.layers, c.layers)) return e;
   if (auto e = differs("d_model", m.d_model, c.d_model)) return e;
   if (auto e = differs("heads", m.heads, c.heads)) return e;
@@ -567,7 +580,7 @@ std::optional<Error> check_shape(const ModelConfig& m, const ModelConfig& c) {
   if (auto e = differs("token_types", m.token_types, c.token_types)) return e;
   if (auto e = differs("embed_norm", m.embed_norm, c.embed_norm)) return e;
   if (auto e = differs("mlm_head", m.mlm_head, c.mlm_head)) return e;
-  if (auto e = differs("scoring", static_cast<int>(m.scoring), static_cast<int>(c.scoring))) return e;
+  if (auto e = differs("scoring", m.scoring, c.scoring)) return e;
   // i18n: names end
   return std::nullopt;
 }

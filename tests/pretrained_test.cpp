@@ -656,6 +656,11 @@ TEST(PretrainedSession, TogglesLeaveTrainedStateAndResetBringsItBack) {
   const auto e = check_shape(wider, (*m)->config);
   ASSERT_TRUE(e);
   EXPECT_NE(e->what.find("d_model"), std::string::npos) << e->what;
+  ModelConfig encoder = s.model;
+  encoder.arch = Arch::EncoderOnly;
+  const auto arch = check_shape(encoder, (*m)->config);
+  ASSERT_TRUE(arch);
+  EXPECT_NE(arch->what.find("decoder-only"), std::string::npos) << arch->what;  // names, not enum numbers
 }
 
 TEST(PretrainedSession, EveryToggleChangesThePredictionOfARealModel) {

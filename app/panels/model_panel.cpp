@@ -121,6 +121,13 @@ const StartingPoint kStartingPoints[] = {
 void draw_memory_estimate(AppState& s) {
   static std::string estimated_for;
   static MemoryEstimate need;
+  // A real model is estimated once it is open: reading it here would block the window for the whole load (the worker
+  // reads it, with progress).
+  if (!s.session.model_dir.empty() && !session_model(s)) {
+    heading(tr("model.memory"));
+    dim_text("%s", tr("app_pretrained.estimate_after_load"));
+    return;
+  }
   const std::string key = to_json(s.session, -1) + (s.gradients_wanted ? "+gradients" : "");
   if (key != estimated_for) {
     estimated_for = key;

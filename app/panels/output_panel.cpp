@@ -266,7 +266,7 @@ void DrawOutputPanel(AppState& s) {
   ImGui::SetNextItemWidth(ImGui::GetFontSize() * 10);
   if (ImGui::SliderInt(tr("output.row"), &row, 0, std::max(0, n - 1))) s.sel.pinned_row = row;
   ImGui::SameLine();
-  ImGui::TextDisabled("%s", trf("output.after", arg("token", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)] : std::string("?"))).c_str());
+  ImGui::TextDisabled("%s", trf(decoder ? "output.after" : "output.at", arg("token", row < static_cast<int>(rows.size()) ? rows[static_cast<size_t>(row)] : std::string("?"))).c_str());
   if (table) {
     next_to(ImGui::GetFontSize() * 11);
     ImGui::SetNextItemWidth(ImGui::GetFontSize() * 5);

@@ -429,7 +429,10 @@ void DrawRowBars(const char* id, const RowVec& values, const std::vector<std::st
   const float row_h = ImGui::GetFontSize() + 4.0f;
   float label_w = 0.0f;
   for (const std::string& l : labels) label_w = std::min(std::max(label_w, ImGui::CalcTextSize(l.c_str()).x), 120.0f);
-  const float bar_w = std::max(40.0f, width - label_w - 70.0f);
+  // Room for the widest value after the longest bar: at the font's size (presentation mode's large type included).
+  float value_w = 0.0f;
+  for (int j = 0; j < values.size(); ++j) value_w = std::max(value_w, ImGui::CalcTextSize(fmt(values[j]).c_str()).x);
+  const float bar_w = std::max(40.0f, width - label_w - value_w - 16.0f);
   const ImVec2 origin = ImGui::GetCursorScreenPos();
   const float max_v = std::max(values.maxCoeff(), 1e-12f);
   for (int j = 0; j < values.size(); ++j) {
