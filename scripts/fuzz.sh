@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     *) targets+=("$1"); shift ;;
   esac
 done
-all=(session_json session_patch lesson safetensors trained_weights npy tokenizer)
+all=(session_json session_patch lesson safetensors trained_weights npy tokenizer pretrained_tokenizer model_folder)
 [ ${#targets[@]} -eq 0 ] && targets=("${all[@]}")
 
 # Seeds per target (as CMakeLists.txt gives the replay tests), the dictionary and the largest input.
