@@ -32,7 +32,7 @@ std::string human_bytes(double bytes);
 // every recompute page-faults most of that gigabyte in again. This keeps freed blocks up to 32 MiB in one
 // heap for reuse. Measured: the GPT-2-small-shaped forward at n = 512 goes from ~2 s to ~0.6 s. It also asks for
 // transparent huge pages (glibc.malloc.hugetlb=1): a fresh gigabyte is then faulted in 2 MiB at a time, not 4 KiB —
-// on these VMs a page fault is expensive, and loading GPT-2 XL's 6 GB of weights went from 34 s to 11.5 s (GPT-2 small
+// on these VMs a page fault is expensive, and loading GPT-2 XL's 6 GB of weights went from 34 s to 11.5–15 s (GPT-2 small
 // 0.55 s to 0.24 s; bench/pretrained_bench.cpp).
 //
 // The settings only fully take when glibc reads them at start-up (as GLIBC_TUNABLES; mallopt() from main
