@@ -3,6 +3,7 @@
 // and the rows the Output tab predicts from. Header-only, no ImGui (tests/app_test.cpp tests it).
 #pragma once
 
+#include "app/widgets/text_wrap.h"
 #include "core/config.h"
 #include "core/paths.h"
 #include "core/pretrained.h"
@@ -36,36 +37,7 @@ inline std::string prompt_for_model(const PretrainedModel& m, const std::string&
 
 // [SECTION] The model card
 // 124439808 -> "124,439,808": a parameter count read at a glance (the separator is a comma in both languages).
-inline std::string with_separators(int64_t n) {
-  const bool negative = n < 0;
-  std::string digits = std::to_string(negative ? -n : n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return negative ? "-" + out : out;
-}
-
-// How many settings the session has away from the model as trained (core's reset_to_trained): each toggle of the
-// model that differs, each mask, each ablation, the hand-made mask cells and padding marks, training mode. 0 exactly
-// when core's loaded_as_trained says so.
-inline int changes_from_trained(const Session& s, const PretrainedModel& m) {
-  const Session t = reset_to_trained(s, m);
-  const ModelConfig &a = s.model, &b = t.model;
-  int n = 0;
-  const auto count = [&n](bool differs) { n += differs ? 1 : 0; };
-  count(a.arch != b.arch), count(a.layers != b.layers), count(a.d_model != b.d_model), count(a.heads != b.heads), count(a.d_k != b.d_k);
-  count(a.d_v != b.d_v), count(a.d_ff != b.d_ff), count(a.max_len != b.max_len), count(a.bias != b.bias);
-  count(a.scale_embeddings != b.scale_embeddings), count(a.pe != b.pe), count(a.pe_base != b.pe_base), count(a.scoring != b.scoring);
-  count(a.score_scale != b.score_scale), count(a.temperature != b.temperature), count(a.projection != b.projection);
-  count(a.residual != b.residual), count(a.norm != b.norm), count(a.norm_placement != b.norm_placement), count(a.activation != b.activation);
-  count(a.dropout != b.dropout), count(a.norm_eps != b.norm_eps), count(a.token_types != b.token_types), count(a.embed_norm != b.embed_norm);
-  count(a.mlm_head != b.mlm_head);
-  count(s.encoder_mask != t.encoder_mask), count(s.decoder_mask != t.decoder_mask), count(s.mode != Mode::Eval);
-  count(!s.custom_cells.empty()), count(!s.padding_positions.empty());
-  n += static_cast<int>(s.ablations.size());
-  return n;
-}
+inline std::string with_separators(int64_t n) { return group_digits(n, ","); }
 
 // [SECTION] Ablations: a head ("decoder.3.self_attn.head.5") or a layer ("decoder.3"), off / zero / mean
 inline std::string layer_target(bool decoder, int layer) { return paths::layer(decoder ? "decoder" : "encoder", layer); }

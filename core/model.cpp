@@ -49,7 +49,8 @@ TokenizedBatch tokenize_pretrained(const Session& s) {
   for (const Sequence& q : batch) out.source_ids.push_back((*m)->tokenizer->encode_for_model(q.text));
   // BERT cuts a long text to its positions, keeping [CLS] … [SEP] (as its own tokenizer does); say how much was lost.
   const PretrainedTokenizer& tokenizer = *(*m)->tokenizer;
-  if (tokenizer.family() == TokenizerFamily::WordPiece) {
+  // Only a text that filled every position can have been cut: the common short text is not encoded twice.
+  if (tokenizer.family() == TokenizerFamily::WordPiece && static_cast<int>(out.source_ids[0].size()) >= (*m)->config.max_len) {
     const int whole = static_cast<int>(tokenizer.encode(s.input.text).size()) + (tokenizer.cls_id >= 0) + (tokenizer.sep_id >= 0);
     out.cut_tokens = std::max(0, whole - static_cast<int>(out.source_ids[0].size()));
   }

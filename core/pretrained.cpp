@@ -613,10 +613,24 @@ Session reset_to_trained(const Session& s, const PretrainedModel& m) {
   return out;
 }
 
-bool loaded_as_trained(const Session& s, const PretrainedModel& m) {
-  const Session trained = reset_to_trained(s, m);
-  return s.model == trained.model && s.encoder_mask == trained.encoder_mask && s.decoder_mask == trained.decoder_mask && s.ablations.empty() &&
-         s.custom_cells.empty() && s.padding_positions.empty() && s.mode == Mode::Eval;
+int changes_from_trained(const Session& s, const PretrainedModel& m) {
+  const Session t = reset_to_trained(s, m);
+  const ModelConfig &a = s.model, &b = t.model;
+  int n = 0;
+  const auto count = [&n](bool differs) { n += differs ? 1 : 0; };
+  count(a.arch != b.arch), count(a.layers != b.layers), count(a.d_model != b.d_model), count(a.heads != b.heads), count(a.d_k != b.d_k);
+  count(a.d_v != b.d_v), count(a.d_ff != b.d_ff), count(a.max_len != b.max_len), count(a.bias != b.bias);
+  count(a.scale_embeddings != b.scale_embeddings), count(a.pe != b.pe), count(a.pe_base != b.pe_base), count(a.scoring != b.scoring);
+  count(a.score_scale != b.score_scale), count(a.temperature != b.temperature), count(a.projection != b.projection);
+  count(a.residual != b.residual), count(a.norm != b.norm), count(a.norm_placement != b.norm_placement), count(a.activation != b.activation);
+  count(a.dropout != b.dropout), count(a.norm_eps != b.norm_eps), count(a.token_types != b.token_types), count(a.embed_norm != b.embed_norm);
+  count(a.mlm_head != b.mlm_head);
+  if (n == 0 && a != b) n = 1;  // a field of ModelConfig this list does not name yet still counts
+  count(s.encoder_mask != t.encoder_mask), count(s.decoder_mask != t.decoder_mask), count(s.mode != Mode::Eval);
+  count(!s.custom_cells.empty()), count(!s.padding_positions.empty());
+  return n + static_cast<int>(s.ablations.size());
 }
+
+bool loaded_as_trained(const Session& s, const PretrainedModel& m) { return changes_from_trained(s, m) == 0; }
 
 }  // namespace qkv

@@ -77,7 +77,10 @@ std::shared_ptr<const PretrainedModel> cached_pretrained(const std::string& dir)
 
 // A session for the model: its architecture and trained toggles, its mask, its tokenizer; the text kept.
 Session pretrained_session(const PretrainedModel&, const std::string& dir, Session base = {});
-// True when the session runs the model as it was trained: no toggle changed, no head or layer ablated.
+// How many settings the session has away from the model as trained (reset_to_trained): each field of the model that
+// differs, each mask, each ablation, the hand-made mask cells and padding marks, training mode.
+int changes_from_trained(const Session&, const PretrainedModel&);
+// True when the session runs the model as it was trained (no change at all): no toggle changed, nothing ablated.
 bool loaded_as_trained(const Session&, const PretrainedModel&);
 // The session with every toggle back at the trained value (text, seed and sampling kept).
 Session reset_to_trained(const Session&, const PretrainedModel&);

@@ -44,6 +44,10 @@ import tempfile
 
 import numpy as np
 
+# The comparison of an exported tensor with its reference is shared with the toy models' reference; the forward
+# pass below is this file's own.
+from reference_forward import family, tensor_problems
+
 NEG_INF = -np.inf
 MAX_HEADER = 100_000_000  # the safetensors reference reader's limit (memo §3)
 
@@ -497,10 +501,6 @@ def check_session(s):
         raise Refused("decode_steps > 0: this reference covers the parallel pass only")
 
 
-def family_of(name):
-    return re.sub(r"(?<=\.)\d+(?=\.|$)", "*", name)
-
-
 def compare(ref, export_dir, entries, tol):
     """[(name, max |diff|, scale, problem or None)] for every compared reference tensor."""
     rows = []
@@ -517,21 +517,7 @@ def compare(ref, export_dir, entries, tol):
         if a.shape != r.shape:
             rows.append((name, math.nan, math.nan, f"shape {a.shape}, expected {r.shape}"))
             continue
-        problems = []
-        if np.isnan(a).any():
-            problems.append(f"{int(np.isnan(a).sum())} NaN cell(s)")
-        for label, test in (("-inf", np.isneginf), ("+inf", np.isposinf)):
-            differ = test(a) != test(r)
-            if differ.any():
-                i, j = np.argwhere(differ)[0]
-                problems.append(f"{int(differ.sum())} {label} cell(s) differ, first at ({i}, {j}): export {a[i, j]}, reference {r[i, j]}")
-        finite = np.isfinite(a) & np.isfinite(r)
-        scale = max(1.0, float(np.abs(r[np.isfinite(r)]).max(initial=0.0)))
-        absdiff = np.where(finite, np.abs(np.where(finite, a - r, 0.0)), 0.0)
-        diff = float(absdiff.max(initial=0.0))
-        if diff > tol * scale:
-            i, j = np.unravel_index(np.argmax(absdiff), absdiff.shape)
-            problems.append(f"max |diff| {diff:.3g} > {tol:g}·{scale:.3g} at ({i}, {j}): export {a[i, j]:.7g}, reference {r[i, j]:.7g}")
+        diff, scale, problems = tensor_problems(a, r, tol)
         rows.append((name, diff, scale, "; ".join(problems) or None))
     return rows
 
@@ -568,7 +554,7 @@ def check_export(export_dir, tol=1e-4, verbose=False, expect_model_defaults=Fals
     rows = compare(ref, export_dir, entries, tol)
     families = {}
     for name, diff, scale, problem in rows:
-        families.setdefault(family_of(name), []).append((name, diff, scale))
+        families.setdefault(family(name), []).append((name, diff, scale))
         if problem:
             failures.append(f"{name}: {problem}")
         if verbose:

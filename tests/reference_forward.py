@@ -387,6 +387,29 @@ def family(name):
     return re.sub(r"(?<=\.)\d+(?=\.|$)", "*", name)
 
 
+def tensor_problems(a, r, tol):
+    """One exported tensor `a` against its reference `r` (same shape, float64): (max |diff| over cells finite in
+    both, scale = max(1, max |r|), [problems]): NaN cells, ±inf cells where the reference has none (or the reverse),
+    and a difference over tol·scale. tests/hf_reference.py compares its tensors with this too."""
+    problems = []
+    if np.isnan(a).any():
+        problems.append(f"{int(np.isnan(a).sum())} NaN cell(s)")
+    for label, test in (("-inf", np.isneginf), ("+inf", np.isposinf)):
+        differ = test(a) != test(r)
+        if differ.any():
+            i, j = np.argwhere(differ)[0]
+            problems.append(f"{int(differ.sum())} {label} cell(s) differ, first at ({i}, {j}): export {a[i, j]}, reference {r[i, j]}")
+    finite = np.isfinite(a) & np.isfinite(r)
+    scale = max(1.0, float(np.abs(r[np.isfinite(r)]).max(initial=0.0)))
+    absdiff = np.zeros_like(r)
+    absdiff[finite] = np.abs(a[finite] - r[finite])
+    diff = float(absdiff.max(initial=0.0))
+    if diff > tol * scale:
+        i, j = np.unravel_index(np.argmax(absdiff), absdiff.shape)
+        problems.append(f"max |diff| {diff:.3g} > {tol:g}·{scale:.3g} at ({i}, {j}): export {a[i, j]:.7g}, reference {r[i, j]:.7g}")
+    return diff, scale, problems
+
+
 def compare(ref, export_dir, activations, tol):
     """Returns a list of (name, family, max_abs_diff, scale, problem-or-None)."""
     rows = []
@@ -399,22 +422,7 @@ def compare(ref, export_dir, activations, tol):
         if a.shape != r.shape:
             rows.append((name, family(name), math.nan, math.nan, f"shape {a.shape}, expected {r.shape}"))
             continue
-        problems = []
-        if np.isnan(a).any():
-            problems.append(f"{int(np.isnan(a).sum())} NaN cell(s)")
-        for label, test in (("-inf", np.isneginf), ("+inf", np.isposinf)):
-            differ = test(a) != test(r)
-            if differ.any():
-                i, j = np.argwhere(differ)[0]
-                problems.append(f"{int(differ.sum())} {label} cell(s) differ, first at ({i}, {j}): export {a[i, j]}, reference {r[i, j]}")
-        finite = np.isfinite(a) & np.isfinite(r)
-        scale = max(1.0, float(np.abs(r[np.isfinite(r)]).max(initial=0.0)))
-        absdiff = np.zeros_like(r)
-        absdiff[finite] = np.abs(a[finite] - r[finite])
-        diff = float(absdiff.max(initial=0.0))
-        if diff > tol * scale:
-            i, j = np.unravel_index(np.argmax(absdiff), absdiff.shape)
-            problems.append(f"max |diff| {diff:.3g} > {tol:g}·{scale:.3g} at ({i}, {j}): export {a[i, j]:.7g}, reference {r[i, j]:.7g}")
+        diff, scale, problems = tensor_problems(a, r, tol)
         rows.append((name, family(name), diff, scale, "; ".join(problems) or None))
     return rows
 

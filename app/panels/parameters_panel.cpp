@@ -34,14 +34,7 @@ namespace {
 
 // 124439808 -> "124 439 808", grouped by a narrow no-break space (U+202F): ImGui wraps text after a comma, which
 // would split a number across lines.
-std::string thousands(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += "\u202F";
-    out += digits[i];
-  }
-  return v < 0 ? "−" + out : out;
-}
+std::string thousands(int64_t v) { return group_digits(v, "\u202F", "−"); }
 
 // 2.53e11 -> "253.4 G" (decimal prefixes, as FLOP counts are quoted).
 std::string si(double v) {

@@ -8,6 +8,16 @@
 #include <cstdio>
 
 namespace qkv::app {
+
+std::string group_digits(int64_t n, std::string_view separator, std::string_view minus) {
+  const std::string digits = std::to_string(n < 0 ? -n : n);
+  std::string out(n < 0 ? minus : std::string_view{});
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += separator;
+    out += digits[i];
+  }
+  return out;
+}
 namespace {
 
 // The code point at text[i] and its length in bytes (a bad byte counts as one character).

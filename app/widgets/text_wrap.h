@@ -6,6 +6,7 @@
 // inside a run of other characters (a number, a formula, a word) unless that run alone is wider than a line.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ std::vector<std::string_view> wrap_lines(std::string_view text, float width, con
 // `text` cut to at most `width` with "…" after what is kept, between whole UTF-8 characters (a Chinese character is
 // three bytes: cutting bytes would draw "��"); the text itself when it fits.
 std::string cut_with_ellipsis(std::string_view text, float width, const std::function<float(std::string_view)>& measure);
+
+// 124439808 -> "124" sep "439" sep "808": a long whole number read at a glance; `minus` leads a negative one.
+std::string group_digits(int64_t n, std::string_view separator, std::string_view minus = "-");
 
 // ImGui::TextWrapped with these line breaks (printf-style; wraps at the wrap position pushed with
 // ImGui::PushTextWrapPos, else at the window's right edge).
